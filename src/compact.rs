@@ -1,0 +1,58 @@
+//! Compaction: renders each log's documented JSON beside it, on demand.
+//!
+//! An export is up to date when it is at least as new as its log: the export
+//! is renamed into place after the log was read, so any later append makes
+//! the log newer again.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::export::{ExportOptions, export_file};
+use crate::session::export_path;
+
+/// What compaction did for one log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compacted {
+    /// The export was rendered.
+    Written {
+        /// Where.
+        export: PathBuf,
+        /// Messages in the log.
+        messages: u64,
+    },
+    /// The export was already newer than the log.
+    UpToDate {
+        /// Where.
+        export: PathBuf,
+    },
+}
+
+fn mtime(path: &Path) -> Result<Option<SystemTime>> {
+    match std::fs::metadata(path) {
+        Ok(m) => m.modified().map(Some).map_err(|e| Error::io(path, "stat", e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, "stat", e)),
+    }
+}
+
+/// True when `log`'s export exists and is not older than the log.
+pub fn is_up_to_date(log: &Path) -> Result<bool> {
+    let log_time = mtime(log)?.ok_or_else(|| {
+        Error::io(log, "stat", std::io::ErrorKind::NotFound.into())
+    })?;
+    Ok(mtime(&export_path(log))?.is_some_and(|t| t >= log_time))
+}
+
+/// Renders `log`'s export unless it is up to date.
+pub fn compact_log(log: &Path, opts: &ExportOptions) -> Result<Compacted> {
+    let export = export_path(log);
+    if is_up_to_date(log)? {
+        return Ok(Compacted::UpToDate { export });
+    }
+    let report = export_file(log, &export, opts)?;
+    Ok(Compacted::Written {
+        export,
+        messages: report.messages,
+    })
+}

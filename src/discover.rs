@@ -1,0 +1,39 @@
+//! Which files are logs: expands the paths a command was given.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// True for a log's file name: `*.jsonl`, not hidden (temporary files start with a dot).
+pub fn is_log_name(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_none_or(|n| n.starts_with('.'));
+    !hidden && path.extension().is_some_and(|e| e == "jsonl")
+}
+
+/// Expands `paths`: a file is taken as it is; a directory gives its `*.jsonl`
+/// logs (not recursing), sorted by name so output is stable.
+pub fn find_logs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::symlink_metadata(p).map_err(|e| Error::io(p, "stat", e))?;
+        if meta.is_dir() {
+            let mut logs = Vec::new();
+            for entry in std::fs::read_dir(p).map_err(|e| Error::io(p, "read directory", e))? {
+                let entry = entry.map_err(|e| Error::io(p, "read directory", e))?;
+                let path = entry.path();
+                let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+                if is_file && is_log_name(&path) {
+                    logs.push(path);
+                }
+            }
+            logs.sort();
+            out.extend(logs);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}

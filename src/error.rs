@@ -1,0 +1,179 @@
+//! One error type for the whole library.
+//!
+//! Every variant that concerns a file carries its path, because an error
+//! read in a voice agent's log at 3 a.m. must say *which* transcript is in
+//! trouble without a backtrace.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in convlog.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed on `path`.
+    Io {
+        /// The file or directory the call was about.
+        path: PathBuf,
+        /// What convlog was doing, e.g. "fdatasync".
+        action: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A role other than `user` or `agent`.
+    InvalidRole(String),
+    /// Content over [`Options::max_content_bytes`](crate::Options::max_content_bytes).
+    ContentTooLarge {
+        /// Size of the rejected content in bytes.
+        len: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A caller-supplied value is malformed (a timestamp, a `meta` that is not an object, …).
+    InvalidInput(String),
+    /// The session already has an end record; nothing may follow it.
+    Ended {
+        /// The log.
+        path: PathBuf,
+    },
+    /// An earlier write or fdatasync failed, so this writer refuses all further appends.
+    ///
+    /// After a failed fsync the kernel may have dropped the dirty pages and
+    /// cleared the error, so retrying could report success for data that is
+    /// gone ("fsyncgate"). The only honest answer is to stop.
+    Poisoned {
+        /// The log.
+        path: PathBuf,
+        /// The first failure, as text.
+        cause: String,
+    },
+    /// The file is not a convlog log, or a version this build does not read.
+    NotALog {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The log is damaged in a way the chosen recovery mode does not accept.
+    Damaged {
+        /// The log.
+        path: PathBuf,
+        /// 1-based line number of the first unacceptable damage.
+        line: u64,
+        /// Byte offset where that line starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process held the log's lock for longer than the configured timeout.
+    LockTimeout {
+        /// The log.
+        path: PathBuf,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
+    /// The writer thread is gone (the process is shutting down).
+    WriterGone {
+        /// The log.
+        path: PathBuf,
+    },
+    /// [`global`](crate::global) was used before [`global::init`](crate::global::init), or initialised twice.
+    DefaultSession(&'static str),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: &Path, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+
+    /// The file this error is about, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Ended { path }
+            | Error::Poisoned { path, .. }
+            | Error::NotALog { path, .. }
+            | Error::Damaged { path, .. }
+            | Error::LockTimeout { path, .. }
+            | Error::WriterGone { path } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// True when the underlying cause is a closed pipe (a reader such as `head` went away).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "{}: {action} failed: {source}", path.display()),
+            Error::InvalidRole(role) => write!(
+                f,
+                "invalid role {role:?}: expected one of: {}",
+                crate::record::Role::NAMES.join(", ")
+            ),
+            Error::ContentTooLarge { len, limit } => write!(
+                f,
+                "content is {len} bytes, over the limit of {limit} bytes"
+            ),
+            Error::InvalidInput(msg) => f.write_str(msg),
+            Error::Ended { path } => write!(
+                f,
+                "{}: the session has ended; nothing can be appended after its end record",
+                path.display()
+            ),
+            Error::Poisoned { path, cause } => write!(
+                f,
+                "{}: writer is broken after an earlier failure ({cause}); no further appends are accepted",
+                path.display()
+            ),
+            Error::NotALog { path, reason } => {
+                write!(f, "{}: not a convlog log: {reason}", path.display())
+            }
+            Error::Damaged {
+                path,
+                line,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{}: line {line} (byte {offset}): {reason}",
+                path.display()
+            ),
+            Error::LockTimeout { path, waited } => write!(
+                f,
+                "{}: another process held the log's lock for over {:.1}s",
+                path.display(),
+                waited.as_secs_f64()
+            ),
+            Error::WriterGone { path } => {
+                write!(f, "{}: the writer thread has stopped", path.display())
+            }
+            Error::DefaultSession(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

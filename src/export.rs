@@ -1,0 +1,383 @@
+//! Export: renders a log as the original design's documented JSON file.
+//!
+//! The output must be byte-identical to what the original design's Python
+//! wrote with `json.dump(data, f, ensure_ascii=False, indent=2)`, so the JSON
+//! is written by hand here rather than by `serde_json`'s pretty printer, whose
+//! spacing and escapes are not specified to match Python's.
+//!
+//! Rendering streams: records go through the [`Merger`] (which joins the
+//! fragments of one streamed turn) into a [`Render`] implementation, so memory
+//! stays bounded by the longest turn, not the log.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::reader::{self, Recovery, Report};
+use crate::record::{MessageRecord, Record, Role, documented_ts, parse_ts};
+
+/// How `timestamp` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampStyle {
+    /// The original design's naive local time, `2025-08-18T14:30:22.123456`.
+    #[default]
+    Documented,
+    /// RFC 3339 as stored, with the writer's UTC offset.
+    Rfc3339,
+}
+
+impl FromStr for TimestampStyle {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<TimestampStyle> {
+        match s {
+            "documented" => Ok(TimestampStyle::Documented),
+            "rfc3339" => Ok(TimestampStyle::Rfc3339),
+            other => Err(Error::InvalidInput(format!(
+                "unknown timestamp style {other:?}: expected one of: documented, rfc3339"
+            ))),
+        }
+    }
+}
+
+/// Export settings.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Timestamp form.
+    pub timestamps: TimestampStyle,
+    /// Keep every record instead of merging the fragments of a turn.
+    pub no_merge: bool,
+    /// What to do about damage.
+    pub recovery: Recovery,
+}
+
+/// One message of the export: a record, or several fragments of one turn merged.
+#[derive(Debug, Clone, Default)]
+pub struct ExportMessage {
+    /// Who said it.
+    pub role: Option<Role>,
+    /// The text (fragments joined by one space).
+    pub content: String,
+    /// The stored RFC 3339 time of the first fragment.
+    pub ts: String,
+    /// Producer name of the first fragment.
+    pub source: String,
+    /// Turn id.
+    pub turn: Option<String>,
+    /// Any fragment was interrupted.
+    pub interrupted: bool,
+    /// Speaker of the first fragment.
+    pub speaker: Option<String>,
+    /// Language of the first fragment.
+    pub lang: Option<String>,
+    /// `meta` of the first fragment, as raw JSON.
+    pub meta: Option<String>,
+    /// Seq of the first fragment.
+    pub seq: u64,
+    /// Number of records merged into this message.
+    pub fragments: u32,
+}
+
+impl ExportMessage {
+    /// The role, which is always set on messages handed to a renderer.
+    pub fn role(&self) -> Role {
+        self.role.unwrap_or(Role::User)
+    }
+
+    /// The timestamp in the requested style.
+    pub fn timestamp(&self, style: TimestampStyle) -> Result<Cow<'_, str>> {
+        match style {
+            TimestampStyle::Rfc3339 => Ok(Cow::Borrowed(&self.ts)),
+            TimestampStyle::Documented => documented(&self.ts),
+        }
+    }
+
+    fn set_from(&mut self, m: &MessageRecord<'_>) {
+        fn copy(dst: &mut Option<String>, src: &Option<Cow<'_, str>>) {
+            match src {
+                Some(s) => {
+                    let d = dst.get_or_insert_with(String::new);
+                    d.clear();
+                    d.push_str(s);
+                }
+                None => *dst = None,
+            }
+        }
+        self.role = Some(m.role);
+        self.content.clear();
+        self.content.push_str(&m.content);
+        self.ts.clear();
+        self.ts.push_str(&m.ts);
+        self.source.clear();
+        self.source.push_str(&m.source);
+        copy(&mut self.turn, &m.turn);
+        copy(&mut self.speaker, &m.speaker);
+        copy(&mut self.lang, &m.lang);
+        self.meta = m.meta.map(|r| r.get().to_string());
+        self.interrupted = m.interrupted;
+        self.seq = m.seq;
+        self.fragments = 1;
+    }
+}
+
+/// Documented form of a stored timestamp. The writer stores local time with
+/// its offset, so the wall-clock part is simply the text before the offset;
+/// that fast path avoids a full date parse per record on million-line exports.
+fn documented(ts: &str) -> Result<Cow<'_, str>> {
+    let b = ts.as_bytes();
+    if b.len() > 26
+        && b[19] == b'.'
+        && b[20..26].iter().all(u8::is_ascii_digit)
+        && matches!(b[26], b'+' | b'-' | b'Z' | b'z')
+        && b[10] == b'T'
+    {
+        return Ok(Cow::Borrowed(&ts[..26]));
+    }
+    Ok(Cow::Owned(documented_ts(&parse_ts(ts)?)))
+}
+
+/// Something that writes messages out in one format.
+pub trait Render {
+    /// Called once before any message.
+    fn begin(&mut self) -> Result<()>;
+    /// Called for each (merged) message, in order.
+    fn message(&mut self, m: &ExportMessage) -> Result<()>;
+    /// Called once at the end.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Joins consecutive records of the same role and the same `turn`.
+pub struct Merger<R> {
+    out: R,
+    merge: bool,
+    pending: ExportMessage,
+    has_pending: bool,
+}
+
+impl<R: Render> Merger<R> {
+    /// Wraps a renderer; `merge: false` passes every record through.
+    pub fn new(out: R, merge: bool) -> Merger<R> {
+        Merger {
+            out,
+            merge,
+            pending: ExportMessage::default(),
+            has_pending: false,
+        }
+    }
+
+    /// Feeds one record.
+    pub fn push(&mut self, m: &MessageRecord<'_>) -> Result<()> {
+        if self.merge
+            && self.has_pending
+            && self.pending.role == Some(m.role)
+            && m.turn.is_some()
+            && self.pending.turn.as_deref() == m.turn.as_deref()
+        {
+            self.pending.content.push(' ');
+            self.pending.content.push_str(&m.content);
+            self.pending.interrupted |= m.interrupted;
+            self.pending.fragments += 1;
+            return Ok(());
+        }
+        if self.has_pending {
+            self.out.message(&self.pending)?;
+        }
+        self.pending.set_from(m);
+        self.has_pending = true;
+        Ok(())
+    }
+
+    /// Flushes the last message and returns the renderer.
+    pub fn finish(mut self) -> Result<R> {
+        if self.has_pending {
+            self.out.message(&self.pending)?;
+        }
+        Ok(self.out)
+    }
+}
+
+/// Reads `log` and feeds its messages, merged per `opts`, into `render`.
+pub fn render_log<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
+    let mut merger = Merger::new(render, !opts.no_merge);
+    merger.out.begin()?;
+    let report = reader::scan_file(log, opts.recovery, |rec| match rec {
+        Record::Message(m) => merger.push(m),
+        _ => Ok(()),
+    })?;
+    let mut render = merger.finish()?;
+    render.finish()?;
+    Ok((render, report))
+}
+
+/// The documented JSON: `{"conversation": [{"role","content","timestamp","source"}, …]}`
+/// with two-space indent, raw non-ASCII and no trailing newline.
+pub struct JsonRender<W> {
+    out: W,
+    path: std::path::PathBuf,
+    timestamps: TimestampStyle,
+    count: u64,
+}
+
+impl<W: Write> JsonRender<W> {
+    /// Writes to `out`; `path` names the destination in errors.
+    pub fn new(out: W, path: &Path, timestamps: TimestampStyle) -> JsonRender<W> {
+        JsonRender {
+            out,
+            path: path.to_path_buf(),
+            timestamps,
+            count: 0,
+        }
+    }
+
+    /// The inner writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn io(&self, e: io::Error) -> Error {
+        Error::io(&self.path, "write", e)
+    }
+}
+
+impl<W: Write> Render for JsonRender<W> {
+    fn begin(&mut self) -> Result<()> {
+        self.out
+            .write_all(b"{\n  \"conversation\": [")
+            .map_err(|e| self.io(e))
+    }
+
+    fn message(&mut self, m: &ExportMessage) -> Result<()> {
+        let ts = m.timestamp(self.timestamps)?;
+        let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+        self.count += 1;
+        let w = &mut self.out;
+        (|| {
+            w.write_all(sep)?;
+            w.write_all(b"    {\n      \"role\": \"")?;
+            w.write_all(m.role().as_str().as_bytes())?;
+            w.write_all(b"\",\n      \"content\": ")?;
+            write_py_str(w, &m.content)?;
+            w.write_all(b",\n      \"timestamp\": ")?;
+            write_py_str(w, &ts)?;
+            w.write_all(b",\n      \"source\": ")?;
+            write_py_str(w, &m.source)?;
+            w.write_all(b"\n    }")
+        })()
+        .map_err(|e| self.io(e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let tail: &[u8] = if self.count == 0 {
+            b"]\n}"
+        } else {
+            b"\n  ]\n}"
+        };
+        self.out
+            .write_all(tail)
+            .and_then(|_| self.out.flush())
+            .map_err(|e| self.io(e))
+    }
+}
+
+/// Writes `s` as a JSON string exactly as Python's `json.dumps(s,
+/// ensure_ascii=False)` does: `"` and `\` escaped, `\b \f \n \r \t` by name,
+/// other control characters below U+0020 as `\u00XX` in lowercase hex, and
+/// everything else (DEL and all non-ASCII included) raw.
+pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    w.write_all(b"\"")?;
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ],
+            _ => continue,
+        };
+        w.write_all(&bytes[start..i])?;
+        w.write_all(esc)?;
+        start = i + 1;
+    }
+    w.write_all(&bytes[start..])?;
+    w.write_all(b"\"")
+}
+
+/// Renders `log` as the documented JSON into `out` (atomically: tmp → fsync →
+/// rename → fsync dir), so a reader never sees a half-written export.
+pub fn export_file(log: &Path, out: &Path, opts: &ExportOptions) -> Result<Report> {
+    let mut report = None;
+    crate::fsutil::write_atomic(out, |w| {
+        let render = JsonRender::new(w, out, opts.timestamps);
+        report = Some(render_log(log, render, opts)?.1);
+        Ok(())
+    })?;
+    report.ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+}
+
+/// Renders `log` as the documented JSON to any writer (stdout, a buffer).
+pub fn export_to<W: Write>(log: &Path, out: W, opts: &ExportOptions) -> Result<Report> {
+    let render = JsonRender::new(out, Path::new("<stdout>"), opts.timestamps);
+    Ok(render_log(log, render, opts)?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn py(s: &str) -> String {
+        let mut v = Vec::new();
+        write_py_str(&mut v, s).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_python() {
+        assert_eq!(py("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(py("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(py("\u{0}\u{1f}\u{7f}"), "\"\\u0000\\u001f\u{7f}\"");
+        assert_eq!(py("नमस्ते 😀"), "\"नमस्ते 😀\"");
+        assert_eq!(py("/"), "\"/\"");
+    }
+
+    #[test]
+    fn documented_fast_path_matches_chrono() {
+        for ts in [
+            "2025-08-18T14:30:22.123456+05:30",
+            "2025-08-18T14:30:22.123456Z",
+            "2025-08-18T14:30:22.123456-07:00",
+        ] {
+            let fast = documented(ts).unwrap();
+            assert_eq!(fast, documented_ts(&parse_ts(ts).unwrap()));
+        }
+        assert_eq!(
+            documented("2025-08-18T14:30:22+05:30").unwrap(),
+            "2025-08-18T14:30:22.000000"
+        );
+        assert_eq!(
+            documented("2025-08-18T14:30:22.5Z").unwrap(),
+            "2025-08-18T14:30:22.500000"
+        );
+    }
+
+    #[test]
+    fn empty_export_matches_python() {
+        let mut r = JsonRender::new(Vec::new(), Path::new("x"), TimestampStyle::Documented);
+        r.begin().unwrap();
+        r.finish().unwrap();
+        assert_eq!(r.into_inner(), b"{\n  \"conversation\": []\n}");
+    }
+}

@@ -1,0 +1,224 @@
+//! File handling that every other module leans on: private permissions,
+//! no-follow opens, directory fsyncs, atomic replacement and locking.
+//!
+//! Kept apart from the codec and the writer (as etcd keeps `fileutil` apart
+//! from its WAL) so that the durability rules live in one place.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Files hold personal data: owner read/write only.
+pub const FILE_MODE: u32 = 0o600;
+/// Directories likewise: owner only.
+pub const DIR_MODE: u32 = 0o700;
+
+/// The directory a path lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes a directory entry durable: without this, a crash can lose a file
+/// whose data was fsynced because its name was never written down.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io(dir, "open directory", e))?;
+    d.sync_all()
+        .map_err(|e| Error::io(dir, "fsync directory", e))
+}
+
+/// Creates `dir` (and missing parents) with mode 0700, syncing each new
+/// entry's parent so the directory survives a crash.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        ensure_dir(parent)?;
+    }
+    match DirBuilder::new().mode(DIR_MODE).create(dir) {
+        Ok(()) => sync_dir(parent_dir(dir)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io(dir, "create directory", e)),
+    }
+}
+
+fn base_options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    // O_NOFOLLOW: a log path that is a symlink is refused, so a planted link
+    // cannot redirect a transcript (personal data) somewhere else.
+    o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    o
+}
+
+/// Creates a new file exclusively (never truncating one that exists), 0600, not following symlinks.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    base_options()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// Opens an existing log for appending, not following symlinks.
+pub fn open_append(path: &Path) -> Result<File> {
+    base_options()
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Opens an existing log for reading, not following symlinks.
+pub fn open_read(path: &Path) -> Result<File> {
+    base_options()
+        .read(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Opens an existing log for repair (read and write, no append mode so it can be truncated).
+pub fn open_rw(path: &Path) -> Result<File> {
+    base_options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+fn open_error(path: &Path, e: io::Error) -> Error {
+    // O_NOFOLLOW reports a symlink as ELOOP, which reads as nonsense to a user.
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return Error::NotALog {
+            path: path.to_path_buf(),
+            reason: "it is a symbolic link, which convlog refuses to follow".into(),
+        };
+    }
+    Error::io(path, "open", e)
+}
+
+/// A name in `dir` that nobody else will pick: pid, time and a per-process counter.
+pub fn temp_name(dir: &Path, stem: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    dir.join(format!(".{stem}.tmp-{}-{nanos:x}-{n}", std::process::id()))
+}
+
+/// Replaces `path` with what `fill` writes, atomically: tmp → fsync →
+/// rename → fsync(dir). Readers see the old file or the new one, never a mix,
+/// and a failure leaves the old file untouched.
+pub fn write_atomic<F>(path: &Path, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = temp_name(dir, &name);
+    let result = (|| {
+        let file = create_new(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        fill(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, "write", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        // Best effort: the tmp file may not exist if creating it failed.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Takes the exclusive lock on `file`, waiting forever or up to `timeout`.
+pub fn lock_exclusive(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
+    let Some(timeout) = timeout else {
+        return file
+            .lock()
+            .map_err(|e| Error::io(path, "lock", e));
+    };
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::LockTimeout {
+                path: path.to_path_buf(),
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Releases the lock. An unlock failure is logged, not returned: the lock
+/// also goes away when the descriptor closes, and the data is already durable.
+pub fn unlock(file: &File, path: &Path) {
+    if let Err(e) = file.unlock() {
+        tracing::warn!(target: "convlog", "{}: unlock failed: {e}", path.display());
+    }
+}
+
+/// Writes `bytes` to the first free name of `LOG.broken`, `LOG.broken.2`, …
+/// and makes it durable before anything is cut from the log.
+pub fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let base = log.as_os_str().to_string_lossy().into_owned();
+    for n in 1u32..=10_000 {
+        let candidate = if n == 1 {
+            PathBuf::from(format!("{base}.broken"))
+        } else {
+            PathBuf::from(format!("{base}.broken.{n}"))
+        };
+        match create_new(&candidate) {
+            Ok(mut f) => {
+                f.write_all(bytes)
+                    .map_err(|e| Error::io(&candidate, "write", e))?;
+                f.sync_all()
+                    .map_err(|e| Error::io(&candidate, "fsync", e))?;
+                sync_dir(parent_dir(log))?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&candidate, "create", e)),
+        }
+    }
+    Err(Error::InvalidInput(format!(
+        "{base}: no free backup name after 10000 tries; clean up old .broken files"
+    )))
+}
+
+/// (device, inode) of an open file and of the path, to notice a log that was
+/// replaced underneath an open writer.
+pub fn same_file(file: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let a = file
+        .metadata()
+        .map_err(|e| Error::io(path, "fstat", e))?;
+    match fs::symlink_metadata(path) {
+        Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, "stat", e)),
+    }
+}

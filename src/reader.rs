@@ -1,0 +1,500 @@
+//! The one streaming reader behind export, verify, tail, compaction and the
+//! writer's own tail check.
+//!
+//! It reads line by line with a reused buffer, so memory stays bounded by the
+//! longest line, not the log. A bad line cannot be classified when it is
+//! read: it is a *torn tail* if nothing valid follows it and a *corrupt
+//! record* if something does. So bad lines wait in `pending` until the next
+//! valid line (then they are corrupt) or the end of the file (then they are
+//! the torn tail). The recovery mode only decides which records reach the
+//! caller and whether the result is an error; the report is always complete.
+
+use std::fmt;
+use std::io::{self, BufRead};
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::codec::{self, LineError, MAX_LINE_BYTES};
+use crate::error::{Error, Result};
+use crate::record::{Header, Record};
+
+/// How to treat damage, named after RocksDB's WAL recovery modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recovery {
+    /// Ignore a torn tail (what a crash leaves); fail on anything else. The default.
+    #[default]
+    TolerateTail,
+    /// Any damage at all is an error.
+    Absolute,
+    /// Stop before the first damage and succeed with what came before it.
+    PointInTime,
+    /// Skip bad lines, keep going, and report what was skipped.
+    SkipCorrupt,
+}
+
+impl Recovery {
+    /// The names accepted by [`FromStr`] and the CLI's `--recovery`.
+    pub const NAMES: [&'static str; 4] =
+        ["tolerate-tail", "absolute", "point-in-time", "skip-corrupt"];
+
+    /// The mode's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::TolerateTail => "tolerate-tail",
+            Recovery::Absolute => "absolute",
+            Recovery::PointInTime => "point-in-time",
+            Recovery::SkipCorrupt => "skip-corrupt",
+        }
+    }
+}
+
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Recovery {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Recovery> {
+        Recovery::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| {
+                [
+                    Recovery::TolerateTail,
+                    Recovery::Absolute,
+                    Recovery::PointInTime,
+                    Recovery::SkipCorrupt,
+                ][i]
+            })
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "unknown recovery mode {s:?}: expected one of: {}",
+                    Recovery::NAMES.join(", ")
+                ))
+            })
+    }
+}
+
+/// What kind of damage a line has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DamageKind {
+    /// A bad line with nothing valid after it: what an interrupted write leaves.
+    TornTail,
+    /// A bad line with valid lines after it: the bytes changed after they were written.
+    Corrupt,
+    /// A valid record whose seq skips ahead with no bad line in between.
+    SeqGap {
+        /// The seq that should have come next.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// A valid record whose seq is not above the previous one.
+    SeqRegression {
+        /// The previous record's seq.
+        previous: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// Line 1 is a valid record but not a header.
+    MissingHeader,
+    /// A valid record after the end record.
+    AfterEnd,
+}
+
+impl DamageKind {
+    /// A short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DamageKind::TornTail => "torn tail",
+            DamageKind::Corrupt => "corrupt record",
+            DamageKind::SeqGap { .. } => "seq gap",
+            DamageKind::SeqRegression { .. } => "seq regression",
+            DamageKind::MissingHeader => "missing header",
+            DamageKind::AfterEnd => "record after end",
+        }
+    }
+}
+
+/// One damaged line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset where the line starts.
+    pub offset: u64,
+    /// Length of the line in bytes, including its newline if it has one.
+    pub len: u64,
+    /// Classification.
+    #[serde(flatten)]
+    pub kind: DamageKind,
+    /// Human-readable detail (the decoder's complaint).
+    pub reason: String,
+}
+
+/// Where a scan starts: the beginning of the file, or a known-good boundary
+/// (the writer rescans only what other processes appended since it last looked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Position {
+    /// Byte offset of a line start.
+    pub offset: u64,
+    /// Lines before that offset.
+    pub line: u64,
+    /// Seq of the last record before that offset, if any.
+    pub prev_seq: Option<u64>,
+}
+
+/// Everything a scan learned about a log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The header, when line 1 is a valid one.
+    pub header: Option<Header>,
+    /// An end record was found.
+    pub ended: bool,
+    /// Valid message records.
+    pub messages: u64,
+    /// Message records handed to the caller under the recovery mode.
+    pub delivered: u64,
+    /// Seq of the first valid message.
+    pub first_seq: Option<u64>,
+    /// Seq of the last valid record (message or end).
+    pub last_seq: Option<u64>,
+    /// Time of the first valid message.
+    pub first_ts: Option<String>,
+    /// Time of the last valid message.
+    pub last_ts: Option<String>,
+    /// Every damaged line, in file order.
+    pub damage: Vec<Damage>,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub file_len: u64,
+    /// End of the last valid line: where a torn tail starts.
+    pub valid_len: u64,
+}
+
+impl Report {
+    /// Bytes in the torn tail, if there is one.
+    pub fn torn_bytes(&self) -> Option<u64> {
+        self.damage
+            .iter()
+            .any(|d| d.kind == DamageKind::TornTail)
+            .then(|| self.file_len - self.valid_len)
+    }
+
+    /// Damage other than a torn tail.
+    pub fn mid_file_damage(&self) -> impl Iterator<Item = &Damage> {
+        self.damage.iter().filter(|d| d.kind != DamageKind::TornTail)
+    }
+
+    /// True when nothing at all is damaged.
+    pub fn is_intact(&self) -> bool {
+        self.damage.is_empty()
+    }
+}
+
+/// Reads lines with a reused buffer and a length cap.
+pub struct Lines<R> {
+    r: R,
+    buf: Vec<u8>,
+    offset: u64,
+    line: u64,
+}
+
+/// One line read by [`Lines`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineInfo {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of its first byte.
+    pub offset: u64,
+    /// Bytes it takes in the file, newline included.
+    pub len: u64,
+    /// It ends with a newline.
+    pub complete: bool,
+    /// It was longer than the cap; its bytes were not kept.
+    pub too_long: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Reads from `r`, which is positioned at `pos`.
+    pub fn new(r: R, pos: Position) -> Lines<R> {
+        Lines {
+            r,
+            buf: Vec::with_capacity(1024),
+            offset: pos.offset,
+            line: pos.line,
+        }
+    }
+
+    /// Offset after the last line returned.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next line (without its newline) and where it was, or `None` at end of input.
+    pub fn next_line(&mut self) -> io::Result<Option<(LineInfo, &[u8])>> {
+        self.buf.clear();
+        let mut len = 0u64;
+        let mut too_long = false;
+        let complete = loop {
+            let avail = match self.r.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                if len == 0 {
+                    return Ok(None);
+                }
+                break false;
+            }
+            let (take, found) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i, true),
+                None => (avail.len(), false),
+            };
+            if !too_long && self.buf.len() + take <= MAX_LINE_BYTES {
+                self.buf.extend_from_slice(&avail[..take]);
+            } else {
+                too_long = true;
+                self.buf.clear();
+            }
+            let used = take + usize::from(found);
+            self.r.consume(used);
+            len += used as u64;
+            if found {
+                break true;
+            }
+        };
+        self.line += 1;
+        let info = LineInfo {
+            line: self.line,
+            offset: self.offset,
+            len,
+            complete,
+            too_long,
+        };
+        self.offset += len;
+        Ok(Some((info, &self.buf)))
+    }
+}
+
+/// Decodes one line as read by [`Lines`].
+pub fn decode_line<'a>(info: &LineInfo, bytes: &'a [u8]) -> Result<Record<'a>, LineError> {
+    if info.too_long {
+        Err(LineError::TooLong)
+    } else if !info.complete {
+        Err(LineError::Incomplete)
+    } else {
+        codec::decode(bytes)
+    }
+}
+
+/// Scans a whole log from the start. See [`scan_from`].
+pub fn scan<R, F>(path: &Path, r: R, mode: Recovery, visit: F) -> Result<Report>
+where
+    R: BufRead,
+    F: FnMut(&Record<'_>) -> Result<()>,
+{
+    scan_from(path, r, Position::default(), mode, visit)
+}
+
+/// Scans from `pos`, handing each record the mode accepts to `visit`, and
+/// returns the full report, or the damage the mode does not accept as an
+/// [`Error::Damaged`]. `path` is only used in messages.
+pub fn scan_from<R, F>(
+    path: &Path,
+    r: R,
+    pos: Position,
+    mode: Recovery,
+    mut visit: F,
+) -> Result<Report>
+where
+    R: BufRead,
+    F: FnMut(&Record<'_>) -> Result<()>,
+{
+    let mut lines = Lines::new(r, pos);
+    let mut report = Report {
+        valid_len: pos.offset,
+        ..Report::default()
+    };
+    let mut pending: Vec<Damage> = Vec::new();
+    let mut prev_seq = pos.prev_seq;
+    let mut delivering = true;
+    let mut any_valid = false;
+    let mut first_problem: Option<String> = None;
+    let from_start = pos.offset == 0;
+
+    while let Some((info, bytes)) = lines
+        .next_line()
+        .map_err(|e| Error::io(path, "read", e))?
+    {
+        report.lines += 1;
+        let rec = match decode_line(&info, bytes) {
+            Ok(rec) => rec,
+            Err(e) => {
+                if first_problem.is_none() {
+                    first_problem = Some(e.to_string());
+                }
+                pending.push(damage(&info, DamageKind::TornTail, e.to_string()));
+                if mode != Recovery::SkipCorrupt {
+                    delivering = false;
+                }
+                continue;
+            }
+        };
+        any_valid = true;
+        let bad_between = !pending.is_empty();
+        for mut d in pending.drain(..) {
+            d.kind = DamageKind::Corrupt;
+            report.damage.push(d);
+        }
+
+        let seq = rec.seq();
+        let problem = match &rec {
+            Record::Header(h) if from_start && info.line == 1 => {
+                if h.version != crate::FORMAT_VERSION {
+                    return Err(Error::NotALog {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "format version {} (this build reads version {})",
+                            h.version,
+                            crate::FORMAT_VERSION
+                        ),
+                    });
+                }
+                report.header = Some(h.clone());
+                None
+            }
+            Record::Header(_) => Some((
+                DamageKind::Corrupt,
+                "a header after line 1".to_string(),
+                true,
+            )),
+            _ if from_start && info.line == 1 => Some((
+                DamageKind::MissingHeader,
+                "line 1 is not a header".to_string(),
+                false,
+            )),
+            _ if report.ended => Some((
+                DamageKind::AfterEnd,
+                "record after the end record".to_string(),
+                true,
+            )),
+            _ => match prev_seq {
+                Some(p) if seq <= p => Some((
+                    DamageKind::SeqRegression {
+                        previous: p,
+                        found: seq,
+                    },
+                    format!("seq {seq} does not follow {p}"),
+                    true,
+                )),
+                Some(p) if seq != p + 1 && !bad_between => Some((
+                    DamageKind::SeqGap {
+                        expected: p + 1,
+                        found: seq,
+                    },
+                    format!("seq jumps from {p} to {seq}"),
+                    false,
+                )),
+                _ => None,
+            },
+        };
+        if let Some((kind, reason, skip_record)) = problem {
+            report.damage.push(damage(&info, kind, reason));
+            if mode != Recovery::SkipCorrupt {
+                delivering = false;
+            }
+            if skip_record {
+                continue;
+            }
+        }
+        if bad_between && mode != Recovery::SkipCorrupt {
+            delivering = false;
+        }
+
+        prev_seq = Some(seq);
+        report.valid_len = info.offset + info.len;
+        report.last_seq = Some(seq);
+        match &rec {
+            Record::Message(m) => {
+                report.messages += 1;
+                if report.first_seq.is_none() {
+                    report.first_seq = Some(seq);
+                    report.first_ts = Some(m.ts.to_string());
+                }
+                report.last_ts = Some(m.ts.to_string());
+            }
+            Record::End { .. } => report.ended = true,
+            Record::Header(_) => {}
+        }
+        if delivering {
+            if matches!(rec, Record::Message(_)) {
+                report.delivered += 1;
+            }
+            visit(&rec)?;
+        }
+    }
+    report.damage.append(&mut pending);
+    report.file_len = lines.offset();
+
+    if from_start && !any_valid {
+        return Err(Error::NotALog {
+            path: path.to_path_buf(),
+            reason: match first_problem {
+                None => "the file is empty".into(),
+                Some(why) => format!("no valid record in it (line 1: {why})"),
+            },
+        });
+    }
+    let unacceptable = match mode {
+        Recovery::Absolute => report.damage.first(),
+        Recovery::TolerateTail => report.mid_file_damage().next(),
+        Recovery::PointInTime | Recovery::SkipCorrupt => None,
+    };
+    if let Some(d) = unacceptable {
+        return Err(Error::Damaged {
+            path: path.to_path_buf(),
+            line: d.line,
+            offset: d.offset,
+            reason: format!(
+                "{}: {} (recovery mode {mode}; see `convlog verify`)",
+                d.kind.name(),
+                d.reason
+            ),
+        });
+    }
+    Ok(report)
+}
+
+fn damage(info: &LineInfo, kind: DamageKind, reason: String) -> Damage {
+    Damage {
+        line: info.line,
+        offset: info.offset,
+        len: info.len,
+        kind,
+        reason,
+    }
+}
+
+/// Opens `path` (not following symlinks) and scans it.
+pub fn scan_file<F>(path: &Path, mode: Recovery, visit: F) -> Result<Report>
+where
+    F: FnMut(&Record<'_>) -> Result<()>,
+{
+    let file = crate::fsutil::open_read(path)?;
+    scan(path, io::BufReader::with_capacity(1 << 16, file), mode, visit)
+}
+
+/// Scans `path` with [`Recovery::SkipCorrupt`] and no visitor: the full
+/// report, for verify and for callers that only want the facts.
+pub fn inspect(path: &Path) -> Result<Report> {
+    scan_file(path, Recovery::SkipCorrupt, |_| Ok(()))
+}

@@ -1,0 +1,288 @@
+//! What a log holds: the header, message records and the end record.
+//!
+//! [`Message`] is what a caller hands to the writer. [`Record`] is what the
+//! reader hands back; it borrows from the line buffer so that scanning a
+//! million-record log does not allocate per record.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, Local, SecondsFormat};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+
+/// Who said it. The original design knew exactly two speakers, and so does
+/// the format: anything else is rejected rather than silently stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Speech-to-text output: what the person said.
+    User,
+    /// Text sent to text-to-speech: what the agent said.
+    Agent,
+}
+
+impl Role {
+    /// Every valid role name, in the order error messages list them.
+    pub const NAMES: [&'static str; 2] = ["user", "agent"];
+
+    /// The name stored in the log and the export.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Agent => "agent",
+        }
+    }
+
+    /// The console tag of the original design: `USER` or `AGENT`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Role::User => "USER",
+            Role::Agent => "AGENT",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Role> {
+        match s {
+            "user" => Ok(Role::User),
+            "agent" => Ok(Role::Agent),
+            other => Err(Error::InvalidRole(other.to_string())),
+        }
+    }
+}
+
+/// One message to append, built by the STT or TTS path.
+///
+/// ```
+/// use convlog::{Message, Role};
+/// let m = Message::new(Role::Agent, "नमस्ते!", "cartesia_tts").turn("t7").lang("hi");
+/// assert_eq!(m.role, Role::Agent);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// The text. Blank content is skipped, as the original design skipped empty transcripts.
+    pub content: String,
+    /// Free text naming the producer, e.g. `deepgram_stt` or `cartesia_tts`.
+    pub source: String,
+    /// Groups streamed fragments of one turn; export merges them.
+    pub turn: Option<String>,
+    /// The agent was cut off while saying this.
+    pub interrupted: bool,
+    /// Which speaker, when the STT diarises.
+    pub speaker: Option<String>,
+    /// Language tag, e.g. `hi` or `en-IN`.
+    pub lang: Option<String>,
+    /// Anything else worth keeping (confidence, latency, …). Must be a JSON object.
+    pub meta: Option<serde_json::Value>,
+    /// An RFC 3339 time to store instead of "now" (used by `ingest` and `import`).
+    pub timestamp: Option<String>,
+}
+
+impl Message {
+    /// A message with the required fields; the rest can be added with the builder methods.
+    pub fn new(role: Role, content: impl Into<String>, source: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+            source: source.into(),
+            turn: None,
+            interrupted: false,
+            speaker: None,
+            lang: None,
+            meta: None,
+            timestamp: None,
+        }
+    }
+
+    /// A user message (speech-to-text).
+    pub fn user(content: impl Into<String>, source: impl Into<String>) -> Message {
+        Message::new(Role::User, content, source)
+    }
+
+    /// An agent message (text-to-speech).
+    pub fn agent(content: impl Into<String>, source: impl Into<String>) -> Message {
+        Message::new(Role::Agent, content, source)
+    }
+
+    /// Sets the turn id.
+    pub fn turn(mut self, turn: impl Into<String>) -> Message {
+        self.turn = Some(turn.into());
+        self
+    }
+
+    /// Marks the message as interrupted.
+    pub fn interrupted(mut self, yes: bool) -> Message {
+        self.interrupted = yes;
+        self
+    }
+
+    /// Sets the speaker id.
+    pub fn speaker(mut self, speaker: impl Into<String>) -> Message {
+        self.speaker = Some(speaker.into());
+        self
+    }
+
+    /// Sets the language tag.
+    pub fn lang(mut self, lang: impl Into<String>) -> Message {
+        self.lang = Some(lang.into());
+        self
+    }
+
+    /// Sets `meta`, which must be a JSON object.
+    pub fn meta(mut self, meta: serde_json::Value) -> Message {
+        self.meta = Some(meta);
+        self
+    }
+
+    /// Stores this RFC 3339 time instead of the current time.
+    pub fn timestamp(mut self, ts: impl Into<String>) -> Message {
+        self.timestamp = Some(ts.into());
+        self
+    }
+
+    /// True when the content has nothing but whitespace; such messages are not written.
+    pub fn is_blank(&self) -> bool {
+        self.content.trim().is_empty()
+    }
+}
+
+/// The current local time in the log's form: RFC 3339, microseconds, the writer's UTC offset.
+pub fn now_rfc3339() -> String {
+    Local::now()
+        .fixed_offset()
+        .to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+/// Parses an RFC 3339 timestamp, naming the offending text on failure.
+pub fn parse_ts(ts: &str) -> Result<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(ts)
+        .map_err(|e| Error::InvalidInput(format!("timestamp {ts:?} is not RFC 3339: {e}")))
+}
+
+/// The original design's timestamp: local wall-clock time with exactly six
+/// fractional digits and no offset, e.g. `2025-08-18T14:30:22.123456`.
+pub fn documented_ts(ts: &DateTime<FixedOffset>) -> String {
+    ts.naive_local()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string()
+}
+
+/// The first line of every log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    /// Format version; this build reads and writes [`FORMAT_VERSION`](crate::FORMAT_VERSION).
+    pub version: u32,
+    /// Random session id.
+    pub session: String,
+    /// When the session was created (RFC 3339).
+    pub created: String,
+}
+
+/// A message as read back from a log, borrowing from the reader's buffer.
+#[derive(Debug, Clone)]
+pub struct MessageRecord<'a> {
+    /// Position in the file's sequence.
+    pub seq: u64,
+    /// RFC 3339 time as stored.
+    pub ts: Cow<'a, str>,
+    /// Who said it.
+    pub role: Role,
+    /// The text.
+    pub content: Cow<'a, str>,
+    /// Producer name.
+    pub source: Cow<'a, str>,
+    /// Turn id, if any.
+    pub turn: Option<Cow<'a, str>>,
+    /// Cut off while speaking.
+    pub interrupted: bool,
+    /// Speaker id, if any.
+    pub speaker: Option<Cow<'a, str>>,
+    /// Language tag, if any.
+    pub lang: Option<Cow<'a, str>>,
+    /// `meta` object as raw JSON, if any.
+    pub meta: Option<&'a RawValue>,
+}
+
+impl PartialEq for MessageRecord<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.seq == o.seq
+            && self.ts == o.ts
+            && self.role == o.role
+            && self.content == o.content
+            && self.source == o.source
+            && self.turn == o.turn
+            && self.interrupted == o.interrupted
+            && self.speaker == o.speaker
+            && self.lang == o.lang
+            && self.meta.map(RawValue::get) == o.meta.map(RawValue::get)
+    }
+}
+
+impl MessageRecord<'_> {
+    /// The timestamp, parsed. The codec has already checked that it parses.
+    pub fn time(&self) -> Result<DateTime<FixedOffset>> {
+        parse_ts(&self.ts)
+    }
+
+    /// Converts to an owned [`Message`], e.g. to copy a record into another log.
+    pub fn to_message(&self) -> Result<Message> {
+        let meta = match self.meta {
+            Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| {
+                Error::InvalidInput(format!("meta of record {} is not JSON: {e}", self.seq))
+            })?),
+            None => None,
+        };
+        Ok(Message {
+            role: self.role,
+            content: self.content.to_string(),
+            source: self.source.to_string(),
+            turn: self.turn.as_deref().map(str::to_string),
+            interrupted: self.interrupted,
+            speaker: self.speaker.as_deref().map(str::to_string),
+            lang: self.lang.as_deref().map(str::to_string),
+            meta,
+            timestamp: Some(self.ts.to_string()),
+        })
+    }
+}
+
+/// One decoded line of a log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    /// Line 1.
+    Header(Header),
+    /// A user or agent message.
+    Message(MessageRecord<'a>),
+    /// The session was ended; nothing may follow.
+    End {
+        /// Position in the file's sequence.
+        seq: u64,
+        /// When it ended (RFC 3339).
+        ts: Cow<'a, str>,
+    },
+}
+
+impl Record<'_> {
+    /// The record's sequence number (the header's is 0).
+    pub fn seq(&self) -> u64 {
+        match self {
+            Record::Header(_) => 0,
+            Record::Message(m) => m.seq,
+            Record::End { seq, .. } => *seq,
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The handle an agent holds: open or create a log, append, end.
+//!
+//! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
+//! path can each keep one. All clones share one writer thread; the thread
+//! exits once every clone is dropped and the queue is empty.
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use chrono::Local;
+use tokio::sync::oneshot;
+
+use crate::codec::{self, Kind};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::record::{Header, Message, now_rfc3339, parse_ts};
+use crate::writer::{self, Config, IoHooks, RealIo, Request, Shared, Start, lock};
+
+/// Default cap on one message's content: 1 MiB.
+pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
+/// Largest cap [`Options::max_content_bytes`] may be set to: 8 MiB, so that
+/// every line fits the reader's buffer cap even with worst-case escaping.
+pub const MAX_CONTENT_LIMIT: usize = 8 << 20;
+
+/// How a session behaves. `Options::default()` is what the CLI uses.
+#[derive(Clone)]
+pub struct Options {
+    /// Content longer than this (in bytes) is rejected. Default 1 MiB, at most [`MAX_CONTENT_LIMIT`].
+    pub max_content_bytes: usize,
+    /// Render `conversation_….json` beside the log when the session ends. Default on.
+    pub export_on_end: bool,
+    /// Give up waiting for another process's lock after this long. Default: wait forever.
+    pub lock_timeout: Option<Duration>,
+    /// Echo each message as `[USER] …` / `[AGENT] …` at INFO through `tracing`. Default on.
+    pub echo: bool,
+    /// A batch stops growing at about this many bytes. Default 4 MiB.
+    pub max_batch_bytes: usize,
+    /// The disk seam; replace it only to inject faults in tests.
+    pub io: Arc<dyn IoHooks>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
+            export_on_end: true,
+            lock_timeout: None,
+            echo: true,
+            max_batch_bytes: 4 << 20,
+            io: Arc::new(RealIo),
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("max_content_bytes", &self.max_content_bytes)
+            .field("export_on_end", &self.export_on_end)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("echo", &self.echo)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Session::end`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The end record's seq.
+    pub seq: u64,
+    /// The export it rendered, if [`Options::export_on_end`] was set.
+    pub export: Option<PathBuf>,
+}
+
+/// A handle to one open log. Clone it freely.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Request>,
+    id: String,
+    max_content_bytes: usize,
+    export_on_end: bool,
+    echo: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("path", &self.path())
+            .field("id", &self.id())
+            .finish()
+    }
+}
+
+/// The export that belongs to a log: same name, `.json` instead of `.jsonl`.
+pub fn export_path(log: &Path) -> PathBuf {
+    log.with_extension("json")
+}
+
+impl Session {
+    /// Creates a new session in `dir` (made 0700 if missing) with default options.
+    pub fn create(dir: impl AsRef<Path>) -> Result<Session> {
+        Session::create_with(dir, Options::default())
+    }
+
+    /// Creates a new session log `conversation_YYYYMMDD_HHMMSS.jsonl` in `dir`.
+    ///
+    /// The header is written and fdatasynced under a temporary name and then
+    /// hard-linked to the final name, which fails if that name exists. So the
+    /// final name never shows an empty or half-written file, an existing log
+    /// is never truncated or reused, and sessions opened in the same second
+    /// get `…_2`, `…_3`. The directory is fsynced before this returns.
+    pub fn create_with(dir: impl AsRef<Path>, opts: Options) -> Result<Session> {
+        let dir = dir.as_ref();
+        check_options(&opts)?;
+        fsutil::ensure_dir(dir)?;
+        let now = Local::now().fixed_offset();
+        let stem = format!("conversation_{}", now.format("%Y%m%d_%H%M%S"));
+        let header = Header {
+            version: crate::FORMAT_VERSION,
+            session: new_session_id(),
+            created: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+        };
+        let mut line = Vec::new();
+        codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
+
+        let tmp = fsutil::temp_name(dir, &stem);
+        let path = publish(dir, &stem, &tmp, &line);
+        // The temporary name is only a staging area; removing it is tidy-up.
+        let _ = std::fs::remove_file(&tmp);
+        let path = path?;
+        fsutil::sync_dir(dir)?;
+        let file = fsutil::open_append(&path)?;
+        let start = Start {
+            len: line.len() as u64,
+            lines: 1,
+            last_seq: 0,
+        };
+        Session::start(path, file, header.session, start, opts)
+    }
+
+    /// Reopens an existing log to append to it, with default options.
+    pub fn open(log: impl AsRef<Path>) -> Result<Session> {
+        Session::open_with(log, Options::default())
+    }
+
+    /// Reopens an existing log. A torn tail is cut (and kept in `LOG.broken`)
+    /// by the first append; an ended session is refused.
+    pub fn open_with(log: impl AsRef<Path>, opts: Options) -> Result<Session> {
+        let path = log.as_ref().to_path_buf();
+        check_options(&opts)?;
+        let file = fsutil::open_append(&path)?;
+        let (start, report) = writer::inspect_existing(&path, &file)?;
+        if report.ended {
+            return Err(Error::Ended { path });
+        }
+        let id = match report.header {
+            Some(h) => h.session,
+            None => {
+                tracing::warn!(target: "convlog", "{}: header is damaged; appending anyway", path.display());
+                String::new()
+            }
+        };
+        Session::start(path, file, id, start, opts)
+    }
+
+    fn start(
+        path: PathBuf,
+        file: std::fs::File,
+        id: String,
+        start: Start,
+        opts: Options,
+    ) -> Result<Session> {
+        let shared = Arc::new(Shared {
+            path,
+            detached_error: Default::default(),
+            poisoned: Default::default(),
+        });
+        let cfg = Config {
+            lock_timeout: opts.lock_timeout,
+            max_batch_bytes: opts.max_batch_bytes.max(1),
+            io: opts.io,
+        };
+        let tx = writer::spawn(shared.clone(), file, start, cfg)?;
+        Ok(Session {
+            inner: Arc::new(Inner {
+                shared,
+                tx,
+                id,
+                max_content_bytes: opts.max_content_bytes,
+                export_on_end: opts.export_on_end,
+                echo: opts.echo,
+            }),
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.shared.path
+    }
+
+    /// The session id from the header.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Appends `msg` and resolves once it is durable, with its seq, or with
+    /// `None` when the content was blank and nothing was written.
+    ///
+    /// The record is queued when this is *called*, not when the future is
+    /// first polled: dropping the future neither cancels nor tears it.
+    pub fn append(&self, msg: Message) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
+        let queued = self.enqueue(msg, true);
+        let shared = self.inner.shared.clone();
+        async move {
+            match queued? {
+                None => Ok(None),
+                Some(rx) => Ok(Some(rx.await.map_err(|_| Error::WriterGone {
+                    path: shared.path.clone(),
+                })??)),
+            }
+        }
+    }
+
+    /// Logs `msg` without waiting for durability, as the original design's
+    /// plugins did. It never blocks on the disk and never panics; a failure is
+    /// logged through `tracing` and kept for [`Session::last_error`].
+    pub fn log(&self, msg: Message) {
+        if let Err(e) = self.enqueue(msg, false) {
+            tracing::error!(target: "convlog", "{e}");
+            let mut slot = lock(&self.inner.shared.detached_error);
+            if slot.is_none() {
+                *slot = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The first failure of a [`Session::log`] call, if any.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.inner.shared.detached_error).clone()
+    }
+
+    /// True once a write or sync has failed; every later append fails.
+    pub fn is_broken(&self) -> bool {
+        self.inner.shared.poison_cause().is_some()
+    }
+
+    /// Resolves once every record queued before it is durable (or has failed).
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Flush { reply: tx })?;
+        rx.await.map_err(|_| self.gone())?
+    }
+
+    /// Appends the end record and, unless turned off, renders the export
+    /// beside the log. Appending afterwards is an error, from any process.
+    pub async fn end(&self) -> Result<Ended> {
+        let export = self.inner.export_on_end.then(|| export_path(self.path()));
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::End {
+            ts: now_rfc3339(),
+            export: export.clone(),
+            reply: tx,
+        })?;
+        let seq = rx.await.map_err(|_| self.gone())??;
+        Ok(Ended { seq, export })
+    }
+
+    fn gone(&self) -> Error {
+        Error::WriterGone {
+            path: self.path().to_path_buf(),
+        }
+    }
+
+    fn send(&self, req: Request) -> Result<()> {
+        if let Some(cause) = self.inner.shared.poison_cause() {
+            return Err(Error::Poisoned {
+                path: self.path().to_path_buf(),
+                cause,
+            });
+        }
+        self.inner.tx.send(req).map_err(|_| self.gone())
+    }
+
+    /// Validates and encodes on the caller's side, so the writer thread only
+    /// frames and writes. Returns `None` for blank content.
+    fn enqueue(
+        &self,
+        msg: Message,
+        wait: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<u64>>>> {
+        if msg.is_blank() {
+            tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
+            return Ok(None);
+        }
+        if msg.content.len() > self.inner.max_content_bytes {
+            return Err(Error::ContentTooLarge {
+                len: msg.content.len(),
+                limit: self.inner.max_content_bytes,
+            });
+        }
+        if let Some(meta) = &msg.meta {
+            if !meta.is_object() {
+                return Err(Error::InvalidInput("`meta` must be a JSON object".into()));
+            }
+        }
+        let ts = match &msg.timestamp {
+            Some(ts) => {
+                parse_ts(ts)?;
+                ts.clone()
+            }
+            None => now_rfc3339(),
+        };
+        if self.inner.echo {
+            tracing::info!(target: "convlog", "[{}] {}", msg.role.tag(), msg.content);
+        }
+        let fields = codec::message_fields(&msg, &ts);
+        let (reply, rx) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.send(Request::Append { fields, reply })?;
+        Ok(rx)
+    }
+}
+
+fn check_options(opts: &Options) -> Result<()> {
+    if opts.max_content_bytes == 0 || opts.max_content_bytes > MAX_CONTENT_LIMIT {
+        return Err(Error::InvalidInput(format!(
+            "max_content_bytes must be between 1 and {MAX_CONTENT_LIMIT}"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the header under `tmp`, then links it to the first free name.
+fn publish(dir: &Path, stem: &str, tmp: &Path, line: &[u8]) -> Result<PathBuf> {
+    use std::io::Write;
+    let mut f = fsutil::create_new(tmp).map_err(|e| Error::io(tmp, "create", e))?;
+    f.write_all(line)
+        .map_err(|e| Error::io(tmp, "write header", e))?;
+    f.sync_data()
+        .map_err(|e| Error::io(tmp, "fdatasync", e))?;
+    for n in 1u32..=100_000 {
+        let name = if n == 1 {
+            format!("{stem}.jsonl")
+        } else {
+            format!("{stem}_{n}.jsonl")
+        };
+        let path = dir.join(name);
+        match std::fs::hard_link(tmp, &path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&path, "link new log into place", e)),
+        }
+    }
+    Err(Error::InvalidInput(format!(
+        "{}: no free name for {stem}.jsonl after 100000 tries",
+        dir.display()
+    )))
+}
+
+/// 128 random bits from the standard library's per-process random hash keys,
+/// mixed with the time and pid; uniqueness is all a session id needs.
+fn new_session_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut a = RandomState::new().build_hasher();
+    a.write_u128(nanos);
+    a.write_u32(std::process::id());
+    let a = a.finish();
+    let b = RandomState::new().hash_one((a, nanos));
+    format!("{a:016x}{b:016x}")
+}
