@@ -86,7 +86,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn io(path: &Path, action: &'static str, source: io::Error) -> Error {
+    /// An I/O error about `path` while doing `action`.
+    pub fn io(path: &Path, action: &'static str, source: io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),
             action,
@@ -127,10 +128,9 @@ impl fmt::Display for Error {
                 "invalid role {role:?}: expected one of: {}",
                 crate::record::Role::NAMES.join(", ")
             ),
-            Error::ContentTooLarge { len, limit } => write!(
-                f,
-                "content is {len} bytes, over the limit of {limit} bytes"
-            ),
+            Error::ContentTooLarge { len, limit } => {
+                write!(f, "content is {len} bytes, over the limit of {limit} bytes")
+            }
             Error::InvalidInput(msg) => f.write_str(msg),
             Error::Ended { path } => write!(
                 f,

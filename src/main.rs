@@ -1,1 +1,7 @@
-fn main() {}
+//! The `convlog` command: a thin client of the library.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::main());
+}

@@ -217,7 +217,10 @@ impl Session {
     ///
     /// The record is queued when this is *called*, not when the future is
     /// first polled: dropping the future neither cancels nor tears it.
-    pub fn append(&self, msg: Message) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
+    pub fn append(
+        &self,
+        msg: Message,
+    ) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
         let queued = self.enqueue(msg, true);
         let shared = self.inner.shared.clone();
         async move {
@@ -290,17 +293,10 @@ impl Session {
         self.inner.tx.send(req).map_err(|_| self.gone())
     }
 
-    /// Validates and encodes on the caller's side, so the writer thread only
-    /// frames and writes. Returns `None` for blank content.
-    fn enqueue(
-        &self,
-        msg: Message,
-        wait: bool,
-    ) -> Result<Option<oneshot::Receiver<Result<u64>>>> {
-        if msg.is_blank() {
-            tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
-            return Ok(None);
-        }
+    /// Checks `msg` the way an append would (size, `meta`, timestamp) without
+    /// writing it, so a producer can reject one bad input and go on. Blank
+    /// content passes: it is skipped, not an error.
+    pub fn check(&self, msg: &Message) -> Result<()> {
         if msg.content.len() > self.inner.max_content_bytes {
             return Err(Error::ContentTooLarge {
                 len: msg.content.len(),
@@ -312,13 +308,21 @@ impl Session {
                 return Err(Error::InvalidInput("`meta` must be a JSON object".into()));
             }
         }
-        let ts = match &msg.timestamp {
-            Some(ts) => {
-                parse_ts(ts)?;
-                ts.clone()
-            }
-            None => now_rfc3339(),
-        };
+        if let Some(ts) = &msg.timestamp {
+            parse_ts(ts)?;
+        }
+        Ok(())
+    }
+
+    /// Validates and encodes on the caller's side, so the writer thread only
+    /// frames and writes. Returns `None` for blank content.
+    fn enqueue(&self, msg: Message, wait: bool) -> Result<Option<oneshot::Receiver<Result<u64>>>> {
+        if msg.is_blank() {
+            tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
+            return Ok(None);
+        }
+        self.check(&msg)?;
+        let ts = msg.timestamp.clone().unwrap_or_else(now_rfc3339);
         if self.inner.echo {
             tracing::info!(target: "convlog", "[{}] {}", msg.role.tag(), msg.content);
         }
@@ -349,8 +353,7 @@ fn publish(dir: &Path, stem: &str, tmp: &Path, line: &[u8]) -> Result<PathBuf> {
     let mut f = fsutil::create_new(tmp).map_err(|e| Error::io(tmp, "create", e))?;
     f.write_all(line)
         .map_err(|e| Error::io(tmp, "write header", e))?;
-    f.sync_data()
-        .map_err(|e| Error::io(tmp, "fdatasync", e))?;
+    f.sync_data().map_err(|e| Error::io(tmp, "fdatasync", e))?;
     for n in 1u32..=100_000 {
         let name = if n == 1 {
             format!("{stem}.jsonl")

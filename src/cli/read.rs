@@ -1,0 +1,262 @@
+//! Commands that read: `export`, `compact`, `tail`.
+
+use std::collections::VecDeque;
+use std::io::{self, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use convlog::compact::{Compacted, compact_log};
+use convlog::discover::find_logs;
+use convlog::export::{ExportOptions, JsonRender, TimestampStyle, render_log};
+use convlog::reader::{DamageKind, Lines, Position, decode_line};
+use convlog::record::Record;
+use convlog::{Error, Recovery, Report, Result};
+
+use super::console::Paint;
+use super::{Exit, exit_for, report};
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The session log to export.
+    log: PathBuf,
+    /// Where to write: a file (replaced atomically) or - for stdout.
+    #[arg(short, long, default_value = "-")]
+    output: PathBuf,
+    /// Output format. json is the original design's documented file.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// documented: local wall-clock time with six fractional digits, as the
+    /// original design wrote; rfc3339: as stored, with the UTC offset.
+    #[arg(long, value_enum, default_value_t = Timestamps::Documented)]
+    timestamps: Timestamps,
+    /// Keep every record; by default consecutive fragments of one turn merge.
+    #[arg(long)]
+    no_merge: bool,
+    /// How to treat damage: tolerate-tail ignores what a crash leaves and
+    /// fails on anything else; absolute fails on any damage; point-in-time
+    /// stops before the first damage; skip-corrupt skips bad lines.
+    #[arg(long, value_enum, default_value_t = RecoveryArg::TolerateTail)]
+    recovery: RecoveryArg,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// {"conversation": [...]}, byte-identical to the original design's file.
+    Json,
+}
+
+/// `--timestamps` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Timestamps {
+    /// 2025-08-18T14:30:22.123456 (local wall-clock time).
+    Documented,
+    /// 2025-08-18T14:30:22.123456+05:30 (as stored).
+    Rfc3339,
+}
+
+/// `--recovery` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecoveryArg {
+    /// Ignore a torn tail; fail on other damage.
+    TolerateTail,
+    /// Fail on any damage.
+    Absolute,
+    /// Stop before the first damage.
+    PointInTime,
+    /// Skip damaged lines and report them.
+    SkipCorrupt,
+}
+
+impl From<RecoveryArg> for Recovery {
+    fn from(r: RecoveryArg) -> Recovery {
+        match r {
+            RecoveryArg::TolerateTail => Recovery::TolerateTail,
+            RecoveryArg::Absolute => Recovery::Absolute,
+            RecoveryArg::PointInTime => Recovery::PointInTime,
+            RecoveryArg::SkipCorrupt => Recovery::SkipCorrupt,
+        }
+    }
+}
+
+impl ExportArgs {
+    fn options(&self) -> ExportOptions {
+        ExportOptions {
+            timestamps: match self.timestamps {
+                Timestamps::Documented => TimestampStyle::Documented,
+                Timestamps::Rfc3339 => TimestampStyle::Rfc3339,
+            },
+            no_merge: self.no_merge,
+            recovery: self.recovery.into(),
+        }
+    }
+}
+
+fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+pub fn export(a: ExportArgs) -> Result<Exit> {
+    let opts = a.options();
+    let report = match a.format {
+        Format::Json => {
+            if is_stdout(&a.output) {
+                let stdout = io::stdout();
+                let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+                let render = JsonRender::new(out, Path::new("<stdout>"), opts.timestamps);
+                render_log(&a.log, render, &opts)?.1
+            } else {
+                convlog::export::export_file(&a.log, &a.output, &opts)?
+            }
+        }
+    };
+    note_damage(&a.log, &report, opts.recovery);
+    Ok(Exit::Ok)
+}
+
+/// Tells the user on stderr what the recovery mode passed over, so a
+/// salvaged export is never mistaken for a complete one.
+fn note_damage(log: &Path, report: &Report, mode: Recovery) {
+    for d in &report.damage {
+        let what = match (d.kind == DamageKind::TornTail, mode) {
+            (true, _) => "ignored torn tail",
+            (false, Recovery::SkipCorrupt) => "skipped",
+            (false, _) => "stopped before",
+        };
+        eprintln!(
+            "convlog: {}: {what} line {} (byte {}): {}: {}",
+            log.display(),
+            d.line,
+            d.offset,
+            d.kind.name(),
+            d.reason
+        );
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CompactArgs {
+    /// Logs or directories of logs (default: ./conversations).
+    paths: Vec<PathBuf>,
+}
+
+pub fn compact(a: CompactArgs) -> Result<Exit> {
+    let paths = if a.paths.is_empty() {
+        vec![PathBuf::from("conversations")]
+    } else {
+        a.paths
+    };
+    let mut worst = Exit::Ok;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
+    for log in find_logs(&paths)? {
+        match compact_log(&log, &ExportOptions::default()) {
+            Ok(Compacted::Written { export, messages }) => {
+                writeln!(out, "wrote {} ({messages} messages)", export.display())
+                    .map_err(stdout_err)?;
+            }
+            Ok(Compacted::UpToDate { export }) => {
+                writeln!(out, "up to date: {}", export.display()).map_err(stdout_err)?;
+            }
+            Err(e) => {
+                report(&e);
+                worst = worst.max(exit_for(&e));
+            }
+        }
+    }
+    Ok(worst)
+}
+
+#[derive(Args, Debug)]
+pub struct TailArgs {
+    /// The session log.
+    log: PathBuf,
+    /// Keep following the log as records arrive, until the session ends.
+    #[arg(short, long)]
+    follow: bool,
+    /// Print only the last N messages first.
+    #[arg(short = 'n', long, value_name = "N")]
+    lines: Option<usize>,
+}
+
+/// How often `tail -f` looks for new records.
+const POLL: Duration = Duration::from_millis(100);
+
+pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
+    let paint = Paint(color);
+    let mut file = convlog::fsutil::open_read(&a.log)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
+    let mut pos = Position::default();
+    let mut backlog: Option<VecDeque<String>> = a.lines.map(|n| VecDeque::with_capacity(n));
+    let mut ended = false;
+    loop {
+        file.seek(SeekFrom::Start(pos.offset))
+            .map_err(|e| Error::io(&a.log, "seek", e))?;
+        let mut lines = Lines::new(BufReader::new(&file), pos);
+        while let Some((info, bytes)) = lines
+            .next_line()
+            .map_err(|e| Error::io(&a.log, "read", e))?
+        {
+            if !info.complete {
+                // A record still being written: wait for its newline.
+                break;
+            }
+            pos = Position {
+                offset: info.offset + info.len,
+                line: info.line,
+                prev_seq: None,
+            };
+            match decode_line(&info, bytes) {
+                Ok(Record::Message(m)) => {
+                    let mut text = format!("{} {}", paint.role_tag(m.role), m.content);
+                    if m.interrupted {
+                        text.push_str(&paint.dim(" [interrupted]"));
+                    }
+                    match backlog.as_mut() {
+                        Some(q) => {
+                            if q.len() == a.lines.unwrap_or(0) {
+                                q.pop_front();
+                            }
+                            if a.lines != Some(0) {
+                                q.push_back(text);
+                            }
+                        }
+                        None => writeln!(out, "{text}").map_err(stdout_err)?,
+                    }
+                }
+                Ok(Record::End { .. }) => ended = true,
+                Ok(Record::Header(_)) => {}
+                Err(e) => eprintln!(
+                    "convlog: {}: line {} (byte {}): skipped: {e}",
+                    a.log.display(),
+                    info.line,
+                    info.offset
+                ),
+            }
+        }
+        for text in backlog.take().into_iter().flatten() {
+            writeln!(out, "{text}").map_err(stdout_err)?;
+        }
+        out.flush().map_err(stdout_err)?;
+        if !a.follow || ended {
+            return Ok(Exit::Ok);
+        }
+        std::thread::sleep(POLL);
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(&a.log, "stat", e))?
+            .len();
+        if len < pos.offset {
+            // Repaired or truncated underneath us: the bytes we were waiting on are gone.
+            pos.offset = len.min(pos.offset);
+            eprintln!(
+                "convlog: {}: the log got shorter; following from byte {len}",
+                a.log.display()
+            );
+        }
+    }
+}
