@@ -74,7 +74,9 @@ impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LineError::Incomplete => f.write_str("incomplete line (no newline at end of file)"),
-            LineError::BadPrefix => f.write_str("line does not start with a {\"crc\":\"…\", prefix"),
+            LineError::BadPrefix => {
+                f.write_str("line does not start with a {\"crc\":\"…\", prefix")
+            }
             LineError::Checksum { stored, computed } => write!(
                 f,
                 "checksum mismatch (stored {stored:08x}, computed {computed:08x})"
@@ -195,10 +197,7 @@ fn read_hex(src: &[u8]) -> Option<u32> {
 /// Checks a line's framing and checksum, returning its body.
 /// `line` excludes the terminating newline.
 pub fn check(line: &[u8]) -> Result<&[u8], LineError> {
-    if line.len() < PREFIX_LEN + 2
-        || &line[..8] != PREFIX_HEAD
-        || &line[16..PREFIX_LEN] != b"\","
-    {
+    if line.len() < PREFIX_LEN + 2 || &line[..8] != PREFIX_HEAD || &line[16..PREFIX_LEN] != b"\"," {
         return Err(LineError::BadPrefix);
     }
     let stored = read_hex(&line[8..16]).ok_or(LineError::BadPrefix)?;
@@ -362,7 +361,10 @@ mod tests {
             for bit in 0..8 {
                 let mut bad = body.to_vec();
                 bad[byte] ^= 1 << bit;
-                assert!(decode(&bad).is_err(), "flip at byte {byte} bit {bit} undetected");
+                assert!(
+                    decode(&bad).is_err(),
+                    "flip at byte {byte} bit {bit} undetected"
+                );
             }
         }
     }

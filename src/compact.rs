@@ -30,7 +30,10 @@ pub enum Compacted {
 
 fn mtime(path: &Path) -> Result<Option<SystemTime>> {
     match std::fs::metadata(path) {
-        Ok(m) => m.modified().map(Some).map_err(|e| Error::io(path, "stat", e)),
+        Ok(m) => m
+            .modified()
+            .map(Some)
+            .map_err(|e| Error::io(path, "stat", e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, "stat", e)),
     }
@@ -38,9 +41,8 @@ fn mtime(path: &Path) -> Result<Option<SystemTime>> {
 
 /// True when `log`'s export exists and is not older than the log.
 pub fn is_up_to_date(log: &Path) -> Result<bool> {
-    let log_time = mtime(log)?.ok_or_else(|| {
-        Error::io(log, "stat", std::io::ErrorKind::NotFound.into())
-    })?;
+    let log_time =
+        mtime(log)?.ok_or_else(|| Error::io(log, "stat", std::io::ErrorKind::NotFound.into()))?;
     Ok(mtime(&export_path(log))?.is_some_and(|t| t >= log_time))
 }
 

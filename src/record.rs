@@ -176,9 +176,7 @@ pub fn parse_ts(ts: &str) -> Result<DateTime<FixedOffset>> {
 /// The original design's timestamp: local wall-clock time with exactly six
 /// fractional digits and no offset, e.g. `2025-08-18T14:30:22.123456`.
 pub fn documented_ts(ts: &DateTime<FixedOffset>) -> String {
-    ts.naive_local()
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
-        .to_string()
+    ts.naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 /// The first line of every log.

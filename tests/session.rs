@@ -16,18 +16,31 @@ async fn append_end_and_export() {
     let dir = tempfile::tempdir().unwrap();
     let s = Session::create_with(dir.path().join("conversations"), quiet()).unwrap();
     let name = s.path().file_name().unwrap().to_str().unwrap().to_string();
-    assert!(name.starts_with("conversation_") && name.ends_with(".jsonl"), "{name}");
+    assert!(
+        name.starts_with("conversation_") && name.ends_with(".jsonl"),
+        "{name}"
+    );
     assert_eq!(
-        s.append(Message::user("नमस्कार, आप कैसे हैं?", "deepgram_stt")).await.unwrap(),
+        s.append(Message::user("नमस्कार, आप कैसे हैं?", "deepgram_stt"))
+            .await
+            .unwrap(),
         Some(1)
     );
-    assert_eq!(s.append(Message::user("   ", "deepgram_stt")).await.unwrap(), None);
+    assert_eq!(
+        s.append(Message::user("   ", "deepgram_stt"))
+            .await
+            .unwrap(),
+        None
+    );
     let a = s.append(Message::agent("नमस्ते!", "cartesia_tts").turn("t1"));
     let b = s.append(Message::agent("मैं ठीक हूँ।", "cartesia_tts").turn("t1"));
     assert_eq!((a.await.unwrap(), b.await.unwrap()), (Some(2), Some(3)));
     let ended = s.end().await.unwrap();
     assert_eq!(ended.seq, 4);
-    let err = s.append(Message::user("late", "deepgram_stt")).await.unwrap_err();
+    let err = s
+        .append(Message::user("late", "deepgram_stt"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Ended { .. }), "{err}");
 
     let export = std::fs::read_to_string(ended.export.unwrap()).unwrap();
