@@ -16,7 +16,11 @@ fn convlog() -> Command {
 
 fn new_log(dir: &Path) -> PathBuf {
     let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
@@ -31,17 +35,29 @@ fn ingest(log: &Path, input: &str, extra: &[&str]) -> std::process::Output {
 }
 
 fn export(log: &Path, extra: &[&str]) -> std::process::Output {
-    convlog().arg("export").arg(log).args(extra).output().unwrap()
+    convlog()
+        .arg("export")
+        .arg(log)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 fn export_json(log: &Path) -> serde_json::Value {
     let out = export(log, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn lines(s: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(s).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(s)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -51,9 +67,18 @@ fn new_creates_a_private_log_and_prints_its_path() {
     let log = new_log(&dir);
     assert_eq!(log.parent().unwrap(), dir);
     let name = log.file_name().unwrap().to_str().unwrap();
-    assert!(name.starts_with("conversation_") && name.ends_with(".jsonl"), "{name}");
-    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(
+        name.starts_with("conversation_") && name.ends_with(".jsonl"),
+        "{name}"
+    );
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let first = std::fs::read_to_string(&log).unwrap();
     let header: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     assert_eq!(header["kind"], "header");
@@ -71,22 +96,40 @@ fn append_writes_every_field_and_export_merges_turns() {
     convlog()
         .arg("append")
         .arg(&log)
-        .args(["--role", "user", "--source", "deepgram_stt", "--speaker", "caller", "--lang", "hi"])
+        .args([
+            "--role",
+            "user",
+            "--source",
+            "deepgram_stt",
+            "--speaker",
+            "caller",
+            "--lang",
+            "hi",
+        ])
         .arg("नमस्कार, आप कैसे हैं?")
         .assert()
         .success();
-    for (text, interrupted) in [("नमस्ते!", false), ("मैं ठीक हूँ।", true)] {
+    for (text, interrupted) in [("नमस्ते!", false), ("मैं ठीक हूँ।", true)]
+    {
         let mut c = convlog();
-        c.arg("append")
-            .arg(&log)
-            .args(["--role", "agent", "--source", "cartesia_tts", "--turn", "t1"]);
+        c.arg("append").arg(&log).args([
+            "--role",
+            "agent",
+            "--source",
+            "cartesia_tts",
+            "--turn",
+            "t1",
+        ]);
         if interrupted {
             c.arg("--interrupted");
         }
         c.arg(text).assert().success();
     }
     let raw = std::fs::read_to_string(&log).unwrap();
-    let recs: Vec<serde_json::Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<serde_json::Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recs.len(), 4);
     assert_eq!(recs[1]["speaker"], "caller");
     assert_eq!(recs[1]["lang"], "hi");
@@ -103,7 +146,11 @@ fn append_writes_every_field_and_export_merges_turns() {
     // serde_json's Value sorts keys, so check the order on the bytes.
     let text = String::from_utf8(export(&log, &[]).stdout).unwrap();
     let at = |k: &str| text.find(&format!("\"{k}\": ")).unwrap();
-    assert!(at("role") < at("content") && at("content") < at("timestamp") && at("timestamp") < at("source"));
+    assert!(
+        at("role") < at("content")
+            && at("content") < at("timestamp")
+            && at("timestamp") < at("source")
+    );
     let documented = conv[0]["timestamp"].as_str().unwrap();
     assert_eq!(documented, &ts[..26]);
 
@@ -151,7 +198,10 @@ fn append_skips_blank_text_and_rejects_oversized_text() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 1:") && err.contains("over the limit"), "{err}");
+    assert!(
+        err.contains("line 1:") && err.contains("over the limit"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
 
@@ -172,17 +222,28 @@ fn ingest_acks_in_order_rejects_bad_lines_and_ends() {
     ]
     .join("\n");
     let out = ingest(&log, &input, &["--ack", "--end"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(lines(&out.stdout), ["1 1", "4 2", "5 3", "9 4"]);
     let err = String::from_utf8_lossy(&out.stderr);
     for n in [2, 3, 6, 7] {
-        assert!(err.contains(&format!("line {n}:")), "line {n} not reported in {err}");
+        assert!(
+            err.contains(&format!("line {n}:")),
+            "line {n} not reported in {err}"
+        );
     }
     assert!(err.contains("user, agent"), "{err}");
 
     let raw = std::fs::read_to_string(&log).unwrap();
     let first: serde_json::Value = serde_json::from_str(raw.lines().nth(1).unwrap()).unwrap();
-    assert_eq!(first["ts"], "2025-08-18T14:30:22.5+05:30", "timestamp kept as given");
+    assert_eq!(
+        first["ts"], "2025-08-18T14:30:22.5+05:30",
+        "timestamp kept as given"
+    );
     // --end wrote the end record and the export beside the log.
     let exported = std::fs::read_to_string(log.with_extension("json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&exported).unwrap();
@@ -191,7 +252,11 @@ fn ingest_acks_in_order_rejects_bad_lines_and_ends() {
     assert_eq!(conv[0]["timestamp"], "2025-08-18T14:30:22.500000");
     assert_eq!(conv[1]["content"], "second third");
     // Appending after the end is an error.
-    let late = ingest(&log, r#"{"role":"user","content":"late","source":"stt"}"#, &[]);
+    let late = ingest(
+        &log,
+        r#"{"role":"user","content":"late","source":"stt"}"#,
+        &[],
+    );
     assert_ne!(late.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&late.stderr).contains("ended"));
 }
@@ -200,10 +265,20 @@ fn ingest_acks_in_order_rejects_bad_lines_and_ends() {
 fn export_to_a_file_equals_stdout_and_replaces_atomically() {
     let tmp = tempfile::tempdir().unwrap();
     let log = new_log(tmp.path());
-    ingest(&log, r#"{"role":"user","content":"hi","source":"stt"}"#, &[]);
+    ingest(
+        &log,
+        r#"{"role":"user","content":"hi","source":"stt"}"#,
+        &[],
+    );
     let out = tmp.path().join("out.json");
     std::fs::write(&out, "old").unwrap();
-    convlog().arg("export").arg(&log).arg("-o").arg(&out).assert().success();
+    convlog()
+        .arg("export")
+        .arg(&log)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
     let stdout = export(&log, &["-o", "-"]).stdout;
     assert_eq!(std::fs::read(&out).unwrap(), stdout);
     assert!(!stdout.ends_with(b"\n"));
@@ -240,7 +315,8 @@ fn verify_reports_a_torn_tail_and_repair_keeps_the_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (log, spans) = three_messages(tmp.path());
     convlog().arg("verify").arg(&log).assert().code(0).stdout(
-        predicate::str::contains("intact but still open").and(predicate::str::contains("3 messages")),
+        predicate::str::contains("intact but still open")
+            .and(predicate::str::contains("3 messages")),
     );
     let raw = std::fs::read(&log).unwrap();
     let (start, end) = spans[3];
@@ -258,15 +334,33 @@ fn verify_reports_a_torn_tail_and_repair_keeps_the_bytes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("torn tail"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["conversation"].as_array().unwrap().len(), 2);
-    assert_eq!(export(&log, &["--recovery", "absolute"]).status.code(), Some(1));
+    assert_eq!(
+        export(&log, &["--recovery", "absolute"]).status.code(),
+        Some(1)
+    );
 
-    convlog().arg("verify").arg("--repair").arg(&log).assert().code(0).stdout(predicate::str::contains("repaired"));
+    convlog()
+        .arg("verify")
+        .arg("--repair")
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("repaired"));
     let broken = PathBuf::from(format!("{}.broken", log.display()));
     assert_eq!(std::fs::read(&broken).unwrap(), &raw[start..cut]);
     assert_eq!(std::fs::read(&log).unwrap(), &raw[..start]);
     // Idempotent, and appends extend the repaired log.
-    convlog().arg("verify").arg("--repair").arg(&log).assert().code(0);
-    let acks = ingest(&log, r#"{"role":"agent","content":"four","source":"tts"}"#, &["--ack"]);
+    convlog()
+        .arg("verify")
+        .arg("--repair")
+        .arg(&log)
+        .assert()
+        .code(0);
+    let acks = ingest(
+        &log,
+        r#"{"role":"agent","content":"four","source":"tts"}"#,
+        &["--ack"],
+    );
     assert_eq!(lines(&acks.stdout), ["1 3"]);
     convlog().arg("verify").arg(&log).assert().code(0);
 }
@@ -285,7 +379,12 @@ fn verify_names_mid_file_corruption_and_repair_refuses_it() {
             .and(predicate::str::contains(format!("line 3 (byte {start})")))
             .and(predicate::str::contains("skip-corrupt")),
     );
-    let json = convlog().arg("verify").arg("--json").arg(&log).output().unwrap();
+    let json = convlog()
+        .arg("verify")
+        .arg("--json")
+        .arg(&log)
+        .output()
+        .unwrap();
     assert_eq!(json.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["state"], "corrupt");
@@ -293,15 +392,31 @@ fn verify_names_mid_file_corruption_and_repair_refuses_it() {
     assert_eq!(v["damage"][0]["offset"], start);
     assert_eq!(v["damage"][0]["kind"], "corrupt");
 
-    convlog().arg("verify").arg("--repair").arg(&log).assert().code(1).stdout(predicate::str::contains("not repaired"));
-    assert_eq!(std::fs::read(&log).unwrap(), raw, "repair must not touch mid-file corruption");
+    convlog()
+        .arg("verify")
+        .arg("--repair")
+        .arg(&log)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not repaired"));
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        raw,
+        "repair must not touch mid-file corruption"
+    );
 
     assert_eq!(export(&log, &[]).status.code(), Some(1));
-    let pit: serde_json::Value = serde_json::from_slice(&export(&log, &["--recovery", "point-in-time"]).stdout).unwrap();
+    let pit: serde_json::Value =
+        serde_json::from_slice(&export(&log, &["--recovery", "point-in-time"]).stdout).unwrap();
     assert_eq!(pit["conversation"].as_array().unwrap().len(), 1);
     let skip = export(&log, &["--recovery", "skip-corrupt"]);
     let v: serde_json::Value = serde_json::from_slice(&skip.stdout).unwrap();
-    let contents: Vec<&str> = v["conversation"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let contents: Vec<&str> = v["conversation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
     assert_eq!(contents, ["one", "three"]);
     assert!(String::from_utf8_lossy(&skip.stderr).contains("skipped line 3"));
 }
@@ -310,12 +425,22 @@ fn verify_names_mid_file_corruption_and_repair_refuses_it() {
 fn compact_renders_exports_and_skips_up_to_date_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let (log, _) = three_messages(tmp.path());
-    convlog().arg("compact").arg(tmp.path()).assert().success().stdout(predicate::str::contains("wrote"));
+    convlog()
+        .arg("compact")
+        .arg(tmp.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote"));
     assert_eq!(
         std::fs::read(log.with_extension("json")).unwrap(),
         export(&log, &[]).stdout
     );
-    convlog().arg("compact").arg(&log).assert().success().stdout(predicate::str::contains("up to date"));
+    convlog()
+        .arg("compact")
+        .arg(&log)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("up to date"));
 }
 
 #[test]
@@ -339,7 +464,12 @@ fn tail_prints_console_lines_and_follows_until_the_end() {
     assert!(ingest(&log, more, &["--end"]).status.success());
     // tail -f exits by itself once it reads the end record.
     let mut out = String::new();
-    follower.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    follower
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(follower.wait().unwrap().success());
     assert_eq!(out, "[USER] one\n[USER] two\n[USER] three\n[AGENT] live\n");
 }
@@ -348,18 +478,47 @@ fn tail_prints_console_lines_and_follows_until_the_end() {
 fn demo_writes_and_exports_a_real_session() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("conversations");
-    let out = convlog().arg("demo").arg("--dir").arg(&dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = convlog()
+        .arg("demo")
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let export_path = stdout.lines().find_map(|l| l.strip_prefix("export: ")).unwrap().trim();
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(export_path).unwrap()).unwrap();
+    let export_path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export: "))
+        .unwrap()
+        .trim();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export_path).unwrap()).unwrap();
     let conv = v["conversation"].as_array().unwrap();
     assert!(conv.len() >= 6);
-    assert!(conv.iter().any(|m| m["content"].as_str().unwrap().contains("नमस्कार")));
+    assert!(
+        conv.iter()
+            .any(|m| m["content"].as_str().unwrap().contains("नमस्कार"))
+    );
     // Streamed fragments were merged into whole turns.
-    let raw = std::fs::read_to_string(stdout.lines().find_map(|l| l.strip_prefix("log:")).unwrap().trim()).unwrap();
+    let raw = std::fs::read_to_string(
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("log:"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
     assert!(raw.lines().count() > conv.len() + 2);
-    convlog().arg("verify").arg(&dir).assert().code(0).stdout(predicate::str::contains("intact and ended"));
+    convlog()
+        .arg("verify")
+        .arg(&dir)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("intact and ended"));
 }
 
 #[test]
@@ -404,7 +563,9 @@ fn a_closed_stdout_exits_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     let log = new_log(tmp.path());
     let input: String = (0..20_000)
-        .map(|i| format!("{{\"role\":\"user\",\"content\":\"message number {i}\",\"source\":\"stt\"}}\n"))
+        .map(|i| {
+            format!("{{\"role\":\"user\",\"content\":\"message number {i}\",\"source\":\"stt\"}}\n")
+        })
         .collect();
     assert!(ingest(&log, &input, &[]).status.success());
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("convlog"))
@@ -415,11 +576,20 @@ fn a_closed_stdout_exits_quietly() {
         .spawn()
         .unwrap();
     let mut first = [0u8; 16];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit {:?}", out.status);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -442,7 +612,11 @@ fn several_processes_ingest_into_one_log_without_loss_or_interleaving() {
             let mut stdin = child.stdin.take().unwrap();
             std::thread::spawn(move || {
                 for i in 0..EACH {
-                    writeln!(stdin, r#"{{"role":"user","content":"p{p} m{i}","source":"proc{p}"}}"#).unwrap();
+                    writeln!(
+                        stdin,
+                        r#"{{"role":"user","content":"p{p} m{i}","source":"proc{p}"}}"#
+                    )
+                    .unwrap();
                 }
             });
             child
@@ -457,7 +631,10 @@ fn several_processes_ingest_into_one_log_without_loss_or_interleaving() {
     assert_eq!(acked, PROCS * EACH);
 
     let raw = std::fs::read_to_string(&log).unwrap();
-    let recs: Vec<serde_json::Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<serde_json::Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recs.len(), 1 + PROCS * EACH);
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r["seq"], i as u64, "seq must be dense and increasing");

@@ -30,16 +30,96 @@ type Row = (
 
 const ROWS: &[Row] = &[
     // The original design's own example, with the agent's reply streamed as two TTS fragments.
-    ("2025-08-18T14:30:22.123456+05:30", Role::User, "deepgram_stt", "t1", "नमस्कार, आप कैसे हैं?", false, Some(r#"{"confidence":0.94}"#)),
-    ("2025-08-18T14:30:23.456789+05:30", Role::Agent, "cartesia_tts", "t1", "नमस्ते! मैं ठीक हूँ, धन्यवाद।", false, Some(r#"{"latency_ms":1333}"#)),
-    ("2025-08-18T14:30:24.102310+05:30", Role::Agent, "cartesia_tts", "t1", "आपका दिन कैसा जा रहा है?", false, None),
-    ("2025-08-18T14:30:27.884120+05:30", Role::User, "deepgram_stt", "t2", "Pretty good! Can you book a table for two tonight?", false, Some(r#"{"confidence":0.97}"#)),
-    ("2025-08-18T14:30:28.690004+05:30", Role::Agent, "cartesia_tts", "t2", "Sure. Which restaurant would you like, and at what time?", false, Some(r#"{"latency_ms":806}"#)),
-    ("2025-08-18T14:30:31.250771+05:30", Role::User, "deepgram_stt", "t3", "The \"Spice Route\" at 8, please.", false, Some(r#"{"confidence":0.91}"#)),
-    ("2025-08-18T14:30:32.011935+05:30", Role::Agent, "cartesia_tts", "t3", "Booking the Spice Route for two at 8 PM.", false, Some(r#"{"latency_ms":761}"#)),
-    ("2025-08-18T14:30:32.940118+05:30", Role::Agent, "cartesia_tts", "t3", "They also have a tasting menu at", true, None),
-    ("2025-08-18T14:30:33.402556+05:30", Role::User, "deepgram_stt", "t4", "No thanks, that's all. धन्यवाद!", false, Some(r#"{"confidence":0.89}"#)),
-    ("2025-08-18T14:30:34.117342+05:30", Role::Agent, "cartesia_tts", "t4", "You're welcome! आपकी शाम शुभ हो। 🙏", false, Some(r#"{"latency_ms":715}"#)),
+    (
+        "2025-08-18T14:30:22.123456+05:30",
+        Role::User,
+        "deepgram_stt",
+        "t1",
+        "नमस्कार, आप कैसे हैं?",
+        false,
+        Some(r#"{"confidence":0.94}"#),
+    ),
+    (
+        "2025-08-18T14:30:23.456789+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t1",
+        "नमस्ते! मैं ठीक हूँ, धन्यवाद।",
+        false,
+        Some(r#"{"latency_ms":1333}"#),
+    ),
+    (
+        "2025-08-18T14:30:24.102310+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t1",
+        "आपका दिन कैसा जा रहा है?",
+        false,
+        None,
+    ),
+    (
+        "2025-08-18T14:30:27.884120+05:30",
+        Role::User,
+        "deepgram_stt",
+        "t2",
+        "Pretty good! Can you book a table for two tonight?",
+        false,
+        Some(r#"{"confidence":0.97}"#),
+    ),
+    (
+        "2025-08-18T14:30:28.690004+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t2",
+        "Sure. Which restaurant would you like, and at what time?",
+        false,
+        Some(r#"{"latency_ms":806}"#),
+    ),
+    (
+        "2025-08-18T14:30:31.250771+05:30",
+        Role::User,
+        "deepgram_stt",
+        "t3",
+        "The \"Spice Route\" at 8, please.",
+        false,
+        Some(r#"{"confidence":0.91}"#),
+    ),
+    (
+        "2025-08-18T14:30:32.011935+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t3",
+        "Booking the Spice Route for two at 8 PM.",
+        false,
+        Some(r#"{"latency_ms":761}"#),
+    ),
+    (
+        "2025-08-18T14:30:32.940118+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t3",
+        "They also have a tasting menu at",
+        true,
+        None,
+    ),
+    (
+        "2025-08-18T14:30:33.402556+05:30",
+        Role::User,
+        "deepgram_stt",
+        "t4",
+        "No thanks, that's all. धन्यवाद!",
+        false,
+        Some(r#"{"confidence":0.89}"#),
+    ),
+    (
+        "2025-08-18T14:30:34.117342+05:30",
+        Role::Agent,
+        "cartesia_tts",
+        "t4",
+        "You're welcome! आपकी शाम शुभ हो। 🙏",
+        false,
+        Some(r#"{"latency_ms":715}"#),
+    ),
 ];
 
 fn example_log() -> Vec<u8> {
@@ -159,7 +239,14 @@ fn first_turn_renders_the_original_design_example() {
     // When the design document is beside the repository (as in CI), check the quote too.
     let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/original-design.md");
     match std::fs::read_to_string(&doc) {
-        Ok(text) => assert!(text.contains(ORIGINAL), "{} no longer shows this example", doc.display()),
-        Err(_) => eprintln!("skipping the document check: {} is not present", doc.display()),
+        Ok(text) => assert!(
+            text.contains(ORIGINAL),
+            "{} no longer shows this example",
+            doc.display()
+        ),
+        Err(_) => eprintln!(
+            "skipping the document check: {} is not present",
+            doc.display()
+        ),
     }
 }
