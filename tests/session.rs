@@ -103,3 +103,126 @@ async fn same_second_sessions_get_distinct_files() {
     }
     assert_eq!(paths.len(), 100);
 }
+
+#[tokio::test]
+async fn two_writers_on_one_file_continue_each_others_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Session::create_with(dir.path(), quiet()).unwrap();
+    let b = Session::open_with(a.path(), quiet()).unwrap();
+    for i in 0..20u64 {
+        let (w, role) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
+        let seq = w
+            .append(Message::user(format!("{role}{i}"), role))
+            .await
+            .unwrap();
+        assert_eq!(
+            seq,
+            Some(i + 1),
+            "each writer reads the other's records under the lock"
+        );
+    }
+    assert_eq!(a.id(), b.id());
+    b.end().await.unwrap();
+    let err = a.append(Message::user("after", "a")).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Ended { .. }),
+        "the other writer's end record is seen: {err}"
+    );
+    let err = Session::open(a.path()).unwrap_err();
+    assert!(matches!(err, Error::Ended { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_dropped_append_future_still_writes_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    drop(s.append(Message::user("never awaited", "stt")));
+    s.flush().await.unwrap();
+    let report = inspect(s.path()).unwrap();
+    assert_eq!(report.messages, 1);
+}
+
+#[tokio::test]
+async fn log_without_waiting_is_durable_after_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    for i in 0..100 {
+        s.log(Message::agent(format!("fragment {i}"), "tts").turn("t1"));
+    }
+    s.flush().await.unwrap();
+    assert_eq!(s.last_error(), None);
+    assert_eq!(inspect(s.path()).unwrap().messages, 100);
+}
+
+#[tokio::test]
+async fn limits_and_bad_fields_are_rejected_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            max_content_bytes: 16,
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let err = s
+        .append(Message::user("x".repeat(17), "stt"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ContentTooLarge { len: 17, limit: 16 }),
+        "{err}"
+    );
+    let err = s
+        .append(Message::user("ok", "stt").meta(serde_json::json!([1, 2])))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("object"), "{err}");
+    let err = s
+        .append(Message::user("ok", "stt").timestamp("18/08/2025"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("RFC 3339"), "{err}");
+    s.log(Message::user("y".repeat(17), "stt"));
+    assert!(s.last_error().unwrap().contains("over the limit"));
+    assert_eq!(inspect(s.path()).unwrap().messages, 0);
+    assert!(
+        "bot"
+            .parse::<convlog::Role>()
+            .unwrap_err()
+            .to_string()
+            .contains("user, agent")
+    );
+}
+
+#[tokio::test]
+async fn export_on_end_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            export_on_end: false,
+            ..quiet()
+        },
+    )
+    .unwrap();
+    s.append(Message::user("hi", "stt")).await.unwrap();
+    let ended = s.end().await.unwrap();
+    assert_eq!(ended.export, None);
+    assert!(!convlog::export_path(s.path()).exists());
+}
+
+#[tokio::test]
+async fn files_and_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b");
+    let s = Session::create_with(&nested, quiet()).unwrap();
+    s.append(Message::user("hi", "stt")).await.unwrap();
+    let ended = s.end().await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&nested), 0o700);
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+    assert_eq!(mode(s.path()), 0o600);
+    assert_eq!(mode(&ended.export.unwrap()), 0o600);
+}
