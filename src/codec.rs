@@ -264,10 +264,8 @@ pub fn decode(line: &[u8]) -> Result<Record<'_>, LineError> {
             let role = role
                 .parse::<Role>()
                 .map_err(|e| LineError::Invalid(e.to_string()))?;
-            if let Some(meta) = w.meta {
-                if !meta.get().starts_with('{') {
-                    return Err(LineError::Invalid("`meta` is not an object".into()));
-                }
+            if w.meta.is_some_and(|m| !m.get().starts_with('{')) {
+                return Err(LineError::Invalid("`meta` is not an object".into()));
             }
             Ok(Record::Message(MessageRecord {
                 seq: w.seq,

@@ -303,10 +303,8 @@ impl Session {
                 limit: self.inner.max_content_bytes,
             });
         }
-        if let Some(meta) = &msg.meta {
-            if !meta.is_object() {
-                return Err(Error::InvalidInput("`meta` must be a JSON object".into()));
-            }
+        if msg.meta.as_ref().is_some_and(|m| !m.is_object()) {
+            return Err(Error::InvalidInput("`meta` must be a JSON object".into()));
         }
         if let Some(ts) = &msg.timestamp {
             parse_ts(ts)?;
