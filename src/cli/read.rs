@@ -191,7 +191,7 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
     let mut out = io::BufWriter::new(stdout.lock());
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
     let mut pos = Position::default();
-    let mut backlog: Option<VecDeque<String>> = a.lines.map(|n| VecDeque::with_capacity(n));
+    let mut backlog: Option<VecDeque<String>> = a.lines.map(VecDeque::with_capacity);
     let mut ended = false;
     loop {
         file.seek(SeekFrom::Start(pos.offset))
