@@ -4,7 +4,7 @@
 //! CRC-32 of the body's exact bytes in lowercase hex. The prefix has a fixed
 //! 18-byte shape so that any implementation can check a line by slicing,
 //! without a JSON parser, and the whole line is still one JSON object that
-//! `jq` reads on its own. See [`crate::format`] for the full specification.
+//! `jq` reads on its own. See [`crate::format`](mod@crate::format) for the full specification.
 //!
 //! The writer splits encoding in two: [`message_fields`] runs on the
 //! caller's task (it is the expensive part: JSON escaping), and [`frame`]

@@ -26,7 +26,7 @@
 //!
 //! The modules follow the data's path: [`record`] → [`codec`] → [`writer`]
 //! and [`session`] → [`reader`] and [`repair`] → [`export`] and [`compact`].
-//! The on-disk format is specified in [`format`].
+//! The on-disk format is specified in [`format`](mod@format).
 
 #![warn(missing_docs)]
 
