@@ -58,3 +58,41 @@ pub fn compact_log(log: &Path, opts: &ExportOptions) -> Result<Compacted> {
         messages: report.messages,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, Options, Session};
+
+    #[tokio::test]
+    async fn renders_once_then_again_after_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::create_with(
+            dir.path(),
+            Options {
+                echo: false,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        s.append(Message::user("one", "stt")).await.unwrap();
+        let opts = ExportOptions::default();
+        assert!(matches!(
+            compact_log(s.path(), &opts).unwrap(),
+            Compacted::Written { messages: 1, .. }
+        ));
+        assert!(matches!(
+            compact_log(s.path(), &opts).unwrap(),
+            Compacted::UpToDate { .. }
+        ));
+        // mtime granularity is fine-grained on the file systems we target,
+        // but make the later append unambiguously newer.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        s.append(Message::user("two", "stt")).await.unwrap();
+        assert!(!is_up_to_date(s.path()).unwrap());
+        assert!(matches!(
+            compact_log(s.path(), &opts).unwrap(),
+            Compacted::Written { messages: 2, .. }
+        ));
+    }
+}

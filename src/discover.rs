@@ -37,3 +37,40 @@ pub fn find_logs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_give_their_logs_sorted_and_skip_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "b.jsonl",
+            "a.jsonl",
+            "a.json",
+            "a.jsonl.broken",
+            ".a.jsonl.tmp-1",
+            ".hidden.jsonl",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.jsonl")).unwrap();
+        let explicit = dir.path().join("a.json");
+        let found = find_logs(&[dir.path().to_path_buf(), explicit.clone()]).unwrap();
+        assert_eq!(
+            found,
+            [
+                dir.path().join("a.jsonl"),
+                dir.path().join("b.jsonl"),
+                explicit
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_path_is_an_error_naming_it() {
+        let err = find_logs(&[PathBuf::from("/nonexistent/convlog")]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/convlog"), "{err}");
+    }
+}
