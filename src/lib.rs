@@ -35,12 +35,15 @@ pub mod compact;
 pub mod discover;
 pub mod error;
 pub mod export;
+pub mod formats;
 pub mod fsutil;
 pub mod global;
+pub mod import;
 pub mod reader;
 pub mod record;
 pub mod repair;
 pub mod session;
+pub mod stats;
 pub mod writer;
 
 #[doc = include_str!("../FORMAT.md")]

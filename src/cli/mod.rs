@@ -5,6 +5,9 @@
 //! naming the file; a closed stdout (`convlog export … | head`) exits quietly.
 
 mod console;
+mod extras;
+mod import;
+mod insight;
 mod read;
 mod verify;
 mod write;
@@ -66,8 +69,17 @@ pub enum Command {
         after_help = "Example:\n  echo '{\"role\":\"user\",\"content\":\"hi\",\"source\":\"stt\"}' | convlog ingest \"$log\" --ack --end"
     )]
     Ingest(write::IngestArgs),
-    /// Render a log as the documented JSON (stdout by default).
-    #[command(after_help = "Example:\n  convlog export \"$log\" -o conversation.json")]
+    /// Render a log as the documented JSON or another format (stdout by default).
+    ///
+    /// Formats: json (the original design's file, byte for byte), jsonl,
+    /// markdown, text, csv, srt and vtt. Subtitle cues start at each message's
+    /// time after the session start and end at the next message, or after
+    /// meta.duration_ms when a single-record message has it; the last cue
+    /// lasts 70 ms per character (1 to 10 s). These are times text reached the
+    /// logger, not audio times.
+    #[command(
+        after_help = "Examples:\n  convlog export \"$log\" -o conversation.json\n  convlog export \"$log\" --format markdown -o transcript.md\n  convlog export \"$log\" --format srt -o conversation.srt"
+    )]
     Export(read::ExportArgs),
     /// Render the export beside each log whose export is missing or stale.
     #[command(after_help = "Example:\n  convlog compact conversations/")]
@@ -84,6 +96,71 @@ pub enum Command {
     /// Write a short bilingual demo session, end it and export it.
     #[command(after_help = "Example:\n  convlog demo --dir conversations")]
     Demo(write::DemoArgs),
+    /// List sessions: start, duration, messages per role, state and export.
+    ///
+    /// One line per log: when it started (the header's creation time, as the
+    /// writer's wall clock), how long it ran (to its end record, or to its last
+    /// message while open), user and agent messages, its state (ended, open,
+    /// or damaged: see `convlog verify`) and its export beside it, which is up
+    /// to date, stale (the log changed since) or missing (`convlog compact`
+    /// renders it).
+    #[command(
+        after_help = "Examples:\n  convlog ls\n  convlog ls conversations/ --json | jq -r 'select(.state == \"open\") | .path'"
+    )]
+    Ls(insight::LsArgs),
+    /// Turns, words, talk ratio, interruptions and response latency.
+    ///
+    /// Per session and across all sessions given. A turn is a run of
+    /// consecutive messages of one role (the fragments of a streamed answer
+    /// are one turn); words are whitespace-separated. Response latency is the
+    /// time from the last user message of a turn to the first agent message
+    /// after it, as p50/p90/p99/max (nearest rank). When producers recorded
+    /// meta.latency_ms, that is aggregated too as host latency.
+    ///
+    /// Timestamps are when the text reached the logger (the final transcript
+    /// from speech-to-text, the text handed to text-to-speech), not when audio
+    /// was heard or played: response latency here is transcript-to-reply time,
+    /// without speech detection before it or synthesis and playback after it.
+    #[command(
+        after_help = "Examples:\n  convlog stats\n  convlog stats conversations/ --json | jq .total.response_latency_ms.p90"
+    )]
+    Stats(insight::StatsArgs),
+    /// Find messages whose content matches a regular expression.
+    ///
+    /// Prints each matching message with its log, time and role, the match
+    /// highlighted on a terminal. Fragments of one turn are merged before
+    /// matching, as in the export (--no-merge searches records one by one).
+    /// Exit code 0 when something matched, 1 when nothing did, 2 on errors,
+    /// as grep and ripgrep do. --json prints one object per message with the
+    /// byte offsets of the matches in its content.
+    #[command(
+        after_help = "Examples:\n  convlog search -i 'jaipur|hotel'\n  convlog search 'cheapest' conversations/ --role user --since '2025-08-18 14:00'\n  convlog search . --session conversation_20250818_143022.jsonl --json"
+    )]
+    Search(insight::SearchArgs),
+    /// Import files written by the original design into convlog logs.
+    ///
+    /// Each FILE.json ({"conversation": [...]}, timestamps from Python's
+    /// datetime.now().isoformat()) becomes FILE.jsonl beside it; an existing
+    /// log is never overwritten. Naive timestamps are read as local time (set
+    /// TZ to import files from another machine's zone). The import checks that
+    /// `convlog export` gives the original back byte for byte and says so; the
+    /// one expected difference is a timestamp whose microseconds were 0, which
+    /// Python writes without a fraction and the export writes with .000000.
+    ///
+    /// Exit code 0 when every file was imported, 1 when a file was rejected
+    /// (malformed, or its log exists) or its export differs, 2 on I/O errors.
+    #[command(after_help = "Example:\n  convlog import conversations/conversation_*.json")]
+    Import(import::ImportArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
+    )]
+    Completions(extras::CompletionsArgs),
+    /// Print the man page (or write every page with --dir).
+    #[command(
+        after_help = "Examples:\n  convlog man | man -l -\n  convlog man --dir /usr/local/share/man/man1"
+    )]
+    Man(extras::ManArgs),
 }
 
 /// Where a command writes its output: a path, or `-` for stdout.
@@ -143,6 +220,12 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::verify(a, color),
         Command::Tail(a) => read::tail(a, color),
         Command::Demo(a) => write::demo(a),
+        Command::Ls(a) => insight::ls(a, color),
+        Command::Stats(a) => insight::stats(a, color),
+        Command::Search(a) => insight::search(a, color),
+        Command::Import(a) => import::import(a, color),
+        Command::Completions(a) => extras::completions(a),
+        Command::Man(a) => extras::man(a),
     };
     match result {
         Ok(code) => code as i32,

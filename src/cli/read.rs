@@ -23,11 +23,13 @@ pub struct ExportArgs {
     /// Where to write: a file (replaced atomically) or - for stdout.
     #[arg(short, long, default_value = "-")]
     output: PathBuf,
-    /// Output format. json is the original design's documented file.
+    /// Output format. json is the original design's documented file. Every
+    /// format merges the fragments of a turn the same way (see --no-merge).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
     /// documented: local wall-clock time with six fractional digits, as the
-    /// original design wrote; rfc3339: as stored, with the UTC offset.
+    /// original design wrote; rfc3339: as stored, with the UTC offset. Applies
+    /// to json, jsonl and csv.
     #[arg(long, value_enum, default_value_t = Timestamps::Documented)]
     timestamps: Timestamps,
     /// Keep every record; by default consecutive fragments of one turn merge.
@@ -45,6 +47,34 @@ pub struct ExportArgs {
 pub enum Format {
     /// {"conversation": [...]}, byte-identical to the original design's file.
     Json,
+    /// One {"role","content","timestamp","source"} object per line.
+    Jsonl,
+    /// A readable transcript: "**14:30:22 · User:** …" paragraphs.
+    #[value(alias = "md")]
+    Markdown,
+    /// The console form: [USER] … / [AGENT] … lines.
+    Text,
+    /// RFC 4180 CSV with a header row: role,content,timestamp,source,turn,interrupted,speaker,lang.
+    Csv,
+    /// SubRip subtitles, timed from the session start.
+    Srt,
+    /// WebVTT subtitles, timed from the session start.
+    Vtt,
+}
+
+impl From<Format> for convlog::formats::Format {
+    fn from(f: Format) -> convlog::formats::Format {
+        use convlog::formats::Format as F;
+        match f {
+            Format::Json => F::Json,
+            Format::Jsonl => F::Jsonl,
+            Format::Markdown => F::Markdown,
+            Format::Text => F::Text,
+            Format::Csv => F::Csv,
+            Format::Srt => F::Srt,
+            Format::Vtt => F::Vtt,
+        }
+    }
 }
 
 /// `--timestamps` values.
@@ -108,6 +138,16 @@ pub fn export(a: ExportArgs) -> Result<Exit> {
                 render_log(&a.log, render, &opts)?.1
             } else {
                 convlog::export::export_file(&a.log, &a.output, &opts)?
+            }
+        }
+        other => {
+            let format = other.into();
+            if is_stdout(&a.output) {
+                let stdout = io::stdout();
+                let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+                convlog::formats::render_to(&a.log, format, out, Path::new("<stdout>"), &opts)?
+            } else {
+                convlog::formats::export_file_as(&a.log, &a.output, format, &opts)?
             }
         }
     };
@@ -214,7 +254,7 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
                 Ok(Record::Message(m)) => {
                     let mut text = format!("{} {}", paint.role_tag(m.role), m.content);
                     if m.interrupted {
-                        text.push_str(&paint.dim(" [interrupted]"));
+                        text.push_str(&paint.yellow(" [interrupted]"));
                     }
                     match backlog.as_mut() {
                         Some(q) => {

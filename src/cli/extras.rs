@@ -1,0 +1,93 @@
+//! `convlog completions` and `convlog man`: generated from the clap definitions.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+use convlog::{Error, Result};
+
+use super::{Cli, Exit};
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Where to write convlog(1): a file (replaced atomically) or - for stdout.
+    #[arg(short, long, default_value = "-", conflicts_with = "dir")]
+    output: PathBuf,
+    /// Write every page instead (convlog.1 and convlog-SUBCOMMAND.1) into this directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn stdout_err(e: io::Error) -> Error {
+    Error::io(Path::new("<stdout>"), "write", e)
+}
+
+pub fn completions(a: CompletionsArgs) -> Result<Exit> {
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "convlog", &mut buf);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(&buf)
+        .and_then(|()| out.flush())
+        .map_err(stdout_err)?;
+    Ok(Exit::Ok)
+}
+
+/// Every page: `convlog.1` and one `convlog-SUBCOMMAND.1` per subcommand, as (file name, roff).
+fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    fn walk(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut page = Vec::new();
+        man.render(&mut page)
+            .map_err(|e| Error::io(Path::new("<man page>"), "render", e))?;
+        out.push((man.get_filename(), page));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub, out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(&cmd, &mut pages)?;
+    Ok(pages)
+}
+
+pub fn man(a: ManArgs) -> Result<Exit> {
+    let pages = man_pages()?;
+    if let Some(dir) = &a.dir {
+        convlog::fsutil::ensure_dir(dir)?;
+        for (name, page) in &pages {
+            let path = dir.join(name);
+            write_file(&path, page)?;
+            println!("{}", path.display());
+        }
+        return Ok(Exit::Ok);
+    }
+    let main = pages.first().map(|(_, p)| p.as_slice()).unwrap_or_default();
+    if a.output.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(main)
+            .and_then(|()| out.flush())
+            .map_err(stdout_err)?;
+    } else {
+        write_file(&a.output, main)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    convlog::fsutil::write_atomic(path, |w| {
+        w.write_all(bytes).map_err(|e| Error::io(path, "write", e))
+    })
+}

@@ -1,0 +1,594 @@
+//! Import: turns files written by the original design into convlog logs, so
+//! existing users keep their history.
+//!
+//! The original design kept `conversations/conversation_YYYYMMDD_HHMMSS.json`,
+//! rewritten with Python's `json.dump(data, f, ensure_ascii=False, indent=2)`
+//! after every message:
+//!
+//! ```json
+//! {
+//!   "conversation": [
+//!     {
+//!       "role": "user",
+//!       "content": "नमस्कार, आप कैसे हैं?",
+//!       "timestamp": "2025-08-18T14:30:22.123456",
+//!       "source": "deepgram_stt"
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! [`import_file`] writes the log beside it (same stem, `.jsonl`), never
+//! over an existing file. Timestamps are naive local times from Python's
+//! `datetime.now().isoformat()`; they are read as the machine's local time
+//! (`TZ`), which keeps their wall-clock text, so exporting the log gives the
+//! original file back byte for byte. The one documented exception: when a
+//! timestamp's microseconds were exactly 0, Python wrote no fraction
+//! (`2025-08-18T14:30:22`) while the format always writes six digits
+//! (`2025-08-18T14:30:22.000000`). Import checks the round trip and says
+//! precisely where it differs ([`RoundTrip`]).
+//!
+//! The whole file is checked before anything is written, so a malformed file
+//! leaves nothing behind; errors name the file, the entry (`conversation[3]`)
+//! and the reason. The log is built under a hidden temporary name (header
+//! through [`codec`] and [`fsutil`], messages
+//! through the real [`Session`] writer, then the end record) and hard-linked
+//! into place only when complete, so a crash mid-import never leaves a
+//! half-imported log under the final name.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Local, LocalResult, NaiveDateTime, Offset, TimeZone};
+use serde_json::{Map, Value};
+
+use crate::codec::{self, Kind};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::record::{Header, Message, Role};
+use crate::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
+
+/// One entry of an original-design file, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Position in the `conversation` array (0-based).
+    pub index: usize,
+    /// `user` or `agent`.
+    pub role: Role,
+    /// The text.
+    pub content: String,
+    /// The timestamp as written in the file.
+    pub timestamp: String,
+    /// The timestamp as it will be stored: RFC 3339 with the local offset.
+    pub ts: String,
+    /// `source`.
+    pub source: String,
+    /// Fields other than the four documented ones; stored in `meta`.
+    pub extra: Option<Map<String, Value>>,
+}
+
+/// What parsing an original file found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Original {
+    /// The entries, in file order.
+    pub entries: Vec<Entry>,
+    /// Things that will not survive the round trip, each naming the entry.
+    pub notes: Vec<String>,
+    /// Entries whose timestamp had no fractional seconds (the documented exception).
+    pub whole_seconds: Vec<usize>,
+}
+
+/// Whether exporting the new log reproduces the original file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoundTrip {
+    /// Byte for byte.
+    Exact,
+    /// Identical except that timestamps with zero microseconds gain `.000000`
+    /// (the documented exception); the entries are listed.
+    WholeSecondsOnly(Vec<usize>),
+    /// Something else differs; the first differing line of each, 1-based.
+    Differs {
+        /// Line number in the original file.
+        line: usize,
+        /// That line in the original.
+        original: String,
+        /// That line in the export.
+        exported: String,
+    },
+}
+
+/// What [`import_file`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    /// The original file.
+    pub source: PathBuf,
+    /// The new log.
+    pub log: PathBuf,
+    /// Messages written.
+    pub messages: usize,
+    /// Notes from parsing (entries that do not round-trip, and why).
+    pub notes: Vec<String>,
+    /// How the export of the new log compares with the original.
+    pub round_trip: RoundTrip,
+}
+
+/// The log an original file imports to: same directory and stem, `.jsonl`.
+pub fn log_path_for(original: &Path) -> PathBuf {
+    original.with_extension("jsonl")
+}
+
+fn bad(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(format!("{}: {what}", path.display()))
+}
+
+fn bad_entry(path: &Path, index: usize, what: impl std::fmt::Display) -> Error {
+    bad(path, format_args!("conversation[{index}]: {what}"))
+}
+
+/// Checks an original-design file's bytes. `path` is only used in messages.
+pub fn parse_original(path: &Path, bytes: &[u8]) -> Result<Original> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        bad(
+            path,
+            format_args!(
+                "not UTF-8 (byte {}): not a file the original design wrote",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let doc: Value = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
+        .map_err(|e| bad(path, format_args!("not valid JSON: {e}")))?;
+    let Value::Object(top) = doc else {
+        return Err(bad(
+            path,
+            "the top level is not an object: expected {\"conversation\": [...]}",
+        ));
+    };
+    let mut out = Original::default();
+    let list = match top.get("conversation") {
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(bad(path, "\"conversation\" is not an array")),
+        None => {
+            return Err(bad(
+                path,
+                "no \"conversation\" key: expected {\"conversation\": [...]}",
+            ));
+        }
+    };
+    let others: Vec<&str> = top
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "conversation")
+        .collect();
+    if !others.is_empty() {
+        out.notes.push(format!(
+            "top-level key(s) {} are not imported",
+            others.join(", ")
+        ));
+    }
+    for (index, item) in list.iter().enumerate() {
+        let Value::Object(obj) = item else {
+            return Err(bad_entry(path, index, "not an object"));
+        };
+        let field = |name: &str| -> Result<&str> {
+            match obj.get(name) {
+                Some(Value::String(s)) => Ok(s),
+                Some(other) => Err(bad_entry(
+                    path,
+                    index,
+                    format_args!("`{name}` is not a string: {other}"),
+                )),
+                None => Err(bad_entry(path, index, format_args!("`{name}` is missing"))),
+            }
+        };
+        let role: Role = field("role")?
+            .parse()
+            .map_err(|e| bad_entry(path, index, e))?;
+        let content = field("content")?;
+        let source = field("source")?;
+        let timestamp = field("timestamp")?;
+        let (time, naive) = parse_original_ts(timestamp).ok_or_else(|| {
+            bad_entry(
+                path,
+                index,
+                format_args!(
+                    "timestamp {timestamp:?} is neither a local date-time like \
+                         2025-08-18T14:30:22.123456 nor RFC 3339"
+                ),
+            )
+        })?;
+        if content.trim().is_empty() {
+            return Err(bad_entry(
+                path,
+                index,
+                "`content` is blank; convlog never stores blank messages \
+                 (remove the entry to import the rest)",
+            ));
+        }
+        if content.len() > MAX_CONTENT_LIMIT {
+            return Err(bad_entry(
+                path,
+                index,
+                format_args!(
+                    "`content` is {} bytes, over the limit of {MAX_CONTENT_LIMIT} bytes",
+                    content.len()
+                ),
+            ));
+        }
+        if !naive {
+            out.notes.push(format!(
+                "conversation[{index}]: timestamp {timestamp:?} has a UTC offset; \
+                 the export writes local wall-clock time without it"
+            ));
+        } else if !timestamp.contains('.') {
+            out.whole_seconds.push(index);
+        } else if timestamp.rsplit('.').next().map(str::len) != Some(6) {
+            out.notes.push(format!(
+                "conversation[{index}]: timestamp {timestamp:?} does not have six \
+                 fractional digits; the export writes six"
+            ));
+        }
+        let extra: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "role" | "content" | "timestamp" | "source"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !extra.is_empty() {
+            let keys: Vec<&str> = extra.keys().map(String::as_str).collect();
+            out.notes.push(format!(
+                "conversation[{index}]: extra field(s) {} are kept in `meta`; \
+                 the documented export leaves them out",
+                keys.join(", ")
+            ));
+        }
+        out.entries.push(Entry {
+            index,
+            role,
+            content: content.to_string(),
+            timestamp: timestamp.to_string(),
+            ts: time.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            source: source.to_string(),
+            extra: (!extra.is_empty()).then_some(extra),
+        });
+    }
+    Ok(out)
+}
+
+/// Parses an original timestamp: a naive date-time (Python's `isoformat()`,
+/// read as local time) or RFC 3339. The flag is true for a naive one.
+pub fn parse_original_ts(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some((t, false));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| (localize(&n), true))
+}
+
+/// A naive local date-time with the local UTC offset in force then. Its
+/// wall-clock part is always `naive` itself: in a DST overlap the earlier
+/// offset is taken, and in a DST gap (a time that never existed locally) the
+/// offset from just before it, so the export still shows the original text.
+pub fn localize(naive: &NaiveDateTime) -> DateTime<FixedOffset> {
+    match Local.from_local_datetime(naive) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.fixed_offset(),
+        LocalResult::None => {
+            let offset = Local.offset_from_utc_datetime(naive).fix();
+            offset
+                .from_local_datetime(naive)
+                .single()
+                .unwrap_or_else(|| naive.and_utc().fixed_offset())
+        }
+    }
+}
+
+/// When the original session started: the time in its name
+/// (`conversation_YYYYMMDD_HHMMSS`, local time), else its first message.
+fn created_time(original: &Path, entries: &[Entry]) -> DateTime<FixedOffset> {
+    let from_name = original
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("conversation_"))
+        .and_then(|s| s.get(..15))
+        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y%m%d_%H%M%S").ok())
+        .map(|n| localize(&n));
+    let first = entries
+        .first()
+        .and_then(|e| DateTime::parse_from_rfc3339(&e.ts).ok());
+    match (from_name, first) {
+        // The file was named when the session was set up, shortly before its
+        // first message; a name far from the messages is not trusted.
+        (Some(n), Some(f)) if n <= f && f - n <= chrono::TimeDelta::days(1) => n,
+        (_, Some(f)) => f,
+        (Some(n), None) => n,
+        (None, None) => Local::now().fixed_offset(),
+    }
+}
+
+/// A session id like the writer's: 128 bits from the standard library's
+/// per-process random hash keys, mixed with the time and pid.
+fn new_session_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut a = RandomState::new().build_hasher();
+    a.write_u128(nanos);
+    a.write_u32(std::process::id());
+    let a = a.finish();
+    let b = RandomState::new().hash_one((a, nanos, "import"));
+    format!("{a:016x}{b:016x}")
+}
+
+/// Creates a log at exactly `path` (never replacing a file) holding only its
+/// header, with the given creation time, written and fdatasynced. Append to
+/// it with [`Session::open`].
+pub fn create_log_at(path: &Path, created: &DateTime<FixedOffset>) -> Result<Header> {
+    let header = Header {
+        version: crate::FORMAT_VERSION,
+        session: new_session_id(),
+        created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+    };
+    let mut line = Vec::new();
+    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
+    let mut f = fsutil::create_new(path).map_err(|e| Error::io(path, "create", e))?;
+    f.write_all(&line)
+        .map_err(|e| Error::io(path, "write header", e))?;
+    f.sync_data().map_err(|e| Error::io(path, "fdatasync", e))?;
+    Ok(header)
+}
+
+/// Appends an end record with time `ts` to an intact log that nothing else
+/// is writing to, and makes it durable.
+///
+/// [`Session::end`] stamps the current time; an imported session ended when
+/// its last message was logged, not on the day it was imported.
+fn end_at(path: &Path, ts: &str) -> Result<()> {
+    let mut file = fsutil::open_append(path)?;
+    fsutil::lock_exclusive(&file, path, None)?;
+    let result = (|| {
+        let report = crate::reader::scan_file(path, crate::Recovery::Absolute, |_| Ok(()))?;
+        if report.ended {
+            return Ok(());
+        }
+        let seq = report.last_seq.unwrap_or(0) + 1;
+        let mut line = Vec::new();
+        codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut line);
+        file.write_all(&line)
+            .map_err(|e| Error::io(path, "write", e))?;
+        file.sync_data()
+            .map_err(|e| Error::io(path, "fdatasync", e))
+    })();
+    fsutil::unlock(&file, path);
+    result
+}
+
+/// Runs an async block to completion on a fresh current-thread runtime in a
+/// scoped thread, so this works from plain code and from inside a runtime alike.
+fn block_on<F>(f: F) -> Result<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| Error::io(Path::new("<runtime>"), "start tokio runtime", e))?;
+            Ok(rt.block_on(f))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::InvalidInput("the import thread panicked".into())))
+    })
+}
+
+/// Writes `entries` as a complete, ended log at `tmp`.
+fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
+    create_log_at(tmp, created)?;
+    let session = Session::open_with(
+        tmp,
+        Options {
+            echo: false,
+            export_on_end: false,
+            max_content_bytes: MAX_CONTENT_LIMIT,
+            ..Options::default()
+        },
+    )?;
+    block_on(async {
+        // Queue everything first (the writer commits it in large batches),
+        // then collect the acknowledgements in order.
+        let pending: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                let mut msg = Message::new(e.role, e.content.clone(), e.source.clone())
+                    .timestamp(e.ts.clone());
+                msg.meta = e.extra.clone().map(Value::Object);
+                (e.index, session.append(msg))
+            })
+            .collect();
+        for (index, fut) in pending {
+            match fut.await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(bad_entry(tmp, index, "blank content was not written"));
+                }
+                Err(e) => return Err(Error::InvalidInput(format!("conversation[{index}]: {e}"))),
+            }
+        }
+        session.flush().await
+    })??;
+    drop(session);
+    let end_ts = entries
+        .last()
+        .map(|e| e.ts.clone())
+        .unwrap_or_else(|| created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
+    end_at(tmp, &end_ts)
+}
+
+/// Imports one original-design file into a new log beside it (see the
+/// [module docs](self)). Refuses when the log already exists.
+pub fn import_file(original: &Path) -> Result<Imported> {
+    let log = log_path_for(original);
+    if log == original {
+        return Err(bad(
+            original,
+            "is already a .jsonl file; import reads the original design's .json files",
+        ));
+    }
+    let exists = |p: &Path| fs::symlink_metadata(p).is_ok();
+    let refuse = || {
+        bad(
+            &log,
+            format_args!(
+                "already exists; refusing to overwrite it (it was imported before, \
+                 or is a log of its own; move it away to import {} again)",
+                original.display()
+            ),
+        )
+    };
+    if exists(&log) {
+        return Err(refuse());
+    }
+    let bytes = fs::read(original).map_err(|e| Error::io(original, "read", e))?;
+    let parsed = parse_original(original, &bytes)?;
+    let created = created_time(original, &parsed.entries);
+
+    let dir = fsutil::parent_dir(&log);
+    let stem = log
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
+    let tmp = fsutil::temp_name(dir, &stem);
+    let published =
+        write_log(&tmp, &created, &parsed.entries).and_then(|()| match fs::hard_link(&tmp, &log) {
+            Ok(()) => fsutil::sync_dir(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(refuse()),
+            Err(e) => Err(Error::io(&log, "link the imported log into place", e)),
+        });
+    // The temporary name was only a staging area.
+    let _ = fs::remove_file(&tmp);
+    published?;
+
+    let round_trip = compare(&log, &bytes, &parsed)?;
+    if matches!(round_trip, RoundTrip::Exact) && export_path(&log) == original {
+        // The original *is* the log's up-to-date export: give the log the
+        // original's modification time so `ls` and `compact` see it so.
+        if let (Ok(t), Ok(f)) = (
+            fs::metadata(original).and_then(|m| m.modified()),
+            fsutil::open_append(&log),
+        ) {
+            let _ = f.set_modified(t);
+        }
+    }
+    Ok(Imported {
+        source: original.to_path_buf(),
+        log,
+        messages: parsed.entries.len(),
+        notes: parsed.notes,
+        round_trip,
+    })
+}
+
+/// Exports `log` and compares it with the original bytes.
+fn compare(log: &Path, original: &[u8], parsed: &Original) -> Result<RoundTrip> {
+    let mut exported = Vec::with_capacity(original.len() + 64);
+    crate::export::export_to(log, &mut exported, &crate::ExportOptions::default())?;
+    if exported == original {
+        return Ok(RoundTrip::Exact);
+    }
+    let orig = String::from_utf8_lossy(original);
+    let exp = String::from_utf8_lossy(&exported);
+    if !parsed.whole_seconds.is_empty() {
+        // Put the six digits Python left out back in, and compare again.
+        let mut fixed = orig.to_string();
+        for e in parsed
+            .whole_seconds
+            .iter()
+            .filter_map(|&i| parsed.entries.get(i))
+        {
+            let from = format!("\"timestamp\": \"{}\"", e.timestamp);
+            let to = format!("\"timestamp\": \"{}.000000\"", e.timestamp);
+            fixed = fixed.replacen(&from, &to, 1);
+        }
+        if fixed.as_bytes() == exported.as_slice() {
+            return Ok(RoundTrip::WholeSecondsOnly(parsed.whole_seconds.clone()));
+        }
+    }
+    let mut a = orig.split('\n');
+    let mut b = exp.split('\n');
+    let mut line = 0;
+    loop {
+        line += 1;
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return Ok(RoundTrip::Differs {
+                    line,
+                    original: x.unwrap_or("(end of file)").to_string(),
+                    exported: y.unwrap_or("(end of file)").to_string(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_timestamps_keep_their_wall_clock() {
+        for s in [
+            "2025-08-18T14:30:22.123456",
+            "2025-08-18T14:30:22",
+            "2025-03-30T02:30:00.000001",
+        ] {
+            let (t, naive) = parse_original_ts(s).unwrap();
+            assert!(naive);
+            assert_eq!(
+                t.naive_local().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                s[..19]
+            );
+        }
+        let (t, naive) = parse_original_ts("2025-08-18T14:30:22.5+05:30").unwrap();
+        assert!(!naive);
+        assert_eq!(t.offset().local_minus_utc(), 19800);
+        assert!(parse_original_ts("yesterday").is_none());
+    }
+
+    #[test]
+    fn malformed_entries_are_named() {
+        let p = Path::new("c.json");
+        let err = |s: &str| parse_original(p, s.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err("[]").contains("top level is not an object"),
+            "{}",
+            err("[]")
+        );
+        assert!(err("{}").contains("no \"conversation\" key"));
+        assert!(err("{\"conversation\": [").contains("not valid JSON"));
+        let e = err(
+            r#"{"conversation": [{"role":"user","content":"a","timestamp":"2025-08-18T14:30:22","source":"s"},{"role":"bot","content":"b","timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
+        );
+        assert!(
+            e.starts_with("c.json: conversation[1]: invalid role \"bot\""),
+            "{e}"
+        );
+        let e = err(
+            r#"{"conversation": [{"role":"user","content":"a","timestamp":"later","source":"s"}]}"#,
+        );
+        assert!(e.contains("conversation[0]: timestamp \"later\""), "{e}");
+        let e = err(
+            r#"{"conversation": [{"role":"user","timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
+        );
+        assert!(e.contains("conversation[0]: `content` is missing"), "{e}");
+        let e = err(
+            r#"{"conversation": [{"role":"user","content":7,"timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
+        );
+        assert!(e.contains("`content` is not a string: 7"), "{e}");
+    }
+}
