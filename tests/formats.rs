@@ -1,0 +1,487 @@
+//! Export formats against golden files, and the import round trip on files
+//! the original design wrote.
+//!
+//! The golden files in `tests/golden/` are the real output of
+//! `convlog export --format F` for the example session in `conversations/`.
+//! After a deliberate change, regenerate them with
+//! `CONVLOG_BLESS=1 cargo test --test formats` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+
+const STEM: &str = "conversation_20250818_143022";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example_log() -> PathBuf {
+    root().join("conversations").join(format!("{STEM}.jsonl"))
+}
+
+fn convlog() -> Command {
+    let mut c = Command::cargo_bin("convlog").unwrap();
+    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "warn");
+    c
+}
+
+fn export(log: &Path, args: &[&str]) -> Vec<u8> {
+    let out = convlog().arg("export").arg(log).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "export {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it when `CONVLOG_BLESS=1`.
+fn golden(name: &str, actual: &[u8]) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("CONVLOG_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        eprintln!("blessed {}", path.display());
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run CONVLOG_BLESS=1 cargo test --test formats",
+            path.display()
+        )
+    });
+    if expected != actual {
+        panic!(
+            "{} differs from the real output (CONVLOG_BLESS=1 regenerates it)\n--- golden\n{}\n--- actual\n{}",
+            path.display(),
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual)
+        );
+    }
+}
+
+#[test]
+fn every_format_matches_its_golden_file() {
+    let log = example_log();
+    for (format, ext) in [
+        ("json", "json"),
+        ("jsonl", "jsonl"),
+        ("markdown", "md"),
+        ("text", "txt"),
+        ("csv", "csv"),
+        ("srt", "srt"),
+        ("vtt", "vtt"),
+    ] {
+        let out = export(&log, &["--format", format]);
+        golden(&format!("{STEM}.{ext}"), &out);
+    }
+    // Merge rules apply to every format: --no-merge keeps the fragments apart.
+    golden(
+        &format!("{STEM}.no-merge.csv"),
+        &export(&log, &["--format", "csv", "--no-merge"]),
+    );
+    golden(
+        &format!("{STEM}.rfc3339.jsonl"),
+        &export(&log, &["--format", "jsonl", "--timestamps", "rfc3339"]),
+    );
+}
+
+#[test]
+fn json_golden_is_the_committed_export_and_the_default() {
+    let log = example_log();
+    let committed = std::fs::read(log.with_extension("json")).unwrap();
+    assert_eq!(export(&log, &[]), committed, "default format is json");
+    assert_eq!(export(&log, &["--format", "json"]), committed);
+}
+
+#[test]
+fn formats_merge_fragments_like_the_json_export() {
+    let log = example_log();
+    let json: serde_json::Value = serde_json::from_slice(&export(&log, &[])).unwrap();
+    let messages = json["conversation"].as_array().unwrap();
+    let jsonl = String::from_utf8(export(&log, &["--format", "jsonl"])).unwrap();
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The same documented messages, one per line.
+    assert_eq!(&lines, messages);
+    let text = String::from_utf8(export(&log, &["--format", "text"])).unwrap();
+    assert_eq!(text.lines().count(), messages.len());
+    let csv = String::from_utf8(export(&log, &["--format", "csv"])).unwrap();
+    assert_eq!(csv.split("\r\n").filter(|l| !l.is_empty()).count(), messages.len() + 1);
+    let srt = String::from_utf8(export(&log, &["--format", "srt"])).unwrap();
+    assert_eq!(srt.matches(" --> ").count(), messages.len());
+    let vtt = String::from_utf8(export(&log, &["--format", "vtt"])).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n"));
+    assert_eq!(vtt.matches(" --> ").count(), messages.len());
+    // Fewer messages than records: the example streams agent replies in fragments.
+    let records = convlog::reader::inspect(&log).unwrap().messages;
+    assert!(messages.len() < records as usize);
+}
+
+#[test]
+fn export_to_a_file_is_private_and_matches_stdout() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = example_log();
+    for (format, ext) in [("markdown", "md"), ("srt", "srt"), ("csv", "csv")] {
+        let out = tmp.path().join(format!("t.{ext}"));
+        convlog()
+            .arg("export")
+            .arg(&log)
+            .args(["--format", format, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        assert_eq!(std::fs::read(&out).unwrap(), export(&log, &["--format", format]));
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{format}");
+    }
+    // Nothing but the outputs is left behind (no temporary files).
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 3);
+}
+
+/// A log written through the library with awkward content, for the renderers' edge cases.
+fn awkward_log(dir: &Path) -> PathBuf {
+    use convlog::{Message, Options, Session};
+    let s = Session::create_with(
+        dir,
+        Options {
+            echo: false,
+            export_on_end: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let msgs = [
+            Message::user("a, \"quoted\"\nsecond line", "stt")
+                .timestamp("2025-08-18T14:30:22.000000+05:30")
+                .meta(serde_json::json!({"duration_ms": 1250})),
+            Message::agent("*not bold* <b>x</b> & --> done", "tts")
+                .turn("t1")
+                .timestamp("2025-08-18T14:30:25.500000+05:30")
+                .meta(serde_json::json!({"duration_ms": 999})),
+            Message::agent("more", "tts")
+                .turn("t1")
+                .timestamp("2025-08-18T14:30:26.000000+05:30"),
+            Message::user("# not a heading", "stt")
+                .speaker("spk_1")
+                .timestamp("2025-08-19T00:00:01.000000+05:30"),
+        ];
+        for m in msgs {
+            s.append(m).await.unwrap();
+        }
+    });
+    s.path().to_path_buf()
+}
+
+#[test]
+fn renderers_escape_and_time_edge_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = awkward_log(tmp.path());
+    let text = |args: &[&str]| String::from_utf8(export(&log, args)).unwrap();
+
+    let csv = text(&["--format", "csv"]);
+    assert_eq!(
+        csv,
+        "role,content,timestamp,source,turn,interrupted,speaker,lang\r\n\
+         user,\"a, \"\"quoted\"\"\nsecond line\",2025-08-18T14:30:22.000000,stt,,false,,\r\n\
+         agent,*not bold* <b>x</b> & --> done more,2025-08-18T14:30:25.500000,tts,t1,false,,\r\n\
+         user,# not a heading,2025-08-19T00:00:01.000000,stt,,false,spk_1,\r\n"
+    );
+
+    // The header's `created` is now, after every message: cues clamp to 0.
+    // So check cue lengths: meta.duration_ms for a single record (1.25 s),
+    // the next message's start for a merged turn (its first fragment's
+    // duration would cut it short), and a reading time for the last.
+    let vtt = text(&["--format", "vtt"]);
+    let cues: Vec<&str> = vtt.split("\n\n").filter(|c| c.contains("-->")).collect();
+    assert_eq!(cues.len(), 3, "{vtt}");
+    assert!(cues[0].contains("<v User>a, \"quoted\"\nsecond line"), "{vtt}");
+    assert!(
+        cues[1].contains("<v Agent>*not bold* &lt;b&gt;x&lt;/b&gt; &amp; --&gt; done more"),
+        "{vtt}"
+    );
+
+    let md = text(&["--format", "markdown"]);
+    assert!(md.contains("## 2025-08-18\n"), "{md}");
+    assert!(md.contains("## 2025-08-19\n"), "{md}");
+    assert!(
+        md.contains("**14:30:22 · User:** a, \"quoted\"  \nsecond line\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**14:30:25 · Agent:** \\*not bold\\* \\<b>x\\</b> & --> done more\n"),
+        "{md}"
+    );
+    assert!(md.contains("**00:00:01 · User:** # not a heading\n"), "{md}");
+
+    let srt = text(&["--format", "srt"]);
+    assert!(srt.contains("[AGENT] *not bold* <b>x</b> & -> done more"), "{srt}");
+}
+
+#[test]
+fn subtitle_cues_follow_timestamps_and_duration_meta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("s.jsonl");
+    // A header created at 14:30:20 (+05:30): cues count from there.
+    let header = convlog::record::Header {
+        version: 1,
+        session: "0".repeat(32),
+        created: "2025-08-18T14:30:20.000000+05:30".into(),
+    };
+    let mut bytes = Vec::new();
+    use convlog::codec::{Kind, frame, header_fields, message_fields};
+    frame(Kind::Header, 0, &header_fields(&header), &mut bytes);
+    let rows = [
+        (
+            convlog::Message::user("one", "stt").meta(serde_json::json!({"duration_ms": 1250})),
+            "2025-08-18T14:30:22.000000+05:30",
+        ),
+        (
+            convlog::Message::agent("two", "tts"),
+            "2025-08-18T14:30:25.500000+05:30",
+        ),
+        (
+            convlog::Message::user("three", "stt"),
+            "2025-08-18T15:31:26.042000+05:30",
+        ),
+    ];
+    for (seq, (m, ts)) in rows.iter().enumerate() {
+        frame(
+            Kind::Message,
+            seq as u64 + 1,
+            &message_fields(m, ts),
+            &mut bytes,
+        );
+    }
+    std::fs::write(&log, bytes).unwrap();
+    let srt = String::from_utf8(export(&log, &["--format", "srt"])).unwrap();
+    assert_eq!(
+        srt,
+        "1\n00:00:02,000 --> 00:00:03,250\n[USER] one\n\n\
+         2\n00:00:05,500 --> 01:01:06,042\n[AGENT] two\n\n\
+         3\n01:01:06,042 --> 01:01:07,042\n[USER] three\n\n"
+    );
+    let vtt = String::from_utf8(export(&log, &["--format", "vtt"])).unwrap();
+    assert_eq!(
+        vtt,
+        "WEBVTT\n\n00:00:02.000 --> 00:00:03.250\n<v User>one\n\n\
+         00:00:05.500 --> 01:01:06.042\n<v Agent>two\n\n\
+         01:01:06.042 --> 01:01:07.042\n<v User>three\n\n"
+    );
+}
+
+#[test]
+fn an_empty_log_renders_an_empty_document_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = convlog()
+        .args(["new", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let log = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let name = log.file_stem().unwrap().to_str().unwrap().to_string();
+    for (format, expected) in [
+        ("json", "{\n  \"conversation\": []\n}".to_string()),
+        ("jsonl", String::new()),
+        ("markdown", format!("# {name}\n")),
+        ("text", String::new()),
+        (
+            "csv",
+            "role,content,timestamp,source,turn,interrupted,speaker,lang\r\n".to_string(),
+        ),
+        ("srt", String::new()),
+        ("vtt", "WEBVTT\n\n".to_string()),
+    ] {
+        assert_eq!(
+            String::from_utf8(export(&log, &["--format", format])).unwrap(),
+            expected,
+            "{format}"
+        );
+    }
+}
+
+// ------------------------------------------------------------ import round trip
+
+/// The original design's code (original-design.md): `setup_conversation_log`
+/// and the body of `_log_stt_message` / `_log_tts_message`, which read the
+/// whole file, append one message and `json.dump(..., ensure_ascii=False,
+/// indent=2)` it back. Extra messages with fixed times come from argv.
+const ORIGINAL_DESIGN_PY: &str = r#"
+import datetime, json, os, sys
+
+def setup_conversation_log(base):
+    log_dir = os.path.join(base, "conversations")
+    os.makedirs(log_dir, exist_ok=True)
+    timestamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+    log_path = os.path.join(log_dir, f"conversation_{timestamp}.json")
+    with open(log_path, "w", encoding="utf-8") as f:
+        json.dump({"conversation": []}, f, ensure_ascii=False, indent=2)
+    return log_path
+
+def log_message(log_file, role, text, source, now=None):
+    with open(log_file, "r", encoding="utf-8") as f:
+        data = json.load(f)
+    message = {
+        "role": role,
+        "content": text,
+        "timestamp": (now or datetime.datetime.now()).isoformat(),
+        "source": source,
+    }
+    data["conversation"].append(message)
+    with open(log_file, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+
+path = setup_conversation_log(sys.argv[1])
+log_message(path, "user", "नमस्कार, आप कैसे हैं?", "deepgram_stt")
+log_message(path, "agent", "नमस्ते! मैं ठीक हूँ, धन्यवाद।", "cartesia_tts")
+log_message(path, "agent", "आपका दिन कैसा जा रहा है?", "cartesia_tts")
+log_message(path, "user", "Hello, how are you? \"quoted\" back\\slash\ttab\nnew line \x01 \u2028 😀", "deepgram_stt")
+log_message(path, "agent", "ठीक है। ₹2,400 per night — शुभ यात्रा! 🙏", "cartesia_tts")
+for arg in sys.argv[2:]:
+    log_message(path, "user", "fixed time " + arg, "deepgram_stt", datetime.datetime.fromisoformat(arg))
+print(path)
+"#;
+
+/// Runs the original design's Python in `dir`; `None` (with the reason
+/// printed) when python3 is missing.
+fn original_file(dir: &Path, fixed_times: &[&str], tz: Option<&str>) -> Option<PathBuf> {
+    let script = dir.join("original_design.py");
+    std::fs::write(&script, ORIGINAL_DESIGN_PY).unwrap();
+    let mut cmd = StdCommand::new("python3");
+    cmd.arg(&script).arg(dir).args(fixed_times);
+    if let Some(tz) = tz {
+        cmd.env("TZ", tz);
+    }
+    match cmd.output() {
+        Ok(out) if out.status.success() => Some(PathBuf::from(
+            String::from_utf8(out.stdout).unwrap().trim(),
+        )),
+        Ok(out) => panic!(
+            "python3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            println!("skipped: python3 is not available ({e}); the import round trip needs it");
+            None
+        }
+    }
+}
+
+fn import(files: &[&Path], tz: Option<&str>) -> std::process::Output {
+    let mut c = convlog();
+    c.arg("import").args(files);
+    if let Some(tz) = tz {
+        c.env("TZ", tz);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn import_then_export_reproduces_the_original_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(original) = original_file(tmp.path(), &[], None) else {
+        return;
+    };
+    let bytes = std::fs::read(&original).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("नमस्कार"));
+    let out = import(&[&original], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("(5 messages)"), "{stdout}");
+    assert!(stdout.contains("reproduces the original byte for byte"), "{stdout}");
+    let log = original.with_extension("jsonl");
+    assert_eq!(export(&log, &[]), bytes);
+    // The original was not touched.
+    assert_eq!(std::fs::read(&original).unwrap(), bytes);
+
+    // The log is a real, ended, intact convlog log, written 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let report = convlog::reader::inspect(&log).unwrap();
+    assert!(report.ended && report.is_intact());
+    assert_eq!(report.messages, 5);
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // The original is the log's export, and up to date: compact leaves it alone.
+    convlog()
+        .arg("compact")
+        .arg(&log)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("up to date"));
+    assert_eq!(std::fs::read(&original).unwrap(), bytes);
+    // Nothing else was left in the directory (no temporary files).
+    let names: Vec<String> = std::fs::read_dir(original.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn import_keeps_wall_clock_times_in_any_time_zone() {
+    // Naive times are local: in New York, 2025-03-09T02:30 never happened (DST
+    // gap) and 2025-11-02T01:30 happened twice; both must still round-trip.
+    for tz in ["Asia/Kolkata", "America/New_York", "UTC"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let Some(original) = original_file(
+            tmp.path(),
+            &["2025-03-09T02:30:00.250000", "2025-11-02T01:30:00.500000"],
+            Some(tz),
+        ) else {
+            return;
+        };
+        let out = import(&[&original], Some(tz));
+        assert!(
+            out.status.success(),
+            "{tz}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = original.with_extension("jsonl");
+        assert_eq!(
+            export(&log, &[]),
+            std::fs::read(&original).unwrap(),
+            "{tz}"
+        );
+    }
+}
+
+#[test]
+fn zero_microseconds_are_the_one_documented_exception() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Python's isoformat() leaves out the fraction when microseconds are 0.
+    let Some(original) = original_file(tmp.path(), &["2025-08-18T14:30:22"], None) else {
+        return;
+    };
+    let bytes = String::from_utf8(std::fs::read(&original).unwrap()).unwrap();
+    assert!(bytes.contains("\"timestamp\": \"2025-08-18T14:30:22\""));
+    let out = import(&[&original], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("the timestamp of conversation[5] gains .000000"),
+        "{stdout}"
+    );
+    // The export is the original with exactly that fraction added.
+    let exported = String::from_utf8(export(&original.with_extension("jsonl"), &[])).unwrap();
+    assert_eq!(
+        exported,
+        bytes.replace(
+            "\"timestamp\": \"2025-08-18T14:30:22\"",
+            "\"timestamp\": \"2025-08-18T14:30:22.000000\""
+        )
+    );
+    assert_ne!(exported, bytes);
+}
