@@ -28,7 +28,12 @@ fn convlog() -> Command {
 }
 
 fn export(log: &Path, args: &[&str]) -> Vec<u8> {
-    let out = convlog().arg("export").arg(log).args(args).output().unwrap();
+    let out = convlog()
+        .arg("export")
+        .arg(log)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "export {args:?}: {}",
@@ -111,7 +116,10 @@ fn formats_merge_fragments_like_the_json_export() {
     let text = String::from_utf8(export(&log, &["--format", "text"])).unwrap();
     assert_eq!(text.lines().count(), messages.len());
     let csv = String::from_utf8(export(&log, &["--format", "csv"])).unwrap();
-    assert_eq!(csv.split("\r\n").filter(|l| !l.is_empty()).count(), messages.len() + 1);
+    assert_eq!(
+        csv.split("\r\n").filter(|l| !l.is_empty()).count(),
+        messages.len() + 1
+    );
     let srt = String::from_utf8(export(&log, &["--format", "srt"])).unwrap();
     assert_eq!(srt.matches(" --> ").count(), messages.len());
     let vtt = String::from_utf8(export(&log, &["--format", "vtt"])).unwrap();
@@ -136,7 +144,10 @@ fn export_to_a_file_is_private_and_matches_stdout() {
             .arg(&out)
             .assert()
             .success();
-        assert_eq!(std::fs::read(&out).unwrap(), export(&log, &["--format", format]));
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            export(&log, &["--format", format])
+        );
         let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{format}");
     }
@@ -204,7 +215,10 @@ fn renderers_escape_and_time_edge_cases() {
     let vtt = text(&["--format", "vtt"]);
     let cues: Vec<&str> = vtt.split("\n\n").filter(|c| c.contains("-->")).collect();
     assert_eq!(cues.len(), 3, "{vtt}");
-    assert!(cues[0].contains("<v User>a, \"quoted\"\nsecond line"), "{vtt}");
+    assert!(
+        cues[0].contains("<v User>a, \"quoted\"\nsecond line"),
+        "{vtt}"
+    );
     assert!(
         cues[1].contains("<v Agent>*not bold* &lt;b&gt;x&lt;/b&gt; &amp; --&gt; done more"),
         "{vtt}"
@@ -221,10 +235,16 @@ fn renderers_escape_and_time_edge_cases() {
         md.contains("**14:30:25 · Agent:** \\*not bold\\* \\<b>x\\</b> & --> done more\n"),
         "{md}"
     );
-    assert!(md.contains("**00:00:01 · User:** # not a heading\n"), "{md}");
+    assert!(
+        md.contains("**00:00:01 · User:** # not a heading\n"),
+        "{md}"
+    );
 
     let srt = text(&["--format", "srt"]);
-    assert!(srt.contains("[AGENT] *not bold* <b>x</b> & -> done more"), "{srt}");
+    assert!(
+        srt.contains("[AGENT] *not bold* <b>x</b> & -> done more"),
+        "{srt}"
+    );
 }
 
 #[test]
@@ -362,13 +382,10 @@ fn original_file(dir: &Path, fixed_times: &[&str], tz: Option<&str>) -> Option<P
         cmd.env("TZ", tz);
     }
     match cmd.output() {
-        Ok(out) if out.status.success() => Some(PathBuf::from(
-            String::from_utf8(out.stdout).unwrap().trim(),
-        )),
-        Ok(out) => panic!(
-            "python3 failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        Ok(out) if out.status.success() => {
+            Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+        }
+        Ok(out) => panic!("python3 failed: {}", String::from_utf8_lossy(&out.stderr)),
         Err(e) => {
             println!("skipped: python3 is not available ({e}); the import round trip needs it");
             None
@@ -401,7 +418,10 @@ fn import_then_export_reproduces_the_original_byte_for_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("(5 messages)"), "{stdout}");
-    assert!(stdout.contains("reproduces the original byte for byte"), "{stdout}");
+    assert!(
+        stdout.contains("reproduces the original byte for byte"),
+        "{stdout}"
+    );
     let log = original.with_extension("jsonl");
     assert_eq!(export(&log, &[]), bytes);
     // The original was not touched.
@@ -450,11 +470,7 @@ fn import_keeps_wall_clock_times_in_any_time_zone() {
             String::from_utf8_lossy(&out.stderr)
         );
         let log = original.with_extension("jsonl");
-        assert_eq!(
-            export(&log, &[]),
-            std::fs::read(&original).unwrap(),
-            "{tz}"
-        );
+        assert_eq!(export(&log, &[]), std::fs::read(&original).unwrap(), "{tz}");
     }
 }
 

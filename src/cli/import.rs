@@ -25,11 +25,12 @@ pub fn import(a: ImportArgs, color: bool) -> Result<Exit> {
         let (text, code, to_stderr) = match import_file(file) {
             Ok(done) => {
                 let mut text = format!(
-                    "{} {} → {} ({} messages)\n",
+                    "{} {} → {} ({} message{})\n",
                     paint.green("imported"),
                     done.source.display(),
                     done.log.display(),
-                    done.messages
+                    done.messages,
+                    if done.messages == 1 { "" } else { "s" }
                 );
                 for note in &done.notes {
                     text.push_str(&format!("  {} {note}\n", paint.yellow("note:")));
