@@ -66,10 +66,12 @@ pub fn man(a: ManArgs) -> Result<Exit> {
     let pages = man_pages()?;
     if let Some(dir) = &a.dir {
         convlog::fsutil::ensure_dir(dir)?;
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
         for (name, page) in &pages {
             let path = dir.join(name);
             write_file(&path, page)?;
-            println!("{}", path.display());
+            writeln!(out, "{}", path.display()).map_err(stdout_err)?;
         }
         return Ok(Exit::Ok);
     }

@@ -1,10 +1,11 @@
 //! `convlog import`: brings the original design's JSON files into convlog.
 
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use convlog::Result;
 use convlog::import::{RoundTrip, import_file};
+use convlog::{Error, Result};
 
 use super::console::Paint;
 use super::insight::progress;
@@ -78,20 +79,15 @@ pub fn import(a: ImportArgs, color: bool) -> Result<Exit> {
         let print = || {
             if to_stderr {
                 eprint!("{text}");
+                Ok(())
             } else {
-                print!("{text}");
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes()).and_then(|()| out.flush())
             }
         };
-        match &bar {
-            Some(b) => {
-                b.suspend(print);
-                b.inc(1);
-            }
-            None => print(),
-        }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+        bar.suspend(print)
+            .map_err(|e| Error::io(Path::new("<stdout>"), "write", e))?;
+        bar.inc();
     }
     Ok(worst)
 }

@@ -37,8 +37,42 @@ pub fn paths_or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 }
 
 /// A progress bar on stderr for long multi-file work, only on a terminal.
-pub fn progress(files: usize) -> Option<indicatif::ProgressBar> {
-    (files > 20 && io::stderr().is_terminal()).then(|| indicatif::ProgressBar::new(files as u64))
+/// It is cleared when dropped, also when the work stops on an error (such
+/// as a closed pipe), so it never lingers on the screen.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+/// A [`Progress`] for `files` files: a bar only for more than 20 files and
+/// when stderr is a terminal.
+pub fn progress(files: usize) -> Progress {
+    Progress(
+        (files > 20 && io::stderr().is_terminal())
+            .then(|| indicatif::ProgressBar::new(files as u64)),
+    )
+}
+
+impl Progress {
+    /// Runs `f` (which prints) with the bar hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// One more file done.
+    pub fn inc(&self) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
 }
 
 fn stdout_err(e: io::Error) -> Error {
@@ -102,19 +136,11 @@ fn collect(paths: Vec<PathBuf>) -> Result<(Vec<SessionStats>, Exit)> {
         match session_stats(log) {
             Ok(s) => out.push(s),
             Err(e) => {
-                match &bar {
-                    Some(b) => b.suspend(|| report(&e)),
-                    None => report(&e),
-                }
+                bar.suspend(|| report(&e));
                 worst = worst.max(Exit::Error);
             }
         }
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+        bar.inc();
     }
     Ok((out, worst))
 }
@@ -811,25 +837,15 @@ pub fn search(a: SearchArgs, color: bool) -> Result<Exit> {
             Ok(n) => found += n,
             Err(e) => {
                 errors = true;
-                match &bar {
-                    Some(b) => b.suspend(|| report(&e)),
-                    None => report(&e),
-                }
+                bar.suspend(|| report(&e));
             }
         }
-        let written = match &bar {
-            Some(b) => b.suspend(|| out.write_all(&buf).and_then(|()| out.flush())),
-            None => out.write_all(&buf),
-        };
+        let written = bar.suspend(|| out.write_all(&buf).and_then(|()| out.flush()));
         buf.clear();
         written.map_err(stdout_err)?;
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
+        bar.inc();
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    drop(bar);
     out.flush().map_err(stdout_err)?;
     Ok(if errors {
         Exit::Error

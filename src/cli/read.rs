@@ -191,20 +191,29 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    for log in find_logs(&paths)? {
-        match compact_log(&log, &ExportOptions::default()) {
-            Ok(Compacted::Written { export, messages }) => {
-                writeln!(out, "wrote {} ({messages} messages)", export.display())
-                    .map_err(stdout_err)?;
-            }
-            Ok(Compacted::UpToDate { export }) => {
-                writeln!(out, "up to date: {}", export.display()).map_err(stdout_err)?;
-            }
+    let logs = find_logs(&paths)?;
+    let bar = super::insight::progress(logs.len());
+    for log in &logs {
+        let line = match compact_log(log, &ExportOptions::default()) {
+            Ok(Compacted::Written { export, messages }) => Ok(format!(
+                "wrote {} ({messages} messages)\n",
+                export.display()
+            )),
+            Ok(Compacted::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
             Err(e) => {
-                report(&e);
                 worst = worst.max(exit_for(&e));
+                Err(e)
             }
-        }
+        };
+        let shown = || match &line {
+            Ok(text) => out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+            Err(e) => {
+                report(e);
+                Ok(())
+            }
+        };
+        bar.suspend(shown).map_err(stdout_err)?;
+        bar.inc();
     }
     Ok(worst)
 }
