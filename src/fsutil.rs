@@ -69,28 +69,46 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 
 /// Opens an existing log for appending, not following symlinks.
 pub fn open_append(path: &Path) -> Result<File> {
-    base_options()
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    let mut o = OpenOptions::new();
+    o.read(true).append(true);
+    open_existing(o, path)
 }
 
 /// Opens an existing log for reading, not following symlinks.
 pub fn open_read(path: &Path) -> Result<File> {
-    base_options()
-        .read(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    let mut o = OpenOptions::new();
+    o.read(true);
+    open_existing(o, path)
 }
 
 /// Opens an existing log for repair (read and write, no append mode so it can be truncated).
 pub fn open_rw(path: &Path) -> Result<File> {
-    base_options()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    open_existing(o, path)
+}
+
+/// Opens an existing file without following a symlink, and refuses anything
+/// that is not a regular file.
+///
+/// Why: a FIFO planted at a log's path made `inspect`, `verify` and export
+/// hang forever (a read-only `open` of a FIFO waits for a writer), and
+/// `Session::open` fail with a baffling "seek failed: Illegal seek"; a
+/// device could feed an endless scan. `O_NONBLOCK` keeps the `open` itself
+/// from waiting (it has no effect on regular files, nor on `flock`, which
+/// blocks or not by its own flag), and the file type is checked before a
+/// byte is read.
+fn open_existing(mut o: OpenOptions, path: &Path) -> Result<File> {
+    o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    let file = o.open(path).map_err(|e| open_error(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, "fstat", e))?;
+    if !meta.is_file() {
+        return Err(Error::NotALog {
+            path: path.to_path_buf(),
+            reason: "it is not a regular file (a directory, FIFO, socket or device)".into(),
+        });
+    }
+    Ok(file)
 }
 
 fn open_error(path: &Path, e: io::Error) -> Error {
@@ -150,9 +168,7 @@ where
 /// Takes the exclusive lock on `file`, waiting forever or up to `timeout`.
 pub fn lock_exclusive(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
     let Some(timeout) = timeout else {
-        return file
-            .lock()
-            .map_err(|e| Error::io(path, "lock", e));
+        return file.lock().map_err(|e| Error::io(path, "lock", e));
     };
     let start = Instant::now();
     let mut pause = Duration::from_micros(200);
@@ -213,9 +229,7 @@ pub fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
 /// replaced underneath an open writer.
 pub fn same_file(file: &File, path: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
-    let a = file
-        .metadata()
-        .map_err(|e| Error::io(path, "fstat", e))?;
+    let a = file.metadata().map_err(|e| Error::io(path, "fstat", e))?;
     match fs::symlink_metadata(path) {
         Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

@@ -190,7 +190,9 @@ impl Report {
 
     /// Damage other than a torn tail.
     pub fn mid_file_damage(&self) -> impl Iterator<Item = &Damage> {
-        self.damage.iter().filter(|d| d.kind != DamageKind::TornTail)
+        self.damage
+            .iter()
+            .filter(|d| d.kind != DamageKind::TornTail)
     }
 
     /// True when nothing at all is damaged.
@@ -331,10 +333,7 @@ where
     let mut first_problem: Option<String> = None;
     let from_start = pos.offset == 0;
 
-    while let Some((info, bytes)) = lines
-        .next_line()
-        .map_err(|e| Error::io(path, "read", e))?
-    {
+    while let Some((info, bytes)) = lines.next_line().map_err(|e| Error::io(path, "read", e))? {
         report.lines += 1;
         let rec = match decode_line(&info, bytes) {
             Ok(rec) => rec,
@@ -490,7 +489,12 @@ where
     F: FnMut(&Record<'_>) -> Result<()>,
 {
     let file = crate::fsutil::open_read(path)?;
-    scan(path, io::BufReader::with_capacity(1 << 16, file), mode, visit)
+    scan(
+        path,
+        io::BufReader::with_capacity(1 << 16, file),
+        mode,
+        visit,
+    )
 }
 
 /// Scans `path` with [`Recovery::SkipCorrupt`] and no visitor: the full

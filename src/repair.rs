@@ -47,7 +47,12 @@ fn repair_locked(log: &Path, file: &std::fs::File) -> Result<(Repair, Report)> {
     let mut f = file;
     f.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io(log, "seek", e))?;
-    let report = reader::scan(log, io::BufReader::new(f), Recovery::SkipCorrupt, |_| Ok(()))?;
+    let report = reader::scan(
+        log,
+        io::BufReader::new(f),
+        Recovery::SkipCorrupt,
+        |_| Ok(()),
+    )?;
     let lines: Vec<u64> = report.mid_file_damage().map(|d| d.line).collect();
     if !lines.is_empty() {
         return Ok((Repair::Refused { lines }, report));

@@ -225,7 +225,7 @@ impl Writer {
             return Err(self.poison(format!("fdatasync failed: {e}")));
         }
         self.known_len += self.buf.len() as u64;
-        self.known_lines += (seq - self.last_seq) as u64;
+        self.known_lines += seq - self.last_seq;
         self.last_seq = seq;
         self.ended = ended;
         Ok(results)
@@ -334,20 +334,21 @@ impl Writer {
         let mut results = match outcome {
             Ok(r) => r.into_iter().map(Some).collect::<Vec<_>>(),
             Err(e) => {
-                let msg = e.to_string();
-                let mut first = Some(e);
-                batch
-                    .iter()
-                    .map(|_| {
-                        Some(Err(first.take().unwrap_or_else(|| clone_error(&msg, &self.shared))))
-                    })
+                let copies: Vec<Error> = (1..batch.len())
+                    .map(|_| clone_error(&e, &self.shared))
+                    .collect();
+                std::iter::once(e)
+                    .chain(copies)
+                    .map(|e| Some(Err(e)))
                     .collect()
             }
         };
         for (req, result) in batch.into_iter().zip(results.iter_mut()) {
             let result = result.take().unwrap_or(Ok(0));
             match req {
-                Request::Append { reply: Some(tx), .. } => {
+                Request::Append {
+                    reply: Some(tx), ..
+                } => {
                     // The caller may have dropped its future; the record is written anyway.
                     let _ = tx.send(result);
                 }
@@ -392,30 +393,81 @@ fn request_len(r: &Request) -> usize {
     }
 }
 
-/// A batch-wide failure goes to every request in it; `Error` is not `Clone`
-/// (it holds an `io::Error`), so later requests get the same text.
-fn clone_error(msg: &str, shared: &Shared) -> Error {
-    match shared.poison_cause() {
-        Some(cause) => Error::Poisoned {
-            path: shared.path.clone(),
-            cause,
+/// A batch-wide failure goes to every request in it. `Error` is not `Clone`
+/// (it holds an `io::Error`), so each later request gets a rebuilt copy of
+/// the same variant.
+///
+/// Why not just the text: a caller matching on [`Error::LockTimeout`] (to
+/// retry later) or on an I/O error's kind must see the same error whatever
+/// place its record had in the batch. Previously every request but the first
+/// got an `Error::InvalidInput` carrying the real error's text, so of several
+/// appends waiting on a lock held by another process only one reported
+/// `LockTimeout`.
+fn clone_error(e: &Error, shared: &Shared) -> Error {
+    match e {
+        Error::LockTimeout { path, waited } => Error::LockTimeout {
+            path: path.clone(),
+            waited: *waited,
         },
-        None => Error::InvalidInput(msg.to_string()),
+        Error::Poisoned { path, cause } => Error::Poisoned {
+            path: path.clone(),
+            cause: cause.clone(),
+        },
+        Error::Io {
+            path,
+            action,
+            source,
+        } => Error::Io {
+            path: path.clone(),
+            action,
+            source: match source.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(source.kind(), source.to_string()),
+            },
+        },
+        _ => match shared.poison_cause() {
+            Some(cause) => Error::Poisoned {
+                path: shared.path.clone(),
+                cause,
+            },
+            None => Error::InvalidInput(e.to_string()),
+        },
     }
 }
 
+/// A `known_len` no file has: the first batch's catch-up finds the file
+/// "shorter" than that and rescans it from the start, under the exclusive lock.
+const UNKNOWN_LEN: u64 = u64::MAX;
+
 /// Reads an existing log to find where it stands, under a shared lock so a
 /// concurrent batch is not seen half-written.
+///
+/// The shared lock is only *tried*. Blocking on it made `Session::open_with`
+/// wait forever while another process held the exclusive lock, ignoring
+/// `Options::lock_timeout` (which only the append path knew about). When the
+/// lock is busy, the log is read without it and the writer starts from
+/// [`UNKNOWN_LEN`], so its first batch rescans the whole file under the
+/// exclusive lock (honouring the timeout) before assigning a seq; the
+/// lockless read only serves the open-time checks (ended? session id?),
+/// whose worst case is an `Error::Ended` from that first batch instead of
+/// from `open`.
 pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, reader::Report)> {
-    file.lock_shared()
-        .map_err(|e| Error::io(path, "lock", e))?;
+    let locked = match file.try_lock_shared() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+    };
     let result = (|| {
         let mut f = file;
         f.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(path, "seek", e))?;
-        reader::scan(path, io::BufReader::new(f), Recovery::SkipCorrupt, |_| Ok(()))
+        reader::scan(path, io::BufReader::new(f), Recovery::SkipCorrupt, |_| {
+            Ok(())
+        })
     })();
-    fsutil::unlock(file, path);
+    if locked {
+        fsutil::unlock(file, path);
+    }
     let report = result?;
     let torn_lines = report
         .damage
@@ -426,7 +478,11 @@ pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, reade
         Start {
             // A torn tail is left for the first batch to cut under the
             // exclusive lock: `known_len` stops before it, so it is noticed.
-            len: report.valid_len,
+            len: if locked {
+                report.valid_len
+            } else {
+                UNKNOWN_LEN
+            },
             lines: report.lines - torn_lines,
             last_seq: report.last_seq.unwrap_or(0),
         },
