@@ -21,7 +21,8 @@
 //! `csv`. Markdown shows each message's wall-clock time as stored.
 //!
 //! Subtitle cues start at the message's time relative to the session start
-//! (the header's `created`, or the first message when the header is damaged).
+//! (the header's `created`; the first message's time when the header is
+//! damaged or the first message is older, as ingested messages can be).
 //! A cue ends at `meta.duration_ms` after its start when the message is a
 //! single record carrying that number, otherwise where the next message
 //! starts; the last cue lasts 70 ms per character, at least 1 s and at most
@@ -590,7 +591,9 @@ impl<W: Write> Render for SubtitleRender<W> {
 
     fn message(&mut self, m: &ExportMessage) -> Result<()> {
         let start = time_of(m)?;
-        if self.origin.is_none() {
+        if self.pending.is_none() && self.cues == 0 && self.origin.is_none_or(|o| start < o) {
+            // No session start, or messages from before it (ingested with
+            // their own times): count from the first message instead.
             self.origin = Some(start);
         }
         if let Some((prev, prev_start)) = self.pending.take() {

@@ -159,6 +159,12 @@ pub struct LsArgs {
 pub fn ls(a: LsArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
     let (sessions, worst) = collect(a.paths)?;
+    if sessions.is_empty() {
+        if worst == Exit::Ok {
+            eprintln!("convlog: no logs found");
+        }
+        return Ok(worst);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     if a.json {
