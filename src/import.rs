@@ -30,23 +30,20 @@
 //!
 //! The whole file is checked before anything is written, so a malformed file
 //! leaves nothing behind; errors name the file, the entry (`conversation[3]`)
-//! and the reason. The log is built under a hidden temporary name (header
-//! through [`codec`] and [`fsutil`], messages
-//! through the real [`Session`] writer, then the end record) and hard-linked
+//! and the reason. The log is built under a hidden temporary name (messages
+//! and the end record through the real [`Session`] writer) and hard-linked
 //! into place only when complete, so a crash mid-import never leaves a
 //! half-imported log under the final name.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Local, LocalResult, NaiveDateTime, Offset, TimeZone};
 use serde_json::{Map, Value};
 
-use crate::codec::{self, Kind};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::record::{Header, Message, Role};
+use crate::record::{Message, Role};
 use crate::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
 
 /// One entry of an original-design file, checked.
@@ -307,66 +304,6 @@ fn created_time(original: &Path, entries: &[Entry]) -> DateTime<FixedOffset> {
     }
 }
 
-/// A session id like the writer's: 128 bits from the standard library's
-/// per-process random hash keys, mixed with the time and pid.
-fn new_session_id() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut a = RandomState::new().build_hasher();
-    a.write_u128(nanos);
-    a.write_u32(std::process::id());
-    let a = a.finish();
-    let b = RandomState::new().hash_one((a, nanos, "import"));
-    format!("{a:016x}{b:016x}")
-}
-
-/// Creates a log at exactly `path` (never replacing a file) holding only its
-/// header, with the given creation time, written and fdatasynced. Append to
-/// it with [`Session::open`].
-pub fn create_log_at(path: &Path, created: &DateTime<FixedOffset>) -> Result<Header> {
-    let header = Header {
-        version: crate::FORMAT_VERSION,
-        session: new_session_id(),
-        created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-    };
-    let mut line = Vec::new();
-    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
-    let mut f = fsutil::create_new(path).map_err(|e| Error::io(path, "create", e))?;
-    f.write_all(&line)
-        .map_err(|e| Error::io(path, "write header", e))?;
-    f.sync_data().map_err(|e| Error::io(path, "fdatasync", e))?;
-    Ok(header)
-}
-
-/// Appends an end record with time `ts` to an intact log that nothing else
-/// is writing to, and makes it durable.
-///
-/// [`Session::end`] stamps the current time; an imported session ended when
-/// its last message was logged, not on the day it was imported.
-fn end_at(path: &Path, ts: &str) -> Result<()> {
-    let mut file = fsutil::open_append(path)?;
-    fsutil::lock_exclusive(&file, path, None)?;
-    let result = (|| {
-        let report = crate::reader::scan_file(path, crate::Recovery::Absolute, |_| Ok(()))?;
-        if report.ended {
-            return Ok(());
-        }
-        let seq = report.last_seq.unwrap_or(0) + 1;
-        let mut line = Vec::new();
-        codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut line);
-        file.write_all(&line)
-            .map_err(|e| Error::io(path, "write", e))?;
-        file.sync_data()
-            .map_err(|e| Error::io(path, "fdatasync", e))
-    })();
-    fsutil::unlock(&file, path);
-    result
-}
-
 /// Runs an async block to completion on a fresh current-thread runtime in a
 /// scoped thread, so this works from plain code and from inside a runtime alike.
 fn block_on<F>(f: F) -> Result<F::Output>
@@ -388,7 +325,7 @@ where
 
 /// Writes `entries` as a complete, ended log at `tmp`.
 fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
-    create_log_at(tmp, created)?;
+    crate::session::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
         Options {
@@ -419,14 +356,13 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
                 Err(e) => return Err(Error::InvalidInput(format!("conversation[{index}]: {e}"))),
             }
         }
-        session.flush().await
-    })??;
-    drop(session);
-    let end_ts = entries
-        .last()
-        .map(|e| e.ts.clone())
-        .unwrap_or_else(|| created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
-    end_at(tmp, &end_ts)
+        // Dated at the last message: the session ended then, not on import day.
+        let end_ts = entries
+            .last()
+            .map(|e| e.ts.clone())
+            .unwrap_or_else(|| created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
+        session.end_at(end_ts).await.map(drop)
+    })?
 }
 
 /// Imports one original-design file into a new log beside it (see the

@@ -124,23 +124,18 @@ impl Session {
         fsutil::ensure_dir(dir)?;
         let now = Local::now().fixed_offset();
         let stem = format!("conversation_{}", now.format("%Y%m%d_%H%M%S"));
-        let header = Header {
-            version: crate::FORMAT_VERSION,
-            session: new_session_id(),
-            created: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-        };
-        let mut line = Vec::new();
-        codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
-
         let tmp = fsutil::temp_name(dir, &stem);
-        let path = publish(dir, &stem, &tmp, &line);
+        let published = write_header_file(&tmp, &now).and_then(|(header, len)| {
+            let path = link_first_free(dir, &stem, &tmp)?;
+            Ok((header, len, path))
+        });
         // The temporary name is only a staging area; removing it is tidy-up.
         let _ = std::fs::remove_file(&tmp);
-        let path = path?;
+        let (header, len, path) = published?;
         fsutil::sync_dir(dir)?;
         let file = fsutil::open_append(&path)?;
         let start = Start {
-            len: line.len() as u64,
+            len,
             lines: 1,
             last_seq: 0,
         };
@@ -266,10 +261,18 @@ impl Session {
     /// Appends the end record and, unless turned off, renders the export
     /// beside the log. Appending afterwards is an error, from any process.
     pub async fn end(&self) -> Result<Ended> {
+        self.end_at(now_rfc3339()).await
+    }
+
+    /// Like [`Session::end`], with the end time given (RFC 3339): an imported
+    /// session ended when its last message was logged, not when it was imported.
+    pub async fn end_at(&self, ts: impl Into<String>) -> Result<Ended> {
+        let ts = ts.into();
+        parse_ts(&ts)?;
         let export = self.inner.export_on_end.then(|| export_path(self.path()));
         let (tx, rx) = oneshot::channel();
         self.send(Request::End {
-            ts: now_rfc3339(),
+            ts,
             export: export.clone(),
             reply: tx,
         })?;
@@ -345,13 +348,32 @@ fn check_options(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Writes the header under `tmp`, then links it to the first free name.
-fn publish(dir: &Path, stem: &str, tmp: &Path, line: &[u8]) -> Result<PathBuf> {
+/// Creates `path` exclusively (never replacing a file) holding only a new
+/// header with creation time `created`, written and fdatasynced. Returns the
+/// header and the file's length. Both new sessions and imports start here.
+pub(crate) fn write_header_file(
+    path: &Path,
+    created: &chrono::DateTime<chrono::FixedOffset>,
+) -> Result<(Header, u64)> {
     use std::io::Write;
-    let mut f = fsutil::create_new(tmp).map_err(|e| Error::io(tmp, "create", e))?;
-    f.write_all(line)
-        .map_err(|e| Error::io(tmp, "write header", e))?;
-    f.sync_data().map_err(|e| Error::io(tmp, "fdatasync", e))?;
+    let header = Header {
+        version: crate::FORMAT_VERSION,
+        session: new_session_id(),
+        created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+    };
+    let mut line = Vec::new();
+    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
+    let mut f = fsutil::create_new(path).map_err(|e| Error::io(path, "create", e))?;
+    f.write_all(&line)
+        .map_err(|e| Error::io(path, "write header", e))?;
+    f.sync_data().map_err(|e| Error::io(path, "fdatasync", e))?;
+    Ok((header, line.len() as u64))
+}
+
+/// Links `tmp` to the first free name of `STEM.jsonl`, `STEM_2.jsonl`, …:
+/// `link(2)` fails if the name exists, which makes it an exclusive create
+/// whose file already holds its header.
+fn link_first_free(dir: &Path, stem: &str, tmp: &Path) -> Result<PathBuf> {
     for n in 1u32..=100_000 {
         let name = if n == 1 {
             format!("{stem}.jsonl")
