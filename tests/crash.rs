@@ -9,25 +9,32 @@
 //! a torn tail, seqs strictly increasing; then it reopens the log with
 //! `Session::open`, which must cut any torn tail, and appends.
 //!
+//! Every other cycle the child writes each batch in `write` calls of 4 to 31
+//! bytes ([`ChunkedIo`]), so that the kill often tears a batch: one real
+//! `write` is only ever cut by SIGKILL between pages, which almost never
+//! happens. The torn tails the harness reports come from those cycles.
+//!
 //! `CONVLOG_CRASH_CYCLES` sets the number of kill cycles (default 25;
 //! the full run is `CONVLOG_CRASH_CYCLES=100 cargo test --test crash`),
 //! `CONVLOG_CRASH_SEED` replays a run, `CONVLOG_MULTI_ROUNDS` sets the rounds
-//! of the four-process test (default 3).
+//! of the four-process test (default 5).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use convlog::reader::{Recovery, Report, inspect, scan_file};
 use convlog::record::Record;
-use convlog::{DamageKind, Message, Options, Role, Session};
+use convlog::{DamageKind, IoHooks, Message, Options, Role, Session};
 
 const CHILD_ENV: &str = "CONVLOG_CRASH_CHILD";
 const TAG_ENV: &str = "CONVLOG_CRASH_TAG";
 const TASKS_ENV: &str = "CONVLOG_CRASH_TASKS";
 const LIMIT_ENV: &str = "CONVLOG_CRASH_LIMIT";
+const CHUNK_ENV: &str = "CONVLOG_CRASH_CHUNK";
 /// A child that is never killed stops by itself after this long.
 const CHILD_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -105,6 +112,22 @@ fn parse_content(content: &str) -> Option<(String, u64, u64)> {
     Some((tag, task, i))
 }
 
+/// Writes each batch in `write` calls of at most `.0` bytes, as a `write`
+/// that a signal interrupts returns short. The real path writes a batch in
+/// one `write`, which SIGKILL can only cut between pages, so kills rarely
+/// tear it; with this seam a kill often lands mid-batch and leaves a real
+/// torn tail for the next writer to cut. Everything else is the real path.
+struct ChunkedIo(usize);
+
+impl IoHooks for ChunkedIo {
+    fn write_all(&self, file: &mut File, buf: &[u8]) -> io::Result<()> {
+        for piece in buf.chunks(self.0) {
+            file.write_all(piece)?;
+        }
+        Ok(())
+    }
+}
+
 /// Not a test by itself: the body of the child process. Without
 /// `CONVLOG_CRASH_CHILD` it returns at once.
 #[test]
@@ -121,7 +144,11 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let s = Session::open_with(&path, quiet()).expect("child: open the log");
+        let mut opts = quiet();
+        if let Some(chunk) = env_u64(CHUNK_ENV) {
+            opts.io = std::sync::Arc::new(ChunkedIo(chunk as usize));
+        }
+        let s = Session::open_with(&path, opts).expect("child: open the log");
         let deadline = Instant::now() + CHILD_DEADLINE;
         let mut handles = Vec::new();
         for t in 0..tasks {
@@ -166,7 +193,23 @@ struct Running {
     stderr: PathBuf,
 }
 
-fn spawn_child(log: &Path, tag: &str, tasks: u64, limit: Option<u64>, scratch: &Path) -> Running {
+/// How a child appends.
+struct ChildSpec<'a> {
+    tag: &'a str,
+    tasks: u64,
+    /// Records per task, or run until killed.
+    limit: Option<u64>,
+    /// Write batches in pieces of this many bytes (see [`ChunkedIo`]).
+    chunk: Option<u64>,
+}
+
+fn spawn_child(log: &Path, spec: &ChildSpec<'_>, scratch: &Path) -> Running {
+    let ChildSpec {
+        tag,
+        tasks,
+        limit,
+        chunk,
+    } = *spec;
     let stderr = scratch.join(format!("{tag}.stderr"));
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
@@ -174,11 +217,15 @@ fn spawn_child(log: &Path, tag: &str, tasks: u64, limit: Option<u64>, scratch: &
         .env(TAG_ENV, tag)
         .env(TASKS_ENV, tasks.to_string())
         .env_remove(LIMIT_ENV)
+        .env_remove(CHUNK_ENV)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap());
     if let Some(l) = limit {
         cmd.env(LIMIT_ENV, l.to_string());
+    }
+    if let Some(c) = chunk {
+        cmd.env(CHUNK_ENV, c.to_string());
     }
     let mut child = cmd.spawn().expect("spawn child");
     let out = child.stdout.take().unwrap();
@@ -364,7 +411,7 @@ fn kill9_cycles() {
     let mut acked: BTreeMap<u64, (Role, String)> = BTreeMap::new();
     let (mut total_acks, mut lost, mut torn_tails, mut unacked, mut logs) =
         (0u64, 0u64, 0u64, 0u64, 1u64);
-    let (mut early_kills, mut max_len, mut prev_last) = (0u64, 0u64, 0u64);
+    let (mut early_kills, mut max_len, mut prev_last, mut chunked) = (0u64, 0u64, 0u64, 0u64);
 
     for cycle in 0..cycles {
         // A fresh log now and then keeps each scan short; meanwhile every
@@ -378,9 +425,19 @@ fn kill9_cycles() {
         let tag = format!("k{cycle}");
         let tasks = 1 + rng.below(6);
         let delay = Duration::from_micros(rng.below(250_000));
-        let what = format!("cycle {cycle} (seed {seed}, {tasks} tasks, kill after {delay:?})");
-        let (status, acks, stderr) =
-            spawn_child(&log, &tag, tasks, None, scratch.path()).finish(Some(delay));
+        // Every other cycle writes batches in small pieces, so kills tear them.
+        let chunk = (cycle % 2 == 1).then(|| 4 + rng.below(28));
+        let what = format!(
+            "cycle {cycle} (seed {seed}, {tasks} tasks, chunk {chunk:?}, kill after {delay:?})"
+        );
+        chunked += u64::from(chunk.is_some());
+        let spec = ChildSpec {
+            tag: &tag,
+            tasks,
+            limit: None,
+            chunk,
+        };
+        let (status, acks, stderr) = spawn_child(&log, &spec, scratch.path()).finish(Some(delay));
         assert!(
             killed_by_sigkill(&status),
             "{what}: child was not killed but exited with {status}:\n{stderr}"
@@ -432,7 +489,7 @@ fn kill9_cycles() {
     }
     println!(
         "crash-harness: cycles={cycles} acked={total_acks} lost={lost} torn_tails={torn_tails} \
-         unacked_survivors={unacked} kills_before_first_ack={early_kills} logs={logs} \
+         unacked_survivors={unacked} kills_before_first_ack={early_kills} chunked_cycles={chunked} logs={logs} \
          largest_log={}KiB seed={seed}",
         max_len / 1024
     );
@@ -458,7 +515,7 @@ fn multi_process_kill() {
     const CHILDREN: u64 = 4;
     const TASKS: u64 = 2;
     const PER_TASK: u64 = 40;
-    let rounds = env_u64("CONVLOG_MULTI_ROUNDS").unwrap_or(3);
+    let rounds = env_u64("CONVLOG_MULTI_ROUNDS").unwrap_or(5);
     let seed = env_u64("CONVLOG_CRASH_SEED").unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -469,7 +526,8 @@ fn multi_process_kill() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let (mut total_acks, mut victim_acks, mut torn_tails) = (0u64, 0u64, 0u64);
+    let (mut total_acks, mut victim_acks, mut torn_tails, mut cut_by_survivors) =
+        (0u64, 0u64, 0u64, 0u64);
 
     for round in 0..rounds {
         let log = new_log(dir.path());
@@ -477,15 +535,17 @@ fn multi_process_kill() {
         let delay = Duration::from_micros(rng.below(400_000));
         let what =
             format!("round {round} (seed {seed}, victim p{round}-{victim}, kill after {delay:?})");
+        // The victim writes in small pieces, so its kill likely tears a
+        // batch that a surviving writer must then cut.
         let running: Vec<_> = (0..CHILDREN)
             .map(|c| {
-                spawn_child(
-                    &log,
-                    &format!("p{round}-{c}"),
-                    TASKS,
-                    Some(PER_TASK),
-                    scratch.path(),
-                )
+                let spec = ChildSpec {
+                    tag: &format!("p{round}-{c}"),
+                    tasks: TASKS,
+                    limit: Some(PER_TASK),
+                    chunk: (c == victim).then_some(4),
+                };
+                spawn_child(&log, &spec, scratch.path())
             })
             .collect();
         let mut results = Vec::new();
@@ -527,6 +587,19 @@ fn multi_process_kill() {
         if report.torn_bytes().is_some() {
             torn_tails += 1;
         }
+        // Torn tails the victim left mid-run, cut by a surviving writer.
+        let cut = broken_files(&log);
+        for b in &cut {
+            let bytes = std::fs::read(b).unwrap();
+            assert!(
+                bytes.is_empty()
+                    || bytes.starts_with(b"{\"crc\":\"")
+                    || b"{\"crc\":\"".starts_with(&bytes),
+                "{what}: {} does not hold the start of a line",
+                b.display()
+            );
+        }
+        cut_by_survivors += cut.len() as u64;
         let mut seen = std::collections::HashSet::new();
         for (c, _, acks, _) in &all {
             let tag = format!("p{round}-{c}");
@@ -555,6 +628,6 @@ fn multi_process_kill() {
     }
     println!(
         "multi-process: rounds={rounds} children={CHILDREN} acked={total_acks} (victims {victim_acks}) \
-         lost=0 torn_tails={torn_tails} seed={seed}"
+         lost=0 torn_tails_cut_by_survivors={cut_by_survivors} torn_tails_at_end={torn_tails} seed={seed}"
     );
 }
