@@ -171,18 +171,38 @@ pub fn lock_exclusive(file: &File, path: &Path, timeout: Option<Duration>) -> Re
         return file.lock().map_err(|e| Error::io(path, "lock", e));
     };
     let start = Instant::now();
+    if poll_lock(file, path, timeout, File::try_lock)? {
+        return Ok(());
+    }
+    Err(Error::LockTimeout {
+        path: path.to_path_buf(),
+        waited: start.elapsed(),
+    })
+}
+
+/// Tries for up to `timeout` to take a shared lock; `Ok(false)` if a writer
+/// held the exclusive lock all that time. Readers use this to wait out a
+/// batch in flight without letting a stuck process stop them.
+pub fn try_lock_shared_for(file: &File, path: &Path, timeout: Duration) -> Result<bool> {
+    poll_lock(file, path, timeout, File::try_lock_shared)
+}
+
+fn poll_lock(
+    file: &File,
+    path: &Path,
+    timeout: Duration,
+    try_lock: fn(&File) -> Result<(), fs::TryLockError>,
+) -> Result<bool> {
+    let start = Instant::now();
     let mut pause = Duration::from_micros(200);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
+        match try_lock(file) {
+            Ok(()) => return Ok(true),
             Err(fs::TryLockError::WouldBlock) => {}
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
         }
         if start.elapsed() >= timeout {
-            return Err(Error::LockTimeout {
-                path: path.to_path_buf(),
-                waited: start.elapsed(),
-            });
+            return Ok(false);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));

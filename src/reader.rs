@@ -499,6 +499,23 @@ where
 
 /// Scans `path` with [`Recovery::SkipCorrupt`] and no visitor: the full
 /// report, for verify and for callers that only want the facts.
+///
+/// It reads under a shared lock, waiting up to two seconds for one: a live
+/// writer holds the exclusive lock only while it writes a batch, so waiting
+/// means a batch in flight is never mistaken for a torn tail. A lock held for
+/// longer (a stuck process) does not stop the inspection.
 pub fn inspect(path: &Path) -> Result<Report> {
-    scan_file(path, Recovery::SkipCorrupt, |_| Ok(()))
+    let file = crate::fsutil::open_read(path)?;
+    let locked =
+        crate::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
+    let report = scan(
+        path,
+        io::BufReader::with_capacity(1 << 16, &file),
+        Recovery::SkipCorrupt,
+        |_| Ok(()),
+    );
+    if locked {
+        crate::fsutil::unlock(&file, path);
+    }
+    report
 }

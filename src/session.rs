@@ -85,10 +85,29 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Request>,
+    writer: Option<std::thread::JoinHandle<()>>,
     id: String,
     max_content_bytes: usize,
     export_on_end: bool,
     echo: bool,
+}
+
+/// Dropping the last handle closes the queue and waits for the writer thread
+/// to finish what was queued, so records given to [`Session::log`] are on
+/// disk before the handle is gone, even if the caller never flushed. The wait
+/// is one batch's write and fdatasync (or as long as another process holds
+/// the lock, when no [`Options::lock_timeout`] is set).
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Replacing the sender with one of a fresh channel drops the real one,
+        // which is what lets the thread's `recv` end once the queue is empty.
+        drop(std::mem::replace(&mut self.tx, mpsc::channel().0));
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!(target: "convlog", "{}: the writer thread panicked", self.shared.path.display());
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Session {
@@ -184,11 +203,12 @@ impl Session {
             max_batch_bytes: opts.max_batch_bytes.max(1),
             io: opts.io,
         };
-        let tx = writer::spawn(shared.clone(), file, start, cfg)?;
+        let (tx, writer) = writer::spawn(shared.clone(), file, start, cfg)?;
         Ok(Session {
             inner: Arc::new(Inner {
                 shared,
                 tx,
+                writer: Some(writer),
                 id,
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,

@@ -119,7 +119,7 @@ pub(crate) fn spawn(
     file: File,
     start: Start,
     cfg: Config,
-) -> Result<mpsc::Sender<Request>> {
+) -> Result<(mpsc::Sender<Request>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let mut w = Writer {
         shared,
@@ -132,11 +132,11 @@ pub(crate) fn spawn(
         buf: Vec::with_capacity(1 << 16),
     };
     let path = w.shared.path.clone();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("convlog-writer".into())
         .spawn(move || w.run(rx))
         .map_err(|e| Error::io(&path, "spawn writer thread", e))?;
-    Ok(tx)
+    Ok((tx, thread))
 }
 
 impl Writer {

@@ -226,3 +226,18 @@ async fn files_and_directories_are_private() {
     assert_eq!(mode(s.path()), 0o600);
     assert_eq!(mode(&ended.export.unwrap()), 0o600);
 }
+
+#[test]
+fn dropping_the_last_handle_writes_what_was_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let path = s.path().to_path_buf();
+    let other = s.clone();
+    for i in 0..500 {
+        s.log(Message::agent(format!("fragment {i}"), "tts"));
+    }
+    drop(s);
+    drop(other);
+    // No flush, no runtime: the drop waited for the writer to drain the queue.
+    assert_eq!(inspect(&path).unwrap().messages, 500);
+}
