@@ -102,10 +102,8 @@ impl Drop for Inner {
         // Replacing the sender with one of a fresh channel drops the real one,
         // which is what lets the thread's `recv` end once the queue is empty.
         drop(std::mem::replace(&mut self.tx, mpsc::channel().0));
-        if let Some(writer) = self.writer.take() {
-            if writer.join().is_err() {
-                tracing::error!(target: "convlog", "{}: the writer thread panicked", self.shared.path.display());
-            }
+        if self.writer.take().is_some_and(|w| w.join().is_err()) {
+            tracing::error!(target: "convlog", "{}: the writer thread panicked", self.shared.path.display());
         }
     }
 }
