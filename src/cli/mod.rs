@@ -27,7 +27,8 @@ use convlog::Error;
     name = "convlog",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Examples:\n  convlog demo                     # write and export a sample session\n  log=$(convlog new)               # start a session in ./conversations\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello'\n  convlog verify conversations/    # what state is every session in?\n  convlog export \"$log\" -o conversation.json"
 )]
 pub struct Cli {
     /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always or never.
