@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -87,6 +86,9 @@ impl fmt::Display for LineError {
     }
 }
 
+/// The reference encoding of a message's fields, through `serde_json`:
+/// [`message_fields`] must produce the same bytes.
+#[cfg(test)]
 #[derive(Serialize)]
 struct MessageFields<'a> {
     ts: &'a str,
@@ -115,18 +117,144 @@ fn tail_of(fields: &impl Serialize) -> Vec<u8> {
 }
 
 /// The message's fields after `seq`, encoded on the caller's side.
+///
+/// Written by hand rather than through `serde_json` (which the tests keep as
+/// the reference): the bytes are the same, with the string escaping done a
+/// word at a time. This runs once per message on the caller's task.
 pub fn message_fields(msg: &Message, ts: &str) -> Vec<u8> {
-    tail_of(&MessageFields {
-        ts,
-        role: msg.role,
-        content: &msg.content,
-        source: &msg.source,
-        turn: msg.turn.as_deref(),
-        interrupted: msg.interrupted,
-        speaker: msg.speaker.as_deref(),
-        lang: msg.lang.as_deref(),
-        meta: msg.meta.as_ref(),
-    })
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 16);
+    let mut out = Vec::with_capacity(
+        64 + ts.len()
+            + msg.content.len()
+            + msg.source.len()
+            + opt(&msg.turn)
+            + opt(&msg.speaker)
+            + opt(&msg.lang),
+    );
+    out.extend_from_slice(b"\"ts\":");
+    push_json_str(&mut out, ts);
+    out.extend_from_slice(b",\"role\":\"");
+    out.extend_from_slice(msg.role.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"content\":");
+    push_json_str(&mut out, &msg.content);
+    out.extend_from_slice(b",\"source\":");
+    push_json_str(&mut out, &msg.source);
+    if let Some(turn) = &msg.turn {
+        out.extend_from_slice(b",\"turn\":");
+        push_json_str(&mut out, turn);
+    }
+    if msg.interrupted {
+        out.extend_from_slice(b",\"interrupted\":true");
+    }
+    if let Some(speaker) = &msg.speaker {
+        out.extend_from_slice(b",\"speaker\":");
+        push_json_str(&mut out, speaker);
+    }
+    if let Some(lang) = &msg.lang {
+        out.extend_from_slice(b",\"lang\":");
+        push_json_str(&mut out, lang);
+    }
+    if let Some(meta) = &msg.meta {
+        out.extend_from_slice(b",\"meta\":");
+        // Serialising a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, meta);
+    }
+    out.push(b'}');
+    out
+}
+
+/// Appends `s` as a JSON string: `"` and `\\` escaped, `\b \f \n \r \t` by
+/// name, other control characters as `\u00xx`, everything else raw. This is
+/// both what `serde_json` writes and what Python's `json.dumps(s,
+/// ensure_ascii=False)` writes.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(i) = find_escape(b, start) {
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(escape_of(b[i]).as_slice());
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+/// The escape sequence for a byte that [`find_escape`] stopped at.
+#[derive(Clone, Copy)]
+pub(crate) struct Escape {
+    bytes: [u8; 6],
+    len: u8,
+}
+
+impl Escape {
+    /// The sequence's bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// How JSON (and Python's `json`) escapes `b`, one of the bytes
+/// [`find_escape`] reports.
+pub(crate) fn escape_of(b: u8) -> Escape {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let named = |c: u8| Escape {
+        bytes: [b'\\', c, 0, 0, 0, 0],
+        len: 2,
+    };
+    match b {
+        b'"' => named(b'"'),
+        b'\\' => named(b'\\'),
+        b'\n' => named(b'n'),
+        b'\r' => named(b'r'),
+        b'\t' => named(b't'),
+        0x08 => named(b'b'),
+        0x0c => named(b'f'),
+        _ => Escape {
+            bytes: [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ],
+            len: 6,
+        },
+    }
+}
+
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Index of the first byte at or after `from` that a JSON string must escape
+/// (a control character, `"` or `\\`), checking eight bytes at a time: most
+/// text has none, and non-ASCII bytes never need escaping.
+#[inline]
+pub(crate) fn find_escape(b: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // Hacker's Delight "has a byte below 0x20" and "has a zero byte" (of
+        // x ^ '"' and x ^ '\\'). Borrows only run upwards, so the lowest
+        // flagged byte is always a true match, whatever is flagged above it.
+        let quote = x ^ (LO * u64::from(b'"'));
+        let slash = x ^ (LO * u64::from(b'\\'));
+        let hit = ((x.wrapping_sub(LO * 0x20) & !x)
+            | (quote.wrapping_sub(LO) & !quote)
+            | (slash.wrapping_sub(LO) & !slash))
+            & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..b.len()).find(|&j| needs_escape(b[j]))
 }
 
 /// The end record's fields after `seq`.
@@ -165,13 +293,27 @@ pub fn frame(kind: Kind, seq: u64, fields: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\"kind\":\"");
     out.extend_from_slice(kind.as_str().as_bytes());
     out.extend_from_slice(b"\",\"seq\":");
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{seq}");
+    push_u64(out, seq);
     out.push(b',');
     out.extend_from_slice(fields);
     let crc = crc32fast::hash(&out[body..]);
     write_hex(crc, &mut out[start + 8..start + 16]);
     out.push(b'\n');
+}
+
+/// Appends `v` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn write_hex(v: u32, dst: &mut [u8]) {
@@ -256,6 +398,15 @@ fn valid_ts<'a>(ts: Option<Cow<'a, str>>, field: &str) -> Result<Cow<'a, str>, L
 /// checksum and the record's own rules.
 pub fn decode(line: &[u8]) -> Result<Record<'_>, LineError> {
     check(line)?;
+    if let Some(rec) = fast::decode_message(line) {
+        return Ok(rec);
+    }
+    decode_general(line)
+}
+
+/// [`decode`] after the checksum, through `serde_json`: every line the fast
+/// path declines, and every error.
+fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
     let w: Wire<'_> =
         serde_json::from_slice(line).map_err(|e| LineError::Invalid(e.to_string()))?;
     match w.kind.as_ref() {
@@ -301,6 +452,297 @@ pub fn decode(line: &[u8]) -> Result<Record<'_>, LineError> {
             }))
         }
         other => Err(LineError::Invalid(format!("unknown record kind {other:?}"))),
+    }
+}
+
+/// The fast path of [`decode`] for message lines as convlog writes them.
+///
+/// It accepts a line only when it can tell that the general path (a full
+/// `serde_json` parse into [`Wire`] and the record's rules) would return the
+/// very same record: no whitespace between tokens, no escapes in keys, no
+/// `\u` escapes in values, only the known message fields (each at most once), an
+/// unsigned `seq` without leading zeros, and a valid timestamp. Anything
+/// else, including every invalid line, returns `None` and goes the general
+/// way, so errors and their messages come from one place. Export and verify
+/// spend most of their time decoding, and this path is several times faster.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde_json::value::RawValue;
+
+    use super::{PREFIX_LEN, find_escape};
+    use crate::record::{MessageRecord, Record, Role, parse_ts};
+
+    const KIND: u16 = 1;
+    const SEQ: u16 = 1 << 1;
+    const TS: u16 = 1 << 2;
+    const ROLE: u16 = 1 << 3;
+    const CONTENT: u16 = 1 << 4;
+    const SOURCE: u16 = 1 << 5;
+    const TURN: u16 = 1 << 6;
+    const INTERRUPTED: u16 = 1 << 7;
+    const SPEAKER: u16 = 1 << 8;
+    const LANG: u16 = 1 << 9;
+    const META: u16 = 1 << 10;
+    const REQUIRED: u16 = KIND | SEQ | TS | ROLE | CONTENT | SOURCE;
+    /// `meta` nested deeper than this goes the general way, whose parser
+    /// counts depth from the line's own object (limit 128).
+    const MAX_META_DEPTH: usize = 64;
+
+    /// `line` has passed [`super::check`]: it starts with the fixed 18-byte prefix.
+    pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
+        // With the whole line valid UTF-8, every string between two ASCII
+        // quotes is valid UTF-8 as well.
+        let text = std::str::from_utf8(line).ok()?;
+        let b = text.as_bytes();
+        let end = b.len().checked_sub(1)?;
+        if b[end] != b'}' {
+            return None;
+        }
+        let mut seen = 0u16;
+        let mut p = PREFIX_LEN;
+        let (mut seq, mut interrupted) = (0u64, false);
+        let (mut ts, mut role, mut content, mut source) = (
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+        );
+        let (mut turn, mut speaker, mut lang, mut meta) = (None, None, None, None);
+        loop {
+            let (key, after) = string(text, p)?;
+            let Cow::Borrowed(key) = key else {
+                return None;
+            };
+            p = after;
+            if b.get(p) != Some(&b':') {
+                return None;
+            }
+            p += 1;
+            let bit = match key {
+                "kind" => KIND,
+                "seq" => SEQ,
+                "ts" => TS,
+                "role" => ROLE,
+                "content" => CONTENT,
+                "source" => SOURCE,
+                "turn" => TURN,
+                "interrupted" => INTERRUPTED,
+                "speaker" => SPEAKER,
+                "lang" => LANG,
+                "meta" => META,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match bit {
+                SEQ => (seq, p) = uint(b, p)?,
+                INTERRUPTED => {
+                    if b[p..].starts_with(b"true") {
+                        (interrupted, p) = (true, p + 4);
+                    } else if b[p..].starts_with(b"false") {
+                        (interrupted, p) = (false, p + 5);
+                    } else {
+                        return None;
+                    }
+                }
+                META => {
+                    let stop = skip_object(b, p)?;
+                    let raw: &RawValue = serde_json::from_str(&text[p..stop]).ok()?;
+                    (meta, p) = (Some(raw), stop);
+                }
+                _ => {
+                    let (v, after) = string(text, p)?;
+                    p = after;
+                    match bit {
+                        KIND if v != "message" => return None,
+                        KIND => {}
+                        TS => ts = v,
+                        ROLE => role = v,
+                        CONTENT => content = v,
+                        SOURCE => source = v,
+                        TURN => turn = Some(v),
+                        SPEAKER => speaker = Some(v),
+                        _ => lang = Some(v),
+                    }
+                }
+            }
+            match b.get(p) {
+                Some(b',') => p += 1,
+                Some(b'}') if p == end => break,
+                _ => return None,
+            }
+        }
+        if seen & REQUIRED != REQUIRED {
+            return None;
+        }
+        let role = match role.as_ref() {
+            "user" => Role::User,
+            "agent" => Role::Agent,
+            _ => return None,
+        };
+        if !valid_ts(&ts) && parse_ts(&ts).is_err() {
+            return None;
+        }
+        Some(Record::Message(MessageRecord {
+            seq,
+            ts,
+            role,
+            content,
+            source,
+            turn,
+            interrupted,
+            speaker,
+            lang,
+            meta,
+        }))
+    }
+
+    /// The JSON string starting at `p`: its value and the index after its
+    /// closing quote. Borrowed when it has no escapes, as `serde_json` does;
+    /// `None` for `\\u` escapes (left to the general path), raw control
+    /// characters and anything invalid.
+    fn string(text: &str, p: usize) -> Option<(Cow<'_, str>, usize)> {
+        let b = text.as_bytes();
+        if b.get(p) != Some(&b'"') {
+            return None;
+        }
+        let start = p + 1;
+        let mut i = find_escape(b, start)?;
+        if b[i] == b'"' {
+            return Some((Cow::Borrowed(&text[start..i]), i + 1));
+        }
+        let mut owned = String::with_capacity(i - start + 16);
+        let mut from = start;
+        loop {
+            match b[i] {
+                b'"' => {
+                    owned.push_str(&text[from..i]);
+                    return Some((Cow::Owned(owned), i + 1));
+                }
+                b'\\' => {
+                    owned.push_str(&text[from..i]);
+                    owned.push(match *b.get(i + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        _ => return None,
+                    });
+                    from = i + 2;
+                }
+                _ => return None,
+            }
+            i = find_escape(b, from)?;
+        }
+    }
+
+    /// A JSON integer that fits a u64, without sign or leading zeros.
+    fn uint(b: &[u8], p: usize) -> Option<(u64, usize)> {
+        let digits = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 20 || (digits > 1 && b[p] == b'0') {
+            return None;
+        }
+        let mut v = 0u64;
+        for &c in &b[p..p + digits] {
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        }
+        Some((v, p + digits))
+    }
+
+    /// The end of the object starting at `p` (strings and escapes skipped),
+    /// if it closes within a modest depth. Its validity is checked by parsing.
+    fn skip_object(b: &[u8], p: usize) -> Option<usize> {
+        if b.get(p) != Some(&b'{') {
+            return None;
+        }
+        let mut depth = 0usize;
+        let mut i = p;
+        while i < b.len() {
+            match b[i] {
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_META_DEPTH {
+                        return None;
+                    }
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                b'"' => {
+                    i += 1;
+                    while *b.get(i)? != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff` then `Z` or `±HH:MM`, with every field in
+    /// range: exactly what convlog writes, and a subset of what chrono's
+    /// RFC 3339 parser accepts. `false` means "ask chrono".
+    pub(super) fn valid_ts(ts: &str) -> bool {
+        let b = ts.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b.get(r)?.iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        let shape = b.len() >= 27
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.';
+        if !shape {
+            return false;
+        }
+        let (Some(year), Some(month), Some(day), Some(hour), Some(min), Some(sec), Some(_frac)) = (
+            num(0..4),
+            num(5..7),
+            num(8..10),
+            num(11..13),
+            num(14..16),
+            num(17..19),
+            num(20..26),
+        ) else {
+            return false;
+        };
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return false,
+        };
+        if day == 0 || day > days || hour > 23 || min > 59 || sec > 59 {
+            return false;
+        }
+        match &b[26..] {
+            b"Z" => true,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let (Some(oh), Some(om)) = (num(27..29), num(30..32)) else {
+                    return false;
+                };
+                oh <= 23 && om <= 59 && !(*sign == b'-' && oh == 0 && om == 0)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -397,5 +839,252 @@ mod tests {
         };
         let l = line(Kind::Header, 0, &header_fields(&h));
         assert_eq!(decode(&l[..l.len() - 1]).unwrap(), Record::Header(h));
+    }
+
+    /// The serde_json encoding `message_fields` replaced.
+    fn reference_fields(msg: &Message, ts: &str) -> Vec<u8> {
+        tail_of(&MessageFields {
+            ts,
+            role: msg.role,
+            content: &msg.content,
+            source: &msg.source,
+            turn: msg.turn.as_deref(),
+            interrupted: msg.interrupted,
+            speaker: msg.speaker.as_deref(),
+            lang: msg.lang.as_deref(),
+            meta: msg.meta.as_ref(),
+        })
+    }
+
+    #[test]
+    fn find_escape_finds_every_escape_at_every_offset() {
+        for special in [b'"', b'\\', 0x00, 0x08, b'\n', 0x1f] {
+            for len in 0..20 {
+                for at in 0..len {
+                    let mut v = vec![b'a'; len];
+                    // Bytes around the specials that must not match.
+                    if at > 0 {
+                        v[at - 1] = 0x20;
+                    }
+                    if at + 1 < len {
+                        v[at + 1] = 0xff;
+                    }
+                    v[at] = special;
+                    assert_eq!(find_escape(&v, 0), Some(at), "{v:?}");
+                    assert_eq!(find_escape(&v, at + 1), None, "{v:?}");
+                }
+            }
+        }
+        let text = "नमस्ते! 0x7f:\u{7f} ~ / é 😀 no escapes here at all";
+        assert_eq!(find_escape(text.as_bytes(), 0), None);
+    }
+
+    /// Lines the fast path must decline, all still decoded (or refused) by the general path.
+    #[test]
+    fn fast_path_declines_what_it_cannot_vouch_for() {
+        let base =
+            r#""ts":"2025-08-18T14:30:22.123456Z","role":"user","content":"x","source":"s"}"#;
+        let cases = [
+            base.replace(r#""content":"x""#, r#""content":"a\u0022b""#),
+            base.replace(r#""content":"x""#, r#""content":"a\qb""#),
+            base.replace(r#""content""#, r#""con\u0074ent""#),
+            base.replace(r#""role":"user""#, r#""role" : "user""#),
+            base.replace('}', r#","extra":1}"#),
+            base.replace('}', r#","turn":null}"#),
+            base.replace('}', r#","meta":[1]}"#),
+            base.replace('}', r#","interrupted":1}"#),
+            base.replace('}', "} "),
+            base.replace(r#""source":"s""#, r#""source":"s","source":"t""#),
+            base.replace("14:30:22.123456Z", "14:30:22.123456+24:00"),
+        ];
+        for (i, body) in cases.iter().enumerate() {
+            let l = line(Kind::Message, 1, body.as_bytes());
+            let l = &l[..l.len() - 1];
+            assert!(fast::decode_message(l).is_none(), "case {i}: {body}");
+            assert_eq!(decode(l), decode_general(l), "case {i}");
+        }
+        // Unusual timestamps are left to chrono, with the same outcome either way.
+        for ts in [
+            "14:30:22.5Z",
+            "14:30:60.123456Z",
+            "14:30:22Z",
+            "14:30:22.123456+0530",
+        ] {
+            let body = base.replace("14:30:22.123456Z", ts);
+            let l = line(Kind::Message, 1, body.as_bytes());
+            let l = &l[..l.len() - 1];
+            assert_eq!(
+                fast::decode_message(l).ok_or(()),
+                decode_general(l).map_err(|_| ()),
+                "{ts}"
+            );
+        }
+        let seq0 = line(Kind::Message, 7, base.as_bytes());
+        let leading_zero = String::from_utf8(seq0)
+            .unwrap()
+            .replace("\"seq\":7", "\"seq\":07");
+        assert!(fast::decode_message(leading_zero.trim_end().as_bytes()).is_none());
+    }
+
+    #[test]
+    fn fast_timestamps() {
+        for ts in [
+            "2025-08-18T14:30:22.123456+05:30",
+            "2025-08-18T14:30:22.123456Z",
+            "2024-02-29T23:59:59.999999-07:00",
+            "2000-02-29T00:00:00.000000+23:59",
+        ] {
+            assert!(fast::valid_ts(ts), "{ts}");
+            assert!(parse_ts(ts).is_ok());
+        }
+        for ts in [
+            "2023-02-29T14:30:22.123456Z",
+            "1900-02-29T14:30:22.123456Z",
+            "2025-04-31T14:30:22.123456Z",
+            "2025-13-01T14:30:22.123456Z",
+            "2025-08-18T24:00:00.000000Z",
+            "2025-08-18T14:30:22.123456z",
+            "2025-08-18t14:30:22.123456Z",
+            "2025-08-18T14:30:22.123456-00:00",
+            "2025-08-18T14:30:22.123456+0530",
+            "2025-08-18T14:30:22Z",
+        ] {
+            assert!(!fast::valid_ts(ts), "{ts}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[a-z \"\\\\/\n\t\u{0}\u{1f}\u{7f}नमस्ते😀]{0,40}",
+            ]
+        }
+
+        fn message() -> impl Strategy<Value = Message> {
+            (
+                any::<bool>(),
+                text(),
+                text(),
+                proptest::option::of(text()),
+                any::<bool>(),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(prop_oneof![
+                    Just(serde_json::json!({})),
+                    Just(serde_json::json!({"latency_ms": 412, "nested": {"a": [1, "}{\"]"]}})),
+                    text().prop_map(|t| serde_json::json!({ "note": t })),
+                ]),
+            )
+                .prop_map(
+                    |(user, content, source, turn, interrupted, speaker, lang, meta)| {
+                        let role = if user { Role::User } else { Role::Agent };
+                        Message {
+                            turn,
+                            interrupted,
+                            speaker,
+                            lang,
+                            meta,
+                            ..Message::new(role, content, source)
+                        }
+                    },
+                )
+        }
+
+        fn timestamp() -> impl Strategy<Value = String> {
+            (
+                0u32..10000,
+                0u32..14,
+                0u32..33,
+                0u32..25,
+                0u32..61,
+                0u32..61,
+                0u32..1_000_000,
+                prop_oneof![
+                    Just("Z".to_string()),
+                    Just("z".to_string()),
+                    (prop_oneof![Just('+'), Just('-')], 0u32..26, 0u32..61)
+                        .prop_map(|(s, h, m)| format!("{s}{h:02}:{m:02}")),
+                ],
+            )
+                .prop_map(|(y, mo, d, h, mi, s, f, off)| {
+                    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:06}{off}")
+                })
+        }
+
+        /// A byte that tends to matter to a JSON parser.
+        fn interesting() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                prop::sample::select(b"\"\\{}[],: 0123456789-.eEtrufalsn\x00\x1f\x7f\xff".to_vec()),
+                any::<u8>(),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn hand_encoder_matches_serde(msg in message(), ts in timestamp()) {
+                prop_assert_eq!(message_fields(&msg, &ts), reference_fields(&msg, &ts));
+            }
+
+            #[test]
+            fn fast_path_decodes_what_convlog_writes(msg in message(), seq in any::<u64>()) {
+                let ts = "2025-08-18T14:30:22.123456+05:30";
+                let l = line(Kind::Message, seq, &message_fields(&msg, ts));
+                let l = &l[..l.len() - 1];
+                let general = decode_general(l);
+                prop_assert!(general.is_ok());
+                // Only \u escapes (control characters without a short name) are declined.
+                let unicode_escapes = [&msg.content, &msg.source]
+                    .into_iter()
+                    .chain(&msg.turn)
+                    .chain(&msg.speaker)
+                    .chain(&msg.lang)
+                    .any(|s| s.bytes().any(|c| c < 0x20 && !b"\x08\x0c\n\r\t".contains(&c)));
+                match fast::decode_message(l) {
+                    Some(rec) => prop_assert_eq!(Ok(rec), general),
+                    None => prop_assert!(unicode_escapes, "declined a line without \\u escapes"),
+                }
+            }
+
+            /// Soundness: whatever the fast path accepts, the general path
+            /// accepts with the same record, for damaged lines with a valid CRC.
+            #[test]
+            fn fast_path_never_disagrees(
+                msg in message(),
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, interesting()), 1..4),
+            ) {
+                let mut body = message_fields(&msg, "2025-08-18T14:30:22.123456+05:30");
+                let mut full = b"\"kind\":\"message\",\"seq\":42,".to_vec();
+                full.append(&mut body);
+                for (at, op, byte) in edits {
+                    let i = at.index(full.len() + 1);
+                    match op {
+                        0 if i < full.len() => full[i] = byte,
+                        1 => full.insert(i, byte),
+                        _ if i < full.len() => { full.remove(i); }
+                        _ => {}
+                    }
+                }
+                let mut l = Vec::new();
+                l.extend_from_slice(PREFIX_HEAD);
+                l.extend_from_slice(b"00000000\",");
+                l.extend_from_slice(&full);
+                let crc = crc32fast::hash(&l[PREFIX_LEN..]);
+                write_hex(crc, &mut l[8..16]);
+                if let Some(rec) = fast::decode_message(&l) {
+                    prop_assert_eq!(Ok(rec), decode_general(&l));
+                }
+            }
+
+            #[test]
+            fn fast_timestamps_are_a_subset_of_chrono(ts in timestamp()) {
+                if fast::valid_ts(&ts) {
+                    prop_assert!(parse_ts(&ts).is_ok(), "{} accepted but chrono refuses it", ts);
+                }
+            }
+        }
     }
 }

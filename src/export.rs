@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::codec::{escape_of, find_escape, push_json_str};
 use crate::error::{Error, Result};
 use crate::reader::{self, Recovery, Report};
 use crate::record::{MessageRecord, Record, Role, documented_ts, parse_ts};
@@ -114,7 +115,13 @@ impl ExportMessage {
         copy(&mut self.turn, &m.turn);
         copy(&mut self.speaker, &m.speaker);
         copy(&mut self.lang, &m.lang);
-        self.meta = m.meta.map(|r| r.get().to_string());
+        match (&mut self.meta, m.meta) {
+            (Some(dst), Some(raw)) => {
+                dst.clear();
+                dst.push_str(raw.get());
+            }
+            (dst, raw) => *dst = raw.map(|r| r.get().to_string()),
+        }
         self.interrupted = m.interrupted;
         self.seq = m.seq;
         self.fragments = 1;
@@ -217,6 +224,8 @@ pub struct JsonRender<W> {
     path: std::path::PathBuf,
     timestamps: TimestampStyle,
     count: u64,
+    /// One message is assembled here and handed to `out` in one write.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> JsonRender<W> {
@@ -227,6 +236,7 @@ impl<W: Write> JsonRender<W> {
             path: path.to_path_buf(),
             timestamps,
             count: 0,
+            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -251,20 +261,19 @@ impl<W: Write> Render for JsonRender<W> {
         let ts = m.timestamp(self.timestamps)?;
         let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
         self.count += 1;
-        let w = &mut self.out;
-        (|| {
-            w.write_all(sep)?;
-            w.write_all(b"    {\n      \"role\": \"")?;
-            w.write_all(m.role().as_str().as_bytes())?;
-            w.write_all(b"\",\n      \"content\": ")?;
-            write_py_str(w, &m.content)?;
-            w.write_all(b",\n      \"timestamp\": ")?;
-            write_py_str(w, &ts)?;
-            w.write_all(b",\n      \"source\": ")?;
-            write_py_str(w, &m.source)?;
-            w.write_all(b"\n    }")
-        })()
-        .map_err(|e| self.io(e))
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.extend_from_slice(sep);
+        buf.extend_from_slice(b"    {\n      \"role\": \"");
+        buf.extend_from_slice(m.role().as_str().as_bytes());
+        buf.extend_from_slice(b"\",\n      \"content\": ");
+        push_json_str(buf, &m.content);
+        buf.extend_from_slice(b",\n      \"timestamp\": ");
+        push_json_str(buf, &ts);
+        buf.extend_from_slice(b",\n      \"source\": ");
+        push_json_str(buf, &m.source);
+        buf.extend_from_slice(b"\n    }");
+        self.out.write_all(buf).map_err(|e| self.io(e))
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -285,31 +294,12 @@ impl<W: Write> Render for JsonRender<W> {
 /// other control characters below U+0020 as `\u00XX` in lowercase hex, and
 /// everything else (DEL and all non-ASCII included) raw.
 pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     w.write_all(b"\"")?;
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ],
-            _ => continue,
-        };
+    while let Some(i) = find_escape(bytes, start) {
         w.write_all(&bytes[start..i])?;
-        w.write_all(esc)?;
+        w.write_all(escape_of(bytes[i]).as_slice())?;
         start = i + 1;
     }
     w.write_all(&bytes[start..])?;

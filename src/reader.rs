@@ -202,11 +202,17 @@ impl Report {
 }
 
 /// Reads lines with a reused buffer and a length cap.
+///
+/// A line that lies whole in the reader's buffer is handed out in place,
+/// without a copy; its bytes are consumed from the reader at the next call.
+/// Only a line that straddles a refill is copied into the reused buffer.
 pub struct Lines<R> {
     r: R,
     buf: Vec<u8>,
     offset: u64,
     line: u64,
+    /// Bytes of the line last returned in place, still to be consumed.
+    pending: usize,
 }
 
 /// One line read by [`Lines`].
@@ -232,6 +238,7 @@ impl<R: BufRead> Lines<R> {
             buf: Vec::with_capacity(1024),
             offset: pos.offset,
             line: pos.line,
+            pending: 0,
         }
     }
 
@@ -242,6 +249,33 @@ impl<R: BufRead> Lines<R> {
 
     /// The next line (without its newline) and where it was, or `None` at end of input.
     pub fn next_line(&mut self) -> io::Result<Option<(LineInfo, &[u8])>> {
+        if self.pending > 0 {
+            self.r.consume(self.pending);
+            self.pending = 0;
+        }
+        // In place: the whole line, newline included, is already buffered.
+        let whole = loop {
+            match self.r.fill_buf() {
+                Ok(a) => break memchr::memchr(b'\n', a).filter(|&i| i <= MAX_LINE_BYTES),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(i) = whole {
+            self.pending = i + 1;
+            self.line += 1;
+            let info = LineInfo {
+                line: self.line,
+                offset: self.offset,
+                len: self.pending as u64,
+                complete: true,
+                too_long: false,
+            };
+            self.offset += self.pending as u64;
+            // The buffer is not empty, so this returns it again without reading.
+            let avail = self.r.fill_buf()?;
+            return Ok(Some((info, &avail[..i])));
+        }
         self.buf.clear();
         let mut len = 0u64;
         let mut too_long = false;
@@ -429,7 +463,14 @@ where
                     report.first_seq = Some(seq);
                     report.first_ts = Some(m.ts.to_string());
                 }
-                report.last_ts = Some(m.ts.to_string());
+                // Reuse the string: this runs for every message of the log.
+                match &mut report.last_ts {
+                    Some(last) => {
+                        last.clear();
+                        last.push_str(&m.ts);
+                    }
+                    None => report.last_ts = Some(m.ts.to_string()),
+                }
             }
             Record::End { .. } => report.ended = true,
             Record::Header(_) => {}
