@@ -122,8 +122,17 @@ fn tail_of(fields: &impl Serialize) -> Vec<u8> {
 /// the reference): the bytes are the same, with the string escaping done a
 /// word at a time. This runs once per message on the caller's task.
 pub fn message_fields(msg: &Message, ts: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    message_fields_into(&mut out, msg, ts);
+    out
+}
+
+/// [`message_fields`] appended to `out`, so that a caller can reuse buffers
+/// (for example ones the writer thread hands back, instead of freeing on the
+/// writer a buffer the caller's thread allocated).
+pub fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 16);
-    let mut out = Vec::with_capacity(
+    out.reserve(
         64 + ts.len()
             + msg.content.len()
             + msg.source.len()
@@ -132,35 +141,34 @@ pub fn message_fields(msg: &Message, ts: &str) -> Vec<u8> {
             + opt(&msg.lang),
     );
     out.extend_from_slice(b"\"ts\":");
-    push_json_str(&mut out, ts);
+    push_json_str(out, ts);
     out.extend_from_slice(b",\"role\":\"");
     out.extend_from_slice(msg.role.as_str().as_bytes());
     out.extend_from_slice(b"\",\"content\":");
-    push_json_str(&mut out, &msg.content);
+    push_json_str(out, &msg.content);
     out.extend_from_slice(b",\"source\":");
-    push_json_str(&mut out, &msg.source);
+    push_json_str(out, &msg.source);
     if let Some(turn) = &msg.turn {
         out.extend_from_slice(b",\"turn\":");
-        push_json_str(&mut out, turn);
+        push_json_str(out, turn);
     }
     if msg.interrupted {
         out.extend_from_slice(b",\"interrupted\":true");
     }
     if let Some(speaker) = &msg.speaker {
         out.extend_from_slice(b",\"speaker\":");
-        push_json_str(&mut out, speaker);
+        push_json_str(out, speaker);
     }
     if let Some(lang) = &msg.lang {
         out.extend_from_slice(b",\"lang\":");
-        push_json_str(&mut out, lang);
+        push_json_str(out, lang);
     }
     if let Some(meta) = &msg.meta {
         out.extend_from_slice(b",\"meta\":");
         // Serialising a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, meta);
+        let _ = serde_json::to_writer(&mut *out, meta);
     }
     out.push(b'}');
-    out
 }
 
 /// Appends `s` as a JSON string: `"` and `\\` escaped, `\b \f \n \r \t` by
