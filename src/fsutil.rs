@@ -141,6 +141,16 @@ pub fn write_atomic<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::io(path, "write", io::ErrorKind::IsADirectory.into()));
+        }
+        // A device (/dev/null, /dev/stdout, a terminal) or a FIFO is written
+        // in place: renaming a temporary file over it would replace the
+        // device node itself, which as root means a regular file at /dev/null.
+        Ok(m) if !m.is_file() => return write_in_place(path, fill),
+        _ => {}
+    }
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -163,6 +173,19 @@ where
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+fn write_in_place<F>(path: &Path, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, "open", e))?;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    fill(&mut w)?;
+    w.flush().map_err(|e| Error::io(path, "write", e))
 }
 
 /// Takes the exclusive lock on `file`, waiting forever or up to `timeout`.

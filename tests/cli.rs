@@ -650,3 +650,42 @@ fn several_processes_ingest_into_one_log_without_loss_or_interleaving() {
     }
     convlog().arg("verify").arg(&log).assert().code(0);
 }
+
+/// `-o` naming a FIFO or a device (`/dev/null`, `/dev/stdout`) writes into
+/// it: renaming a temporary file over it would replace the node itself.
+#[test]
+fn export_into_a_fifo_writes_through_it_instead_of_replacing_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = three_messages(tmp.path());
+    let fifo = tmp.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    convlog()
+        .arg("export")
+        .arg(&log)
+        .arg("-o")
+        .arg(&fifo)
+        .assert()
+        .success();
+    let got = reader.join().unwrap();
+    assert_eq!(got, export(&log, &[]).stdout);
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    convlog()
+        .arg("export")
+        .arg(&log)
+        .arg("-o")
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Is a directory"));
+}
