@@ -687,5 +687,5 @@ fn export_into_a_fifo_writes_through_it_instead_of_replacing_it() {
         .arg(tmp.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("Is a directory"));
+        .stderr(predicate::str::contains("is a directory"));
 }
