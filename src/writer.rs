@@ -50,9 +50,11 @@ impl IoHooks for RealIo {}
 pub(crate) type Reply = oneshot::Sender<Result<u64>>;
 
 pub(crate) enum Request {
-    /// A message whose fields after `seq` are already encoded.
+    /// Messages whose fields after `seq` are already encoded, back to back
+    /// in `fields`. They get consecutive seqs in one write; the reply is the first.
     Append {
         fields: Vec<u8>,
+        parts: Parts,
         reply: Option<Reply>,
     },
     /// Append the end record, then render the export (if `export` is set).
@@ -63,6 +65,16 @@ pub(crate) enum Request {
     },
     /// Resolves once everything queued before it has been handled.
     Flush { reply: oneshot::Sender<Result<()>> },
+}
+
+/// How an [`Request::Append`]'s `fields` divide into records.
+pub(crate) enum Parts {
+    /// One record: all of `fields`.
+    One,
+    /// Several records, ending at these offsets of `fields` (an `append_many`
+    /// chunk: one request, one reply and one buffer for the lot, instead of
+    /// one of each per message crossing between threads).
+    Many(Vec<usize>),
 }
 
 /// State shared between the handles and the thread.
@@ -194,26 +206,43 @@ impl Writer {
         let mut seq = self.last_seq;
         let mut ended = self.ended;
         for req in batch {
-            let fields;
-            let (kind, fields) = match req {
-                Request::Append { fields, .. } => (Kind::Message, fields.as_slice()),
-                Request::End { ts, .. } => {
-                    fields = codec::end_fields(ts);
-                    (Kind::End, fields.as_slice())
-                }
-                Request::Flush { .. } => {
-                    results.push(Ok(0));
-                    continue;
-                }
-            };
+            if let Request::Flush { .. } = req {
+                results.push(Ok(0));
+                continue;
+            }
             if ended {
                 results.push(Err(Error::Ended { path: path.clone() }));
                 continue;
             }
-            seq += 1;
-            codec::frame(kind, seq, fields, &mut self.buf);
-            results.push(Ok(seq));
-            ended = kind == Kind::End;
+            results.push(Ok(seq + 1));
+            match req {
+                Request::Append {
+                    fields,
+                    parts: Parts::One,
+                    ..
+                } => {
+                    seq += 1;
+                    codec::frame(Kind::Message, seq, fields, &mut self.buf);
+                }
+                Request::Append {
+                    fields,
+                    parts: Parts::Many(ends),
+                    ..
+                } => {
+                    let mut start = 0;
+                    for &end in ends {
+                        seq += 1;
+                        codec::frame(Kind::Message, seq, &fields[start..end], &mut self.buf);
+                        start = end;
+                    }
+                }
+                Request::End { ts, .. } => {
+                    seq += 1;
+                    codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut self.buf);
+                    ended = true;
+                }
+                Request::Flush { .. } => {}
+            }
         }
         if self.buf.is_empty() {
             return Ok(results);

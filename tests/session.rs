@@ -241,3 +241,45 @@ fn dropping_the_last_handle_writes_what_was_logged() {
     // No flush, no runtime: the drop waited for the writer to drain the queue.
     assert_eq!(inspect(&path).unwrap().messages, 500);
 }
+
+#[tokio::test]
+async fn append_many_gives_consecutive_seqs_and_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    s.append(Message::user("before", "stt")).await.unwrap();
+    let seqs = s
+        .append_many(vec![
+            Message::agent("a", "tts").turn("t1"),
+            Message::agent("  ", "tts"),
+            Message::agent("b", "tts")
+                .turn("t1")
+                .timestamp("2025-08-18T14:30:22.5+05:30"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(seqs, [Some(2), None, Some(3)]);
+    let err = s
+        .append_many(vec![
+            Message::user("fine", "stt"),
+            Message::user("bad", "stt").timestamp("nope"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("RFC 3339"), "{err}");
+    assert_eq!(s.append_many(Vec::new()).await.unwrap(), []);
+    assert_eq!(
+        s.append(Message::user("after", "stt")).await.unwrap(),
+        Some(4)
+    );
+    let mut seen = Vec::new();
+    scan_file(s.path(), Recovery::Absolute, |r| {
+        if let Record::Message(m) = r {
+            seen.push((m.seq, m.content.to_string(), m.ts.to_string()));
+        }
+        Ok(())
+    })
+    .unwrap();
+    let contents: Vec<&str> = seen.iter().map(|(_, c, _)| c.as_str()).collect();
+    assert_eq!(contents, ["before", "a", "b", "after"]);
+    assert_eq!(seen[2].2, "2025-08-18T14:30:22.5+05:30");
+}

@@ -161,10 +161,17 @@ fn parse_input(line: &str) -> Result<Message> {
     Ok(msg)
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<Option<u64>>> + Send>>;
+/// A chunk of input queued as one request: its input line numbers and the
+/// future of its seqs.
+type Pending = (
+    Vec<u64>,
+    Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>,
+);
 
-/// How many records may wait for durability before reading stdin pauses.
-const MAX_IN_FLIGHT: usize = 1 << 16;
+/// How many chunks may wait for durability before reading stdin pauses.
+const MAX_CHUNKS_IN_FLIGHT: usize = 64;
+/// Largest chunk: lines read while stdin keeps data buffered go out together.
+const MAX_CHUNK: usize = 4096;
 
 pub fn ingest(a: IngestArgs) -> Result<Exit> {
     let session = Session::open_with(
@@ -174,9 +181,9 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
             ..Options::default()
         },
     )?;
-    // The reading thread queues each record at once (that is what batches
-    // them); this thread awaits the acks in input order and prints them.
-    let (tx, rx) = mpsc::sync_channel::<(u64, Pending)>(MAX_IN_FLIGHT);
+    // The reading thread queues chunks at once (the writer batches whatever
+    // is queued); this thread awaits them in input order and prints the acks.
+    let (tx, rx) = mpsc::sync_channel::<Pending>(MAX_CHUNKS_IN_FLIGHT);
     let reader_session = session.clone();
     let log = a.log.clone();
     let reader = std::thread::spawn(move || read_input(&log, &reader_session, tx));
@@ -197,89 +204,104 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
     })
 }
 
-/// Awaits each record's durability in input order, printing `LINE SEQ` when
-/// `ack` is set. Acks that are already known go out together; stdout is
+/// Awaits each chunk's durability in input order, printing `LINE SEQ` per
+/// record when `ack` is set. Acks already known go out together; stdout is
 /// flushed whenever the next ack would have to wait, so none is held back.
-async fn print_acks(rx: mpsc::Receiver<(u64, Pending)>, ack: bool) -> Result<()> {
+async fn print_acks(rx: mpsc::Receiver<Pending>, ack: bool) -> Result<()> {
     use std::task::{Context, Poll, Waker};
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let flush = |out: &mut io::BufWriter<io::StdoutLock<'_>>| {
-        out.flush()
-            .map_err(|e| Error::io(Path::new("<stdout>"), "write", e))
-    };
+    let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
     loop {
-        let (line, mut fut) = match rx.try_recv() {
+        let (lines, mut fut) = match rx.try_recv() {
             Ok(item) => item,
             Err(mpsc::TryRecvError::Disconnected) => break,
             Err(mpsc::TryRecvError::Empty) => {
-                flush(&mut out)?;
+                out.flush().map_err(stdout_err)?;
                 match rx.recv() {
                     Ok(item) => item,
                     Err(_) => break,
                 }
             }
         };
-        let done = match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        let seqs = match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(done) => done,
             Poll::Pending => {
-                flush(&mut out)?;
+                out.flush().map_err(stdout_err)?;
                 fut.await
             }
-        };
-        if let (true, Some(seq)) = (ack, done?) {
-            writeln!(out, "{line} {seq}")
-                .map_err(|e| Error::io(Path::new("<stdout>"), "write", e))?;
+        }?;
+        if ack {
+            for (line, seq) in lines.iter().zip(seqs) {
+                if let Some(seq) = seq {
+                    writeln!(out, "{line} {seq}").map_err(stdout_err)?;
+                }
+            }
         }
     }
-    flush(&mut out)
+    out.flush().map_err(stdout_err)
 }
 
-/// Reads stdin, queues each good line and reports each bad one. Returns how many were rejected.
-fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<(u64, Pending)>) -> Result<u64> {
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+/// Reads stdin, queues good lines in chunks and reports each bad one.
+/// Returns how many were rejected.
+fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<Pending>) -> Result<u64> {
+    // Our own buffer, so we can tell when the next read would wait: that is
+    // when a chunk goes out, so a slow producer's lines are never held back.
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut line = String::new();
     let mut n = 0u64;
     let mut rejected = 0u64;
+    let mut lines = Vec::new();
+    let mut msgs = Vec::new();
     loop {
         line.clear();
         let read = input
             .read_line(&mut line)
             .map_err(|e| Error::io(Path::new("<stdin>"), "read", e))?;
-        if read == 0 {
-            return Ok(rejected);
-        }
-        n += 1;
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let msg = match parse_input(text) {
-            Ok(msg) => msg,
-            Err(e) => {
-                rejected += 1;
-                eprintln!("convlog: {}: stdin line {n}: rejected: {e}", log.display());
-                continue;
+        if read > 0 {
+            n += 1;
+            match parse_line(session, &line) {
+                Ok(Some(msg)) if msg.is_blank() => {
+                    eprintln!(
+                        "convlog: {}: stdin line {n}: skipped: content is blank",
+                        log.display()
+                    );
+                }
+                Ok(Some(msg)) => {
+                    lines.push(n);
+                    msgs.push(msg);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    rejected += 1;
+                    eprintln!("convlog: {}: stdin line {n}: rejected: {e}", log.display());
+                }
             }
-        };
-        if msg.is_blank() {
-            eprintln!(
-                "convlog: {}: stdin line {n}: skipped: content is blank",
-                log.display()
-            );
-            continue;
         }
-        if let Err(e) = session.check(&msg) {
-            rejected += 1;
-            eprintln!("convlog: {}: stdin line {n}: rejected: {e}", log.display());
-            continue;
+        let at_end = read == 0;
+        if !msgs.is_empty() && (at_end || input.buffer().is_empty() || msgs.len() >= MAX_CHUNK) {
+            let fut = Box::pin(session.append_many(std::mem::take(&mut msgs)));
+            if tx.send((std::mem::take(&mut lines), fut)).is_err() {
+                // The ack side stopped (a write failed or stdout closed); it reports why.
+                return Ok(rejected);
+            }
         }
-        if tx.send((n, Box::pin(session.append(msg)))).is_err() {
-            // The ack side stopped (a write failed or stdout closed); it reports why.
+        if at_end {
             return Ok(rejected);
         }
     }
+}
+
+/// One input line as a checked message, `None` for an empty line. Blank
+/// content passes: the caller skips it, as the original design did.
+fn parse_line(session: &Session, line: &str) -> Result<Option<Message>> {
+    let text = line.trim_end_matches(['\n', '\r']);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let msg = parse_input(text)?;
+    session.check(&msg)?;
+    Ok(Some(msg))
 }
 
 /// The demo conversation: (role, source, turn, text, interrupted).
