@@ -689,3 +689,22 @@ fn export_into_a_fifo_writes_through_it_instead_of_replacing_it() {
         .code(2)
         .stderr(predicate::str::contains("is a directory"));
 }
+
+#[test]
+fn ingest_rejects_a_line_of_invalid_utf8_and_keeps_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = new_log(tmp.path());
+    let mut input = b"{\"role\":\"user\",\"content\":\"ok\",\"source\":\"s\"}\n".to_vec();
+    input.extend_from_slice(b"{\"role\":\"user\",\"content\":\"\xff\xfe\",\"source\":\"s\"}\n");
+    input.extend_from_slice(b"{\"role\":\"agent\",\"content\":\"still here\",\"source\":\"s\"}\n");
+    let out = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .arg("--ack")
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(lines(&out.stdout), ["1 1", "3 2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2:"));
+}

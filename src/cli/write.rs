@@ -145,9 +145,11 @@ enum TurnId {
     Number(serde_json::Number),
 }
 
-fn parse_input(line: &str) -> Result<Message> {
+fn parse_input(line: &[u8]) -> Result<Message> {
+    // From bytes: serde_json checks the UTF-8 of what it keeps, so the line
+    // is not validated twice.
     let i: InputLine =
-        serde_json::from_str(line).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        serde_json::from_slice(line).map_err(|e| Error::InvalidInput(e.to_string()))?;
     let mut msg = Message::new(i.role.parse::<Role>()?, i.content, i.source)
         .interrupted(i.interrupted.unwrap_or(false));
     msg.turn = i.turn.map(|t| match t {
@@ -248,7 +250,7 @@ fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<Pending>) -> R
     // Our own buffer, so we can tell when the next read would wait: that is
     // when a chunk goes out, so a slow producer's lines are never held back.
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut n = 0u64;
     let mut rejected = 0u64;
     let mut lines = Vec::new();
@@ -256,7 +258,7 @@ fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<Pending>) -> R
     loop {
         line.clear();
         let read = input
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(|e| Error::io(Path::new("<stdin>"), "read", e))?;
         if read > 0 {
             n += 1;
@@ -294,9 +296,9 @@ fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<Pending>) -> R
 
 /// One input line as a checked message, `None` for an empty line. Blank
 /// content passes: the caller skips it, as the original design did.
-fn parse_line(session: &Session, line: &str) -> Result<Option<Message>> {
-    let text = line.trim_end_matches(['\n', '\r']);
-    if text.trim().is_empty() {
+fn parse_line(session: &Session, line: &[u8]) -> Result<Option<Message>> {
+    let text = line.trim_ascii();
+    if text.is_empty() {
         return Ok(None);
     }
     let msg = parse_input(text)?;
