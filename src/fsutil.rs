@@ -270,9 +270,12 @@ pub fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
 
 /// (device, inode) of an open file and of the path, to notice a log that was
 /// replaced underneath an open writer.
-pub fn same_file(file: &File, path: &Path) -> Result<bool> {
+///
+/// `open` is the open file's metadata, which the caller usually needs anyway
+/// (the writer also takes the file's length from it), saving an `fstat`.
+pub fn same_file(open: &fs::Metadata, path: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
-    let a = file.metadata().map_err(|e| Error::io(path, "fstat", e))?;
+    let a = open;
     match fs::symlink_metadata(path) {
         Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

@@ -193,13 +193,18 @@ impl Writer {
 
     fn commit_locked(&mut self, batch: &[Request]) -> Result<Vec<Result<u64>>> {
         let path = self.shared.path.clone();
-        if !fsutil::same_file(&self.file, &path)? {
+        // One fstat per batch serves both checks below.
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&path, "fstat", e))?;
+        if !fsutil::same_file(&meta, &path)? {
             return Err(self.poison(format!(
                 "{} was removed or replaced by another file while open",
                 path.display()
             )));
         }
-        self.catch_up()?;
+        self.catch_up(meta.len())?;
 
         self.buf.clear();
         let mut results = Vec::with_capacity(batch.len());
@@ -263,13 +268,8 @@ impl Writer {
     /// Under the lock: if the file is not the length we left it at, another
     /// process appended (read its records to learn the last seq) or a
     /// crashed writer left a torn tail (cut it, keeping the bytes).
-    fn catch_up(&mut self) -> Result<()> {
+    fn catch_up(&mut self, len: u64) -> Result<()> {
         let path = self.shared.path.clone();
-        let len = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io(&path, "fstat", e))?
-            .len();
         if len == self.known_len {
             return Ok(());
         }
