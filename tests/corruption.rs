@@ -6,7 +6,10 @@
 //! its bytes and checks what the reader, export, repair and a reopened
 //! session make of them.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::broken_files;
+
+use std::path::Path;
 
 use convlog::export::{ExportOptions, export_to};
 use convlog::reader::{Recovery, Report, inspect, scan_file};
@@ -136,22 +139,6 @@ fn export_messages(path: &Path) -> convlog::Result<Vec<(Role, String)>> {
             (role, m["content"].as_str().unwrap().to_string())
         })
         .collect())
-}
-
-fn broken_files(log: &Path) -> Vec<PathBuf> {
-    let name = log.file_name().unwrap().to_string_lossy().into_owned();
-    let mut out: Vec<PathBuf> = std::fs::read_dir(log.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{name}.broken"))
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Opens `path` with a fresh session, appends one message and checks it got

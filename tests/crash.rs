@@ -19,6 +19,9 @@
 //! `CONVLOG_CRASH_SEED` replays a run, `CONVLOG_MULTI_ROUNDS` sets the rounds
 //! of the four-process test (default 5).
 
+mod common;
+use common::broken_files;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -297,22 +300,6 @@ fn records(log: &Path) -> (BTreeMap<u64, (Role, String)>, Report) {
     })
     .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     (out, report)
-}
-
-fn broken_files(log: &Path) -> Vec<PathBuf> {
-    let prefix = format!("{}.broken", log.file_name().unwrap().to_string_lossy());
-    let mut out: Vec<PathBuf> = std::fs::read_dir(log.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// The invariants after a crash: the log reads, any damage is a torn tail,

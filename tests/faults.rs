@@ -6,6 +6,9 @@
 //! so the kernel fails the writer's `write` with `EFBIG`. The other I/O
 //! failures are injected through [`Options::io`], the writer's `IoHooks` seam.
 
+mod common;
+use common::broken_files;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -52,22 +55,6 @@ fn contents(log: &Path) -> Vec<(u64, String)> {
 
 fn expected(range: std::ops::RangeInclusive<usize>) -> Vec<(u64, String)> {
     range.map(|i| (i as u64, msg(i).content)).collect()
-}
-
-fn broken_files(log: &Path) -> Vec<PathBuf> {
-    let prefix = format!("{}.broken", log.file_name().unwrap().to_string_lossy());
-    let mut out: Vec<PathBuf> = std::fs::read_dir(log.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn is_poisoned(e: &Error, cause: &str) -> bool {
