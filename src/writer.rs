@@ -184,21 +184,23 @@ impl Writer {
 
     /// Writes the batch durably. Returns, per request, the seq it got or why it failed.
     fn commit(&mut self, batch: &[Request]) -> Result<Vec<Result<u64>>> {
-        let path = self.shared.path.clone();
-        fsutil::lock_exclusive(&self.file, &path, self.cfg.lock_timeout)?;
+        let shared = Arc::clone(&self.shared);
+        let path = &shared.path;
+        fsutil::lock_exclusive(&self.file, path, self.cfg.lock_timeout)?;
         let result = self.commit_locked(batch);
-        fsutil::unlock(&self.file, &path);
+        fsutil::unlock(&self.file, path);
         result
     }
 
     fn commit_locked(&mut self, batch: &[Request]) -> Result<Vec<Result<u64>>> {
-        let path = self.shared.path.clone();
+        let shared = Arc::clone(&self.shared);
+        let path = &shared.path;
         // One fstat per batch serves both checks below.
         let meta = self
             .file
             .metadata()
-            .map_err(|e| Error::io(&path, "fstat", e))?;
-        if !fsutil::same_file(&meta, &path)? {
+            .map_err(|e| Error::io(path, "fstat", e))?;
+        if !fsutil::same_file(&meta, path)? {
             return Err(self.poison(format!(
                 "{} was removed or replaced by another file while open",
                 path.display()
@@ -269,7 +271,8 @@ impl Writer {
     /// process appended (read its records to learn the last seq) or a
     /// crashed writer left a torn tail (cut it, keeping the bytes).
     fn catch_up(&mut self, len: u64) -> Result<()> {
-        let path = self.shared.path.clone();
+        let shared = Arc::clone(&self.shared);
+        let path = &shared.path;
         if len == self.known_len {
             return Ok(());
         }
@@ -285,10 +288,10 @@ impl Writer {
         };
         let mut f = &self.file;
         f.seek(SeekFrom::Start(pos.offset))
-            .map_err(|e| Error::io(&path, "seek", e))?;
+            .map_err(|e| Error::io(path, "seek", e))?;
         let mut last_seq = pos.prev_seq.unwrap_or(0);
         let report = reader::scan_from(
-            &path,
+            path,
             io::BufReader::new(f.take(len - pos.offset)),
             pos,
             Recovery::SkipCorrupt,
@@ -325,16 +328,17 @@ impl Writer {
     /// Saves the torn bytes to `LOG.broken` and truncates them, so that damage
     /// left by a crashed writer never ends up in the middle of the file.
     fn cut_torn_tail(&mut self, valid_len: u64, len: u64) -> Result<()> {
-        let path = self.shared.path.clone();
+        let shared = Arc::clone(&self.shared);
+        let path = &shared.path;
         let mut torn = Vec::with_capacity((len - valid_len) as usize);
         let mut f = &self.file;
         f.seek(SeekFrom::Start(valid_len))
             .and_then(|_| f.take(len - valid_len).read_to_end(&mut torn))
-            .map_err(|e| Error::io(&path, "read torn tail", e))?;
-        let backup = fsutil::save_broken(&path, &torn)?;
+            .map_err(|e| Error::io(path, "read torn tail", e))?;
+        let backup = fsutil::save_broken(path, &torn)?;
         self.file
             .set_len(valid_len)
-            .map_err(|e| Error::io(&path, "truncate torn tail", e))?;
+            .map_err(|e| Error::io(path, "truncate torn tail", e))?;
         if let Err(e) = self.cfg.io.sync_data(&self.file) {
             return Err(self.poison(format!("fdatasync after truncation failed: {e}")));
         }
