@@ -154,23 +154,23 @@ fn example_log() -> Vec<u8> {
     out
 }
 
-fn bless() -> bool {
-    std::env::var_os("CONVLOG_BLESS").is_some()
-}
-
-#[test]
-fn example_log_matches_the_codec() {
-    let path = example_dir().join(format!("{STEM}.jsonl"));
-    let want = example_log();
-    if bless() {
-        std::fs::write(&path, &want).unwrap();
+/// Asserts that the committed file at `path` holds `want`, or writes it
+/// when `CONVLOG_BLESS` is set.
+fn check_or_bless(path: &Path, want: &[u8]) {
+    if std::env::var_os("CONVLOG_BLESS").is_some() {
+        std::fs::write(path, want).unwrap();
     }
-    let have = std::fs::read(&path).unwrap_or_default();
+    let have = std::fs::read(path).unwrap_or_default();
     assert!(
         have == want,
         "{} is stale; run CONVLOG_BLESS=1 cargo test --test example",
         path.display()
     );
+}
+
+#[test]
+fn example_log_matches_the_codec() {
+    check_or_bless(&example_dir().join(format!("{STEM}.jsonl")), &example_log());
 }
 
 #[test]
@@ -180,18 +180,9 @@ fn example_export_matches_the_exporter() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join(format!("{STEM}.jsonl"));
     std::fs::write(&log, example_log()).unwrap();
-    let path = example_dir().join(format!("{STEM}.json"));
     let mut want = Vec::new();
     export_to(&log, &mut want, &ExportOptions::default()).unwrap();
-    if bless() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let have = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        have == want,
-        "{} is stale; run CONVLOG_BLESS=1 cargo test --test example",
-        path.display()
-    );
+    check_or_bless(&example_dir().join(format!("{STEM}.json")), &want);
 }
 
 #[test]
