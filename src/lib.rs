@@ -25,7 +25,10 @@
 //! ```
 //!
 //! The modules follow the data's path: [`record`] → [`codec`] → [`writer`]
-//! and [`session`] → [`reader`] and [`repair`] → [`export`] and [`compact`].
+//! and [`session`] → [`reader`] and [`repair`] → [`export`] (with the other
+//! output [`formats`]) and [`compact`]. Around them: [`stats`] and
+//! [`import`] build on the reader and the writer, [`fsutil`] keeps the
+//! durability rules in one place, and [`discover`] expands paths into logs.
 //! The on-disk format is specified in [`format`](mod@format).
 
 #![warn(missing_docs)]
