@@ -335,7 +335,7 @@ impl Counting {
     }
 }
 
-fn options(io: Arc<Counting>) -> Options {
+fn options(io: Arc<dyn IoHooks>) -> Options {
     Options {
         echo: false,
         export_on_end: false,
@@ -516,16 +516,7 @@ impl IoHooks for NoSync {
 
 /// One producer awaiting each append of `n`; returns appends/s.
 fn convlog_single(dir: &Path, n: usize, io: Arc<dyn IoHooks>) -> f64 {
-    let s = Session::create_with(
-        dir,
-        Options {
-            echo: false,
-            export_on_end: false,
-            io,
-            ..Options::default()
-        },
-    )
-    .expect("create");
+    let s = Session::create_with(dir, options(io)).expect("create");
     let msgs: Vec<Message> = (0..n).map(message).collect();
     let rt = current_thread();
     let secs = rt.block_on(async {
@@ -1001,7 +992,8 @@ fn processes(cfg: &Config, rows: &mut Vec<Row>) {
     let r = interleave(
         rounds,
         |_| {
-            let s = Session::create_with(&dir, options(Arc::default())).expect("create");
+            let s =
+                Session::create_with(&dir, options(Arc::new(Counting::default()))).expect("create");
             let log = s.path().to_path_buf();
             drop(s);
             let mut children: Vec<_> = (0..procs)
@@ -1439,16 +1431,7 @@ impl IoHooks for SlowSync {
 /// Latencies (ns, sorted) of `n` `Session::log` calls in bursts of 50, 1 ms
 /// apart, and how many fdatasyncs ran meanwhile.
 fn log_latencies(dir: &Path, n: usize, io: Arc<dyn IoHooks>) -> Vec<u64> {
-    let s = Session::create_with(
-        dir,
-        Options {
-            echo: false,
-            export_on_end: false,
-            io,
-            ..Options::default()
-        },
-    )
-    .expect("create");
+    let s = Session::create_with(dir, options(io)).expect("create");
     let rt = current_thread();
     let mut lat: Vec<u64> = Vec::with_capacity(n);
     rt.block_on(async {
