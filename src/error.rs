@@ -78,6 +78,14 @@ pub enum Error {
         /// The log.
         path: PathBuf,
     },
+    /// A value given for the log at `path` was rejected (an invalid role,
+    /// timestamp, `meta`, or content over the limit): `source` says which.
+    Rejected {
+        /// The log the value was meant for.
+        path: PathBuf,
+        /// The validation error.
+        source: Box<Error>,
+    },
     /// [`global`](crate::global) was used before [`global::init`](crate::global::init), or initialised twice.
     DefaultSession(&'static str),
 }
@@ -95,6 +103,33 @@ impl Error {
         }
     }
 
+    /// Names `path` in a validation error that names no file, so that a
+    /// rejected value always says which log it was meant for. Errors that
+    /// already name a file are returned as they are.
+    pub fn in_file(self, path: &Path) -> Error {
+        match self {
+            Error::InvalidRole(_) | Error::ContentTooLarge { .. } | Error::InvalidInput(_) => {
+                Error::Rejected {
+                    path: path.to_path_buf(),
+                    source: Box::new(self),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// True for a rejected value (role, timestamp, `meta`, size), with or
+    /// without the log it was meant for.
+    pub fn is_rejected_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidRole(_)
+                | Error::ContentTooLarge { .. }
+                | Error::InvalidInput(_)
+                | Error::Rejected { .. }
+        )
+    }
+
     /// The file this error is about, when there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
@@ -104,6 +139,7 @@ impl Error {
             | Error::NotALog { path, .. }
             | Error::Damaged { path, .. }
             | Error::LockTimeout { path, .. }
+            | Error::Rejected { path, .. }
             | Error::WriterGone { path } => Some(path),
             _ => None,
         }
@@ -164,6 +200,7 @@ impl fmt::Display for Error {
             Error::WriterGone { path } => {
                 write!(f, "{}: the writer thread has stopped", path.display())
             }
+            Error::Rejected { path, source } => write!(f, "{}: {source}", path.display()),
             Error::DefaultSession(msg) => f.write_str(msg),
         }
     }
@@ -173,6 +210,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Rejected { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

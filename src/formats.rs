@@ -12,10 +12,16 @@
 //! | `json`     | the documented file, byte-identical to the original design's |
 //! | `jsonl`    | `{"role":"user","content":"…","timestamp":"…","source":"…"}` per line |
 //! | `markdown` | `**14:30:22 · User:** …` paragraphs under a `## 2025-08-18` heading per day |
-//! | `text`     | the console form: `[USER] …` / `[AGENT] …` (plus ` [interrupted]`) |
+//! | `text`     | the console form: `[USER] …` / `[AGENT] …` (plus ` [interrupted]`), control characters escaped |
 //! | `csv`      | RFC 4180: header row, CRLF line ends, fields quoted when needed |
 //! | `srt`      | numbered cues `00:00:01,234 --> 00:00:03,000` with `[USER] …` |
 //! | `vtt`      | `WEBVTT` cues `00:00:01.234 --> 00:00:03.000` with `<v User>…` |
+//!
+//! `text` is one message per line and is meant for a terminal, so newlines
+//! and control characters in the content are escaped ([`escape_controls`]):
+//! a transcript cannot start a new line of its own or send escape sequences
+//! (ESC) to the terminal that shows it. The other formats keep the content's
+//! bytes as their own syntax specifies.
 //!
 //! `--timestamps` (the [`TimestampStyle`]) applies to `json`, `jsonl` and
 //! `csv`. Markdown shows each message's wall-clock time as stored.
@@ -245,8 +251,34 @@ impl<W: Write> Render for JsonlRender<W> {
     }
 }
 
+/// Escapes what must not reach a terminal raw: `\n` and `\r` as those two
+/// characters, other C0 controls and DEL as `\x1b`-style escapes, C1
+/// controls (U+0080–U+009F, which some terminals obey like ESC) as
+/// `\u{9b}`. Tabs and all other text, backslashes included, pass unchanged,
+/// so ordinary content reads as it was written.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| c != '\t' && (c.is_control());
+    if !s.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if needs(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if needs(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The console form of the original design: `[USER] …` / `[AGENT] …`, one
-/// message per line, ` [interrupted]` after a turn that was cut off.
+/// message per line, ` [interrupted]` after a turn that was cut off. Content
+/// goes through [`escape_controls`], so a line is always one message.
 pub struct TextRender<W> {
     sink: Sink<W>,
 }
@@ -267,7 +299,7 @@ impl<W: Write> Render for TextRender<W> {
 
     fn message(&mut self, m: &ExportMessage) -> Result<()> {
         self.sink.write(|w| {
-            write!(w, "[{}] {}", m.role().tag(), m.content)?;
+            write!(w, "[{}] {}", m.role().tag(), escape_controls(&m.content))?;
             if m.interrupted {
                 w.write_all(b" [interrupted]")?;
             }

@@ -138,6 +138,32 @@ pub struct Damage {
     pub reason: String,
 }
 
+impl Damage {
+    /// True when a reader that skips damage leaves this line out. A seq gap
+    /// and a missing header are reported at a valid record, which every mode
+    /// that reads past the damage still delivers; what is missing there is
+    /// the seq(s) before it, not the line.
+    pub fn skips_record(&self) -> bool {
+        !matches!(
+            self.kind,
+            DamageKind::SeqGap { .. } | DamageKind::MissingHeader
+        )
+    }
+
+    /// The seqs a gap leaves out, as `seq 4` or `seqs 4–6`; `None` for other damage.
+    pub fn missing_seqs(&self) -> Option<String> {
+        match self.kind {
+            DamageKind::SeqGap { expected, found } if found == expected + 1 => {
+                Some(format!("seq {expected}"))
+            }
+            DamageKind::SeqGap { expected, found } => {
+                Some(format!("seqs {expected}–{}", found - 1))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Where a scan starts: the beginning of the file, or a known-good boundary
 /// (the writer rescans only what other processes appended since it last looked).
 #[derive(Debug, Clone, Copy, Default)]
@@ -159,6 +185,10 @@ pub struct Report {
     pub ended: bool,
     /// Valid message records.
     pub messages: u64,
+    /// Valid message records of role `user`.
+    pub user_messages: u64,
+    /// Valid message records of role `agent`.
+    pub agent_messages: u64,
     /// Message records handed to the caller under the recovery mode.
     pub delivered: u64,
     /// Seq of the first valid message.
@@ -434,7 +464,15 @@ where
                         expected: p + 1,
                         found: seq,
                     },
-                    format!("seq jumps from {p} to {seq}"),
+                    if seq == p + 2 {
+                        format!("seq {} is missing (seq {seq} follows {p})", p + 1)
+                    } else {
+                        format!(
+                            "seqs {}–{} are missing (seq {seq} follows {p})",
+                            p + 1,
+                            seq - 1
+                        )
+                    },
                     false,
                 )),
                 _ => None,
@@ -459,6 +497,10 @@ where
         match &rec {
             Record::Message(m) => {
                 report.messages += 1;
+                match m.role {
+                    crate::record::Role::User => report.user_messages += 1,
+                    crate::record::Role::Agent => report.agent_messages += 1,
+                }
                 if report.first_seq.is_none() {
                     report.first_seq = Some(seq);
                     report.first_ts = Some(m.ts.to_string());

@@ -464,10 +464,14 @@ pub(crate) fn write_header_file(
     };
     let mut line = Vec::new();
     codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
-    let mut f = fsutil::create_new(path).map_err(|e| Error::io(path, "create", e))?;
+    // `path` is a hidden staging name the user never gave; errors name its
+    // directory, which they did.
+    let dir = path.parent().unwrap_or(path);
+    let mut f = fsutil::create_new(path).map_err(|e| Error::io(dir, "create a new log", e))?;
     f.write_all(&line)
-        .map_err(|e| Error::io(path, "write header", e))?;
-    f.sync_data().map_err(|e| Error::io(path, "fdatasync", e))?;
+        .map_err(|e| Error::io(dir, "write a new log's header", e))?;
+    f.sync_data()
+        .map_err(|e| Error::io(dir, "fdatasync a new log's header", e))?;
     Ok((header, line.len() as u64))
 }
 

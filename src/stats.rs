@@ -35,7 +35,8 @@ use crate::record::{Header, Record, Role, parse_ts};
 /// Counts for one role.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RoleStats {
-    /// Message records.
+    /// Message records (`messages` in JSON, the word every `--json` answer uses).
+    #[serde(rename = "messages")]
     pub records: u64,
     /// Maximal runs of consecutive records of this role.
     pub turns: u64,
@@ -137,6 +138,17 @@ pub enum State {
 }
 
 impl State {
+    /// The state of a log the reader reported on.
+    pub fn of(report: &Report) -> State {
+        if !report.damage.is_empty() {
+            State::Damaged
+        } else if report.ended {
+            State::Ended
+        } else {
+            State::Open
+        }
+    }
+
     /// `ended`, `open` or `damaged`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -175,58 +187,29 @@ impl SessionStats {
         self.report.header.as_ref().map(|h| h.session.as_str())
     }
 
-    /// When the session started: the header's `created`, else the first message's time.
+    /// When the session started. See [`span`].
     pub fn start(&self) -> Option<&str> {
-        self.report
-            .header
-            .as_ref()
-            .map(|h| h.created.as_str())
-            .or(self.report.first_ts.as_deref())
+        span(&self.report).0
     }
 
-    /// When it stopped: the end record's time, else the last message's.
+    /// When it stopped. See [`span`].
     pub fn stop(&self) -> Option<&str> {
-        self.end_ts.as_deref().or(self.report.last_ts.as_deref())
+        span(&self.report).1
     }
 
     /// From [`start`](Self::start) to [`stop`](Self::stop), in seconds (never negative).
     pub fn duration_secs(&self) -> Option<f64> {
-        let a = parse_ts(self.start()?).ok()?;
-        let b = parse_ts(self.stop()?).ok()?;
-        Some(secs_between(&a, &b).max(0.0))
+        duration_secs(&self.report)
     }
 
     /// Ended, open or damaged.
     pub fn state(&self) -> State {
-        if !self.report.damage.is_empty() {
-            State::Damaged
-        } else if self.report.ended {
-            State::Ended
-        } else {
-            State::Open
-        }
+        State::of(&self.report)
     }
 
-    /// A short description of the damage, e.g. `torn tail` or `corrupt lines 4, 9`.
+    /// A short description of the damage. See [`damage_summary`].
     pub fn damage_summary(&self) -> Option<String> {
-        if self.report.damage.is_empty() {
-            return None;
-        }
-        let mid: Vec<String> = self
-            .report
-            .mid_file_damage()
-            .map(|d| d.line.to_string())
-            .collect();
-        let torn = self
-            .report
-            .damage
-            .iter()
-            .any(|d| d.kind == DamageKind::TornTail);
-        Some(match (mid.is_empty(), torn) {
-            (true, _) => "torn tail".to_string(),
-            (false, false) => format!("damaged lines {}", mid.join(", ")),
-            (false, true) => format!("damaged lines {} and a torn tail", mid.join(", ")),
-        })
+        damage_summary(&self.report)
     }
 
     /// The counts for `role`.
@@ -236,6 +219,80 @@ impl SessionStats {
             Role::Agent => &self.agent,
         }
     }
+}
+
+/// A session's time span: its first and last message's timestamps, the same
+/// span `convlog verify` shows. Messages carry the time the producer gave
+/// them (ingested transcripts keep their own, possibly from another day),
+/// while the header and the end record carry the writer's clock, so mixing
+/// the two would put a stop before a start. A session without messages
+/// starts and stops at the header's creation time.
+pub fn span(report: &Report) -> (Option<&str>, Option<&str>) {
+    match (&report.first_ts, &report.last_ts) {
+        (Some(a), Some(b)) => (Some(a.as_str()), Some(b.as_str())),
+        _ => {
+            let created = report.header.as_ref().map(|h| h.created.as_str());
+            (created, created)
+        }
+    }
+}
+
+/// The length of [`span`] in seconds, never negative.
+pub fn duration_secs(report: &Report) -> Option<f64> {
+    let (start, stop) = span(report);
+    let a = parse_ts(start?).ok()?;
+    let b = parse_ts(stop?).ok()?;
+    Some(secs_between(&a, &b).max(0.0))
+}
+
+/// A short description of a log's damage for tables, e.g. `torn tail`,
+/// `line 4 corrupt`, `seq 7 missing` or `lines 4, 9 corrupt, torn tail`.
+pub fn damage_summary(report: &Report) -> Option<String> {
+    if report.damage.is_empty() {
+        return None;
+    }
+    let lines = |kind: fn(&DamageKind) -> bool| -> Vec<String> {
+        report
+            .damage
+            .iter()
+            .filter(|d| kind(&d.kind))
+            .map(|d| d.line.to_string())
+            .collect()
+    };
+    let listed = |what: &str, lines: Vec<String>| -> Option<String> {
+        match lines.len() {
+            0 => None,
+            1 => Some(format!("line {} {what}", lines[0])),
+            _ => Some(format!("lines {} {what}", lines.join(", "))),
+        }
+    };
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(listed("corrupt", lines(|k| *k == DamageKind::Corrupt)));
+    parts.extend(
+        report
+            .damage
+            .iter()
+            .filter_map(|d| d.missing_seqs().map(|s| format!("{s} missing"))),
+    );
+    parts.extend(listed(
+        "out of order",
+        lines(|k| matches!(k, DamageKind::SeqRegression { .. })),
+    ));
+    if report
+        .damage
+        .iter()
+        .any(|d| d.kind == DamageKind::MissingHeader)
+    {
+        parts.push("no header".into());
+    }
+    parts.extend(listed(
+        "after the end",
+        lines(|k| *k == DamageKind::AfterEnd),
+    ));
+    if report.torn_bytes().is_some() {
+        parts.push("torn tail".into());
+    }
+    Some(parts.join(", "))
 }
 
 /// Share of the words spoken by the user and by the agent, each in `0..=1`,

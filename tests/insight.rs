@@ -214,21 +214,23 @@ fn ls_lists_ended_open_and_damaged_sessions() {
         .unwrap();
 
     let out = run(&["ls", "--color", "never"], &[&f.dir]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // One of the three is damaged: a finding.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[0].starts_with("LOG ") && lines[0].contains("EXPORT"));
     let a = lines[1];
     assert!(a.contains("a_ended.jsonl"), "{a}");
-    assert!(a.contains("2025-08-18 09:59:59"), "{a}");
-    assert!(a.contains("6.5 s"), "{a}");
+    // From the first message to the last, as verify counts.
+    assert!(a.contains("2025-08-18 10:00:00"), "{a}");
+    assert!(a.contains("5.2 s"), "{a}");
     assert!(a.contains("  ended  "), "{a}");
     assert!(a.ends_with("a_ended.json (up to date)"), "{a}");
     assert!(lines[2].contains("  open  "), "{}", lines[2]);
     assert!(lines[2].ends_with("b_open.json (stale)"), "{}", lines[2]);
     assert!(
-        lines[3].contains("damaged (damaged lines 3 and a torn tail)"),
+        lines[3].contains("damaged (line 3 corrupt, torn tail)"),
         "{}",
         lines[3]
     );
@@ -247,15 +249,15 @@ fn ls_lists_ended_open_and_damaged_sessions() {
     let v = json_lines(&stdout(&here));
     assert_eq!(v.len(), 3);
     assert_eq!(v[0]["state"], "ended");
-    assert_eq!(v[0]["messages"], json!({"user": 3, "agent": 4}));
-    assert_eq!(v[0]["duration_secs"], 6.5);
-    assert_eq!(v[0]["start"], "2025-08-18T09:59:59.500000+05:30");
+    assert_eq!(v[0]["messages"], json!({"user": 3, "agent": 4, "total": 7}));
+    assert_eq!(v[0]["duration_secs"], 5.25);
+    assert_eq!(v[0]["start"], "2025-08-18T10:00:00.000000+05:30");
     assert_eq!(v[0]["export"]["state"], "up-to-date");
     assert_eq!(v[1]["state"], "open");
-    assert_eq!(v[1]["messages"], json!({"user": 2, "agent": 1}));
+    assert_eq!(v[1]["messages"], json!({"user": 2, "agent": 1, "total": 3}));
     assert_eq!(v[1]["export"]["state"], "stale");
     assert_eq!(v[2]["state"], "damaged");
-    assert_eq!(v[2]["messages"], json!({"user": 3, "agent": 3}));
+    assert_eq!(v[2]["messages"], json!({"user": 3, "agent": 3, "total": 6}));
     assert_eq!(v[2]["export"]["state"], "missing");
 }
 
@@ -301,14 +303,14 @@ fn stats_counts_turns_words_interruptions_and_latency() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = &v["sessions"][0];
     assert_eq!(s["state"], "ended");
-    assert_eq!(s["duration_secs"], 6.5);
+    assert_eq!(s["duration_secs"], 5.25);
     assert_eq!(
         s["user"],
-        json!({"records": 3, "turns": 3, "words": 18, "interrupted_turns": 0})
+        json!({"messages": 3, "turns": 3, "words": 18, "interrupted_turns": 0})
     );
     assert_eq!(
         s["agent"],
-        json!({"records": 4, "turns": 3, "words": 14, "interrupted_turns": 1})
+        json!({"messages": 4, "turns": 3, "words": 14, "interrupted_turns": 1})
     );
     assert_eq!(s["talk_ratio"], json!({"user": 0.5625, "agent": 0.4375}));
     // Last user record of a turn → first agent record after it: 400, 1000, 250 ms.
@@ -324,7 +326,7 @@ fn stats_counts_turns_words_interruptions_and_latency() {
 
     let human = stdout(&run(&["stats", "--color", "never"], &[&f.ended]));
     assert!(
-        human.contains("ended · started 2025-08-18 09:59:59 · 6.5 s"),
+        human.contains("ended · started 2025-08-18 10:00:00 · 5.2 s"),
         "{human}"
     );
     assert!(
@@ -349,14 +351,15 @@ fn stats_counts_turns_words_interruptions_and_latency() {
 fn stats_aggregates_across_sessions_including_damaged_and_live_ones() {
     let f = fixture();
     let out = run(&["stats", "--json"], &[&f.dir]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // One of the three is damaged: a finding.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions[1]["state"], "open");
     assert_eq!(sessions[2]["state"], "damaged");
     // The corrupt "Sure." is skipped: the first response is now 900 ms.
-    assert_eq!(sessions[2]["agent"]["records"], 3);
+    assert_eq!(sessions[2]["agent"]["messages"], 3);
     assert_eq!(sessions[2]["response_latency_ms"]["p50"], 900.0);
     let t = &v["total"];
     assert_eq!(t["sessions"], 3);
@@ -364,7 +367,7 @@ fn stats_aggregates_across_sessions_including_damaged_and_live_ones() {
         sessions.iter().map(|s| s[role][k].as_u64().unwrap()).sum()
     };
     for role in ["user", "agent"] {
-        for k in ["records", "turns", "words", "interrupted_turns"] {
+        for k in ["messages", "turns", "words", "interrupted_turns"] {
             assert_eq!(t[role][k].as_u64().unwrap(), sum(role, k), "{role}.{k}");
         }
     }
@@ -649,7 +652,7 @@ fn import_refuses_to_overwrite_a_log() {
     assert_eq!(std::fs::read(&log).unwrap(), before);
     assert_eq!(entries(tmp.path()).len(), 2);
 
-    // The imported session starts when its file was named and is ended.
+    // The imported session spans its messages and is ended.
     let v = json_lines(&stdout(&run(&["ls", "--json"], &[&log])));
     assert_eq!(v[0]["state"], "ended");
     assert_eq!(v[0]["export"]["state"], "up-to-date");
@@ -657,7 +660,7 @@ fn import_refuses_to_overwrite_a_log() {
         v[0]["start"]
             .as_str()
             .unwrap()
-            .starts_with("2025-08-18T14:30:22.000000"),
+            .starts_with("2025-08-18T14:30:22.123456"),
         "{}",
         v[0]
     );
@@ -726,7 +729,7 @@ fn tail_prints_every_record_and_marks_interruptions() {
 fn tail_skips_damage_and_stops_at_a_torn_tail() {
     let f = fixture();
     let out = run(&["tail", "--color", "never"], &[&f.damaged]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(!text.contains("Sure."), "{text}");
     assert_eq!(text.lines().count(), 6, "{text}");

@@ -2,7 +2,8 @@
 //!
 //! All three read with skip-corrupt recovery, so they answer for live,
 //! ended, crashed and damaged logs alike; a file that cannot be read at all
-//! is reported on stderr and the others go on (exit code 2 at the end).
+//! is reported on stderr and the others go on (exit code 2 at the end). A
+//! damaged log is answered for and makes the exit code 1.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,19 +11,20 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
 use clap::{Args, ValueEnum};
 use convlog::compact::is_up_to_date;
-use convlog::discover::find_logs;
 use convlog::export::{ExportMessage, ExportOptions, Render, render_log};
+use convlog::formats::escape_controls;
+use convlog::reader::Damage;
 use convlog::record::parse_ts;
 use convlog::stats::{
     Percentiles, RoleStats, Samples, SessionStats, State, Totals, read_header, session_stats,
     talk_ratio,
 };
-use convlog::{Error, Recovery, Result, Role, export_path};
+use convlog::{Error, Recovery, Report, Result, Role, export_path};
 use regex::Regex;
 use serde::Serialize;
 
 use super::console::Paint;
-use super::{Exit, report};
+use super::{Exit, expand, report};
 
 /// The default when no path is given.
 pub const DEFAULT_DIR: &str = "conversations";
@@ -126,15 +128,19 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-/// Reads every log, reporting the ones that fail; returns the stats and the worst exit so far.
-fn collect(paths: Vec<PathBuf>) -> Result<(Vec<SessionStats>, Exit)> {
-    let logs = find_logs(&paths_or_default(paths))?;
+/// Reads every log, reporting the ones that fail; returns the stats and the
+/// worst exit: 2 for a path or file that could not be read, else 1 for a
+/// damaged log.
+fn collect(paths: Vec<PathBuf>) -> (Vec<SessionStats>, Exit) {
+    let (logs, mut worst) = expand(&paths_or_default(paths));
     let bar = progress(logs.len());
     let mut out = Vec::with_capacity(logs.len());
-    let mut worst = Exit::Ok;
     for log in &logs {
         match session_stats(log) {
-            Ok(s) => out.push(s),
+            Ok(s) => {
+                worst = worst.max(super::exit_for_damage(&s.report));
+                out.push(s);
+            }
             Err(e) => {
                 bar.suspend(|| report(&e));
                 worst = worst.max(Exit::Error);
@@ -142,7 +148,56 @@ fn collect(paths: Vec<PathBuf>) -> Result<(Vec<SessionStats>, Exit)> {
         }
         bar.inc();
     }
-    Ok((out, worst))
+    (out, worst)
+}
+
+/// Message counts, the same object wherever `--json` counts messages.
+#[derive(Serialize)]
+pub struct Messages {
+    user: u64,
+    agent: u64,
+    total: u64,
+}
+
+impl Messages {
+    fn new(user: u64, agent: u64) -> Messages {
+        Messages {
+            user,
+            agent,
+            total: user + agent,
+        }
+    }
+}
+
+/// The keys every `--json` answer about one session starts with, in this
+/// order: `ls`, `stats` and `verify` describe a session the same way.
+#[derive(Serialize)]
+pub struct SessionHead<'a> {
+    path: String,
+    session: Option<&'a str>,
+    state: State,
+    start: Option<&'a str>,
+    stop: Option<&'a str>,
+    duration_secs: Option<f64>,
+    messages: Messages,
+    damage: &'a [Damage],
+}
+
+impl<'a> SessionHead<'a> {
+    /// The head for `path` as the reader's `report` describes it.
+    pub fn new(path: &Path, report: &'a Report) -> SessionHead<'a> {
+        let (start, stop) = convlog::stats::span(report);
+        SessionHead {
+            path: path.display().to_string(),
+            session: report.header.as_ref().map(|h| h.session.as_str()),
+            state: State::of(report),
+            start,
+            stop,
+            duration_secs: convlog::stats::duration_secs(report),
+            messages: Messages::new(report.user_messages, report.agent_messages),
+            damage: &report.damage,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- ls
@@ -158,11 +213,8 @@ pub struct LsArgs {
 
 pub fn ls(a: LsArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
-    let (sessions, worst) = collect(a.paths)?;
+    let (sessions, worst) = collect(a.paths);
     if sessions.is_empty() {
-        if worst == Exit::Ok {
-            eprintln!("convlog: no logs found");
-        }
         return Ok(worst);
     }
     let stdout = io::stdout();
@@ -171,17 +223,7 @@ pub fn ls(a: LsArgs, color: bool) -> Result<Exit> {
         for s in &sessions {
             let (state, export) = export_state(&s.path);
             let v = LsLine {
-                path: s.path.display().to_string(),
-                session: s.session_id(),
-                start: s.start(),
-                stop: s.stop(),
-                duration_secs: s.duration_secs(),
-                messages: Counts {
-                    user: s.user.records,
-                    agent: s.agent.records,
-                },
-                state: s.state(),
-                damage: s.damage_summary(),
+                head: SessionHead::new(&s.path, &s.report),
                 export: ExportInfo {
                     path: export.display().to_string(),
                     state: state.replace(' ', "-"),
@@ -273,12 +315,6 @@ pub struct StatsArgs {
 }
 
 #[derive(Serialize)]
-struct Counts {
-    user: u64,
-    agent: u64,
-}
-
-#[derive(Serialize)]
 struct ExportInfo {
     path: String,
     state: String,
@@ -287,14 +323,8 @@ struct ExportInfo {
 /// One line of `ls --json`.
 #[derive(Serialize)]
 struct LsLine<'a> {
-    path: String,
-    session: Option<&'a str>,
-    start: Option<&'a str>,
-    stop: Option<&'a str>,
-    duration_secs: Option<f64>,
-    messages: Counts,
-    state: State,
-    damage: Option<String>,
+    #[serde(flatten)]
+    head: SessionHead<'a>,
     export: ExportInfo,
 }
 
@@ -340,13 +370,8 @@ impl Figures {
 
 #[derive(Serialize)]
 struct SessionJson<'a> {
-    path: String,
-    session: Option<&'a str>,
-    state: State,
-    damage: Option<String>,
-    start: Option<&'a str>,
-    stop: Option<&'a str>,
-    duration_secs: Option<f64>,
+    #[serde(flatten)]
+    head: SessionHead<'a>,
     #[serde(flatten)]
     figures: Figures,
 }
@@ -355,6 +380,7 @@ struct SessionJson<'a> {
 struct TotalJson {
     sessions: u64,
     duration_secs: f64,
+    messages: Messages,
     #[serde(flatten)]
     figures: Figures,
 }
@@ -367,13 +393,7 @@ struct StatsJson<'a> {
 
 fn session_json(s: &SessionStats) -> SessionJson<'_> {
     SessionJson {
-        path: s.path.display().to_string(),
-        session: s.session_id(),
-        state: s.state(),
-        damage: s.damage_summary(),
-        start: s.start(),
-        stop: s.stop(),
-        duration_secs: s.duration_secs(),
+        head: SessionHead::new(&s.path, &s.report),
         figures: Figures::new(
             &s.user,
             &s.agent,
@@ -456,7 +476,7 @@ impl Block<'_> {
 
 pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
-    let (sessions, worst) = collect(a.paths)?;
+    let (sessions, worst) = collect(a.paths);
     let mut totals = Totals::default();
     for s in &sessions {
         totals.add(s);
@@ -469,6 +489,7 @@ pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
             total: TotalJson {
                 sessions: totals.sessions,
                 duration_secs: totals.duration_secs,
+                messages: Messages::new(totals.user.records, totals.agent.records),
                 figures: Figures::new(
                     &totals.user,
                     &totals.agent,
@@ -478,7 +499,7 @@ pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
                 ),
             },
         };
-        let text = serde_json::to_string_pretty(&doc).map_err(json_err)?;
+        let text = serde_json::to_string(&doc).map_err(json_err)?;
         writeln!(out, "{text}").map_err(stdout_err)?;
         out.flush().map_err(stdout_err)?;
         return Ok(worst);
@@ -524,9 +545,6 @@ pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
         }
         .render(paint, &mut text);
         text.push('\n');
-    }
-    if sessions.is_empty() && worst == Exit::Ok {
-        eprintln!("convlog: no logs found");
     }
     out.write_all(text.trim_end_matches('\n').as_bytes())
         .and_then(|()| {
@@ -582,7 +600,8 @@ pub struct SearchArgs {
     /// Only messages of this speaker (exact).
     #[arg(long)]
     speaker: Option<String>,
-    /// Only messages at or after this time: RFC 3339, or local time such as
+    /// Only messages at or after this time: RFC 3339 (the seconds may be
+    /// left out: 2025-08-18T14:30+05:30), or local time such as
     /// 2025-08-18T14:30, "2025-08-18 14:30:00" or 2025-08-18.
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     since: Option<DateTime<FixedOffset>>,
@@ -607,6 +626,23 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<FixedOffset>, String>
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t);
     }
+    // RFC 3339 wants seconds; with an offset, a time to the minute (or a
+    // space for the T) is just as unambiguous.
+    let zoned = match s.strip_suffix(['Z', 'z']) {
+        Some(rest) => format!("{rest}+00:00"),
+        None => s.to_string(),
+    };
+    if let Some(t) = [
+        "%Y-%m-%dT%H:%M%#z",
+        "%Y-%m-%d %H:%M%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ]
+    .iter()
+    .find_map(|f| DateTime::parse_from_str(&zoned, f).ok())
+    {
+        return Ok(t);
+    }
     let naive = [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
@@ -622,7 +658,7 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<FixedOffset>, String>
     })
     .ok_or_else(|| {
         format!(
-            "{s:?} is not a time: use RFC 3339 (2025-08-18T14:30:00+05:30) or local time \
+            "{s:?} is not a time: use RFC 3339 (2025-08-18T14:30:00+05:30, 2025-08-18T14:30Z) or local time \
              (2025-08-18T14:30, \"2025-08-18 14:30:00\", 2025-08-18)"
         )
     })?;
@@ -736,16 +772,17 @@ impl Render for SearchSink<'_> {
             return Ok(());
         }
         let p = self.paint;
-        // One line per message: newlines show as spaces (same byte length, so spans stay valid).
-        let text = m.content.replace(['\n', '\r'], " ");
+        // One line per message, nothing raw for the terminal to obey:
+        // each piece is escaped on its own, so the spans stay valid.
+        let text = &m.content;
         let mut shown = String::with_capacity(text.len() + 16);
         let mut at = 0;
         for &(s, e) in &spans {
-            shown.push_str(&text[at..s]);
-            shown.push_str(&p.bold(&p.red(&text[s..e])));
+            shown.push_str(&escape_controls(&text[at..s]));
+            shown.push_str(&p.bold(&p.red(&escape_controls(&text[s..e]))));
             at = e;
         }
-        shown.push_str(&text[at..]);
+        shown.push_str(&escape_controls(&text[at..]));
         if m.interrupted {
             shown.push_str(&p.dim(" [interrupted]"));
         }
@@ -798,7 +835,7 @@ pub fn search(a: SearchArgs, color: bool) -> Result<Exit> {
         since: a.since,
         until: a.until,
     };
-    let logs = find_logs(&paths_or_default(a.paths))?;
+    let (logs, bad_paths) = expand(&paths_or_default(a.paths));
     let bar = progress(logs.len());
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -808,7 +845,7 @@ pub fn search(a: SearchArgs, color: bool) -> Result<Exit> {
         ..ExportOptions::default()
     };
     let mut found = 0u64;
-    let mut errors = false;
+    let mut errors = bad_paths == Exit::Error;
     let mut buf = Vec::new();
     for log in &logs {
         let result = (|| -> Result<u64> {

@@ -1,8 +1,10 @@
 //! Command-line definitions and dispatch.
 //!
 //! Exit codes follow ripgrep: 0 success, 1 a finding (damage found, input
-//! rejected), 2 an error (usage, I/O). Errors go to stderr as one sentence
-//! naming the file; a closed stdout (`convlog export … | head`) exits quietly.
+//! rejected, nothing matched), 2 an error (usage, I/O, not a log). Errors go
+//! to stderr as one sentence naming the file; a closed stdout
+//! (`convlog export … | head`) exits quietly. A command given several paths
+//! reports a bad one and goes on with the rest, exiting 2 at the end.
 
 mod console;
 mod extras;
@@ -14,7 +16,7 @@ mod write;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use convlog::Error;
 
 /// The conversation log voice agents trust with their transcripts.
@@ -88,7 +90,7 @@ pub enum Command {
     /// Check logs and report, per file, exactly what state they are in.
     ///
     /// Exit code 0 when nothing is damaged (or --repair fixed everything), 1
-    /// when damage remains, 2 on errors.
+    /// when damage remains, 2 on errors (reported on stderr).
     #[command(after_help = "Example:\n  convlog verify conversations/ --repair")]
     Verify(verify::VerifyArgs),
     /// Print a log's messages as [USER] … / [AGENT] … lines; -f follows it live.
@@ -99,9 +101,9 @@ pub enum Command {
     Demo(write::DemoArgs),
     /// List sessions: start, duration, messages per role, state and export.
     ///
-    /// One line per log: when it started (the header's creation time, as the
-    /// writer's wall clock), how long it ran (to its end record, or to its last
-    /// message while open), user and agent messages, its state (ended, open,
+    /// One line per log: when it started (its first message's time, as the
+    /// wall clock it was written in), how long it ran (to its last message),
+    /// user and agent messages, its state (ended, open,
     /// or damaged: see `convlog verify`) and its export beside it, which is up
     /// to date, stale (the log changed since) or missing (`convlog compact`
     /// renders it).
@@ -187,12 +189,41 @@ pub enum Exit {
 /// everything else is an error.
 pub fn exit_for(e: &Error) -> Exit {
     match e {
-        Error::InvalidRole(_)
-        | Error::ContentTooLarge { .. }
-        | Error::InvalidInput(_)
-        | Error::Ended { .. }
-        | Error::Damaged { .. } => Exit::Finding,
+        Error::Ended { .. } | Error::Damaged { .. } => Exit::Finding,
+        e if e.is_rejected_input() => Exit::Finding,
         _ => Exit::Error,
+    }
+}
+
+/// The logs the paths name, each path expanded as
+/// [`find_logs`](convlog::discover::find_logs) does. A path that cannot be
+/// read is reported and skipped, so one typo does not hide the answer for
+/// the others (as ripgrep and fd do); the exit code says so at the end. A
+/// directory without logs is noted on stderr.
+pub fn expand(paths: &[PathBuf]) -> (Vec<PathBuf>, Exit) {
+    let mut logs = Vec::new();
+    let mut worst = Exit::Ok;
+    for p in paths {
+        match convlog::discover::find_logs(std::slice::from_ref(p)) {
+            Ok(found) if found.is_empty() => {
+                eprintln!("convlog: no logs found in {}", p.display());
+            }
+            Ok(found) => logs.extend(found),
+            Err(e) => {
+                report(&e);
+                worst = Exit::Error;
+            }
+        }
+    }
+    (logs, worst)
+}
+
+/// The exit code for a log the reader found damaged, else `Ok`.
+pub fn exit_for_damage(report: &convlog::Report) -> Exit {
+    if report.is_intact() {
+        Exit::Ok
+    } else {
+        Exit::Finding
     }
 }
 
@@ -202,14 +233,22 @@ pub fn report(e: &Error) {
 }
 
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
             return e.exit_code();
         }
     };
+    // The log a single-log command was given, to name it in a validation
+    // error that the library raised without one (`append --timestamp bad`).
+    let subject: Option<PathBuf> = matches
+        .subcommand()
+        .and_then(|(_, m)| m.try_get_one::<PathBuf>("log").ok().flatten().cloned());
     let color = console::use_color(cli.color);
     console::init_tracing(color);
     let result = match cli.command {
@@ -232,6 +271,10 @@ pub fn main() -> i32 {
         Ok(code) => code as i32,
         Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
+            let e = match &subject {
+                Some(log) => e.in_file(log),
+                None => e,
+            };
             report(&e);
             exit_for(&e) as i32
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use convlog::compact::{Compacted, compact_log};
-use convlog::discover::find_logs;
 use convlog::export::{ExportOptions, JsonRender, TimestampStyle, render_log};
 use convlog::reader::{DamageKind, Lines, Position, decode_line};
 use convlog::record::Record;
@@ -152,7 +151,7 @@ pub fn export(a: ExportArgs) -> Result<Exit> {
         }
     };
     note_damage(&a.log, &report, opts.recovery);
-    Ok(Exit::Ok)
+    Ok(super::exit_for_damage(&report))
 }
 
 /// Tells the user on stderr what the recovery mode passed over, so a
@@ -161,7 +160,10 @@ fn note_damage(log: &Path, report: &Report, mode: Recovery) {
     for d in &report.damage {
         let what = match (d.kind == DamageKind::TornTail, mode) {
             (true, _) => "ignored torn tail",
-            (false, Recovery::SkipCorrupt) => "skipped",
+            (false, Recovery::SkipCorrupt) if d.skips_record() => "skipped",
+            // A seq gap is reported at a record that is exported: what is
+            // missing is the seq before it, which the reason names.
+            (false, Recovery::SkipCorrupt) => "kept",
             (false, _) => "stopped before",
         };
         eprintln!(
@@ -182,22 +184,17 @@ pub struct CompactArgs {
 }
 
 pub fn compact(a: CompactArgs) -> Result<Exit> {
-    let paths = if a.paths.is_empty() {
-        vec![PathBuf::from("conversations")]
-    } else {
-        a.paths
-    };
-    let mut worst = Exit::Ok;
+    let (logs, mut worst) = super::expand(&super::insight::paths_or_default(a.paths));
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    let logs = find_logs(&paths)?;
     let bar = super::insight::progress(logs.len());
     for log in &logs {
         let line = match compact_log(log, &ExportOptions::default()) {
             Ok(Compacted::Written { export, messages }) => Ok(format!(
-                "wrote {} ({messages} messages)\n",
-                export.display()
+                "wrote {} ({messages} message{})\n",
+                export.display(),
+                if messages == 1 { "" } else { "s" }
             )),
             Ok(Compacted::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
             Err(e) => {
@@ -236,6 +233,10 @@ const POLL: Duration = Duration::from_millis(100);
 pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
     let mut file = convlog::fsutil::open_read(&a.log)?;
+    // Check the whole log first, as every reader does: an empty file or a
+    // non-log is an error (exit 2) before anything is printed, and damage
+    // anywhere in it, a torn tail included, makes the exit code 1.
+    let mut exit = super::exit_for_damage(&convlog::reader::inspect(&a.log)?);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
@@ -261,7 +262,11 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
             };
             match decode_line(&info, bytes) {
                 Ok(Record::Message(m)) => {
-                    let mut text = format!("{} {}", paint.role_tag(m.role), m.content);
+                    let mut text = format!(
+                        "{} {}",
+                        paint.role_tag(m.role),
+                        convlog::formats::escape_controls(&m.content)
+                    );
                     if m.interrupted {
                         text.push_str(&paint.yellow(" [interrupted]"));
                     }
@@ -279,12 +284,15 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
                 }
                 Ok(Record::End { .. }) => ended = true,
                 Ok(Record::Header(_)) => {}
-                Err(e) => eprintln!(
-                    "convlog: {}: line {} (byte {}): skipped: {e}",
-                    a.log.display(),
-                    info.line,
-                    info.offset
-                ),
+                Err(e) => {
+                    exit = exit.max(Exit::Finding);
+                    eprintln!(
+                        "convlog: {}: line {} (byte {}): skipped: {e}",
+                        a.log.display(),
+                        info.line,
+                        info.offset
+                    )
+                }
             }
         }
         for text in backlog.take().into_iter().flatten() {
@@ -292,7 +300,7 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
         }
         out.flush().map_err(stdout_err)?;
         if !a.follow || ended {
-            return Ok(Exit::Ok);
+            return Ok(exit);
         }
         std::thread::sleep(POLL);
         let len = file

@@ -4,21 +4,21 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use convlog::discover::find_logs;
-use convlog::reader::{DamageKind, inspect};
+use convlog::reader::inspect;
 use convlog::repair::{Repair, repair};
+use convlog::stats::{State, damage_summary};
 use convlog::{Error, Report, Result};
-use serde_json::json;
+use serde::Serialize;
 
 use super::Exit;
 use super::console::Paint;
+use super::insight::SessionHead;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Logs or directories of logs.
-    #[arg(required = true)]
+    /// Logs or directories of logs (default: ./conversations).
     paths: Vec<PathBuf>,
-    /// One JSON object per file on stdout instead of the readable report.
+    /// One JSON object per log on stdout (JSON Lines) instead of the readable report.
     #[arg(long)]
     json: bool,
     /// Cut a torn tail (keeping its bytes in LOG.broken). Never touches mid-file corruption.
@@ -26,70 +26,83 @@ pub struct VerifyArgs {
     repair: bool,
 }
 
-/// What verify concluded about one file.
+/// What verify concluded about one readable log.
 struct Outcome {
     path: PathBuf,
-    report: Option<Report>,
-    repair: Option<Repair>,
-    error: Option<Error>,
+    /// The log as it is now (after a repair, if one cut anything).
+    report: Report,
+    /// What `--repair` did, and the report it acted on.
+    repair: Option<(Repair, Report)>,
 }
 
 impl Outcome {
     fn exit(&self) -> Exit {
-        match (&self.error, &self.report, &self.repair) {
-            (Some(_), _, _) => Exit::Error,
-            (None, Some(r), _) if r.is_intact() => Exit::Ok,
-            (None, _, Some(Repair::Truncated { .. })) => Exit::Ok,
-            _ => Exit::Finding,
-        }
+        super::exit_for_damage(&self.report)
     }
 }
 
-fn check(path: &Path, do_repair: bool) -> Outcome {
-    let result = if do_repair {
-        repair(path, None).map(|(r, report)| (report, Some(r)))
-    } else {
-        inspect(path).map(|report| (report, None))
-    };
-    match result {
-        Ok((report, repair)) => Outcome {
+fn check(path: &Path, do_repair: bool) -> Result<Outcome> {
+    if !do_repair {
+        return Ok(Outcome {
             path: path.to_path_buf(),
-            report: Some(report),
-            repair,
-            error: None,
-        },
-        Err(error) => Outcome {
-            path: path.to_path_buf(),
-            report: None,
+            report: inspect(path)?,
             repair: None,
-            error: Some(error),
-        },
+        });
     }
+    let (repaired, found) = repair(path, None)?;
+    // After a cut, read the file again: the answer is what it is now, not
+    // what it was.
+    let report = match repaired {
+        Repair::Truncated { .. } => inspect(path)?,
+        _ => found.clone(),
+    };
+    Ok(Outcome {
+        path: path.to_path_buf(),
+        report,
+        repair: Some((repaired, found)),
+    })
 }
 
 pub fn verify(a: VerifyArgs, color: bool) -> Result<Exit> {
-    let logs = find_logs(&a.paths)?;
+    let (logs, mut worst) = super::expand(&super::insight::paths_or_default(a.paths));
     let progress = (logs.len() > 20 && io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(logs.len() as u64));
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    let mut worst = Exit::Ok;
+    let suspend = |f: &mut dyn FnMut() -> io::Result<()>| match &progress {
+        Some(p) => p.suspend(f),
+        None => f(),
+    };
     for log in &logs {
-        let o = check(log, a.repair);
-        worst = worst.max(o.exit());
-        let text = if a.json {
-            format!("{}\n", to_json(&o))
-        } else {
-            human(&o, Paint(color))
-        };
-        match &progress {
-            Some(p) => {
-                p.suspend(|| out.write_all(text.as_bytes()).and_then(|_| out.flush()))
-                    .map_err(stdout_err)?;
-                p.inc(1);
+        let text = match check(log, a.repair) {
+            Ok(o) => {
+                worst = worst.max(o.exit());
+                if a.json {
+                    let v = serde_json::to_string(&to_json(&o))
+                        .map_err(|e| Error::InvalidInput(format!("cannot write JSON: {e}")))?;
+                    format!("{v}\n")
+                } else {
+                    human(&o, Paint(color))
+                }
             }
-            None => out.write_all(text.as_bytes()).map_err(stdout_err)?,
+            Err(e) => {
+                // Errors go to stderr, once, naming the file; stdout holds
+                // only answers.
+                worst = worst.max(Exit::Error);
+                out.flush().map_err(stdout_err)?;
+                suspend(&mut || {
+                    super::report(&e);
+                    Ok(())
+                })
+                .map_err(stdout_err)?;
+                String::new()
+            }
+        };
+        suspend(&mut || out.write_all(text.as_bytes()).and_then(|_| out.flush()))
+            .map_err(stdout_err)?;
+        if let Some(p) = &progress {
+            p.inc(1);
         }
     }
     if let Some(p) = progress {
@@ -99,11 +112,11 @@ pub fn verify(a: VerifyArgs, color: bool) -> Result<Exit> {
     Ok(worst)
 }
 
-/// One-line state: intact and ended, intact but open, torn tail (N bytes), corrupt (lines …).
+/// One-line state: intact and ended, intact but open, torn tail (N bytes), damaged (…).
 fn state(r: &Report) -> (&'static str, String) {
-    let mid: Vec<String> = r.mid_file_damage().map(|d| d.line.to_string()).collect();
-    if !mid.is_empty() {
-        ("corrupt", format!("corrupt (lines {})", mid.join(", ")))
+    if r.mid_file_damage().next().is_some() {
+        let what = damage_summary(r).unwrap_or_default();
+        ("damaged", format!("damaged ({what})"))
     } else if let Some(bytes) = r.torn_bytes() {
         ("torn-tail", format!("torn tail ({bytes} bytes)"))
     } else if r.ended {
@@ -116,15 +129,19 @@ fn state(r: &Report) -> (&'static str, String) {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn span(r: &Report) -> String {
+    let messages = plural(r.messages, "message", "messages");
     let (Some(first), Some(last)) = (r.first_seq, r.last_seq) else {
-        return format!("{} messages", r.messages);
+        return messages;
     };
-    let mut s = format!("{} messages, seq {first}–{last}", r.messages);
+    let mut s = format!("{messages}, seq {first}–{last}");
     if let (Some(a), Some(b)) = (&r.first_ts, &r.last_ts) {
         s.push_str(&format!(", {a} to {b}"));
-        if let (Ok(x), Ok(y)) = (convlog::record::parse_ts(a), convlog::record::parse_ts(b)) {
-            let secs = (y - x).num_milliseconds() as f64 / 1000.0;
+        if let Some(secs) = convlog::stats::duration_secs(r) {
             s.push_str(&format!(" ({secs:.1} s)"));
         }
     }
@@ -133,13 +150,33 @@ fn span(r: &Report) -> String {
 
 fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
     let p = path.display();
-    let mid: Vec<String> = r.mid_file_damage().map(|d| d.line.to_string()).collect();
-    if !mid.is_empty() {
-        return Some(format!(
-            "`convlog export --recovery skip-corrupt {p}` salvages all but line(s) {}; \
-             --repair never touches mid-file corruption",
-            mid.join(", ")
-        ));
+    if r.mid_file_damage().next().is_some() {
+        let skipped: Vec<String> = r
+            .mid_file_damage()
+            .filter(|d| d.skips_record())
+            .map(|d| d.line.to_string())
+            .collect();
+        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
+        let mut s = if skipped.is_empty() {
+            format!(
+                "every line is readable: `convlog export --recovery skip-corrupt {p}` exports all {}",
+                plural(r.messages, "message", "messages")
+            )
+        } else {
+            format!(
+                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
+                if skipped.len() == 1 { "" } else { "s" },
+                skipped.join(", ")
+            )
+        };
+        if !missing.is_empty() {
+            s.push_str(&format!(
+                "; {} never reached this file or was removed from it",
+                missing.join(", ")
+            ));
+        }
+        s.push_str("; --repair never touches mid-file damage");
+        return Some(s);
     }
     match (r.torn_bytes(), repair) {
         (Some(_), Some(Repair::Truncated { .. })) => None,
@@ -153,22 +190,23 @@ fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
 
 fn human(o: &Outcome, paint: Paint) -> String {
     let p = o.path.display();
-    let Some(r) = &o.report else {
-        let e = o.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
-        return format!(
-            "{}: {}\n",
-            paint.bold(&p.to_string()),
-            paint.red(&format!("error: {e}"))
-        );
+    let paint_state = |r: &Report| {
+        let (kind, text) = state(r);
+        match kind {
+            "intact" => paint.green(&text),
+            "torn-tail" => paint.yellow(&text),
+            _ => paint.red(&text),
+        }
     };
-    let (kind, text) = state(r);
-    let text = match kind {
-        "intact" => paint.green(&text),
-        "torn-tail" => paint.yellow(&text),
-        _ => paint.red(&text),
-    };
-    let mut s = format!("{}: {text}\n  {}\n", paint.bold(&p.to_string()), span(r));
-    for d in &r.damage {
+    // What was found comes first; after a cut, what the file is now follows it.
+    let found = o.repair.as_ref().map_or(&o.report, |(_, found)| found);
+    let mut s = format!(
+        "{}: {}\n  {}\n",
+        paint.bold(&p.to_string()),
+        paint_state(found),
+        span(found)
+    );
+    for d in &found.damage {
         s.push_str(&format!(
             "  line {} (byte {}): {}: {}\n",
             d.line,
@@ -177,11 +215,13 @@ fn human(o: &Outcome, paint: Paint) -> String {
             d.reason
         ));
     }
-    match &o.repair {
+    match o.repair.as_ref().map(|(r, _)| r) {
         Some(Repair::Truncated { bytes, backup }) => s.push_str(&format!(
-            "  {} cut the torn tail of {bytes} bytes; saved in {}\n",
+            "  {} cut the torn tail of {bytes} bytes; saved in {}\n  {} {}\n",
             paint.green("repaired:"),
-            backup.display()
+            backup.display(),
+            paint.dim("now:"),
+            paint_state(&o.report),
         )),
         Some(Repair::Refused { lines }) => s.push_str(&format!(
             "  {} mid-file damage at line(s) {} is left as it is\n",
@@ -194,46 +234,97 @@ fn human(o: &Outcome, paint: Paint) -> String {
         )),
         _ => {}
     }
-    if let Some(next) = advice(&o.path, r, o.repair.as_ref()) {
+    let repair = o.repair.as_ref().map(|(r, _)| r);
+    if let Some(next) = advice(&o.path, &o.report, repair) {
         s.push_str(&format!("  {} {next}\n", paint.dim("next:")));
     }
     s
 }
 
-fn to_json(o: &Outcome) -> serde_json::Value {
-    let path = o.path.display().to_string();
-    let Some(r) = &o.report else {
-        return json!({
-            "path": path,
-            "state": "error",
-            "error": o.error.as_ref().map(|e| e.to_string()),
-        });
-    };
-    let (kind, summary) = state(r);
-    let repair = o.repair.as_ref().map(|rep| match rep {
-        Repair::Clean => json!({"action": "none"}),
-        Repair::Truncated { bytes, backup } => {
-            json!({"action": "truncated", "bytes": bytes, "backup": backup.display().to_string()})
+#[derive(Serialize)]
+struct Seqs {
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Bytes {
+    file: u64,
+    valid: u64,
+    torn: Option<u64>,
+}
+
+/// What `--repair` found before it acted, in the session vocabulary.
+#[derive(Serialize)]
+struct Found<'a> {
+    state: State,
+    damage: &'a [convlog::reader::Damage],
+}
+
+#[derive(Serialize)]
+struct RepairJson<'a> {
+    /// `none`, `truncated` or `refused`.
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<&'a [u64]>,
+    found: Found<'a>,
+}
+
+/// One line of `verify --json`: the session head (the log as it is now),
+/// then what verify adds.
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    #[serde(flatten)]
+    head: SessionHead<'a>,
+    seq: Seqs,
+    bytes: Bytes,
+    advice: Option<String>,
+    repair: Option<RepairJson<'a>>,
+}
+
+fn to_json(o: &Outcome) -> VerifyJson<'_> {
+    let r = &o.report;
+    let repair = o.repair.as_ref().map(|(rep, found)| {
+        let mut j = RepairJson {
+            action: "none",
+            bytes: None,
+            backup: None,
+            lines: None,
+            found: Found {
+                state: State::of(found),
+                damage: &found.damage,
+            },
+        };
+        match rep {
+            Repair::Clean => {}
+            Repair::Truncated { bytes, backup } => {
+                j.action = "truncated";
+                j.bytes = Some(*bytes);
+                j.backup = Some(backup.display().to_string());
+            }
+            Repair::Refused { lines } => {
+                j.action = "refused";
+                j.lines = Some(lines);
+            }
         }
-        Repair::Refused { lines } => json!({"action": "refused", "lines": lines}),
+        j
     });
-    json!({
-        "path": path,
-        "state": kind,
-        "summary": summary,
-        "ended": r.ended,
-        "session": r.header.as_ref().map(|h| &h.session),
-        "messages": r.messages,
-        "first_seq": r.first_seq,
-        "last_seq": r.last_seq,
-        "first_ts": r.first_ts,
-        "last_ts": r.last_ts,
-        "file_len": r.file_len,
-        "valid_len": r.valid_len,
-        "torn_bytes": r.torn_bytes(),
-        "damage": r.damage,
-        "corrupt_lines": r.mid_file_damage().filter(|d| d.kind == DamageKind::Corrupt).map(|d| d.line).collect::<Vec<_>>(),
-        "repair": repair,
-        "advice": advice(&o.path, r, o.repair.as_ref()),
-    })
+    VerifyJson {
+        head: SessionHead::new(&o.path, r),
+        seq: Seqs {
+            first: r.first_seq,
+            last: r.last_seq,
+        },
+        bytes: Bytes {
+            file: r.file_len,
+            valid: r.valid_len,
+            torn: r.torn_bytes(),
+        },
+        advice: advice(&o.path, r, o.repair.as_ref().map(|(rep, _)| rep)),
+        repair,
+    }
 }
