@@ -342,48 +342,63 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
     let mut prev: Option<(Role, Option<DateTime<FixedOffset>>)> = None;
     let mut turn_interrupted = false;
 
-    let report = reader::scan_file(log, Recovery::SkipCorrupt, |rec| {
-        match rec {
-            Record::Message(m) => {
-                let ts = parse_ts(&m.ts).ok();
-                let stats = match m.role {
-                    Role::User => &mut user,
-                    Role::Agent => &mut agent,
-                };
-                stats.records += 1;
-                stats.words += m.content.split_whitespace().count() as u64;
-                let new_turn = prev.as_ref().is_none_or(|(r, _)| *r != m.role);
-                if new_turn {
-                    stats.turns += 1;
-                    turn_interrupted = false;
-                }
-                if m.interrupted && !turn_interrupted {
-                    stats.interrupted_turns += 1;
-                    turn_interrupted = true;
-                }
-                if let (Some((Role::User, Some(u))), Role::Agent, Some(a)) = (&prev, m.role, &ts) {
-                    let ms = millis_between(u, a);
-                    if ms < 0.0 {
-                        unordered += 1;
-                    } else {
-                        response.push(ms);
+    // Under a shared lock, as `reader::inspect` reads: a batch a live writer
+    // is writing is waited out rather than reported as a torn tail.
+    let file = crate::fsutil::open_read(log)?;
+    let locked = crate::fsutil::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
+    let scanned = reader::scan(
+        log,
+        std::io::BufReader::with_capacity(1 << 16, &file),
+        Recovery::SkipCorrupt,
+        |rec| {
+            match rec {
+                Record::Message(m) => {
+                    let ts = parse_ts(&m.ts).ok();
+                    let stats = match m.role {
+                        Role::User => &mut user,
+                        Role::Agent => &mut agent,
+                    };
+                    stats.records += 1;
+                    stats.words += m.content.split_whitespace().count() as u64;
+                    let new_turn = prev.as_ref().is_none_or(|(r, _)| *r != m.role);
+                    if new_turn {
+                        stats.turns += 1;
+                        turn_interrupted = false;
                     }
+                    if m.interrupted && !turn_interrupted {
+                        stats.interrupted_turns += 1;
+                        turn_interrupted = true;
+                    }
+                    if let (Some((Role::User, Some(u))), Role::Agent, Some(a)) =
+                        (&prev, m.role, &ts)
+                    {
+                        let ms = millis_between(u, a);
+                        if ms < 0.0 {
+                            unordered += 1;
+                        } else {
+                            response.push(ms);
+                        }
+                    }
+                    if let Some(ms) = m
+                        .meta
+                        .filter(|r| r.get().contains("\"latency_ms\""))
+                        .and_then(|r| serde_json::from_str::<HostMeta>(r.get()).ok())
+                        .and_then(|h| h.latency_ms)
+                    {
+                        host.push(ms);
+                    }
+                    prev = Some((m.role, ts));
                 }
-                if let Some(ms) = m
-                    .meta
-                    .filter(|r| r.get().contains("\"latency_ms\""))
-                    .and_then(|r| serde_json::from_str::<HostMeta>(r.get()).ok())
-                    .and_then(|h| h.latency_ms)
-                {
-                    host.push(ms);
-                }
-                prev = Some((m.role, ts));
+                Record::End { ts, .. } => end_ts = Some(ts.to_string()),
+                Record::Header(_) => {}
             }
-            Record::End { ts, .. } => end_ts = Some(ts.to_string()),
-            Record::Header(_) => {}
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    );
+    if locked {
+        crate::fsutil::unlock(&file, log);
+    }
+    let report = scanned?;
     Ok(SessionStats {
         path: log.to_path_buf(),
         report,

@@ -633,3 +633,51 @@ fn the_readme_import_example_is_what_import_prints() {
         }
     }
 }
+
+#[test]
+fn compact_exits_1_when_a_log_it_rendered_is_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = ten(tmp.path());
+    tear_tail(&log);
+    let out = run(&["compact"], &[tmp.path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(log.with_extension("json").exists());
+    let err = stderr(&out);
+    assert!(err.contains("torn tail"), "{err}");
+    assert!(err.contains(&log.display().to_string()), "{err}");
+}
+
+/// A batch being written under the writer's lock is not a torn tail: the
+/// readers that judge damage wait for the lock, as verify does.
+#[test]
+fn ls_and_stats_wait_out_a_batch_in_flight_instead_of_calling_it_damage() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = ten(tmp.path());
+    let whole = std::fs::read(&log).unwrap();
+    let last = whole[..whole.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    let half = last + (whole.len() - last) / 2;
+    for cmd in ["ls", "stats"] {
+        let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        f.set_len(half as u64).unwrap();
+        let rest = whole[half..].to_vec();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            let mut f = f;
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::End(0)).unwrap();
+            f.write_all(&rest).unwrap();
+            // Closing the file releases the lock.
+        });
+        let out = run(&[cmd], &[&log]);
+        writer.join().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stdout(&out));
+        assert_eq!(std::fs::read(&log).unwrap(), whole);
+    }
+}

@@ -190,7 +190,24 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
     let bar = super::insight::progress(logs.len());
     for log in &logs {
-        let line = match compact_log(log, &ExportOptions::default()) {
+        let compacted = compact_log(log, &ExportOptions::default());
+        // The export holds what is readable; damage it passed over (a torn
+        // tail) is a finding, as in every reader.
+        let torn = compacted
+            .as_ref()
+            .ok()
+            .and_then(|_| convlog::reader::inspect(log).ok())
+            .and_then(|r| r.torn_bytes());
+        if let Some(bytes) = torn {
+            worst = worst.max(Exit::Finding);
+            bar.suspend(|| {
+                eprintln!(
+                    "convlog: {}: torn tail ({bytes} bytes) left out of the export; see `convlog verify`",
+                    log.display()
+                )
+            });
+        }
+        let line = match compacted {
             Ok(Compacted::Written { export, messages }) => Ok(format!(
                 "wrote {} ({messages} message{})\n",
                 export.display(),
