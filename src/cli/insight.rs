@@ -309,7 +309,7 @@ pub fn ls(a: LsArgs, color: bool) -> Result<Exit> {
 pub struct StatsArgs {
     /// Logs or directories of logs (default: ./conversations).
     paths: Vec<PathBuf>,
-    /// One JSON document with every session and the totals, instead of tables.
+    /// One JSON object on one line with every session and the totals, instead of tables.
     #[arg(long)]
     json: bool,
 }

@@ -30,7 +30,7 @@ use convlog::Error;
     version,
     propagate_version = true,
     max_term_width = 100,
-    after_help = "Examples:\n  convlog demo                     # write and export a sample session\n  log=$(convlog new)               # start a session in ./conversations\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello'\n  convlog verify conversations/    # what state is every session in?\n  convlog export \"$log\" -o conversation.json"
+    after_help = "Examples:\n  convlog demo                     # write and export a sample session\n  log=$(convlog new)               # start a session in ./conversations\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello'\n  convlog verify conversations/    # what state is every session in?\n  convlog export \"$log\" -o conversation.json\n\nExit codes (every command): 0 done and every log intact; 1 a finding (a damaged log, rejected\ninput, search matched nothing); 2 an error (usage, a path that cannot be read, not a log).\n--json output is JSON Lines: one object per line (see the README for its keys)."
 )]
 pub struct Cli {
     /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always or never.

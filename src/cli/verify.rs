@@ -159,7 +159,7 @@ fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
         let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
         let mut s = if skipped.is_empty() {
             format!(
-                "every line is readable: `convlog export --recovery skip-corrupt {p}` exports all {}",
+                "`convlog export --recovery skip-corrupt {p}` exports all {}",
                 plural(r.messages, "message", "messages")
             )
         } else {
