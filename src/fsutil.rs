@@ -28,6 +28,8 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// Makes a directory entry durable: without this, a crash can lose a file
 /// whose data was fsynced because its name was never written down.
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(test)]
+    tests::SYNCED.with(|s| s.borrow_mut().push(dir.to_path_buf()));
     let d = File::open(dir).map_err(|e| Error::io(dir, "open directory", e))?;
     d.sync_all()
         .map_err(|e| Error::io(dir, "fsync directory", e))
@@ -35,16 +37,31 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Creates `dir` (and missing parents) with mode 0700, syncing each new
 /// entry's parent so the directory survives a crash.
+///
+/// The parent is synced even when `dir` already exists: it may have been
+/// made by `mkdir` or by a process killed before its own sync, and a file
+/// created in a directory whose entry is not durable vanishes with it at a
+/// power cut (POSIX promises nothing more; ext4's journal merely tends to
+/// hide it). One fsync per call, and callers call once per session create.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return sync_dir(parent_dir(dir));
+    }
+    create_dirs(dir)
+}
+
+fn create_dirs(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        ensure_dir(parent)?;
+        create_dirs(parent)?;
     }
     match DirBuilder::new().mode(DIR_MODE).create(dir) {
         Ok(()) => sync_dir(parent_dir(dir)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
+            sync_dir(parent_dir(dir))
+        }
         Err(e) => Err(Error::io(dir, "create directory", e)),
     }
 }
@@ -280,5 +297,40 @@ pub fn same_file(open: &fs::Metadata, path: &Path) -> Result<bool> {
         Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, "stat", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Directories this thread fsynced, so a test can see the durability calls.
+        pub(super) static SYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn synced() -> Vec<PathBuf> {
+        SYNCED.with(|s| s.borrow_mut().drain(..).collect())
+    }
+
+    #[test]
+    fn ensure_dir_syncs_the_parent_of_a_directory_that_already_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("conversations");
+        // A plain `mkdir`: nobody made its entry in the parent durable.
+        fs::create_dir(&dir).unwrap();
+        synced();
+        ensure_dir(&dir).unwrap();
+        assert_eq!(synced(), [root.path().to_path_buf()]);
+    }
+
+    #[test]
+    fn ensure_dir_syncs_the_parent_of_each_new_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a").join("b");
+        synced();
+        ensure_dir(&dir).unwrap();
+        assert_eq!(synced(), [root.path().to_path_buf(), root.path().join("a")]);
     }
 }
