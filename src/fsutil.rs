@@ -76,11 +76,15 @@ fn base_options() -> OpenOptions {
 
 /// Creates a new file exclusively (never truncating one that exists), 0600, not following symlinks.
 pub fn create_new(path: &Path) -> io::Result<File> {
+    create_new_mode(path, FILE_MODE)
+}
+
+fn create_new_mode(path: &Path, mode: u32) -> io::Result<File> {
     base_options()
         .write(true)
         .read(true)
         .create_new(true)
-        .mode(FILE_MODE)
+        .mode(mode)
         .open(path)
 }
 
@@ -151,13 +155,59 @@ pub fn temp_name(dir: &Path, stem: &str) -> PathBuf {
     dir.join(format!(".{stem}.tmp-{}-{nanos:x}-{n}", std::process::id()))
 }
 
+/// Who may read a file convlog creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewFileMode {
+    /// 0600: logs and exports hold personal data.
+    Private,
+    /// 0666 less the umask: files made for others to read (man pages).
+    Umask,
+}
+
 /// Replaces `path` with what `fill` writes, atomically: tmp → fsync →
 /// rename → fsync(dir). Readers see the old file or the new one, never a mix,
-/// and a failure leaves the old file untouched.
+/// and a failure leaves the old file untouched. A new file is private (0600).
 pub fn write_atomic<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
+    write_atomic_as(path, NewFileMode::Private, fill)
+}
+
+/// [`write_atomic`] with the mode a *new* file gets.
+///
+/// A file that is replaced keeps its own mode: the user chose it, and an
+/// export quietly turning a shared 0644 file into 0600 breaks whoever reads
+/// it. A symlink at `path` is written through to its target (as `cp` and
+/// shell redirection do), so the link stays a link; a dangling one is
+/// refused rather than replaced by a regular file.
+pub fn write_atomic_as<F>(path: &Path, new_mode: NewFileMode, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
+    use std::os::unix::fs::PermissionsExt;
+    let resolved;
+    let path = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_symlink() => {
+            resolved = fs::canonicalize(path).map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    Error::io(
+                        path,
+                        "write through the symbolic link",
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "it points to nothing; refusing to replace the link",
+                        ),
+                    )
+                } else {
+                    Error::io(path, "resolve the symbolic link", e)
+                }
+            })?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    let mut keep_mode = None;
     match fs::metadata(path) {
         Ok(m) if m.is_dir() => {
             return Err(Error::io(path, "write", io::ErrorKind::IsADirectory.into()));
@@ -166,7 +216,8 @@ where
         // in place: renaming a temporary file over it would replace the
         // device node itself, which as root means a regular file at /dev/null.
         Ok(m) if !m.is_file() => return write_in_place(path, fill),
-        _ => {}
+        Ok(m) => keep_mode = Some(m.permissions().mode() & 0o7777),
+        Err(_) => {}
     }
     let dir = parent_dir(path);
     let name = path
@@ -174,14 +225,22 @@ where
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp = temp_name(dir, &name);
+    let create_mode = match new_mode {
+        NewFileMode::Private => FILE_MODE,
+        NewFileMode::Umask => 0o666,
+    };
     let result = (|| {
-        let file = create_new(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
+        let file = create_new_mode(&tmp, create_mode).map_err(|e| Error::io(path, "create", e))?;
+        if let Some(mode) = keep_mode {
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(path, "keep the mode of", e))?;
+        }
         let mut w = BufWriter::with_capacity(1 << 16, file);
         fill(&mut w)?;
         let file = w
             .into_inner()
-            .map_err(|e| Error::io(&tmp, "write", e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+            .map_err(|e| Error::io(path, "write", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(path, "fsync", e))?;
         fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))?;
         sync_dir(dir)
     })();
@@ -190,6 +249,20 @@ where
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates `dir` and missing parents for files meant to be shared (man
+/// pages): 0777 less the umask, not the 0700 of session directories.
+pub fn ensure_shared_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o777)
+        .create(dir)
+        .map_err(|e| Error::io(dir, "create directory", e))?;
+    sync_dir(parent_dir(dir))
 }
 
 fn write_in_place<F>(path: &Path, fill: F) -> Result<()>

@@ -129,6 +129,9 @@ fn is_stdout(p: &Path) -> bool {
 
 pub fn export(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
+    if !is_stdout(&a.output) {
+        convlog::export::check_output(&a.log, &a.output)?;
+    }
     let report = match a.format {
         Format::Json => {
             if is_stdout(&a.output) {
