@@ -285,6 +285,12 @@ pub fn check_output(log: &Path, out: &Path) -> Result<()> {
              (choose another -o, or - for stdout)",
         );
     }
+    if crate::compact::is_original(out)? {
+        return refuse(
+            "it is the original file `convlog import` read, which convlog never replaces \
+             (choose another -o, or - for stdout)",
+        );
+    }
     let mut head = [0u8; 8];
     let n = std::fs::File::open(out)
         .and_then(|mut f| f.read(&mut head))
@@ -389,16 +395,80 @@ pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
 
 /// Renders `log` as the documented JSON into `out` (atomically: tmp → fsync →
 /// rename → fsync dir), so a reader never sees a half-written export.
-/// Refuses an `out` that is a log ([`check_output`]).
+/// Refuses an `out` that is a log or an original ([`check_output`]).
+///
+/// When `out` is the export beside the log (`NAME.json` beside
+/// `NAME.jsonl`), its stamp is written too, durably and before the export
+/// is renamed into place, recording which bytes of the log it holds (see
+/// [`compact`](crate::compact) and FORMAT.md).
 pub fn export_file(log: &Path, out: &Path, opts: &ExportOptions) -> Result<Report> {
     check_output(log, out)?;
-    let mut report = None;
-    crate::fsutil::write_atomic(out, |w| {
-        let render = JsonRender::new(w, out, opts.timestamps);
-        report = Some(render_once(log, render, opts)?.1);
+    let beside = is_beside(log, out);
+    let done = std::cell::RefCell::new(None);
+    let fill = |w: &mut dyn Write| {
+        let counted = Counted {
+            out: w,
+            hasher: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        let (render, report) =
+            render_once(log, JsonRender::new(counted, out, opts.timestamps), opts)?;
+        let counted = render.into_inner();
+        *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
         Ok(())
-    })?;
-    report.ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+    };
+    let stamp = |_: &std::fs::Metadata| {
+        let done = done.borrow();
+        let (Some((report, len, crc)), true) = (done.as_ref(), beside) else {
+            return Ok(());
+        };
+        crate::compact::write_stamp(
+            out,
+            &crate::compact::Stamp {
+                kind: "export".into(),
+                file_len: *len,
+                file_crc: crate::compact::crc_hex(*crc),
+                log_len: Some(report.file_len),
+                log_tail_crc: crate::compact::log_tail_crc(log, report.file_len)?,
+                last_seq: report.last_seq,
+            },
+        )
+    };
+    crate::fsutil::write_atomic_with(out, crate::fsutil::NewFileMode::Private, fill, stamp)?;
+    done.into_inner()
+        .map(|(report, _, _)| report)
+        .ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+}
+
+/// Passes bytes on, keeping their count and CRC-32 for the stamp.
+struct Counted<W> {
+    out: W,
+    hasher: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        self.hasher.update(&data[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// True when `out` names the export beside `log` (however either is spelled).
+fn is_beside(log: &Path, out: &Path) -> bool {
+    let expected = crate::session::export_path(log);
+    if expected == out {
+        return true;
+    }
+    let dir = |p: &Path| std::fs::canonicalize(crate::fsutil::parent_dir(p)).ok();
+    expected.file_name() == out.file_name()
+        && dir(&expected).is_some()
+        && dir(&expected) == dir(out)
 }
 
 /// Renders `log` as the documented JSON to any writer (stdout, a buffer),

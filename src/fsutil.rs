@@ -185,6 +185,23 @@ pub fn write_atomic_as<F>(path: &Path, new_mode: NewFileMode, fill: F) -> Result
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
+    write_atomic_with(path, new_mode, fill, |_| Ok(()))
+}
+
+/// [`write_atomic_as`], calling `before_rename` with the finished, fsynced
+/// temporary file's metadata just before it is renamed into place: the
+/// moment to record facts about the new file (its inode) that must be
+/// durable before anyone can see it. An error there leaves the old file.
+pub fn write_atomic_with<F, B>(
+    path: &Path,
+    new_mode: NewFileMode,
+    fill: F,
+    before_rename: B,
+) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+    B: FnOnce(&fs::Metadata) -> Result<()>,
+{
     use std::os::unix::fs::PermissionsExt;
     let resolved;
     let path = match fs::symlink_metadata(path) {
@@ -215,7 +232,7 @@ where
         // A device (/dev/null, /dev/stdout, a terminal) or a FIFO is written
         // in place: renaming a temporary file over it would replace the
         // device node itself, which as root means a regular file at /dev/null.
-        Ok(m) if !m.is_file() => return write_in_place(path, fill),
+        Ok(m) if !m.is_file() => return write_in_place(path, fill, before_rename),
         Ok(m) => keep_mode = Some(m.permissions().mode() & 0o7777),
         Err(_) => {}
     }
@@ -241,6 +258,7 @@ where
             .into_inner()
             .map_err(|e| Error::io(path, "write", e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(path, "fsync", e))?;
+        before_rename(&file.metadata().map_err(|e| Error::io(path, "fstat", e))?)?;
         fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))?;
         sync_dir(dir)
     })();
@@ -265,9 +283,10 @@ pub fn ensure_shared_dir(dir: &Path) -> Result<()> {
     sync_dir(parent_dir(dir))
 }
 
-fn write_in_place<F>(path: &Path, fill: F) -> Result<()>
+fn write_in_place<F, B>(path: &Path, fill: F, before_rename: B) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
+    B: FnOnce(&fs::Metadata) -> Result<()>,
 {
     let file = OpenOptions::new()
         .write(true)
@@ -275,7 +294,11 @@ where
         .map_err(|e| Error::io(path, "open", e))?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
     fill(&mut w)?;
-    w.flush().map_err(|e| Error::io(path, "write", e))
+    w.flush().map_err(|e| Error::io(path, "write", e))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io(path, "write", e.into_error()))?;
+    before_rename(&file.metadata().map_err(|e| Error::io(path, "fstat", e))?)
 }
 
 /// Takes the exclusive lock on `file`, waiting forever or up to `timeout`.

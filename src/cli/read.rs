@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use convlog::compact::{Compacted, compact_log};
+use convlog::compact::{Compacted, ExportState, compact_log};
 use convlog::discover::find_logs;
 use convlog::export::{ExportOptions, JsonRender, TimestampStyle, render_log};
 use convlog::reader::{DamageKind, Lines, Position, decode_line};
@@ -203,6 +203,23 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
                 export.display()
             )),
             Ok(Compacted::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
+            Ok(Compacted::Kept {
+                export,
+                state: ExportState::Original,
+            }) => Ok(format!(
+                "kept original: {} (the file `convlog import` read; compact never replaces it)\n",
+                export.display()
+            )),
+            Ok(Compacted::Kept { export, .. }) => {
+                // Nothing was rendered for this log: a finding, not an error.
+                worst = worst.max(Exit::Finding);
+                Ok(format!(
+                    "skipped: {} is not a convlog export (it has no stamp), so it is left as it is; \
+                     move it away, or render elsewhere with `convlog export {} -o FILE`\n",
+                    export.display(),
+                    log.display()
+                ))
+            }
             Err(e) => {
                 worst = worst.max(exit_for(&e));
                 Err(e)
