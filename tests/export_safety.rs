@@ -62,6 +62,27 @@ fn export_refuses_to_write_over_its_own_log_or_any_log() {
 }
 
 #[test]
+fn export_refuses_stdout_appending_to_its_own_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = demo(dir.path());
+    let before = std::fs::read(&log).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("convlog");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' export '{}' >> '{}'",
+            bin.display(),
+            log.display(),
+            log.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output is the log"));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+}
+
+#[test]
 fn a_bad_input_writes_nothing_to_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -131,6 +131,8 @@ pub fn export(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
     if !is_stdout(&a.output) {
         convlog::export::check_output(&a.log, &a.output)?;
+    } else {
+        refuse_stdout_onto_log(&a.log)?;
     }
     let report = match a.format {
         Format::Json => {
@@ -156,6 +158,32 @@ pub fn export(a: ExportArgs) -> Result<Exit> {
     };
     note_damage(&a.log, &report, opts.recovery);
     Ok(Exit::Ok)
+}
+
+/// `convlog export LOG >> LOG` would append the export to the log itself:
+/// refuse when stdout is the log's own file.
+fn refuse_stdout_onto_log(log: &Path) -> Result<()> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let stdout = io::stdout();
+    let Ok(fd) = stdout.as_fd().try_clone_to_owned() else {
+        return Ok(());
+    };
+    let Ok(out) = std::fs::File::from(fd).metadata() else {
+        return Ok(());
+    };
+    let same = std::fs::metadata(log).is_ok_and(|m| m.dev() == out.dev() && m.ino() == out.ino());
+    if out.is_file() && same {
+        return Err(Error::io(
+            log,
+            "write the export",
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "standard output is the log being exported; refusing to write a log's export into it",
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Tells the user on stderr what the recovery mode passed over, so a
