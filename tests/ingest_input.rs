@@ -119,7 +119,7 @@ fn assert_meta_kept(line: &str) {
     for kv in [
         r#""c":0.9299999999999999"#,
         r#""big":123456789012345678901234567890"#,
-        // serde_json writes an exponent with its sign: the same number.
+        // serde_json spells an exponent e+N: the same number.
         r#""e":1e+5"#,
         r#""x":1.50"#,
     ] {
