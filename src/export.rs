@@ -397,6 +397,7 @@ pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
 /// rename → fsync dir), so a reader never sees a half-written export.
 /// Refuses an `out` that is a log or an original ([`check_output`]).
 ///
+///
 /// When `out` is the export beside the log (`NAME.json` beside
 /// `NAME.jsonl`), its stamp is written too, durably and before the export
 /// is renamed into place, recording which bytes of the log it holds (see
@@ -417,7 +418,7 @@ pub fn export_file(log: &Path, out: &Path, opts: &ExportOptions) -> Result<Repor
         *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
         Ok(())
     };
-    let stamp = |_: &std::fs::Metadata| {
+    let stamp = || {
         let done = done.borrow();
         let (Some((report, len, crc)), true) = (done.as_ref(), beside) else {
             return Ok(());

@@ -185,13 +185,13 @@ pub fn write_atomic_as<F>(path: &Path, new_mode: NewFileMode, fill: F) -> Result
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
-    write_atomic_with(path, new_mode, fill, |_| Ok(()))
+    write_atomic_with(path, new_mode, fill, || Ok(()))
 }
 
-/// [`write_atomic_as`], calling `before_rename` with the finished, fsynced
-/// temporary file's metadata just before it is renamed into place: the
-/// moment to record facts about the new file (its inode) that must be
-/// durable before anyone can see it. An error there leaves the old file.
+/// [`write_atomic_as`], calling `before_rename` once the new content is
+/// written and fsynced, just before it is renamed into place: the moment to
+/// make durable what must be known before anyone can see the new file (an
+/// export's stamp). An error there leaves the old file.
 pub fn write_atomic_with<F, B>(
     path: &Path,
     new_mode: NewFileMode,
@@ -200,7 +200,7 @@ pub fn write_atomic_with<F, B>(
 ) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
-    B: FnOnce(&fs::Metadata) -> Result<()>,
+    B: FnOnce() -> Result<()>,
 {
     use std::os::unix::fs::PermissionsExt;
     let resolved;
@@ -258,7 +258,7 @@ where
             .into_inner()
             .map_err(|e| Error::io(path, "write", e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(path, "fsync", e))?;
-        before_rename(&file.metadata().map_err(|e| Error::io(path, "fstat", e))?)?;
+        before_rename()?;
         fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))?;
         sync_dir(dir)
     })();
@@ -286,7 +286,7 @@ pub fn ensure_shared_dir(dir: &Path) -> Result<()> {
 fn write_in_place<F, B>(path: &Path, fill: F, before_rename: B) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
-    B: FnOnce(&fs::Metadata) -> Result<()>,
+    B: FnOnce() -> Result<()>,
 {
     let file = OpenOptions::new()
         .write(true)
@@ -295,10 +295,7 @@ where
     let mut w = BufWriter::with_capacity(1 << 16, file);
     fill(&mut w)?;
     w.flush().map_err(|e| Error::io(path, "write", e))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| Error::io(path, "write", e.into_error()))?;
-    before_rename(&file.metadata().map_err(|e| Error::io(path, "fstat", e))?)
+    before_rename()
 }
 
 /// Takes the exclusive lock on `file`, waiting forever or up to `timeout`.
