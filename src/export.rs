@@ -397,7 +397,6 @@ pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
 /// rename → fsync dir), so a reader never sees a half-written export.
 /// Refuses an `out` that is a log or an original ([`check_output`]).
 ///
-///
 /// When `out` is the export beside the log (`NAME.json` beside
 /// `NAME.jsonl`), its stamp is written too, durably and before the export
 /// is renamed into place, recording which bytes of the log it holds (see
