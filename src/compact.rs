@@ -371,11 +371,10 @@ mod tests {
         ));
     }
 
-    /// The race the mtime rule lost (213 of 1,000 in the field, with a 4 ms
-    /// timestamp clock): an append right after a compaction gets the same
-    /// mtime as the export, and the export was called up to date without the
-    /// new record. This machine's clock may be finer, so each iteration also
-    /// gives the log the export's mtime, as a coarse clock would.
+    /// On a coarse timestamp clock (4 ms is common) an append right after a
+    /// compaction gets the export's own mtime; freshness must still see the
+    /// new record. This machine's clock may be finer, so every other
+    /// iteration gives the log the export's mtime, as such a clock would.
     #[tokio::test]
     async fn an_append_right_after_compaction_is_never_missed() {
         let dir = tempfile::tempdir().unwrap();
