@@ -43,9 +43,14 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// created in a directory whose entry is not durable vanishes with it at a
 /// power cut (POSIX promises nothing more; ext4's journal merely tends to
 /// hide it). One fsync per call, and callers call once per session create.
+///
+/// A directory reached through a symlink (a data volume linked in as
+/// `conversations`) has its entry in the real parent, so that is the one
+/// synced.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
-        return sync_dir(parent_dir(dir));
+        let real = fs::canonicalize(dir).map_err(|e| Error::io(dir, "resolve", e))?;
+        return sync_dir(parent_dir(&real));
     }
     create_dirs(dir)
 }
@@ -415,7 +420,20 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         synced();
         ensure_dir(&dir).unwrap();
-        assert_eq!(synced(), [root.path().to_path_buf()]);
+        assert_eq!(synced(), [root.path().canonicalize().unwrap()]);
+    }
+
+    #[test]
+    fn ensure_dir_syncs_the_real_parent_of_a_symlinked_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let volume = root.path().join("volume");
+        let data = volume.join("conv");
+        fs::create_dir_all(&data).unwrap();
+        let link = root.path().join("conversations");
+        std::os::unix::fs::symlink(&data, &link).unwrap();
+        synced();
+        ensure_dir(&link).unwrap();
+        assert_eq!(synced(), [volume.canonicalize().unwrap()]);
     }
 
     #[test]
