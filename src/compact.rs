@@ -1,11 +1,19 @@
-//! Compaction: renders each log's documented JSON beside it, on demand.
+//! Compaction: renders each log's documented JSON beside it, on demand, and
+//! the stamp that says what that file is.
 //!
-//! An export is up to date when it is at least as new as its log: the export
-//! is renamed into place after the log was read, so any later append makes
-//! the log newer again.
+//! Beside `NAME.jsonl`, `NAME.json` is either convlog's export of the log or
+//! the user's original file that `convlog import` read (which never gets
+//! replaced). The hidden stamp `.NAME.json.stamp` tells them apart, and for
+//! an export records which bytes of the log it was rendered from, so
+//! freshness is decided by content, not by modification times (whose
+//! granularity let an export missing a durable record pass as up to date).
+//! FORMAT.md specifies the stamp.
 
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::export::{ExportOptions, export_file};
@@ -21,42 +29,308 @@ pub enum Compacted {
         /// Messages in the log.
         messages: u64,
     },
-    /// The export was already newer than the log.
+    /// The export already holds every record of the log.
     UpToDate {
         /// Where.
         export: PathBuf,
     },
+    /// The file where the export would go is not a convlog export, so it was
+    /// left as it is.
+    Kept {
+        /// The file.
+        export: PathBuf,
+        /// An original that `convlog import` read ([`ExportState::Original`]),
+        /// or a file of unknown origin ([`ExportState::Unknown`]).
+        state: ExportState,
+    },
 }
 
-fn mtime(path: &Path) -> Result<Option<SystemTime>> {
-    match std::fs::metadata(path) {
-        Ok(m) => m
-            .modified()
-            .map(Some)
-            .map_err(|e| Error::io(path, "stat", e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, "stat", e)),
+/// What the file beside a log (`NAME.json` beside `NAME.jsonl`) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportState {
+    /// There is none.
+    Missing,
+    /// convlog's export, rendered from the log as it is now.
+    UpToDate,
+    /// convlog's export, rendered before the log last changed.
+    Stale,
+    /// The original file `convlog import` read: never replaced.
+    Original,
+    /// A file convlog has no stamp for (copied in, or written by something
+    /// else): compaction leaves it alone.
+    Unknown,
+}
+
+impl ExportState {
+    /// The name `ls` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportState::Missing => "missing",
+            ExportState::UpToDate => "up to date",
+            ExportState::Stale => "stale",
+            ExportState::Original => "original",
+            ExportState::Unknown => "unknown",
+        }
     }
 }
 
-/// True when `log`'s export exists and is not older than the log.
-pub fn is_up_to_date(log: &Path) -> Result<bool> {
-    let log_time =
-        mtime(log)?.ok_or_else(|| Error::io(log, "stat", std::io::ErrorKind::NotFound.into()))?;
-    Ok(mtime(&export_path(log))?.is_some_and(|t| t >= log_time))
+/// The stamp beside an export; see FORMAT.md, "The export stamp".
+///
+/// Everything in it is content (lengths and checksums, no inode or mtime),
+/// so a stamp stays true when a directory of logs is copied, restored from
+/// a backup or checked out of git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// `export` (convlog rendered the file) or `original` (import read it).
+    pub kind: String,
+    /// Length in bytes of the file the stamp is about.
+    pub file_len: u64,
+    /// CRC-32 (IEEE) of that file's bytes, 8 lowercase hex digits.
+    pub file_crc: String,
+    /// For an export: how many bytes of the log it was rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_len: Option<u64>,
+    /// For an export: CRC-32 of the last (up to) 4096 of those bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail_crc: Option<String>,
+    /// For an export: seq of the last valid record in those bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
 }
 
-/// Renders `log`'s export unless it is up to date.
+/// CRC-32 as the stamp writes it.
+pub fn crc_hex(crc: u32) -> String {
+    format!("{crc:08x}")
+}
+
+/// Length and CRC-32 of a whole file, `None` if it does not exist.
+fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "open", e)),
+    };
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, "read", e))?;
+        if n == 0 {
+            return Ok(Some((len, crc_hex(h.finalize()))));
+        }
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+}
+
+/// How many bytes before `log_len` the stamp's checksum covers.
+const TAIL: u64 = 4096;
+
+/// Where the stamp of `file` (an export or an original) lives: `.NAME.stamp` beside it.
+pub fn stamp_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::fsutil::parent_dir(file).join(format!(".{name}.stamp"))
+}
+
+/// Reads the stamp of `file`; `None` when there is none. A stamp that does
+/// not parse counts as none: the file is then of unknown origin, which only
+/// ever makes convlog more careful.
+pub fn read_stamp(file: &Path) -> Result<Option<Stamp>> {
+    let path = stamp_path(file);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, "read", e)),
+    }
+}
+
+/// Writes the stamp of `file` atomically (tmp → fsync → rename → fsync dir).
+pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
+    let path = stamp_path(file);
+    let mut bytes = serde_json::to_vec(stamp)
+        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+    bytes.push(b'\n');
+    crate::fsutil::write_atomic(&path, |w| {
+        w.write_all(&bytes)
+            .map_err(|e| Error::io(&path, "write", e))
+    })
+}
+
+/// CRC-32 of the up to 4096 bytes of `log` before `len`, as 8 hex digits;
+/// `None` if the log is now shorter than `len`.
+pub fn log_tail_crc(log: &Path, len: u64) -> Result<Option<String>> {
+    let file = crate::fsutil::open_read(log)?;
+    let now = file
+        .metadata()
+        .map_err(|e| Error::io(log, "fstat", e))?
+        .len();
+    if now < len {
+        return Ok(None);
+    }
+    let start = len.saturating_sub(TAIL);
+    let mut buf = vec![0u8; (len - start) as usize];
+    file.read_exact_at(&mut buf, start)
+        .map_err(|e| Error::io(log, "read", e))?;
+    Ok(Some(crc_hex(crc32fast::hash(&buf))))
+}
+
+/// Records that `original` (whose bytes are `bytes`), beside the log
+/// `convlog import` made from it, is the user's file: compaction and the
+/// end-of-session export never replace it.
+pub fn stamp_original(original: &Path, bytes: &[u8]) -> Result<()> {
+    write_stamp(
+        original,
+        &Stamp {
+            kind: "original".into(),
+            file_len: bytes.len() as u64,
+            file_crc: crc_hex(crc32fast::hash(bytes)),
+            log_len: None,
+            log_tail_crc: None,
+            last_seq: None,
+        },
+    )
+}
+
+/// True when the stamp beside `file` marks it as an original.
+pub fn is_original(file: &Path) -> Result<bool> {
+    Ok(read_stamp(file)?.is_some_and(|s| s.kind == "original"))
+}
+
+/// What the file beside `log` is, and for an export whether it is fresh:
+/// the stamp must describe this very file (length and checksum) and the log
+/// must still be exactly as long as the bytes it was rendered from, ending
+/// in the same bytes. An append, a repair or a replaced log changes that.
+///
+/// A file without a stamp (written before stamps existed, or copied in) is
+/// compared with a fresh rendering of the log: identical means up to date,
+/// anything else is [`ExportState::Unknown`].
+pub fn export_state(log: &Path) -> Result<ExportState> {
+    Ok(inspect_export(log)?.0)
+}
+
+/// The state, and the stamp to write when an unstamped file turned out to
+/// be exactly the log's export.
+fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
+    let log_meta = std::fs::symlink_metadata(log).map_err(|e| Error::io(log, "stat", e))?;
+    let export = export_path(log);
+    let export_len = match std::fs::metadata(&export) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((ExportState::Missing, None)),
+        Err(e) => return Err(Error::io(&export, "stat", e)),
+    };
+    let Some(stamp) = read_stamp(&export)? else {
+        return Ok(match rendering_if_identical(log, &export)? {
+            Some(stamp) => (ExportState::UpToDate, Some(stamp)),
+            None => (ExportState::Unknown, None),
+        });
+    };
+    match stamp.kind.as_str() {
+        "original" => return Ok((ExportState::Original, None)),
+        "export" => {}
+        _ => return Ok((ExportState::Unknown, None)),
+    }
+    let fresh = stamp.file_len == export_len
+        && stamp.log_len == Some(log_meta.len())
+        && stamp.log_tail_crc.is_some()
+        && log_tail_crc(log, log_meta.len())? == stamp.log_tail_crc
+        && file_crc(&export)?
+            .is_some_and(|(len, crc)| len == stamp.file_len && crc == stamp.file_crc);
+    Ok((
+        if fresh {
+            ExportState::UpToDate
+        } else {
+            ExportState::Stale
+        },
+        None,
+    ))
+}
+
+/// Renders `log` and compares it, as it streams, with the file at `export`;
+/// the stamp for it when they are identical.
+fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
+    let file = std::fs::File::open(export).map_err(|e| Error::io(export, "open", e))?;
+    let mut cmp = Compare {
+        file: io::BufReader::new(file),
+        same: true,
+        hasher: crc32fast::Hasher::new(),
+        len: 0,
+        buf: Vec::new(),
+    };
+    let Ok(report) = crate::export::export_to(log, &mut cmp, &ExportOptions::default()) else {
+        // Damage the default mode refuses: not provably the export.
+        return Ok(None);
+    };
+    let mut rest = [0u8; 1];
+    let at_end = matches!(io::Read::read(&mut cmp.file, &mut rest), Ok(0));
+    if !(cmp.same && at_end) {
+        return Ok(None);
+    }
+    Ok(Some(Stamp {
+        kind: "export".into(),
+        file_len: cmp.len,
+        file_crc: crc_hex(cmp.hasher.finalize()),
+        log_len: Some(report.file_len),
+        log_tail_crc: log_tail_crc(log, report.file_len)?,
+        last_seq: report.last_seq,
+    }))
+}
+
+/// A writer that checks what it is given against a file instead of writing it.
+struct Compare {
+    file: io::BufReader<std::fs::File>,
+    same: bool,
+    hasher: crc32fast::Hasher,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl io::Write for Compare {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.same {
+            self.buf.resize(data.len(), 0);
+            self.same =
+                io::Read::read_exact(&mut self.file, &mut self.buf).is_ok() && self.buf == data;
+            self.hasher.update(data);
+            self.len += data.len() as u64;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// True when `log`'s export exists and holds every record of the log as it is now.
+pub fn is_up_to_date(log: &Path) -> Result<bool> {
+    Ok(export_state(log)? == ExportState::UpToDate)
+}
+
+/// Renders `log`'s export unless it is up to date. An original (see
+/// [`stamp_original`]) or a file convlog has no stamp for is left as it is.
 pub fn compact_log(log: &Path, opts: &ExportOptions) -> Result<Compacted> {
     let export = export_path(log);
-    if is_up_to_date(log)? {
-        return Ok(Compacted::UpToDate { export });
+    match inspect_export(log)? {
+        (ExportState::UpToDate, adopted) => {
+            if let Some(stamp) = adopted {
+                write_stamp(&export, &stamp)?;
+            }
+            Ok(Compacted::UpToDate { export })
+        }
+        (state @ (ExportState::Original | ExportState::Unknown), _) => {
+            Ok(Compacted::Kept { export, state })
+        }
+        (ExportState::Missing | ExportState::Stale, _) => {
+            let report = export_file(log, &export, opts)?;
+            Ok(Compacted::Written {
+                export,
+                messages: report.messages,
+            })
+        }
     }
-    let report = export_file(log, &export, opts)?;
-    Ok(Compacted::Written {
-        export,
-        messages: report.messages,
-    })
 }
 
 #[cfg(test)]
@@ -64,17 +338,21 @@ mod tests {
     use super::*;
     use crate::{Message, Options, Session};
 
-    #[tokio::test]
-    async fn renders_once_then_again_after_new_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Session::create_with(
-            dir.path(),
+    fn session(dir: &Path) -> Session {
+        Session::create_with(
+            dir,
             Options {
                 echo: false,
                 ..Options::default()
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn renders_once_then_again_after_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = session(dir.path());
         s.append(Message::user("one", "stt")).await.unwrap();
         let opts = ExportOptions::default();
         assert!(matches!(
@@ -85,14 +363,59 @@ mod tests {
             compact_log(s.path(), &opts).unwrap(),
             Compacted::UpToDate { .. }
         ));
-        // mtime granularity is fine-grained on the file systems we target,
-        // but make the later append unambiguously newer.
-        std::thread::sleep(std::time::Duration::from_millis(20));
         s.append(Message::user("two", "stt")).await.unwrap();
         assert!(!is_up_to_date(s.path()).unwrap());
         assert!(matches!(
             compact_log(s.path(), &opts).unwrap(),
             Compacted::Written { messages: 2, .. }
         ));
+    }
+
+    /// On a coarse timestamp clock (4 ms is common) an append right after a
+    /// compaction gets the export's own mtime; freshness must still see the
+    /// new record. This machine's clock may be finer, so every other
+    /// iteration gives the log the export's mtime, as such a clock would.
+    #[tokio::test]
+    async fn an_append_right_after_compaction_is_never_missed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = session(dir.path());
+        let opts = ExportOptions::default();
+        for i in 0..200 {
+            compact_log(s.path(), &opts).unwrap();
+            s.append(Message::user(format!("m{i}"), "stt"))
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                let t = std::fs::metadata(export_path(s.path()))
+                    .and_then(|m| m.modified())
+                    .unwrap();
+                let log = std::fs::File::options()
+                    .append(true)
+                    .open(s.path())
+                    .unwrap();
+                log.set_modified(t).unwrap();
+            }
+            assert!(
+                !is_up_to_date(s.path()).unwrap(),
+                "iteration {i}: called up to date while missing the new record"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_stamp_is_unknown_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = session(dir.path());
+        let export = export_path(s.path());
+        std::fs::write(&export, "mine").unwrap();
+        assert_eq!(export_state(s.path()).unwrap(), ExportState::Unknown);
+        assert!(matches!(
+            compact_log(s.path(), &ExportOptions::default()).unwrap(),
+            Compacted::Kept {
+                state: ExportState::Unknown,
+                ..
+            }
+        ));
+        assert_eq!(std::fs::read(&export).unwrap(), b"mine");
     }
 }

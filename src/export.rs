@@ -205,16 +205,103 @@ impl<R: Render> Merger<R> {
 }
 
 /// Reads `log` and feeds its messages, merged per `opts`, into `render`.
+///
+/// The whole log is checked first (opened, its header read, every line's
+/// damage judged under the recovery mode), and only then rendered, from the
+/// same open file and over exactly the bytes that were checked. So the
+/// renderer sees its first byte only when the export will succeed: on
+/// stdout, a missing file, a non-log or mid-file damage leaves nothing at
+/// all rather than a cut-off document that looks whole. The check costs one
+/// extra read of the log, about as much as `verify`.
 pub fn render_log<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
+    use std::io::{Read, Seek};
+    let mut file = crate::fsutil::open_read(log)?;
+    let checked = reader::scan(
+        log,
+        io::BufReader::with_capacity(1 << 16, &file),
+        opts.recovery,
+        |_| Ok(()),
+    )?;
+    file.rewind().map_err(|e| Error::io(log, "seek", e))?;
+    let bytes = io::BufReader::with_capacity(1 << 16, (&file).take(checked.file_len));
+    render_from(log, bytes, render, opts)
+}
+
+/// Renders in one pass, for a destination that a failure discards anyway
+/// (the temporary file of an atomic replace).
+fn render_once<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
+    let file = crate::fsutil::open_read(log)?;
+    render_from(
+        log,
+        io::BufReader::with_capacity(1 << 16, file),
+        render,
+        opts,
+    )
+}
+
+fn render_from<R: Render, B: io::BufRead>(
+    log: &Path,
+    bytes: B,
+    render: R,
+    opts: &ExportOptions,
+) -> Result<(R, Report)> {
     let mut merger = Merger::new(render, !opts.no_merge);
     merger.out.begin()?;
-    let report = reader::scan_file(log, opts.recovery, |rec| match rec {
+    let report = reader::scan(log, bytes, opts.recovery, |rec| match rec {
         Record::Message(m) => merger.push(m),
         _ => Ok(()),
     })?;
     let mut render = merger.finish()?;
     render.finish()?;
     Ok((render, report))
+}
+
+/// Refuses an output file that is a convlog log: the log being exported
+/// (compared by device and inode, so a hard link, a symlink or another
+/// spelling of its name is caught) or any other log (its first bytes are a
+/// checksummed record). `export LOG -o LOG` used to replace the log with its
+/// own export; a typo must never destroy a transcript.
+pub fn check_output(log: &Path, out: &Path) -> Result<()> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    if !target.is_file() {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        Err(Error::io(
+            out,
+            "write the export",
+            io::Error::new(io::ErrorKind::AlreadyExists, why.to_string()),
+        ))
+    };
+    let same = std::fs::metadata(log)
+        .is_ok_and(|src| src.dev() == target.dev() && src.ino() == target.ino());
+    if same {
+        return refuse(
+            "it is the log being exported; refusing to replace a log with its export \
+             (choose another -o, or - for stdout)",
+        );
+    }
+    if crate::compact::is_original(out)? {
+        return refuse(
+            "it is the original file `convlog import` read, which convlog never replaces \
+             (choose another -o, or - for stdout)",
+        );
+    }
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(out)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if head[..n] == *b"{\"crc\":\"" {
+        return refuse(
+            "it is a convlog log; refusing to replace a log with an export \
+             (choose another -o, or - for stdout)",
+        );
+    }
+    Ok(())
 }
 
 /// The documented JSON: `{"conversation": [{"role","content","timestamp","source"}, …]}`
@@ -308,17 +395,84 @@ pub fn write_py_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
 
 /// Renders `log` as the documented JSON into `out` (atomically: tmp → fsync →
 /// rename → fsync dir), so a reader never sees a half-written export.
+/// Refuses an `out` that is a log or an original ([`check_output`]).
+///
+/// When `out` is the export beside the log (`NAME.json` beside
+/// `NAME.jsonl`), its stamp is written too, durably and before the export
+/// is renamed into place, recording which bytes of the log it holds (see
+/// [`compact`](crate::compact) and FORMAT.md).
 pub fn export_file(log: &Path, out: &Path, opts: &ExportOptions) -> Result<Report> {
-    let mut report = None;
-    crate::fsutil::write_atomic(out, |w| {
-        let render = JsonRender::new(w, out, opts.timestamps);
-        report = Some(render_log(log, render, opts)?.1);
+    check_output(log, out)?;
+    let beside = is_beside(log, out);
+    let done = std::cell::RefCell::new(None);
+    let fill = |w: &mut dyn Write| {
+        let counted = Counted {
+            out: w,
+            hasher: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        let (render, report) =
+            render_once(log, JsonRender::new(counted, out, opts.timestamps), opts)?;
+        let counted = render.into_inner();
+        *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
         Ok(())
-    })?;
-    report.ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+    };
+    let stamp = || {
+        let done = done.borrow();
+        let (Some((report, len, crc)), true) = (done.as_ref(), beside) else {
+            return Ok(());
+        };
+        crate::compact::write_stamp(
+            out,
+            &crate::compact::Stamp {
+                kind: "export".into(),
+                file_len: *len,
+                file_crc: crate::compact::crc_hex(*crc),
+                log_len: Some(report.file_len),
+                log_tail_crc: crate::compact::log_tail_crc(log, report.file_len)?,
+                last_seq: report.last_seq,
+            },
+        )
+    };
+    crate::fsutil::write_atomic_with(out, crate::fsutil::NewFileMode::Private, fill, stamp)?;
+    done.into_inner()
+        .map(|(report, _, _)| report)
+        .ok_or_else(|| Error::InvalidInput("export produced no report".into()))
 }
 
-/// Renders `log` as the documented JSON to any writer (stdout, a buffer).
+/// Passes bytes on, keeping their count and CRC-32 for the stamp.
+struct Counted<W> {
+    out: W,
+    hasher: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        self.hasher.update(&data[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// True when `out` names the export beside `log` (however either is spelled).
+fn is_beside(log: &Path, out: &Path) -> bool {
+    let expected = crate::session::export_path(log);
+    if expected == out {
+        return true;
+    }
+    let dir = |p: &Path| std::fs::canonicalize(crate::fsutil::parent_dir(p)).ok();
+    expected.file_name() == out.file_name()
+        && dir(&expected).is_some()
+        && dir(&expected) == dir(out)
+}
+
+/// Renders `log` as the documented JSON to any writer (stdout, a buffer),
+/// which gets nothing unless the whole log passes (see [`render_log`]).
 pub fn export_to<W: Write>(log: &Path, out: W, opts: &ExportOptions) -> Result<Report> {
     let render = JsonRender::new(out, Path::new("<stdout>"), opts.timestamps);
     Ok(render_log(log, render, opts)?.1)

@@ -19,7 +19,11 @@
 //! ```
 //!
 //! [`import_file`] writes the log beside it (same stem, `.jsonl`), never
-//! over an existing file. Timestamps are naive local times from Python's
+//! over an existing file. The original then sits where the log's export
+//! would go, so import stamps it as an original
+//! ([`stamp_original`](crate::compact::stamp_original)): `ls` shows it as
+//! such, and compaction and the end-of-session export never replace it
+//! (they dropped the fields kept only in `meta` and rewrote timestamps). Timestamps are naive local times from Python's
 //! `datetime.now().isoformat()`; they are read as the machine's local time
 //! (`TZ`), which keeps their wall-clock text, so exporting the log gives the
 //! original file back byte for byte. The one documented exception: when a
@@ -399,8 +403,18 @@ pub fn import_file(original: &Path) -> Result<Imported> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
     let tmp = fsutil::temp_name(dir, &stem);
-    let published =
-        write_log(&tmp, &created, &parsed.entries).and_then(|()| match fs::hard_link(&tmp, &log) {
+    // The original sits where the log's export goes: stamp it as the
+    // user's file before the log appears, so no compaction or end-of-session
+    // export can ever take it for an export and replace it.
+    let beside = export_path(&log) == original;
+    let published = write_log(&tmp, &created, &parsed.entries)
+        .and_then(|()| {
+            if beside {
+                crate::compact::stamp_original(original, &bytes)?;
+            }
+            Ok(())
+        })
+        .and_then(|()| match fs::hard_link(&tmp, &log) {
             Ok(()) => fsutil::sync_dir(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(refuse()),
             Err(e) => Err(Error::io(&log, "link the imported log into place", e)),
@@ -410,16 +424,6 @@ pub fn import_file(original: &Path) -> Result<Imported> {
     published?;
 
     let round_trip = compare(&log, &bytes, &parsed)?;
-    if matches!(round_trip, RoundTrip::Exact) && export_path(&log) == original {
-        // The original *is* the log's up-to-date export: give the log the
-        // original's modification time so `ls` and `compact` see it so.
-        if let (Ok(t), Ok(f)) = (
-            fs::metadata(original).and_then(|m| m.modified()),
-            fsutil::open_append(&log),
-        ) {
-            let _ = f.set_modified(t);
-        }
-    }
     Ok(Imported {
         source: original.to_path_buf(),
         log,

@@ -169,8 +169,22 @@ pub fn now_rfc3339() -> String {
 
 /// Parses an RFC 3339 timestamp, naming the offending text on failure.
 pub fn parse_ts(ts: &str) -> Result<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(ts)
-        .map_err(|e| Error::InvalidInput(format!("timestamp {ts:?} is not RFC 3339: {e}")))
+    DateTime::parse_from_rfc3339(ts).map_err(|e| {
+        // chrono's "premature end of input" does not tell a user that the
+        // one thing missing from a date-time like Python's isoformat() is
+        // the UTC offset.
+        let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .any(|f| chrono::NaiveDateTime::parse_from_str(ts, f).is_ok());
+        Error::InvalidInput(if naive {
+            format!(
+                "timestamp {ts:?} is not RFC 3339: the offset is missing \
+                 (add one, e.g. {ts}+05:30 or {ts}Z)"
+            )
+        } else {
+            format!("timestamp {ts:?} is not RFC 3339: {e}")
+        })
+    })
 }
 
 /// The original design's timestamp: local wall-clock time with exactly six

@@ -431,20 +431,31 @@ fn import_then_export_reproduces_the_original_byte_for_byte() {
     assert_eq!(report.messages, 5);
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    // The original is the log's export, and up to date: compact leaves it alone.
+    // The original sits where the log's export goes: compact leaves it alone.
     convlog()
         .arg("compact")
         .arg(&log)
         .assert()
         .success()
-        .stdout(predicates::str::contains("up to date"));
+        .stdout(predicates::str::contains("kept original"));
     assert_eq!(std::fs::read(&original).unwrap(), bytes);
-    // Nothing else was left in the directory (no temporary files).
-    let names: Vec<String> = std::fs::read_dir(original.parent().unwrap())
+    // Nothing else was left in the directory (no temporary files): the log,
+    // the original and the stamp that marks it as the original.
+    let mut names: Vec<String> = std::fs::read_dir(original.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    names.sort();
+    let stem = log.file_stem().unwrap().to_str().unwrap();
+    assert_eq!(
+        names,
+        [
+            format!(".{stem}.json.stamp"),
+            format!("{stem}.json"),
+            format!("{stem}.jsonl")
+        ],
+        "{names:?}"
+    );
 }
 
 #[test]

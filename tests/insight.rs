@@ -650,12 +650,14 @@ fn import_refuses_to_overwrite_a_log() {
         stderr(&again)
     );
     assert_eq!(std::fs::read(&log).unwrap(), before);
-    assert_eq!(entries(tmp.path()).len(), 2);
+    // The original, the log and the stamp marking the original as such.
+    assert_eq!(entries(tmp.path()).len(), 3);
 
     // The imported session spans its messages and is ended.
     let v = json_lines(&stdout(&run(&["ls", "--json"], &[&log])));
     assert_eq!(v[0]["state"], "ended");
-    assert_eq!(v[0]["export"]["state"], "up-to-date");
+    // The file beside the log is the user's original, which is never replaced.
+    assert_eq!(v[0]["export"]["state"], "original");
     assert!(
         v[0]["start"]
             .as_str()

@@ -65,7 +65,7 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
 pub fn man(a: ManArgs) -> Result<Exit> {
     let pages = man_pages()?;
     if let Some(dir) = &a.dir {
-        convlog::fsutil::ensure_dir(dir)?;
+        convlog::fsutil::ensure_shared_dir(dir)?;
         let stdout = io::stdout();
         let mut out = stdout.lock();
         for (name, page) in &pages {
@@ -88,8 +88,11 @@ pub fn man(a: ManArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Man pages are for every user of the machine: the umask decides, not the
+/// 0600 that logs and exports get.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    convlog::fsutil::write_atomic(path, |w| {
+    use convlog::fsutil::{NewFileMode, write_atomic_as};
+    write_atomic_as(path, NewFileMode::Umask, |w| {
         w.write_all(bytes).map_err(|e| Error::io(path, "write", e))
     })
 }

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
 use clap::{Args, ValueEnum};
-use convlog::compact::is_up_to_date;
 use convlog::export::{ExportMessage, ExportOptions, Render, render_log};
 use convlog::formats::escape_controls;
 use convlog::reader::Damage;
@@ -112,14 +111,11 @@ fn ms(v: f64) -> String {
     }
 }
 
+/// `missing`, `up to date`, `stale`, `original` (the file `convlog import`
+/// read, which is never replaced) or `unknown` (no stamp: not convlog's).
 fn export_state(log: &Path) -> (&'static str, PathBuf) {
-    let export = export_path(log);
-    let state = match (export.exists(), is_up_to_date(log)) {
-        (false, _) => "missing",
-        (true, Ok(true)) => "up to date",
-        (true, _) => "stale",
-    };
-    (state, export)
+    let state = convlog::compact::export_state(log).map_or("stale", |s| s.as_str());
+    (state, export_path(log))
 }
 
 fn file_name(p: &Path) -> String {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use convlog::compact::{Compacted, compact_log};
+use convlog::compact::{Compacted, ExportState, compact_log};
 use convlog::export::{ExportOptions, JsonRender, TimestampStyle, render_log};
 use convlog::reader::{DamageKind, Lines, Position, decode_line};
 use convlog::record::Record;
@@ -128,6 +128,11 @@ fn is_stdout(p: &Path) -> bool {
 
 pub fn export(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
+    if !is_stdout(&a.output) {
+        convlog::export::check_output(&a.log, &a.output)?;
+    } else {
+        refuse_stdout_onto_log(&a.log)?;
+    }
     let report = match a.format {
         Format::Json => {
             if is_stdout(&a.output) {
@@ -152,6 +157,32 @@ pub fn export(a: ExportArgs) -> Result<Exit> {
     };
     note_damage(&a.log, &report, opts.recovery);
     Ok(super::exit_for_damage(&report))
+}
+
+/// `convlog export LOG >> LOG` would append the export to the log itself:
+/// refuse when stdout is the log's own file.
+fn refuse_stdout_onto_log(log: &Path) -> Result<()> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let stdout = io::stdout();
+    let Ok(fd) = stdout.as_fd().try_clone_to_owned() else {
+        return Ok(());
+    };
+    let Ok(out) = std::fs::File::from(fd).metadata() else {
+        return Ok(());
+    };
+    let same = std::fs::metadata(log).is_ok_and(|m| m.dev() == out.dev() && m.ino() == out.ino());
+    if out.is_file() && same {
+        return Err(Error::io(
+            log,
+            "write the export",
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "standard output is the log being exported; refusing to write a log's export into it",
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Tells the user on stderr what the recovery mode passed over, so a
@@ -214,6 +245,23 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
                 if messages == 1 { "" } else { "s" }
             )),
             Ok(Compacted::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
+            Ok(Compacted::Kept {
+                export,
+                state: ExportState::Original,
+            }) => Ok(format!(
+                "kept original: {} (the file `convlog import` read; compact never replaces it)\n",
+                export.display()
+            )),
+            Ok(Compacted::Kept { export, .. }) => {
+                // Nothing was rendered for this log: a finding, not an error.
+                worst = worst.max(Exit::Finding);
+                Ok(format!(
+                    "skipped: {} is not a convlog export (it has no stamp), so it is left as it is; \
+                     move it away, or render elsewhere with `convlog export {} -o FILE`\n",
+                    export.display(),
+                    log.display()
+                ))
+            }
             Err(e) => {
                 worst = worst.max(exit_for(&e));
                 Err(e)
