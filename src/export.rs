@@ -14,8 +14,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::codec::{escape_of, find_escape, push_json_str};
 use crate::error::{Error, Result};
+use crate::line::{escape_of, find_escape, push_json_str};
 use crate::reader::{self, Recovery, Report};
 use crate::record::{MessageRecord, Record, Role, documented_ts, parse_ts};
 

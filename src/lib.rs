@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The modules follow the data's path: [`record`] → [`codec`] → [`writer`]
+//! The modules follow the data's path: [`record`] → [`line`](mod@line) → [`writer`]
 //! and [`session`] → [`reader`] and [`repair`] → [`export`] (with the other
 //! output [`formats`]) and [`compact`]. Around them: [`stats`] and
 //! [`import`] build on the reader and the writer, [`fsutil`] keeps the
@@ -33,7 +33,6 @@
 
 #![warn(missing_docs)]
 
-pub mod codec;
 pub mod compact;
 pub mod discover;
 pub mod error;
@@ -42,12 +41,18 @@ pub mod formats;
 pub mod fsutil;
 pub mod global;
 pub mod import;
+pub mod line;
 pub mod reader;
 pub mod record;
 pub mod repair;
 pub mod session;
 pub mod stats;
 pub mod writer;
+
+/// The line format's old path, kept until the curated API replaces the
+/// public modules (the bench programs and the branches in flight still name it).
+#[doc(hidden)]
+pub use line as codec;
 
 #[doc = include_str!("../FORMAT.md")]
 pub mod format {}

@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::codec::{self, LineError, MAX_LINE_BYTES};
 use crate::error::{Error, Result};
+use crate::line::{self, LineError, MAX_LINE_BYTES};
 use crate::record::{Header, Record};
 
 /// How to treat damage, named after RocksDB's WAL recovery modes.
@@ -358,7 +358,7 @@ pub fn decode_line<'a>(info: &LineInfo, bytes: &'a [u8]) -> Result<Record<'a>, L
     } else if !info.complete {
         Err(LineError::Incomplete)
     } else {
-        codec::decode(bytes)
+        line::decode(bytes)
     }
 }
 

@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::Local;
 use tokio::sync::oneshot;
 
-use crate::codec::{self, Kind};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::line::{self as codec, Kind};
 use crate::record::{Header, Message, now_rfc3339, parse_ts};
 use crate::writer::{self, Config, IoHooks, Parts, RealIo, Request, Shared, Start, lock};
 

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::codec::{self, Kind};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::line::{self as codec, Kind};
 use crate::reader::{self, DamageKind, Position, Recovery};
 use crate::record::Record;
 

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use convlog::codec::{self, Kind};
 use convlog::export::{ExportOptions, TimestampStyle, export_to};
+use convlog::line::{self as codec, Kind};
 use convlog::record::{Header, Message, Role};
 
 const PYTHON: &str = r#"

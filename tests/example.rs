@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use convlog::codec::{self, Kind};
 use convlog::export::{ExportOptions, export_to};
+use convlog::line::{self as codec, Kind};
 use convlog::reader::inspect;
 use convlog::record::{Header, Message, Role};
 

@@ -528,10 +528,10 @@ fn open_elsewhere(log: &Path, opts: Options) -> convlog::Result<Session> {
 }
 
 /// What another process appends while holding the lock: whole lines, synced.
-fn append_raw(log: &Path, lines: &[(convlog::codec::Kind, u64, Vec<u8>)]) {
+fn append_raw(log: &Path, lines: &[(convlog::line::Kind, u64, Vec<u8>)]) {
     let mut buf = Vec::new();
     for (kind, seq, fields) in lines {
-        convlog::codec::frame(*kind, *seq, fields, &mut buf);
+        convlog::line::frame(*kind, *seq, fields, &mut buf);
     }
     let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
     f.write_all(&buf).unwrap();
@@ -546,7 +546,7 @@ const TS: &str = "2025-08-18T14:30:22.123456+05:30";
 /// append, under the exclusive lock.
 #[tokio::test]
 async fn open_does_not_block_on_a_held_lock_and_catches_up_after() {
-    use convlog::codec::{Kind, end_fields, message_fields};
+    use convlog::line::{Kind, end_fields, message_fields};
     let dir = tempfile::tempdir().unwrap();
     let s = Session::create_with(dir.path(), quiet()).unwrap();
     assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));

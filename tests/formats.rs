@@ -255,7 +255,7 @@ fn subtitle_cues_follow_timestamps_and_duration_meta() {
         created: "2025-08-18T14:30:20.000000+05:30".into(),
     };
     let mut bytes = Vec::new();
-    use convlog::codec::{Kind, frame, header_fields, message_fields};
+    use convlog::line::{Kind, frame, header_fields, message_fields};
     frame(Kind::Header, 0, &header_fields(&header), &mut bytes);
     let rows = [
         (

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
-use convlog::codec::{Kind, end_fields, frame, header_fields, message_fields};
+use convlog::line::{Kind, end_fields, frame, header_fields, message_fields};
 use convlog::record::Header;
 use convlog::{Message, Options, Session};
 use serde_json::{Value, json};

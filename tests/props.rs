@@ -1,8 +1,8 @@
 //! Property tests: the codec round-trips anything a caller can send, and the
 //! reader never panics, whatever bytes it is given.
 
-use convlog::codec::{self, Kind};
 use convlog::export::write_py_str;
+use convlog::line::{self as codec, Kind};
 use convlog::reader::{Recovery, scan};
 use convlog::record::{Message, Record, Role};
 use proptest::prelude::*;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use convlog::Error;
-use convlog::codec::{self, Kind};
+use convlog::line::{self as codec, Kind};
 use convlog::reader::{DamageKind, Recovery, Report, scan};
 use convlog::record::{Header, Message, Record};
 

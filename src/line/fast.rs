@@ -1,7 +1,7 @@
 //! The fast path of [`decode`](super::decode) for message lines as convlog writes them.
 //!
 //! It accepts a line only when it can tell that the general path (a full
-//! `serde_json` parse into [`Wire`](super::Wire) and the record's rules) would return the
+//! `serde_json` parse into [`Wire`](super::decode::Wire) and the record's rules) would return the
 //! very same record: no whitespace between tokens, no escapes in keys, no
 //! `\u` escapes in values, only the known message fields (each at most once), an
 //! unsigned `seq` without leading zeros, and a valid timestamp. Anything
@@ -13,7 +13,8 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::{PREFIX_LEN, find_escape};
+use super::encode::find_escape;
+use super::frame::PREFIX_LEN;
 use crate::record::{MessageRecord, Record, Role, parse_ts};
 
 const KIND: u16 = 1;
@@ -32,7 +33,7 @@ const REQUIRED: u16 = KIND | SEQ | TS | ROLE | CONTENT | SOURCE;
 /// counts depth from the line's own object (limit 128).
 const MAX_META_DEPTH: usize = 64;
 
-/// `line` has passed [`super::check`]: it starts with the fixed 18-byte prefix.
+/// `line` has passed [`check`](super::check): it starts with the fixed 18-byte prefix.
 pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
     // With the whole line valid UTF-8, every string between two ASCII
     // quotes is valid UTF-8 as well.

@@ -1,0 +1,118 @@
+//! Decoding: a checked line back into a [`Record`], by the record's rules.
+//!
+//! [`decode`] tries the [fast path](super::fast) first and falls back to a
+//! full `serde_json` parse for every line the fast path declines, so errors
+//! and their messages come from one place.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::fast;
+use super::frame::{LineError, check};
+use crate::record::{Header, MessageRecord, Record, Role, parse_ts};
+
+#[derive(Deserialize)]
+pub(super) struct Wire<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    seq: u64,
+    #[serde(borrow, default)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    turn: Option<Cow<'a, str>>,
+    #[serde(default)]
+    interrupted: bool,
+    #[serde(borrow, default)]
+    speaker: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    lang: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    meta: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    format: Option<Cow<'a, str>>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(borrow, default)]
+    session: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    created: Option<Cow<'a, str>>,
+}
+
+fn need<T>(v: Option<T>, field: &str) -> Result<T, LineError> {
+    v.ok_or_else(|| LineError::Invalid(format!("missing field `{field}`")))
+}
+
+fn valid_ts<'a>(ts: Option<Cow<'a, str>>, field: &str) -> Result<Cow<'a, str>, LineError> {
+    let ts = need(ts, field)?;
+    parse_ts(&ts).map_err(|e| LineError::Invalid(e.to_string()))?;
+    Ok(ts)
+}
+
+/// Decodes one line (without its newline) into a record, checking framing,
+/// checksum and the record's own rules.
+pub fn decode(line: &[u8]) -> Result<Record<'_>, LineError> {
+    check(line)?;
+    if let Some(rec) = fast::decode_message(line) {
+        return Ok(rec);
+    }
+    decode_general(line)
+}
+
+/// [`decode`] after the checksum, through `serde_json`: every line the fast
+/// path declines, and every error.
+pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
+    let w: Wire<'_> =
+        serde_json::from_slice(line).map_err(|e| LineError::Invalid(e.to_string()))?;
+    match w.kind.as_ref() {
+        "message" => {
+            let role = need(w.role, "role")?;
+            let role = role
+                .parse::<Role>()
+                .map_err(|e| LineError::Invalid(e.to_string()))?;
+            if w.meta.is_some_and(|m| !m.get().starts_with('{')) {
+                return Err(LineError::Invalid("`meta` is not an object".into()));
+            }
+            Ok(Record::Message(MessageRecord {
+                seq: w.seq,
+                ts: valid_ts(w.ts, "ts")?,
+                role,
+                content: need(w.content, "content")?,
+                source: need(w.source, "source")?,
+                turn: w.turn,
+                interrupted: w.interrupted,
+                speaker: w.speaker,
+                lang: w.lang,
+                meta: w.meta,
+            }))
+        }
+        "end" => Ok(Record::End {
+            seq: w.seq,
+            ts: valid_ts(w.ts, "ts")?,
+        }),
+        "header" => {
+            if need(w.format, "format")? != crate::FORMAT_NAME {
+                return Err(LineError::Invalid(format!(
+                    "header format is not {:?}",
+                    crate::FORMAT_NAME
+                )));
+            }
+            if w.seq != 0 {
+                return Err(LineError::Invalid("header seq is not 0".into()));
+            }
+            Ok(Record::Header(Header {
+                version: need(w.version, "version")?,
+                session: need(w.session, "session")?.into_owned(),
+                created: valid_ts(w.created, "created")?.into_owned(),
+            }))
+        }
+        other => Err(LineError::Invalid(format!("unknown record kind {other:?}"))),
+    }
+}
