@@ -237,11 +237,11 @@ impl<W: Write> Render for JsonlRender<W> {
             w.write_all(b"{\"role\":\"")?;
             w.write_all(m.role().as_str().as_bytes())?;
             w.write_all(b"\",\"content\":")?;
-            crate::export::write_py_str(w, &m.content)?;
+            crate::json::write_json_str(w, &m.content)?;
             w.write_all(b",\"timestamp\":")?;
-            crate::export::write_py_str(w, &ts)?;
+            crate::json::write_json_str(w, &ts)?;
             w.write_all(b",\"source\":")?;
-            crate::export::write_py_str(w, &m.source)?;
+            crate::json::write_json_str(w, &m.source)?;
             w.write_all(b"}\n")
         })
     }

@@ -41,6 +41,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod global;
 pub mod import;
+pub mod json;
 pub mod line;
 pub mod reader;
 pub mod record;

@@ -1,7 +1,7 @@
 //! Property tests: the codec round-trips anything a caller can send, and the
 //! reader never panics, whatever bytes it is given.
 
-use convlog::export::write_py_str;
+use convlog::json::write_json_str;
 use convlog::line::{self as codec, Kind};
 use convlog::reader::{Recovery, scan};
 use convlog::record::{Message, Record, Role};
@@ -123,7 +123,7 @@ proptest! {
     #[test]
     fn python_style_strings_are_valid_json_for_the_same_text(s in any_text()) {
         let mut out = Vec::new();
-        write_py_str(&mut out, &s).unwrap();
+        write_json_str(&mut out, &s).unwrap();
         let back: String = serde_json::from_slice(&out).unwrap();
         prop_assert_eq!(back, s);
     }

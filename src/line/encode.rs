@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::json::push_json_str;
 #[cfg(test)]
 use crate::record::Role;
 use crate::record::{Header, Message};
@@ -95,100 +96,6 @@ pub fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
         let _ = serde_json::to_writer(&mut *out, meta);
     }
     out.push(b'}');
-}
-
-/// Appends `s` as a JSON string: `"` and `\\` escaped, `\b \f \n \r \t` by
-/// name, other control characters as `\u00xx`, everything else raw. This is
-/// both what `serde_json` writes and what Python's `json.dumps(s,
-/// ensure_ascii=False)` writes.
-pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    out.reserve(b.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    while let Some(i) = find_escape(b, start) {
-        out.extend_from_slice(&b[start..i]);
-        out.extend_from_slice(escape_of(b[i]).as_slice());
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-    out.push(b'"');
-}
-
-/// The escape sequence for a byte that [`find_escape`] stopped at.
-#[derive(Clone, Copy)]
-pub(crate) struct Escape {
-    bytes: [u8; 6],
-    len: u8,
-}
-
-impl Escape {
-    /// The sequence's bytes.
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-/// How JSON (and Python's `json`) escapes `b`, one of the bytes
-/// [`find_escape`] reports.
-pub(crate) fn escape_of(b: u8) -> Escape {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let named = |c: u8| Escape {
-        bytes: [b'\\', c, 0, 0, 0, 0],
-        len: 2,
-    };
-    match b {
-        b'"' => named(b'"'),
-        b'\\' => named(b'\\'),
-        b'\n' => named(b'n'),
-        b'\r' => named(b'r'),
-        b'\t' => named(b't'),
-        0x08 => named(b'b'),
-        0x0c => named(b'f'),
-        _ => Escape {
-            bytes: [
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ],
-            len: 6,
-        },
-    }
-}
-
-#[inline]
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// Index of the first byte at or after `from` that a JSON string must escape
-/// (a control character, `"` or `\\`), checking eight bytes at a time: most
-/// text has none, and non-ASCII bytes never need escaping.
-#[inline]
-pub(crate) fn find_escape(b: &[u8], from: usize) -> Option<usize> {
-    const LO: u64 = u64::from_le_bytes([0x01; 8]);
-    const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    let mut i = from;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        // Hacker's Delight "has a byte below 0x20" and "has a zero byte" (of
-        // x ^ '"' and x ^ '\\'). Borrows only run upwards, so the lowest
-        // flagged byte is always a true match, whatever is flagged above it.
-        let quote = x ^ (LO * u64::from(b'"'));
-        let slash = x ^ (LO * u64::from(b'\\'));
-        let hit = ((x.wrapping_sub(LO * 0x20) & !x)
-            | (quote.wrapping_sub(LO) & !quote)
-            | (slash.wrapping_sub(LO) & !slash))
-            & HI;
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    (i..b.len()).find(|&j| needs_escape(b[j]))
 }
 
 /// The end record's fields after `seq`.

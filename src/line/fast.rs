@@ -13,8 +13,8 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::encode::find_escape;
 use super::frame::PREFIX_LEN;
+use crate::json::find_escape;
 use crate::record::{MessageRecord, Record, Role, parse_ts};
 
 const KIND: u16 = 1;

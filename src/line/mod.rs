@@ -22,5 +22,4 @@ mod tests;
 
 pub use decode::decode;
 pub use encode::{end_fields, header_fields, message_fields, message_fields_into};
-pub(crate) use encode::{escape_of, find_escape, push_json_str};
 pub use frame::{Kind, LineError, MAX_LINE_BYTES, PREFIX_HEAD, PREFIX_LEN, check, frame};

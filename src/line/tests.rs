@@ -2,7 +2,7 @@
 //! the fast path against the general one, and property tests.
 
 use super::decode::decode_general;
-use super::encode::{find_escape, reference_fields};
+use super::encode::reference_fields;
 use super::fast;
 use super::frame::{read_hex, write_hex};
 use super::*;
@@ -97,29 +97,6 @@ fn header_round_trips() {
     };
     let l = line(Kind::Header, 0, &header_fields(&h));
     assert_eq!(decode(&l[..l.len() - 1]).unwrap(), Record::Header(h));
-}
-
-#[test]
-fn find_escape_finds_every_escape_at_every_offset() {
-    for special in [b'"', b'\\', 0x00, 0x08, b'\n', 0x1f] {
-        for len in 0..20 {
-            for at in 0..len {
-                let mut v = vec![b'a'; len];
-                // Bytes around the specials that must not match.
-                if at > 0 {
-                    v[at - 1] = 0x20;
-                }
-                if at + 1 < len {
-                    v[at + 1] = 0xff;
-                }
-                v[at] = special;
-                assert_eq!(find_escape(&v, 0), Some(at), "{v:?}");
-                assert_eq!(find_escape(&v, at + 1), None, "{v:?}");
-            }
-        }
-    }
-    let text = "नमस्ते! 0x7f:\u{7f} ~ / é 😀 no escapes here at all";
-    assert_eq!(find_escape(text.as_bytes(), 0), None);
 }
 
 /// Lines the fast path must decline, all still decoded (or refused) by the general path.
