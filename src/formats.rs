@@ -44,7 +44,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use crate::error::{Error, Result};
 use crate::export::{ExportMessage, ExportOptions, JsonRender, Render, TimestampStyle, render_log};
 use crate::reader::Report;
-use crate::record::{Role, parse_ts};
+use crate::record::Role;
+use crate::time::parse_ts;
 
 /// The formats `convlog export --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

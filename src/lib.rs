@@ -48,6 +48,7 @@ pub mod record;
 pub mod repair;
 pub mod session;
 pub mod stats;
+pub mod time;
 pub mod writer;
 
 /// The line format's old path, kept until the curated API replaces the

@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::reader::{self, DamageKind, Lines, Position, Recovery, Report, decode_line};
-use crate::record::{Header, Record, Role, parse_ts};
+use crate::record::{Header, Record, Role};
+use crate::time::parse_ts;
 
 /// Counts for one role.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

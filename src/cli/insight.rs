@@ -8,16 +8,16 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset};
 use clap::{Args, ValueEnum};
 use convlog::export::{ExportMessage, ExportOptions, Render, render_log};
 use convlog::formats::escape_controls;
 use convlog::reader::Damage;
-use convlog::record::parse_ts;
 use convlog::stats::{
     Percentiles, RoleStats, Samples, SessionStats, State, Totals, read_header, session_stats,
     talk_ratio,
 };
+use convlog::time::parse_ts;
 use convlog::{Error, Recovery, Report, Result, Role, export_path};
 use regex::Regex;
 use serde::Serialize;
@@ -599,10 +599,10 @@ pub struct SearchArgs {
     /// Only messages at or after this time: RFC 3339 (the seconds may be
     /// left out: 2025-08-18T14:30+05:30), or local time such as
     /// 2025-08-18T14:30, "2025-08-18 14:30:00" or 2025-08-18.
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, value_parser = convlog::time::parse_time, value_name = "TIME")]
     since: Option<DateTime<FixedOffset>>,
     /// Only messages before this time (same forms as --since).
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, value_parser = convlog::time::parse_time, value_name = "TIME")]
     until: Option<DateTime<FixedOffset>>,
     /// Only this session: its id (or a prefix of it), or its log's file name.
     #[arg(long, value_name = "ID|NAME")]
@@ -614,55 +614,6 @@ pub struct SearchArgs {
     /// One JSON object per matching message (JSON Lines).
     #[arg(long)]
     json: bool,
-}
-
-/// Parses `--since`/`--until`: RFC 3339, or a local date-time or date.
-pub fn parse_time(s: &str) -> std::result::Result<DateTime<FixedOffset>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t);
-    }
-    // RFC 3339 wants seconds; with an offset, a time to the minute (or a
-    // space for the T) is just as unambiguous.
-    let zoned = match s.strip_suffix(['Z', 'z']) {
-        Some(rest) => format!("{rest}+00:00"),
-        None => s.to_string(),
-    };
-    if let Some(t) = [
-        "%Y-%m-%dT%H:%M%#z",
-        "%Y-%m-%d %H:%M%#z",
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-        "%Y-%m-%d %H:%M:%S%.f%#z",
-    ]
-    .iter()
-    .find_map(|f| DateTime::parse_from_str(&zoned, f).ok())
-    {
-        return Ok(t);
-    }
-    let naive = [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-    .or_else(|| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-    })
-    .ok_or_else(|| {
-        format!(
-            "{s:?} is not a time: use RFC 3339 (2025-08-18T14:30:00+05:30, 2025-08-18T14:30Z) or local time \
-             (2025-08-18T14:30, \"2025-08-18 14:30:00\", 2025-08-18)"
-        )
-    })?;
-    Local
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.fixed_offset())
-        .ok_or_else(|| format!("{s:?} does not exist in the local time zone (a DST gap)"))
 }
 
 struct Filters {

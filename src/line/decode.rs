@@ -11,7 +11,8 @@ use serde_json::value::RawValue;
 
 use super::fast;
 use super::frame::{LineError, check};
-use crate::record::{Header, MessageRecord, Record, Role, parse_ts};
+use crate::record::{Header, MessageRecord, Record, Role};
+use crate::time::parse_ts;
 
 #[derive(Deserialize)]
 pub(super) struct Wire<'a> {

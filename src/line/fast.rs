@@ -15,7 +15,8 @@ use serde_json::value::RawValue;
 
 use super::frame::PREFIX_LEN;
 use crate::json::find_escape;
-use crate::record::{MessageRecord, Record, Role, parse_ts};
+use crate::record::{MessageRecord, Record, Role};
+use crate::time::parse_ts;
 
 const KIND: u16 = 1;
 const SEQ: u16 = 1 << 1;

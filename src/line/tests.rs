@@ -6,7 +6,8 @@ use super::encode::reference_fields;
 use super::fast;
 use super::frame::{read_hex, write_hex};
 use super::*;
-use crate::record::{Header, Message, Record, Role, parse_ts};
+use crate::record::{Header, Message, Record, Role};
+use crate::time::parse_ts;
 
 fn line(kind: Kind, seq: u64, fields: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
