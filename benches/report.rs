@@ -1572,7 +1572,7 @@ fn child(role: &str) -> i32 {
         "export" => {
             let out =
                 PathBuf::from(std::env::var_os("CONVLOG_CHILD_OUT").expect("CONVLOG_CHILD_OUT"));
-            match export::export_file(&log, &out, &ExportOptions::default()) {
+            match export::export_file(&log, &out, export::Format::Json, &ExportOptions::default()) {
                 Ok(_) => 0,
                 Err(e) => {
                     eprintln!("{e}");

@@ -21,7 +21,7 @@
 //! [`import_file`] writes the log beside it (same stem, `.jsonl`), never
 //! over an existing file. The original then sits where the log's export
 //! would go, so import stamps it as an original
-//! ([`stamp_original`](crate::compact::stamp_original)): `ls` shows it as
+//! ([`stamp_original`](crate::export::stamp_original)): `ls` shows it as
 //! such, and compaction and the end-of-session export never replace it
 //! (they dropped the fields kept only in `meta` and rewrote timestamps). Timestamps are naive local times from Python's
 //! `datetime.now().isoformat()`; they are read as the machine's local time
@@ -387,7 +387,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
     let published = write_log(&tmp, &created, &parsed.entries)
         .and_then(|()| {
             if beside {
-                crate::compact::stamp_original(original, &bytes)?;
+                crate::export::stamp_original(original, &bytes)?;
             }
             Ok(())
         })
@@ -413,7 +413,13 @@ pub fn import_file(original: &Path) -> Result<Imported> {
 /// Exports `log` and compares it with the original bytes.
 fn compare(log: &Path, original: &[u8], parsed: &Original) -> Result<RoundTrip> {
     let mut exported = Vec::with_capacity(original.len() + 64);
-    crate::export::export_to(log, &mut exported, &crate::ExportOptions::default())?;
+    crate::export::render(
+        log,
+        crate::export::Format::Json,
+        &mut exported,
+        Path::new("<memory>"),
+        &crate::ExportOptions::default(),
+    )?;
     if exported == original {
         return Ok(RoundTrip::Exact);
     }

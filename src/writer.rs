@@ -396,6 +396,7 @@ impl Writer {
                             crate::export::export_file(
                                 &self.shared.path,
                                 &out,
+                                crate::export::Format::Json,
                                 &crate::export::ExportOptions::default(),
                             )?;
                         }

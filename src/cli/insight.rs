@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, ValueEnum};
-use convlog::export::{ExportMessage, ExportOptions, Render, render_log};
-use convlog::formats::escape_controls;
+use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
 use convlog::reader::Damage;
 use convlog::stats::{
     Percentiles, RoleStats, Samples, SessionStats, State, Totals, read_header, session_stats,
@@ -114,7 +113,7 @@ fn ms(v: f64) -> String {
 /// `missing`, `up to date`, `stale`, `original` (the file `convlog import`
 /// read, which is never replaced) or `unknown` (no stamp: not convlog's).
 fn export_state(log: &Path) -> (&'static str, PathBuf) {
-    let state = convlog::compact::export_state(log).map_or("stale", |s| s.as_str());
+    let state = convlog::export::export_state(log).map_or("stale", |s| s.as_str());
     (state, export_path(log))
 }
 
@@ -813,7 +812,7 @@ pub fn search(a: SearchArgs, color: bool) -> Result<Exit> {
                 paint: Paint(color),
                 found: 0,
             };
-            let (sink, rep) = render_log(log, sink, &opts)?;
+            let (sink, rep) = render_with(log, sink, &opts)?;
             let skipped = rep.mid_file_damage().count();
             if skipped > 0 {
                 eprintln!(

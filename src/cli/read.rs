@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use convlog::compact::{Compacted, ExportState, compact_log};
-use convlog::export::{ExportOptions, JsonRender, TimestampStyle, render_log};
+use convlog::export::{ExportOptions, ExportState, Refreshed, TimestampStyle, refresh_export};
 use convlog::reader::{DamageKind, Lines, Position, decode_line};
 use convlog::record::Record;
 use convlog::{Error, Recovery, Report, Result};
@@ -61,9 +60,9 @@ pub enum Format {
     Vtt,
 }
 
-impl From<Format> for convlog::formats::Format {
-    fn from(f: Format) -> convlog::formats::Format {
-        use convlog::formats::Format as F;
+impl From<Format> for convlog::export::Format {
+    fn from(f: Format) -> convlog::export::Format {
+        use convlog::export::Format as F;
         match f {
             Format::Json => F::Json,
             Format::Jsonl => F::Jsonl,
@@ -128,32 +127,15 @@ fn is_stdout(p: &Path) -> bool {
 
 pub fn export(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
-    if !is_stdout(&a.output) {
-        convlog::export::check_output(&a.log, &a.output)?;
-    } else {
+    let format = a.format.into();
+    let report = if is_stdout(&a.output) {
         refuse_stdout_onto_log(&a.log)?;
-    }
-    let report = match a.format {
-        Format::Json => {
-            if is_stdout(&a.output) {
-                let stdout = io::stdout();
-                let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-                let render = JsonRender::new(out, Path::new("<stdout>"), opts.timestamps);
-                render_log(&a.log, render, &opts)?.1
-            } else {
-                convlog::export::export_file(&a.log, &a.output, &opts)?
-            }
-        }
-        other => {
-            let format = other.into();
-            if is_stdout(&a.output) {
-                let stdout = io::stdout();
-                let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-                convlog::formats::render_to(&a.log, format, out, Path::new("<stdout>"), &opts)?
-            } else {
-                convlog::formats::export_file_as(&a.log, &a.output, format, &opts)?
-            }
-        }
+        let stdout = io::stdout();
+        let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        convlog::export::render(&a.log, format, out, Path::new("<stdout>"), &opts)?
+    } else {
+        // Refuses a log or an original as the output before anything is read.
+        convlog::export::export_file(&a.log, &a.output, format, &opts)?
     };
     note_damage(&a.log, &report, opts.recovery);
     Ok(super::exit_for_damage(&report))
@@ -221,7 +203,7 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
     let bar = super::insight::progress(logs.len());
     for log in &logs {
-        let compacted = compact_log(log, &ExportOptions::default());
+        let compacted = refresh_export(log, &ExportOptions::default());
         // The export holds what is readable; damage it passed over (a torn
         // tail) is a finding, as in every reader.
         let torn = compacted
@@ -239,20 +221,20 @@ pub fn compact(a: CompactArgs) -> Result<Exit> {
             });
         }
         let line = match compacted {
-            Ok(Compacted::Written { export, messages }) => Ok(format!(
+            Ok(Refreshed::Written { export, messages }) => Ok(format!(
                 "wrote {} ({messages} message{})\n",
                 export.display(),
                 if messages == 1 { "" } else { "s" }
             )),
-            Ok(Compacted::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
-            Ok(Compacted::Kept {
+            Ok(Refreshed::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
+            Ok(Refreshed::Kept {
                 export,
                 state: ExportState::Original,
             }) => Ok(format!(
                 "kept original: {} (the file `convlog import` read; compact never replaces it)\n",
                 export.display()
             )),
-            Ok(Compacted::Kept { export, .. }) => {
+            Ok(Refreshed::Kept { export, .. }) => {
                 // Nothing was rendered for this log: a finding, not an error.
                 worst = worst.max(Exit::Finding);
                 Ok(format!(
@@ -330,7 +312,7 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
                     let mut text = format!(
                         "{} {}",
                         paint.role_tag(m.role),
-                        convlog::formats::escape_controls(&m.content)
+                        convlog::export::escape_controls(&m.content)
                     );
                     if m.interrupted {
                         text.push_str(&paint.yellow(" [interrupted]"));

@@ -1,5 +1,5 @@
-//! Compaction: renders each log's documented JSON beside it, on demand, and
-//! the stamp that says what that file is.
+//! The export stamp, and the freshness it decides: whether the JSON beside
+//! a log holds every record of it, and rendering it again when it does not.
 //!
 //! Beside `NAME.jsonl`, `NAME.json` is either convlog's export of the log or
 //! the user's original file that `convlog import` read (which never gets
@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::{ExportOptions, Format, export_file, render};
 use crate::error::{Error, Result};
-use crate::export::{ExportOptions, export_file};
 use crate::session::export_path;
 
-/// What compaction did for one log.
+/// What [`refresh_export`] did for one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Compacted {
+pub enum Refreshed {
     /// The export was rendered.
     Written {
         /// Where.
@@ -260,7 +260,13 @@ fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
         len: 0,
         buf: Vec::new(),
     };
-    let Ok(report) = crate::export::export_to(log, &mut cmp, &ExportOptions::default()) else {
+    let Ok(report) = render(
+        log,
+        Format::Json,
+        &mut cmp,
+        export,
+        &ExportOptions::default(),
+    ) else {
         // Damage the default mode refuses: not provably the export.
         return Ok(None);
     };
@@ -311,21 +317,21 @@ pub fn is_up_to_date(log: &Path) -> Result<bool> {
 
 /// Renders `log`'s export unless it is up to date. An original (see
 /// [`stamp_original`]) or a file convlog has no stamp for is left as it is.
-pub fn compact_log(log: &Path, opts: &ExportOptions) -> Result<Compacted> {
+pub fn refresh_export(log: &Path, opts: &ExportOptions) -> Result<Refreshed> {
     let export = export_path(log);
     match inspect_export(log)? {
         (ExportState::UpToDate, adopted) => {
             if let Some(stamp) = adopted {
                 write_stamp(&export, &stamp)?;
             }
-            Ok(Compacted::UpToDate { export })
+            Ok(Refreshed::UpToDate { export })
         }
         (state @ (ExportState::Original | ExportState::Unknown), _) => {
-            Ok(Compacted::Kept { export, state })
+            Ok(Refreshed::Kept { export, state })
         }
         (ExportState::Missing | ExportState::Stale, _) => {
-            let report = export_file(log, &export, opts)?;
-            Ok(Compacted::Written {
+            let report = export_file(log, &export, Format::Json, opts)?;
+            Ok(Refreshed::Written {
                 export,
                 messages: report.messages,
             })
@@ -356,18 +362,18 @@ mod tests {
         s.append(Message::user("one", "stt")).await.unwrap();
         let opts = ExportOptions::default();
         assert!(matches!(
-            compact_log(s.path(), &opts).unwrap(),
-            Compacted::Written { messages: 1, .. }
+            refresh_export(s.path(), &opts).unwrap(),
+            Refreshed::Written { messages: 1, .. }
         ));
         assert!(matches!(
-            compact_log(s.path(), &opts).unwrap(),
-            Compacted::UpToDate { .. }
+            refresh_export(s.path(), &opts).unwrap(),
+            Refreshed::UpToDate { .. }
         ));
         s.append(Message::user("two", "stt")).await.unwrap();
         assert!(!is_up_to_date(s.path()).unwrap());
         assert!(matches!(
-            compact_log(s.path(), &opts).unwrap(),
-            Compacted::Written { messages: 2, .. }
+            refresh_export(s.path(), &opts).unwrap(),
+            Refreshed::Written { messages: 2, .. }
         ));
     }
 
@@ -381,7 +387,7 @@ mod tests {
         let s = session(dir.path());
         let opts = ExportOptions::default();
         for i in 0..200 {
-            compact_log(s.path(), &opts).unwrap();
+            refresh_export(s.path(), &opts).unwrap();
             s.append(Message::user(format!("m{i}"), "stt"))
                 .await
                 .unwrap();
@@ -410,8 +416,8 @@ mod tests {
         std::fs::write(&export, "mine").unwrap();
         assert_eq!(export_state(s.path()).unwrap(), ExportState::Unknown);
         assert!(matches!(
-            compact_log(s.path(), &ExportOptions::default()).unwrap(),
-            Compacted::Kept {
+            refresh_export(s.path(), &ExportOptions::default()).unwrap(),
+            Refreshed::Kept {
                 state: ExportState::Unknown,
                 ..
             }

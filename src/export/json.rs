@@ -1,0 +1,96 @@
+//! `json`: the `{"conversation": [...]}` file, byte-identical to what the
+//! Python design wrote with `json.dump(data, f, ensure_ascii=False,
+//! indent=2)`. It is written by hand rather than by `serde_json`'s pretty
+//! printer, whose spacing and escapes are not specified to match Python's.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::{ExportMessage, Render, TimestampStyle};
+use crate::error::{Error, Result};
+use crate::json::push_json_str;
+
+/// The documented JSON: `{"conversation": [{"role","content","timestamp","source"}, …]}`
+/// with two-space indent, raw non-ASCII and no trailing newline.
+pub struct JsonRender<W> {
+    out: W,
+    path: std::path::PathBuf,
+    timestamps: TimestampStyle,
+    count: u64,
+    /// One message is assembled here and handed to `out` in one write.
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> JsonRender<W> {
+    /// Writes to `out`; `path` names the destination in errors.
+    pub fn new(out: W, path: &Path, timestamps: TimestampStyle) -> JsonRender<W> {
+        JsonRender {
+            out,
+            path: path.to_path_buf(),
+            timestamps,
+            count: 0,
+            scratch: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The inner writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn io(&self, e: io::Error) -> Error {
+        Error::io(&self.path, "write", e)
+    }
+}
+
+impl<W: Write> Render for JsonRender<W> {
+    fn begin(&mut self) -> Result<()> {
+        self.out
+            .write_all(b"{\n  \"conversation\": [")
+            .map_err(|e| self.io(e))
+    }
+
+    fn message(&mut self, m: &ExportMessage) -> Result<()> {
+        let ts = m.timestamp(self.timestamps)?;
+        let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+        self.count += 1;
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.extend_from_slice(sep);
+        buf.extend_from_slice(b"    {\n      \"role\": \"");
+        buf.extend_from_slice(m.role().as_str().as_bytes());
+        buf.extend_from_slice(b"\",\n      \"content\": ");
+        push_json_str(buf, &m.content);
+        buf.extend_from_slice(b",\n      \"timestamp\": ");
+        push_json_str(buf, &ts);
+        buf.extend_from_slice(b",\n      \"source\": ");
+        push_json_str(buf, &m.source);
+        buf.extend_from_slice(b"\n    }");
+        self.out.write_all(buf).map_err(|e| self.io(e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let tail: &[u8] = if self.count == 0 {
+            b"]\n}"
+        } else {
+            b"\n  ]\n}"
+        };
+        self.out
+            .write_all(tail)
+            .and_then(|_| self.out.flush())
+            .map_err(|e| self.io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_export_matches_python() {
+        let mut r = JsonRender::new(Vec::new(), Path::new("x"), TimestampStyle::Documented);
+        r.begin().unwrap();
+        r.finish().unwrap();
+        assert_eq!(r.into_inner(), b"{\n  \"conversation\": []\n}");
+    }
+}

@@ -1,0 +1,50 @@
+//! `jsonl`: one message object per line, compact, non-ASCII raw.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{ExportMessage, Render, Sink, TimestampStyle};
+use crate::error::Result;
+use crate::json::write_json_str;
+
+/// One documented message object per line, compact, non-ASCII raw:
+/// `{"role":"user","content":"…","timestamp":"…","source":"…"}`.
+pub struct JsonlRender<W> {
+    sink: Sink<W>,
+    timestamps: TimestampStyle,
+}
+
+impl<W: Write> JsonlRender<W> {
+    /// Writes to `out`; `path` names the destination in errors.
+    pub fn new(out: W, path: &Path, timestamps: TimestampStyle) -> JsonlRender<W> {
+        JsonlRender {
+            sink: Sink::new(out, path),
+            timestamps,
+        }
+    }
+}
+
+impl<W: Write> Render for JsonlRender<W> {
+    fn begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn message(&mut self, m: &ExportMessage) -> Result<()> {
+        let ts = m.timestamp(self.timestamps)?;
+        self.sink.write(|w| {
+            w.write_all(b"{\"role\":\"")?;
+            w.write_all(m.role().as_str().as_bytes())?;
+            w.write_all(b"\",\"content\":")?;
+            write_json_str(w, &m.content)?;
+            w.write_all(b",\"timestamp\":")?;
+            write_json_str(w, &ts)?;
+            w.write_all(b",\"source\":")?;
+            write_json_str(w, &m.source)?;
+            w.write_all(b"}\n")
+        })
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sink.flush()
+    }
+}

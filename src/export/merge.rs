@@ -1,0 +1,95 @@
+//! The same-turn merger: the fragments of one streamed turn become one
+//! message in every format (unless `no_merge` is set), with memory bounded
+//! by the longest turn, not the log.
+
+use std::borrow::Cow;
+
+use super::{ExportMessage, Render};
+use crate::error::Result;
+use crate::record::MessageRecord;
+
+/// Joins consecutive records of the same role and the same `turn`.
+pub struct Merger<R> {
+    out: R,
+    merge: bool,
+    pending: ExportMessage,
+    has_pending: bool,
+}
+
+impl<R: Render> Merger<R> {
+    /// Wraps a renderer; `merge: false` passes every record through.
+    pub fn new(out: R, merge: bool) -> Merger<R> {
+        Merger {
+            out,
+            merge,
+            pending: ExportMessage::default(),
+            has_pending: false,
+        }
+    }
+
+    /// Feeds one record.
+    pub fn push(&mut self, m: &MessageRecord<'_>) -> Result<()> {
+        if self.merge
+            && self.has_pending
+            && self.pending.role == Some(m.role)
+            && m.turn.is_some()
+            && self.pending.turn.as_deref() == m.turn.as_deref()
+        {
+            self.pending.content.push(' ');
+            self.pending.content.push_str(&m.content);
+            self.pending.interrupted |= m.interrupted;
+            self.pending.fragments += 1;
+            return Ok(());
+        }
+        if self.has_pending {
+            self.out.message(&self.pending)?;
+        }
+        self.pending.set_from(m);
+        self.has_pending = true;
+        Ok(())
+    }
+
+    /// Flushes the last message and returns the renderer.
+    pub fn finish(mut self) -> Result<R> {
+        if self.has_pending {
+            self.out.message(&self.pending)?;
+        }
+        Ok(self.out)
+    }
+}
+
+impl ExportMessage {
+    /// Makes this message a copy of `m`, reusing its buffers.
+    fn set_from(&mut self, m: &MessageRecord<'_>) {
+        fn copy(dst: &mut Option<String>, src: &Option<Cow<'_, str>>) {
+            match src {
+                Some(s) => {
+                    let d = dst.get_or_insert_with(String::new);
+                    d.clear();
+                    d.push_str(s);
+                }
+                None => *dst = None,
+            }
+        }
+        self.role = Some(m.role);
+        self.content.clear();
+        self.content.push_str(&m.content);
+        self.ts.clear();
+        self.ts.push_str(&m.ts);
+        self.source.clear();
+        self.source.push_str(&m.source);
+        copy(&mut self.turn, &m.turn);
+        copy(&mut self.speaker, &m.speaker);
+        copy(&mut self.lang, &m.lang);
+        match (&mut self.meta, m.meta) {
+            (Some(dst), Some(raw)) => {
+                dst.clear();
+                dst.push_str(raw.get());
+            }
+            (dst, raw) => *dst = raw.map(|r| r.get().to_string()),
+        }
+        self.interrupted = m.interrupted;
+        self.seq = m.seq;
+        self.fragments = 1;
+    }
+}
