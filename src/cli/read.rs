@@ -1,14 +1,14 @@
 //! Commands that read: `export`, `compact`, `tail`.
 
 use std::collections::VecDeque;
-use std::io::{self, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use convlog::export::{ExportOptions, ExportState, Refreshed, TimestampStyle, refresh_export};
-use convlog::reader::{DamageKind, Lines, Position, decode_line};
-use convlog::record::Record;
+use convlog::read::follow::POLL;
+use convlog::read::{Followed, Follower};
+use convlog::reader::DamageKind;
 use convlog::{Error, Recovery, Report, Result};
 
 use super::console::Paint;
@@ -274,12 +274,9 @@ pub struct TailArgs {
     lines: Option<usize>,
 }
 
-/// How often `tail -f` looks for new records.
-const POLL: Duration = Duration::from_millis(100);
-
 pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
-    let mut file = convlog::fsutil::open_read(&a.log)?;
+    let mut log = Follower::open(&a.log)?;
     // Check the whole log first, as every reader does: an empty file or a
     // non-log is an error (exit 2) before anything is printed, and damage
     // anywhere in it, a torn tail included, makes the exit code 1.
@@ -287,28 +284,11 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    let mut pos = Position::default();
     let mut backlog: Option<VecDeque<String>> = a.lines.map(VecDeque::with_capacity);
-    let mut ended = false;
     loop {
-        file.seek(SeekFrom::Start(pos.offset))
-            .map_err(|e| Error::io(&a.log, "seek", e))?;
-        let mut lines = Lines::new(BufReader::new(&file), pos);
-        while let Some((info, bytes)) = lines
-            .next_line()
-            .map_err(|e| Error::io(&a.log, "read", e))?
-        {
-            if !info.complete {
-                // A record still being written: wait for its newline.
-                break;
-            }
-            pos = Position {
-                offset: info.offset + info.len,
-                line: info.line,
-                prev_seq: None,
-            };
-            match decode_line(&info, bytes) {
-                Ok(Record::Message(m)) => {
+        while let Some(event) = log.next_event()? {
+            match event {
+                Followed::Message(m) => {
                     let mut text = format!(
                         "{} {}",
                         paint.role_tag(m.role),
@@ -329,16 +309,24 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
                         None => writeln!(out, "{text}").map_err(stdout_err)?,
                     }
                 }
-                Ok(Record::End { .. }) => ended = true,
-                Ok(Record::Header(_)) => {}
-                Err(e) => {
+                Followed::End => {}
+                Followed::Skipped {
+                    line,
+                    offset,
+                    error,
+                } => {
                     exit = exit.max(Exit::Finding);
                     eprintln!(
-                        "convlog: {}: line {} (byte {}): skipped: {e}",
+                        "convlog: {}: line {line} (byte {offset}): skipped: {error}",
                         a.log.display(),
-                        info.line,
-                        info.offset
                     )
+                }
+                Followed::Shrunk { len } => {
+                    // Repaired or truncated underneath us: the bytes we were waiting on are gone.
+                    eprintln!(
+                        "convlog: {}: the log got shorter; following from byte {len}",
+                        a.log.display()
+                    );
                 }
             }
         }
@@ -346,21 +334,9 @@ pub fn tail(a: TailArgs, color: bool) -> Result<Exit> {
             writeln!(out, "{text}").map_err(stdout_err)?;
         }
         out.flush().map_err(stdout_err)?;
-        if !a.follow || ended {
+        if !a.follow || log.ended() {
             return Ok(exit);
         }
         std::thread::sleep(POLL);
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(&a.log, "stat", e))?
-            .len();
-        if len < pos.offset {
-            // Repaired or truncated underneath us: the bytes we were waiting on are gone.
-            pos.offset = len.min(pos.offset);
-            eprintln!(
-                "convlog: {}: the log got shorter; following from byte {len}",
-                a.log.display()
-            );
-        }
     }
 }

@@ -1,5 +1,5 @@
-//! The one streaming reader behind export, verify, tail, compaction and the
-//! writer's own tail check.
+//! The one streaming scanner behind export, verify, messages, the export
+//! stamp and the writer's own tail check.
 //!
 //! It reads line by line with a reused buffer, so memory stays bounded by the
 //! longest line, not the log. A bad line cannot be classified when it is
@@ -386,42 +386,82 @@ where
     F: FnMut(&Record<'_>) -> Result<()>,
 {
     let mut lines = Lines::new(r, pos);
-    let mut report = Report {
-        valid_len: pos.offset,
-        ..Report::default()
-    };
-    let mut pending: Vec<Damage> = Vec::new();
-    let mut prev_seq = pos.prev_seq;
-    let mut delivering = true;
-    let mut any_valid = false;
-    let mut first_problem: Option<String> = None;
-    let from_start = pos.offset == 0;
-
+    let mut judge = Judge::new(pos, mode);
     while let Some((info, bytes)) = lines.next_line().map_err(|e| Error::io(path, "read", e))? {
-        report.lines += 1;
-        let rec = match decode_line(&info, bytes) {
+        if let Some(rec) = judge.line(path, &info, bytes)? {
+            visit(&rec)?;
+        }
+    }
+    judge.finish(path, lines.offset())
+}
+
+/// The scan's judgement, one line at a time: what is damaged (a bad line
+/// waits in `pending` until the next valid line or the end of the file says
+/// which kind it is), which records the recovery mode delivers, and the
+/// report. [`scan_from`] drives it with a visitor; an iterator such as
+/// [`Messages`](super::messages::Messages) drives it one record at a time.
+pub(crate) struct Judge {
+    mode: Recovery,
+    report: Report,
+    pending: Vec<Damage>,
+    prev_seq: Option<u64>,
+    delivering: bool,
+    any_valid: bool,
+    first_problem: Option<String>,
+    from_start: bool,
+}
+
+impl Judge {
+    /// Judges lines read from `pos` on under `mode`.
+    pub(crate) fn new(pos: Position, mode: Recovery) -> Judge {
+        Judge {
+            mode,
+            report: Report {
+                valid_len: pos.offset,
+                ..Report::default()
+            },
+            pending: Vec::new(),
+            prev_seq: pos.prev_seq,
+            delivering: true,
+            any_valid: false,
+            first_problem: None,
+            from_start: pos.offset == 0,
+        }
+    }
+
+    /// Judges the next line: the record to hand on, if the mode delivers
+    /// it. `path` is only used in messages.
+    pub(crate) fn line<'a>(
+        &mut self,
+        path: &Path,
+        info: &LineInfo,
+        bytes: &'a [u8],
+    ) -> Result<Option<Record<'a>>> {
+        self.report.lines += 1;
+        let rec = match decode_line(info, bytes) {
             Ok(rec) => rec,
             Err(e) => {
-                if first_problem.is_none() {
-                    first_problem = Some(e.to_string());
+                if self.first_problem.is_none() {
+                    self.first_problem = Some(e.to_string());
                 }
-                pending.push(damage(&info, DamageKind::TornTail, e.to_string()));
-                if mode != Recovery::SkipCorrupt {
-                    delivering = false;
+                self.pending
+                    .push(damage(info, DamageKind::TornTail, e.to_string()));
+                if self.mode != Recovery::SkipCorrupt {
+                    self.delivering = false;
                 }
-                continue;
+                return Ok(None);
             }
         };
-        any_valid = true;
-        let bad_between = !pending.is_empty();
-        for mut d in pending.drain(..) {
+        self.any_valid = true;
+        let bad_between = !self.pending.is_empty();
+        for mut d in self.pending.drain(..) {
             d.kind = DamageKind::Corrupt;
-            report.damage.push(d);
+            self.report.damage.push(d);
         }
 
         let seq = rec.seq();
         let problem = match &rec {
-            Record::Header(h) if from_start && info.line == 1 => {
+            Record::Header(h) if self.from_start && info.line == 1 => {
                 if h.version != crate::FORMAT_VERSION {
                     return Err(Error::NotALog {
                         path: path.to_path_buf(),
@@ -432,7 +472,7 @@ where
                         ),
                     });
                 }
-                report.header = Some(h.clone());
+                self.report.header = Some(h.clone());
                 None
             }
             Record::Header(_) => Some((
@@ -440,17 +480,17 @@ where
                 "a header after line 1".to_string(),
                 true,
             )),
-            _ if from_start && info.line == 1 => Some((
+            _ if self.from_start && info.line == 1 => Some((
                 DamageKind::MissingHeader,
                 "line 1 is not a header".to_string(),
                 false,
             )),
-            _ if report.ended => Some((
+            _ if self.report.ended => Some((
                 DamageKind::AfterEnd,
                 "record after the end record".to_string(),
                 true,
             )),
-            _ => match prev_seq {
+            _ => match self.prev_seq {
                 Some(p) if seq <= p => Some((
                     DamageKind::SeqRegression {
                         previous: p,
@@ -479,81 +519,90 @@ where
             },
         };
         if let Some((kind, reason, skip_record)) = problem {
-            report.damage.push(damage(&info, kind, reason));
-            if mode != Recovery::SkipCorrupt {
-                delivering = false;
+            self.report.damage.push(damage(info, kind, reason));
+            if self.mode != Recovery::SkipCorrupt {
+                self.delivering = false;
             }
             if skip_record {
-                continue;
+                return Ok(None);
             }
         }
-        if bad_between && mode != Recovery::SkipCorrupt {
-            delivering = false;
+        if bad_between && self.mode != Recovery::SkipCorrupt {
+            self.delivering = false;
         }
 
-        prev_seq = Some(seq);
-        report.valid_len = info.offset + info.len;
-        report.last_seq = Some(seq);
+        self.prev_seq = Some(seq);
+        self.report.valid_len = info.offset + info.len;
+        self.report.last_seq = Some(seq);
         match &rec {
             Record::Message(m) => {
-                report.messages += 1;
+                self.report.messages += 1;
                 match m.role {
-                    crate::record::Role::User => report.user_messages += 1,
-                    crate::record::Role::Agent => report.agent_messages += 1,
+                    crate::record::Role::User => self.report.user_messages += 1,
+                    crate::record::Role::Agent => self.report.agent_messages += 1,
                 }
-                if report.first_seq.is_none() {
-                    report.first_seq = Some(seq);
-                    report.first_ts = Some(m.ts.to_string());
+                if self.report.first_seq.is_none() {
+                    self.report.first_seq = Some(seq);
+                    self.report.first_ts = Some(m.ts.to_string());
                 }
                 // Reuse the string: this runs for every message of the log.
-                match &mut report.last_ts {
+                match &mut self.report.last_ts {
                     Some(last) => {
                         last.clear();
                         last.push_str(&m.ts);
                     }
-                    None => report.last_ts = Some(m.ts.to_string()),
+                    None => self.report.last_ts = Some(m.ts.to_string()),
                 }
             }
-            Record::End { .. } => report.ended = true,
+            Record::End { .. } => self.report.ended = true,
             Record::Header(_) => {}
         }
-        if delivering {
-            if matches!(rec, Record::Message(_)) {
-                report.delivered += 1;
-            }
-            visit(&rec)?;
+        if !self.delivering {
+            return Ok(None);
         }
+        if matches!(rec, Record::Message(_)) {
+            self.report.delivered += 1;
+        }
+        Ok(Some(rec))
     }
-    report.damage.append(&mut pending);
-    report.file_len = lines.offset();
 
-    if from_start && !any_valid {
-        return Err(Error::NotALog {
-            path: path.to_path_buf(),
-            reason: match first_problem {
-                None => "the file is empty".into(),
-                Some(why) => format!("no valid record in it (line 1: {why})"),
-            },
-        });
+    /// The report once the input ended at `file_len`, or the damage the
+    /// mode does not accept as an [`Error::Damaged`].
+    pub(crate) fn finish(self, path: &Path, file_len: u64) -> Result<Report> {
+        let mut report = self.report;
+        let mut pending = self.pending;
+        let mode = self.mode;
+        report.damage.append(&mut pending);
+        report.file_len = file_len;
+
+        if self.from_start && !self.any_valid {
+            return Err(Error::NotALog {
+                path: path.to_path_buf(),
+                reason: match self.first_problem {
+                    None => "the file is empty".into(),
+                    Some(why) => format!("no valid record in it (line 1: {why})"),
+                },
+            });
+        }
+        let unacceptable = match mode {
+            Recovery::Absolute => report.damage.first(),
+            Recovery::TolerateTail => report.mid_file_damage().next(),
+            Recovery::PointInTime | Recovery::SkipCorrupt => None,
+        };
+        if let Some(d) = unacceptable {
+            return Err(Error::Damaged {
+                path: path.to_path_buf(),
+                line: d.line,
+                offset: d.offset,
+                reason: format!(
+                    "{}: {} (recovery mode {mode}; see `convlog verify`)",
+                    d.kind.name(),
+                    d.reason
+                ),
+            });
+        }
+        Ok(report)
     }
-    let unacceptable = match mode {
-        Recovery::Absolute => report.damage.first(),
-        Recovery::TolerateTail => report.mid_file_damage().next(),
-        Recovery::PointInTime | Recovery::SkipCorrupt => None,
-    };
-    if let Some(d) = unacceptable {
-        return Err(Error::Damaged {
-            path: path.to_path_buf(),
-            line: d.line,
-            offset: d.offset,
-            reason: format!(
-                "{}: {} (recovery mode {mode}; see `convlog verify`)",
-                d.kind.name(),
-                d.reason
-            ),
-        });
-    }
-    Ok(report)
 }
 
 fn damage(info: &LineInfo, kind: DamageKind, reason: String) -> Damage {
