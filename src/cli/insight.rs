@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
 use convlog::reader::Damage;
 use convlog::stats::{
@@ -556,24 +556,6 @@ pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
 
 // ---------------------------------------------------------------- search
 
-/// `--role` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RoleArg {
-    /// What the person said (speech-to-text).
-    User,
-    /// What the agent said (text-to-speech).
-    Agent,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Role {
-        match r {
-            RoleArg::User => Role::User,
-            RoleArg::Agent => Role::Agent,
-        }
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct SearchArgs {
     /// A regular expression (Rust `regex` syntax) matched against message content.
@@ -588,7 +570,7 @@ pub struct SearchArgs {
     fixed_strings: bool,
     /// Only messages of this role.
     #[arg(long, value_enum)]
-    role: Option<RoleArg>,
+    role: Option<Role>,
     /// Only messages from this source (exact), e.g. deepgram_stt.
     #[arg(long)]
     source: Option<String>,
@@ -775,7 +757,7 @@ pub fn search(a: SearchArgs, color: bool) -> Result<Exit> {
     };
     let filters = Filters {
         re,
-        role: a.role.map(Role::from),
+        role: a.role,
         source: a.source,
         speaker: a.speaker,
         since: a.since,

@@ -4,8 +4,10 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use convlog::export::{ExportOptions, ExportState, Refreshed, TimestampStyle, refresh_export};
+use clap::Args;
+use convlog::export::{
+    ExportOptions, ExportState, Format, Refreshed, TimestampStyle, refresh_export,
+};
 use convlog::read::follow::POLL;
 use convlog::read::{Followed, Follower};
 use convlog::reader::DamageKind;
@@ -28,95 +30,24 @@ pub struct ExportArgs {
     /// documented: local wall-clock time with six fractional digits, as the
     /// original design wrote; rfc3339: as stored, with the UTC offset. Applies
     /// to json, jsonl and csv.
-    #[arg(long, value_enum, default_value_t = Timestamps::Documented)]
-    timestamps: Timestamps,
+    #[arg(long, value_enum, default_value_t = TimestampStyle::Documented)]
+    timestamps: TimestampStyle,
     /// Keep every record; by default consecutive fragments of one turn merge.
     #[arg(long)]
     no_merge: bool,
     /// How to treat damage: tolerate-tail ignores what a crash leaves and
     /// fails on anything else; absolute fails on any damage; point-in-time
     /// stops before the first damage; skip-corrupt skips bad lines.
-    #[arg(long, value_enum, default_value_t = RecoveryArg::TolerateTail)]
-    recovery: RecoveryArg,
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// {"conversation": [...]}, byte-identical to the original design's file.
-    Json,
-    /// One {"role","content","timestamp","source"} object per line.
-    Jsonl,
-    /// A readable transcript: "**14:30:22 · User:** …" paragraphs.
-    #[value(alias = "md")]
-    Markdown,
-    /// The console form: [USER] … / [AGENT] … lines.
-    Text,
-    /// RFC 4180 CSV with a header row: role,content,timestamp,source,turn,interrupted,speaker,lang.
-    Csv,
-    /// SubRip subtitles, timed from the session start.
-    Srt,
-    /// WebVTT subtitles, timed from the session start.
-    Vtt,
-}
-
-impl From<Format> for convlog::export::Format {
-    fn from(f: Format) -> convlog::export::Format {
-        use convlog::export::Format as F;
-        match f {
-            Format::Json => F::Json,
-            Format::Jsonl => F::Jsonl,
-            Format::Markdown => F::Markdown,
-            Format::Text => F::Text,
-            Format::Csv => F::Csv,
-            Format::Srt => F::Srt,
-            Format::Vtt => F::Vtt,
-        }
-    }
-}
-
-/// `--timestamps` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Timestamps {
-    /// 2025-08-18T14:30:22.123456 (local wall-clock time).
-    Documented,
-    /// 2025-08-18T14:30:22.123456+05:30 (as stored).
-    Rfc3339,
-}
-
-/// `--recovery` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RecoveryArg {
-    /// Ignore a torn tail; fail on other damage.
-    TolerateTail,
-    /// Fail on any damage.
-    Absolute,
-    /// Stop before the first damage.
-    PointInTime,
-    /// Skip damaged lines and report them.
-    SkipCorrupt,
-}
-
-impl From<RecoveryArg> for Recovery {
-    fn from(r: RecoveryArg) -> Recovery {
-        match r {
-            RecoveryArg::TolerateTail => Recovery::TolerateTail,
-            RecoveryArg::Absolute => Recovery::Absolute,
-            RecoveryArg::PointInTime => Recovery::PointInTime,
-            RecoveryArg::SkipCorrupt => Recovery::SkipCorrupt,
-        }
-    }
+    #[arg(long, value_enum, default_value_t = Recovery::TolerateTail)]
+    recovery: Recovery,
 }
 
 impl ExportArgs {
     fn options(&self) -> ExportOptions {
         ExportOptions {
-            timestamps: match self.timestamps {
-                Timestamps::Documented => TimestampStyle::Documented,
-                Timestamps::Rfc3339 => TimestampStyle::Rfc3339,
-            },
+            timestamps: self.timestamps,
             no_merge: self.no_merge,
-            recovery: self.recovery.into(),
+            recovery: self.recovery,
         }
     }
 }
@@ -127,7 +58,7 @@ fn is_stdout(p: &Path) -> bool {
 
 pub fn export(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
-    let format = a.format.into();
+    let format = a.format;
     let report = if is_stdout(&a.output) {
         refuse_stdout_onto_log(&a.log)?;
         let stdout = io::stdout();

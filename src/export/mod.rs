@@ -71,11 +71,20 @@ pub use text::{TextRender, escape_controls};
 
 /// How `timestamp` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum TimestampStyle {
     /// The original design's naive local time, `2025-08-18T14:30:22.123456`.
     #[default]
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "2025-08-18T14:30:22.123456 (local wall-clock time)")
+    )]
     Documented,
     /// RFC 3339 as stored, with the writer's UTC offset.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "2025-08-18T14:30:22.123456+05:30 (as stored)")
+    )]
     Rfc3339,
 }
 impl FromStr for TimestampStyle {
@@ -103,21 +112,53 @@ pub struct ExportOptions {
 }
 /// The formats `convlog export --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// The documented `{"conversation": [...]}` JSON.
     #[default]
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "{\"conversation\": [...]}, byte-identical to the original design's file")
+    )]
     Json,
     /// One documented message object per line.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "One {\"role\",\"content\",\"timestamp\",\"source\"} object per line")
+    )]
     Jsonl,
     /// A readable Markdown transcript.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "A readable transcript: \"**14:30:22 · User:** …\" paragraphs")
+    )]
+    #[cfg_attr(feature = "cli", value(alias = "md"))]
     Markdown,
     /// `[USER] …` / `[AGENT] …` lines.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "The console form: [USER] … / [AGENT] … lines")
+    )]
     Text,
     /// Comma-separated values with a header row (RFC 4180).
+    #[cfg_attr(
+        feature = "cli",
+        value(
+            help = "RFC 4180 CSV with a header row: role,content,timestamp,source,turn,interrupted,speaker,lang"
+        )
+    )]
     Csv,
     /// SubRip subtitles.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "SubRip subtitles, timed from the session start")
+    )]
     Srt,
     /// WebVTT subtitles.
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "WebVTT subtitles, timed from the session start")
+    )]
     Vtt,
 }
 
