@@ -94,7 +94,7 @@ fn expected_rows(contents: &[String], style: TimestampStyle) -> Vec<String> {
         .map(|(i, c)| {
             let local = format!("2025-08-18T14:30:{:02}.{:06}", 22 + i, 123456 + i);
             let ts = match style {
-                TimestampStyle::Documented => local,
+                TimestampStyle::WallClock => local,
                 TimestampStyle::Rfc3339 => format!("{local}+05:30"),
             };
             let role = if i % 2 == 0 { "user" } else { "agent" };
@@ -129,7 +129,7 @@ fn check(contents: &[String], style: TimestampStyle) {
 
 #[test]
 fn export_bytes_equal_python_json_dump_on_tricky_text() {
-    check(&tricky_contents(), TimestampStyle::Documented);
+    check(&tricky_contents(), TimestampStyle::WallClock);
 }
 
 #[test]
@@ -139,10 +139,10 @@ fn rfc3339_timestamps_are_the_only_difference() {
 
 #[test]
 fn empty_conversation_equals_python() {
-    check(&[], TimestampStyle::Documented);
+    check(&[], TimestampStyle::WallClock);
 }
 
 #[test]
 fn single_message_equals_python() {
-    check(&["only one".to_string()], TimestampStyle::Documented);
+    check(&["only one".to_string()], TimestampStyle::WallClock);
 }

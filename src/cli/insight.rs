@@ -80,7 +80,7 @@ fn stdout_err(e: io::Error) -> Error {
 }
 
 /// A stored RFC 3339 time as the wall clock it was written in: `2025-08-18 14:30:22`.
-pub fn wall_clock(ts: &str) -> String {
+pub fn wall_clock_secs(ts: &str) -> String {
     match parse_ts(ts) {
         Ok(t) => t.naive_local().format("%Y-%m-%d %H:%M:%S").to_string(),
         Err(_) => ts.to_string(),
@@ -248,7 +248,7 @@ pub fn ls(a: LsArgs, color: bool) -> Result<Exit> {
         };
         rows.push([
             s.path.display().to_string(),
-            s.start().map(wall_clock).unwrap_or_else(|| "-".into()),
+            s.start().map(wall_clock_secs).unwrap_or_else(|| "-".into()),
             s.duration_secs()
                 .map(clock_duration)
                 .unwrap_or_else(|| "-".into()),
@@ -509,7 +509,7 @@ pub fn stats(a: StatsArgs, color: bool) -> Result<Exit> {
         text.push_str(&format!(
             "{}  {state} · started {} · {}\n",
             paint.bold(&s.path.display().to_string()),
-            s.start().map(wall_clock).unwrap_or_else(|| "-".into()),
+            s.start().map(wall_clock_secs).unwrap_or_else(|| "-".into()),
             s.duration_secs()
                 .map(clock_duration)
                 .unwrap_or_else(|| "-".into()),
@@ -718,7 +718,7 @@ impl Render for SearchSink<'_> {
             self.out,
             "{}  {}  {} {shown}",
             p.bold(&self.log.display().to_string()),
-            p.dim(&wall_clock(&m.ts)),
+            p.dim(&wall_clock_secs(&m.ts)),
             p.role_tag(m.role()),
         );
         Ok(())

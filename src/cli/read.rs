@@ -30,7 +30,7 @@ pub struct ExportArgs {
     /// documented: local wall-clock time with six fractional digits, as the
     /// original design wrote; rfc3339: as stored, with the UTC offset. Applies
     /// to json, jsonl and csv.
-    #[arg(long, value_enum, default_value_t = TimestampStyle::Documented)]
+    #[arg(long, value_enum, default_value_t = TimestampStyle::WallClock)]
     timestamps: TimestampStyle,
     /// Keep every record; by default consecutive fragments of one turn merge.
     #[arg(long)]

@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn empty_export_matches_python() {
-        let mut r = JsonRender::new(Vec::new(), Path::new("x"), TimestampStyle::Documented);
+        let mut r = JsonRender::new(Vec::new(), Path::new("x"), TimestampStyle::WallClock);
         r.begin().unwrap();
         r.finish().unwrap();
         assert_eq!(r.into_inner(), b"{\n  \"conversation\": []\n}");

@@ -73,13 +73,17 @@ pub use text::{TextRender, escape_controls};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum TimestampStyle {
-    /// The original design's naive local time, `2025-08-18T14:30:22.123456`.
+    /// The local wall-clock time without an offset,
+    /// `2025-08-18T14:30:22.123456`: what the Python exporter wrote.
     #[default]
     #[cfg_attr(
         feature = "cli",
-        value(help = "2025-08-18T14:30:22.123456 (local wall-clock time)")
+        value(
+            name = "documented",
+            help = "2025-08-18T14:30:22.123456 (local wall-clock time)"
+        )
     )]
-    Documented,
+    WallClock,
     /// RFC 3339 as stored, with the writer's UTC offset.
     #[cfg_attr(
         feature = "cli",
@@ -87,11 +91,12 @@ pub enum TimestampStyle {
     )]
     Rfc3339,
 }
+
 impl FromStr for TimestampStyle {
     type Err = Error;
     fn from_str(s: &str) -> Result<TimestampStyle> {
         match s {
-            "documented" => Ok(TimestampStyle::Documented),
+            "documented" => Ok(TimestampStyle::WallClock),
             "rfc3339" => Ok(TimestampStyle::Rfc3339),
             other => Err(Error::InvalidInput(format!(
                 "unknown timestamp style {other:?}: expected one of: documented, rfc3339"
@@ -256,7 +261,7 @@ impl ExportMessage {
     pub fn timestamp(&self, style: TimestampStyle) -> Result<Cow<'_, str>> {
         match style {
             TimestampStyle::Rfc3339 => Ok(Cow::Borrowed(&self.ts)),
-            TimestampStyle::Documented => wall_clock_of(&self.ts),
+            TimestampStyle::WallClock => wall_clock_of(&self.ts),
         }
     }
 }
@@ -422,7 +427,7 @@ fn render_from<R: Render, B: io::BufRead>(
 /// spelling of its name is caught) or any other log (its first bytes are a
 /// checksummed record). `export LOG -o LOG` used to replace the log with its
 /// own export; a typo must never destroy a transcript.
-pub fn check_output(log: &Path, out: &Path) -> Result<()> {
+pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let Ok(target) = std::fs::metadata(out) else {
@@ -467,7 +472,7 @@ pub fn check_output(log: &Path, out: &Path) -> Result<()> {
 
 /// Renders `log` in `format` into the file `out`, atomically (tmp → fsync →
 /// rename → fsync dir), so nobody ever reads a half-written file. Refuses an
-/// `out` that is a log or an original ([`check_output`]). The log is read
+/// `out` that is a log or an original ([`refuse_unsafe_output`]). The log is read
 /// once: a failure discards the temporary file, so nothing half-done shows.
 ///
 /// When `out` is the JSON export beside the log (`NAME.json` beside
@@ -475,7 +480,7 @@ pub fn check_output(log: &Path, out: &Path) -> Result<()> {
 /// is renamed into place, recording which bytes of the log it holds (see
 /// [`export_state`] and FORMAT.md).
 pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions) -> Result<Report> {
-    check_output(log, out)?;
+    refuse_unsafe_output(log, out)?;
     let stamped = format == Format::Json && is_beside(log, out);
     let done = std::cell::RefCell::new(None);
     let fill = |w: &mut dyn Write| {
