@@ -24,13 +24,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The modules follow the data's path: [`record`] → [`line`](mod@line) → [`writer`]
-//! and [`session`] → [`reader`] and [`repair`] → [`export`] (every output
-//! format, and the stamp that says whether an export is fresh). Around them:
-//! [`json`] escapes strings for the line format and the exports alike,
-//! [`time`] parses and writes every timestamp, [`stats`] and
-//! [`import`] build on the reader and the writer, [`fsutil`] keeps the
-//! durability rules in one place, and [`discover`] expands paths into logs.
+//! The modules follow the data's path: [`record`] (what a log holds) →
+//! [`line`](mod@line) (the checksummed line format) → [`writer`] and
+//! [`session`] (appending under the lock) → [`read`] (the scanner, an
+//! iterator of owned messages, following a live log, finding logs) and
+//! [`repair`] → [`export`] (every output format, and the stamp that says
+//! whether an export is fresh). Beside them: [`json`] escapes strings for
+//! the line format and the exports alike, [`time`] parses and writes every
+//! timestamp, [`fsutil`] keeps the durability rules in one place, and
+//! [`stats`] and [`import`] build on the reader and the writer.
 //! The on-disk format is specified in [`format`](mod@format).
 
 #![warn(missing_docs)]
@@ -74,8 +76,8 @@ pub mod formats {
 pub mod format {}
 
 pub use error::{Error, Result};
-pub use export::{ExportOptions, TimestampStyle};
-pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Recovery, Report};
+pub use export::{ExportOptions, Format, TimestampStyle};
+pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
 pub use record::{Message, Role};
 pub use session::{Ended, Options, Session, export_path};
 pub use writer::IoHooks;
