@@ -64,7 +64,9 @@ impl Target {
                 config.host(h);
             }
         }
-        if config.get_ports().is_empty()
+        // tokio-postgres gives a URL without a port 5432 already, so PGPORT
+        // only counts when there is no URL at all.
+        if url.is_none()
             && let Some(p) = env("PGPORT")
         {
             let port = p
@@ -210,9 +212,11 @@ mod tests {
         let vars = [("PGPASSWORD", "pw"), ("PGUSER", "bob"), ("PGPORT", "5999")];
         let t = Target::resolve_with(Some("postgres://db.example/logs"), env(&vars)).unwrap();
         assert_eq!(t.config().get_password(), Some(&b"pw"[..]));
-        assert_eq!(t.describe(), "postgres://bob@db.example:5999/logs");
+        assert_eq!(t.describe(), "postgres://bob@db.example:5432/logs");
         let t = Target::resolve_with(None, env(&[("PGHOST", "/run/pg"), ("PGUSER", "u")])).unwrap();
         assert_eq!(t.describe(), "postgres://u@/run/pg:5432/u");
+        let t = Target::resolve_with(None, env(&vars)).unwrap();
+        assert_eq!(t.describe(), "postgres://bob@localhost:5999/bob");
     }
 
     #[test]
