@@ -26,6 +26,11 @@ pub struct ShipArgs {
     /// Create the schema (or check it) and exit without shipping.
     #[arg(long)]
     init: bool,
+    /// With --init: also create the full-text index over content (GIN on
+    /// to_tsvector('simple', content)). Searching gets fast; shipping gets
+    /// about three times slower.
+    #[arg(long, requires = "init")]
+    full_text: bool,
     /// What to ship of a damaged log, as for export: tolerate-tail ships
     /// nothing of a log with mid-file damage; absolute also refuses a torn
     /// tail (when not following); point-in-time ships what precedes the
@@ -72,7 +77,7 @@ pub fn ship(a: ShipArgs) -> Result<Exit> {
     let quiet = a.quiet;
     let result = rt.block_on(async {
         if a.init {
-            ship::init(&target).await?;
+            ship::init(&target, a.full_text).await?;
             if !quiet {
                 eprintln!(
                     "convlog ship: schema version {} is in place at {}",
