@@ -440,10 +440,17 @@ struct Cluster {
     bin: PathBuf,
     runas: Option<String>,
     port: u16,
+    extra: String,
 }
 
 impl Cluster {
     fn start() -> Option<Cluster> {
+        Cluster::start_with(|_| String::new())
+    }
+
+    /// `setup` gets the cluster's directory (owned by its user) and returns
+    /// extra `postgres -c` options.
+    fn start_with(setup: impl FnOnce(&Path) -> String) -> Option<Cluster> {
         let bin = PathBuf::from(std::env::var("CONVLOG_TEST_PG_BIN").ok()?);
         let runas = std::env::var("CONVLOG_TEST_PG_RUNAS")
             .ok()
@@ -460,12 +467,25 @@ impl Cluster {
                 .unwrap();
             assert!(ok.success());
         }
-        let port = 40000 + (std::process::id() % 20000) as u16;
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let port = 40000
+            + (std::process::id() % 10000) as u16
+            + 10000 * NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let extra = setup(dir.path());
+        if let Some(u) = &runas {
+            let ok = Command::new("chown")
+                .args(["-R", u])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
         let c = Cluster {
             dir,
             bin,
             runas,
             port,
+            extra,
         };
         let data = c.dir.path().join("data");
         c.run(
@@ -508,9 +528,10 @@ impl Cluster {
         let data = self.dir.path().join("data");
         let log = self.dir.path().join("log");
         let opts = format!(
-            "-k {} -p {} -c listen_addresses=localhost -c fsync=off",
+            "-k {} -p {} -c listen_addresses=localhost -c fsync=off {}",
             self.dir.path().display(),
-            self.port
+            self.port,
+            self.extra
         );
         let mut args = vec![
             "-D",
@@ -930,4 +951,152 @@ fn bad_input_gets_a_clear_error_naming_what_failed() {
         got[&damaged_id].keys().copied().collect::<Vec<_>>(),
         [1, 3, 4, 5]
     );
+}
+
+#[test]
+fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
+    if pg_url("tls").is_none() {
+        return;
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        let why = "openssl is not installed (it makes the test server's certificate)";
+        if std::env::var("CONVLOG_REQUIRE_ALL").as_deref() == Ok("1") {
+            panic!("tls: CONVLOG_REQUIRE_ALL=1 but {why}");
+        }
+        eprintln!("skipping tls: {why}");
+        return;
+    }
+    let mut ca = PathBuf::new();
+    let cluster = Cluster::start_with(|dir| {
+        // A private CA and a server certificate for localhost signed by it.
+        ca = dir.join("ca.crt");
+        let cert = dir.join("server.crt");
+        let key = dir.join("server.key");
+        let ext = dir.join("server.ext");
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=convlog test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        format!(
+            "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        )
+    })
+    .expect("CONVLOG_TEST_PG_BIN is not set: the TLS test needs initdb and pg_ctl");
+    let url = cluster.url();
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let s = Session::create(dir.path()).unwrap();
+        s.append(Message::user("secret transcript 🙏", "stt"))
+            .await
+            .unwrap();
+        s.end().await.unwrap();
+    });
+    let d = dir.path().display().to_string();
+
+    // verify-full against the Mozilla roots: a self-signed server is refused.
+    let out = ship(&[&d, "--to", &format!("{url}?sslmode=verify-full")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+
+    // require: encrypted, not authenticated, as libpq does it.
+    let mut child = Command::new(BIN)
+        .args([
+            "ship",
+            "--follow",
+            "--quiet",
+            "--to",
+            &format!("{url}?sslmode=require"),
+        ])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_for_rows(&rt, &url, 1, Duration::from_secs(30)), 1);
+    let ssl: Vec<bool> = rt.block_on(async {
+        connect(&url)
+            .await
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                  WHERE a.application_name LIKE 'convlog ship%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    });
+    signal(&child, libc::SIGTERM);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(ssl, [true], "the shipper's connection is encrypted");
+
+    // verify-full with the private CA as the root: accepted.
+    let out = ship(&[
+        &d,
+        "--to",
+        &format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 already there"), "{}", stderr(&out));
 }

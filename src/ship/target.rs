@@ -41,6 +41,15 @@ impl Target {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Target, ShipError> {
         let url = url.map(str::to_string).or_else(|| env("CONVLOG_PG_URL"));
+        // tokio-postgres knows neither the verifying modes nor a root
+        // certificate file; take them out of the URL and handle them here.
+        let (url, url_tls) = match url {
+            Some(u) => {
+                let (rest, tls) = split_tls_params(&u);
+                (Some(rest), tls)
+            }
+            None => (None, TlsParams::default()),
+        };
         let mut config = match &url {
             Some(u) => Config::from_str(u).map_err(|e| {
                 // The parser's message never echoes the input, so no password leaks.
@@ -93,20 +102,29 @@ impl Target {
         {
             config.password(pw);
         }
-        if url.as_deref().is_none_or(|u| !u.contains("sslmode"))
-            && let Some(mode) = env("PGSSLMODE")
-        {
+        let mode = match url_tls.mode {
+            Some(m) => Some(m),
+            None if url.as_deref().is_some_and(|u| u.contains("sslmode")) => None,
+            None => env("PGSSLMODE"),
+        };
+        let mut verify = false;
+        if let Some(mode) = mode {
             config.ssl_mode(match mode.as_str() {
                 "disable" => SslMode::Disable,
                 "allow" | "prefer" => SslMode::Prefer,
-                "require" | "verify-ca" | "verify-full" => SslMode::Require,
+                "require" => SslMode::Require,
+                "verify-ca" | "verify-full" => {
+                    verify = true;
+                    SslMode::Require
+                }
                 other => {
                     return Err(ShipError::Config(format!(
-                        "PGSSLMODE {other:?} is not one of disable, prefer, require"
+                        "sslmode {other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
                     )));
                 }
             });
         }
+        let root_cert = url_tls.root_cert.or_else(|| env("PGSSLROOTCERT"));
         if config.get_connect_timeout().is_none() {
             let secs = env("PGCONNECT_TIMEOUT")
                 .and_then(|s| s.parse().ok())
@@ -122,7 +140,7 @@ impl Target {
         Ok(Target {
             config,
             shown,
-            tls: tls()?,
+            tls: tls(verify, root_cert.as_deref())?,
         })
     }
 
@@ -154,16 +172,142 @@ fn crate_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, ShipError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// `sslmode` and `sslrootcert` as found in a URL.
+#[derive(Debug, Default, PartialEq)]
+struct TlsParams {
+    mode: Option<String>,
+    root_cert: Option<String>,
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query or a libpq
+/// `key=value` string, leaving what tokio-postgres parses.
+fn split_tls_params(url: &str) -> (String, TlsParams) {
+    let mut tls = TlsParams::default();
+    let mut take = |kv: &str| -> bool {
+        match kv.split_once('=') {
+            Some(("sslmode", v)) => {
+                tls.mode = Some(v.to_string());
+                true
+            }
+            Some(("sslrootcert", v)) => {
+                tls.root_cert = Some(v.to_string());
+                true
+            }
+            _ => false,
+        }
+    };
+    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query.split('&').filter(|kv| !take(kv)).collect();
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => url.to_string(),
+        }
+    } else {
+        url.split_whitespace()
+            .filter(|kv| !take(kv))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, tls)
+}
+
+/// TLS as libpq does it: `prefer` and `require` encrypt without checking
+/// who answers (a stock Debian server has a self-signed certificate);
+/// `verify-ca` and `verify-full` check the certificate chain and the host
+/// name (rustls always checks both) against `sslrootcert`, or the Mozilla
+/// roots when none is given.
+fn tls(
+    verify: bool,
+    root_cert: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ShipError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ShipError::Config(format!("cannot set up TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| ShipError::Config(format!("cannot set up TLS: {e}")))?;
+    let config = if verify {
+        let mut roots = rustls::RootCertStore::empty();
+        match root_cert {
+            Some(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| {
+                        ShipError::Config(format!("{path}: cannot read root certificates: {e}"))
+                    })?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(ShipError::Config(format!(
+                        "{path}: no usable root certificate in it"
+                    )));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth()
+    };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Accepts any server certificate but still checks the handshake's
+/// signatures: encryption without authentication, libpq's `require`.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 fn describe(c: &Config) -> String {
@@ -217,6 +361,28 @@ mod tests {
         assert_eq!(t.describe(), "postgres://u@/run/pg:5432/u");
         let t = Target::resolve_with(None, env(&vars)).unwrap();
         assert_eq!(t.describe(), "postgres://bob@localhost:5999/bob");
+    }
+
+    #[test]
+    fn verifying_modes_and_the_root_certificate_are_taken_out_of_the_url() {
+        let (rest, tls) = split_tls_params(
+            "postgres://a@h/db?sslmode=verify-full&application_name=x&sslrootcert=/ca.pem",
+        );
+        assert_eq!(rest, "postgres://a@h/db?application_name=x");
+        assert_eq!(tls.mode.as_deref(), Some("verify-full"));
+        assert_eq!(tls.root_cert.as_deref(), Some("/ca.pem"));
+        let (rest, tls) = split_tls_params("host=h user=a sslmode=require");
+        assert_eq!(rest, "host=h user=a");
+        assert_eq!(tls.mode.as_deref(), Some("require"));
+        let e =
+            Target::resolve_with(Some("postgres://a@h/db?sslmode=bogus"), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = Target::resolve_with(
+            Some("postgres://a@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]
