@@ -1100,3 +1100,53 @@ fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 already there"), "{}", stderr(&out));
 }
+
+#[test]
+fn two_shippers_on_the_same_logs_insert_each_record_once() {
+    let Some(url) = pg_url("two_shippers") else {
+        return;
+    };
+    let rt = rt();
+    let url = rt.block_on(fresh_db(&url, "two"));
+    rt.block_on(async {
+        let target = convlog::ship::Target::resolve(Some(&url)).unwrap();
+        convlog::ship::init(&target, false).await.unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let logs = write_sessions(dir.path(), 6, 3000, 42);
+    let d = dir.path().display().to_string();
+    // Both read the same cursor and send the same rows: the loser of each
+    // race goes through the staging table and ON CONFLICT DO NOTHING.
+    let spawn = || {
+        Command::new(BIN)
+            .args(["ship", &d, "--to", &url, "--batch", "500"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    // Each counts what it inserted, so together they count every message once.
+    let shipped = |o: &Output| -> u64 {
+        let e = stderr(o);
+        let (n, _) = e
+            .trim_start_matches("convlog ship: ")
+            .split_once(' ')
+            .unwrap();
+        n.parse().unwrap()
+    };
+    assert_eq!(
+        shipped(&a) + shipped(&b),
+        18_000,
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let got = rt.block_on(async { all_contents(&connect(&url).await).await });
+    assert!(
+        got == expected_contents(&logs),
+        "the database differs from the logs"
+    );
+}

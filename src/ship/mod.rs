@@ -748,6 +748,7 @@ impl Db<'_> {
                 .await?;
         }
         let tx = client.transaction().await?;
+        let (mut new_sessions, mut new_ended, mut inserted) = (0u64, 0u64, rows as u64);
         let sessions: Vec<&Part<'_>> = parts.iter().filter(|p| p.session_row).collect();
         if !sessions.is_empty() {
             let ids: Vec<&str> = sessions.iter().map(|p| p.seg.session.id.as_str()).collect();
@@ -770,15 +771,23 @@ impl Db<'_> {
                         .map(|(_, ts)| ts.as_str())
                 })
                 .collect();
-            tx.execute(
-                "INSERT INTO convlog.sessions (id, log_name, host, created, ended)
+            let changed = tx
+                .query(
+                    "INSERT INTO convlog.sessions (id, log_name, host, created, ended)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[],
                                       $4::text[]::timestamptz[], $5::text[]::timestamptz[])
                  ON CONFLICT (id) DO UPDATE SET ended = EXCLUDED.ended
-                  WHERE convlog.sessions.ended IS NULL AND EXCLUDED.ended IS NOT NULL",
-                &[&ids, &names, &hosts, &created, &ended],
-            )
-            .await?;
+                  WHERE convlog.sessions.ended IS NULL AND EXCLUDED.ended IS NOT NULL
+                 RETURNING xmax = 0, ended IS NOT NULL",
+                    &[&ids, &names, &hosts, &created, &ended],
+                )
+                .await?;
+            // Counted from what the database changed, not what was sent: a
+            // second shipper may have been first.
+            for r in changed {
+                new_sessions += u64::from(r.get::<_, bool>(0));
+                new_ended += u64::from(r.get::<_, bool>(1));
+            }
         }
         if rows > 0 {
             let mut payload = Vec::with_capacity(
@@ -829,14 +838,15 @@ impl Db<'_> {
                         payload,
                     )
                     .await?;
-                    tx.execute(
-                        &format!(
-                            "INSERT INTO convlog.messages ({cols}) SELECT {cols} FROM convlog_staging
-                             ON CONFLICT (session_id, seq) DO NOTHING"
-                        ),
-                        &[],
-                    )
-                    .await?;
+                    inserted = tx
+                        .execute(
+                            &format!(
+                                "INSERT INTO convlog.messages ({cols}) SELECT {cols} FROM convlog_staging
+                                 ON CONFLICT (session_id, seq) DO NOTHING"
+                            ),
+                            &[],
+                        )
+                        .await?;
                 }
                 Err(Some(e)) => return Err(e),
                 Err(None) => {}
@@ -844,21 +854,20 @@ impl Db<'_> {
         }
         tx.commit().await?;
         self.staging_ready = true;
+        self.summary.sessions += new_sessions;
+        self.summary.ended += new_ended;
+        self.summary.messages += inserted;
+        self.summary.already += rows as u64 - inserted;
         for p in parts {
             let id = &p.seg.session.id;
             let mut cur = self.cursor(id);
-            if !cur.exists {
-                self.summary.sessions += 1;
-            }
             cur.exists = true;
             if let Some(&last) = p.rows.clone().last().and_then(|i| p.seg.seqs.get(i)) {
                 cur.max_seq = Some(last);
             }
             if p.end {
                 cur.ended = true;
-                self.summary.ended += 1;
             }
-            self.summary.messages += p.rows.len() as u64;
             self.cursors.insert(id.clone(), cur);
         }
         Ok(())
