@@ -281,7 +281,7 @@ fn three_sessions_equal_the_export_field_by_field_and_shipping_twice_changes_not
         assert!(again.status.success(), "{}", stderr(&again));
         assert!(
             stderr(&again).contains("0 messages shipped")
-                && stderr(&again).contains("12 already there"),
+                && stderr(&again).contains("4 already there; 2 ended sessions already complete"),
             "{}",
             stderr(&again)
         );
@@ -1098,7 +1098,11 @@ fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
         &format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display()),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("1 already there"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 ended sessions already complete"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

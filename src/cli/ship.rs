@@ -133,12 +133,13 @@ pub fn ship(a: ShipArgs) -> Result<Exit> {
         let summary = ship::ship(&target, &paths, &opts, &stop, &mut on_event).await?;
         if !quiet {
             eprintln!(
-                "convlog ship: {} messages shipped to {} ({} new sessions, {} ended; {} already there) in {:.1}s{}",
+                "convlog ship: {} messages shipped to {} ({} new sessions, {} ended; {} already there; {} ended sessions already complete) in {:.1}s{}",
                 summary.messages,
                 target.describe(),
                 summary.sessions,
                 summary.ended,
                 summary.already,
+                summary.complete,
                 started.elapsed().as_secs_f64(),
                 if stop.is_stopped() { "; stopped" } else { "" }
             );

@@ -211,6 +211,8 @@ pub struct Summary {
     pub messages: u64,
     /// Messages found already in the database and skipped.
     pub already: u64,
+    /// Logs not read at all: their session is in the database whole and ended.
+    pub complete: u64,
     /// Sessions inserted.
     pub sessions: u64,
     /// End records shipped.
@@ -378,7 +380,7 @@ pub async fn ship(
     on_event: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<Summary, ShipError> {
     // Paths that do not exist are a usage error, found before connecting.
-    crate::discover::find_logs(paths).map_err(ShipError::Log)?;
+    let logs = crate::discover::find_logs(paths).map_err(ShipError::Log)?;
     let mut db = Db {
         target,
         opts,
@@ -395,11 +397,15 @@ pub async fn ship(
         return Ok(db.summary);
     }
 
+    // Not knowing only costs reading those logs again.
+    let done: HashSet<String> = ended_sessions(&mut db, &logs).await.unwrap_or_default();
+    db.summary.complete = done.len() as u64;
     let (tx, mut rx) = mpsc::channel(2);
     let reader_stop = Stop::new();
     let reader = {
         let paths = paths.to_vec();
         let ro = ReadOptions {
+            done,
             recovery: opts.recovery,
             follow: opts.follow,
             poll: opts.poll,
@@ -444,6 +450,35 @@ pub async fn ship(
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     result.map(|()| db.summary)
+}
+
+/// The sessions among `logs` that the database holds ended, so that a
+/// restarted shipper does not read every old log again.
+async fn ended_sessions(db: &mut Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<String>> {
+    let mut ids = Vec::with_capacity(logs.len());
+    for log in logs {
+        if let Ok(f) = crate::fsutil::open_read(log)
+            && let Some(id) = read::header_id(&f)
+        {
+            ids.push(id);
+        }
+    }
+    let mut done = HashSet::new();
+    let Some(client) = &db.client else {
+        return Ok(done);
+    };
+    for chunk in ids.chunks(10_000) {
+        for r in client
+            .query(
+                "SELECT id FROM convlog.sessions WHERE ended IS NOT NULL AND id = ANY($1::text[])",
+                &[&chunk],
+            )
+            .await?
+        {
+            done.insert(r.get(0));
+        }
+    }
+    Ok(done)
 }
 
 /// The last seq shipped per session, as the database says.

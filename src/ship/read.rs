@@ -80,6 +80,8 @@ pub(crate) enum Item {
 }
 
 pub(crate) struct ReadOptions {
+    /// Sessions the database holds whole, ended: not read again.
+    pub done: std::collections::HashSet<String>,
     pub recovery: Recovery,
     pub follow: bool,
     pub poll: Duration,
@@ -156,6 +158,17 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
     }
 }
 
+/// The session id on line 1, if it is a valid header.
+pub(crate) fn header_id(file: &File) -> Option<String> {
+    use crate::reader::{Lines, decode_line};
+    let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
+    let (info, bytes) = lines.next_line().ok()??;
+    match decode_line(&info, bytes).ok()? {
+        Record::Header(h) => Some(h.session),
+        _ => None,
+    }
+}
+
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
     i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
 }
@@ -198,6 +211,14 @@ fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Ve
         return (Vec::new(), notes);
     }
     st.seen = seen;
+    if st.pos.offset == 0
+        && !opts.done.is_empty()
+        && header_id(&file).is_some_and(|id| opts.done.contains(&id))
+    {
+        // Shipped and ended: nothing can follow an end record.
+        st.parked = true;
+        return (Vec::new(), notes);
+    }
     if st.parked {
         // Parked files are rescanned from the start when they change (a
         // repaired log, a log that was still being created).
