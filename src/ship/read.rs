@@ -107,11 +107,17 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
     let mut batch: Vec<Segment> = Vec::new();
     let mut rows = 0usize;
     let send = |item: Item| tx.blocking_send(item).is_ok();
+    let mut missing = false;
     loop {
         let logs = match find_logs(&paths) {
-            Ok(l) => l,
+            Ok(l) => {
+                missing = false;
+                l
+            }
+            Err(_) if missing => Vec::new(),
             Err(e) => {
-                // A directory that vanished while following: say so and keep going.
+                // A directory that vanished while following: say so once and keep going.
+                missing = true;
                 if !send(Item::Unreadable {
                     log: e.path().map(Path::to_path_buf).unwrap_or_default(),
                     detail: e.to_string(),
