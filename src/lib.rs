@@ -46,6 +46,8 @@ pub mod reader;
 pub mod record;
 pub mod repair;
 pub mod session;
+#[cfg(feature = "postgres")]
+pub mod ship;
 pub mod stats;
 pub mod writer;
 
