@@ -197,6 +197,28 @@ fn ended(e: convlog::Ended) -> Ended {
     Ended { export: e.export }
 }
 
+/// Epoch seconds (LiveKit's `created_at`) as the log's RFC 3339 local time,
+/// computed here rather than through Python's `datetime`: this is on the
+/// recorder's per-event path.
+pub fn epoch_to_rfc3339(secs: f64) -> Option<String> {
+    if !secs.is_finite() {
+        return None;
+    }
+    let whole = secs.floor();
+    let micros = ((secs - whole) * 1e6).round() as u32;
+    let (whole, micros) = if micros >= 1_000_000 {
+        (whole as i64 + 1, micros - 1_000_000)
+    } else {
+        (whole as i64, micros)
+    };
+    let utc = chrono::DateTime::from_timestamp(whole, micros * 1000)?;
+    Some(
+        utc.with_timezone(&chrono::Local)
+            .fixed_offset()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+    )
+}
+
 /// `convlog verify`'s facts about one log, as JSON.
 pub fn verify(path: &Path) -> Result<serde_json::Value> {
     let r = reader::inspect(path)?;

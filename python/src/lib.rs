@@ -129,19 +129,15 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<serde_json::Value, St
 /// A timestamp as RFC 3339 in local time: a `datetime` (naive means local),
 /// epoch seconds (as LiveKit's `created_at`), or an RFC 3339 string as is.
 fn to_rfc3339(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<Result<String, String>> {
-    static FROMTIMESTAMP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     if let Ok(s) = ts.cast::<PyString>() {
         return Ok(Ok(s.to_str()?.to_owned()));
     }
     let dt = if ts.is_instance_of::<PyBool>() {
         return Ok(Err("`timestamp` must be a datetime, not a bool".into()));
     } else if ts.is_instance_of::<PyInt>() || ts.is_instance_of::<PyFloat>() {
-        match cached(py, &FROMTIMESTAMP, "datetime", "datetime")
-            .and_then(|dt| dt.call_method1("fromtimestamp", (ts,)))
-        {
-            Ok(dt) => dt,
-            Err(e) => return Ok(Err(format!("`timestamp` {ts} is out of range: {e}"))),
-        }
+        let secs: f64 = ts.extract()?;
+        return Ok(engine::epoch_to_rfc3339(secs)
+            .ok_or_else(|| format!("`timestamp` {secs} is out of range")));
     } else if ts.hasattr("astimezone")? && ts.hasattr("isoformat")? {
         ts.clone()
     } else {

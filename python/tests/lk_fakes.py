@@ -23,7 +23,9 @@ SAMPLE_RATE = 16000
 class ScriptedLLM(llm.LLM):
     """Replies to the last user message from ``replies`` (or echoes it)."""
 
-    def __init__(self, replies: dict[str, str] | None = None, *, chunk: int = 4, delay: float = 0.0):
+    def __init__(
+        self, replies: dict[str, str] | None = None, *, chunk: int = 4, delay: float = 0.0
+    ):
         super().__init__()
         self.replies = replies or {}
         self.chunk = chunk
@@ -37,9 +39,17 @@ class ScriptedLLM(llm.LLM):
     def provider(self) -> str:
         return "scripted"
 
-    def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None,
-             conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS, **_: Any) -> llm.LLMStream:
-        return _ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+    def chat(
+        self,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: Any = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        **_: Any,
+    ) -> llm.LLMStream:
+        return _ScriptedStream(
+            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
+        )
 
 
 class _ScriptedStream(llm.LLMStream):
@@ -55,7 +65,10 @@ class _ScriptedStream(llm.LLMStream):
             if owner.delay:
                 await asyncio.sleep(owner.delay)
             self._event_ch.send_nowait(
-                llm.ChatChunk(id="chunk", delta=llm.ChoiceDelta(role="assistant", content=reply[i : i + owner.chunk]))
+                llm.ChatChunk(
+                    id="chunk",
+                    delta=llm.ChoiceDelta(role="assistant", content=reply[i : i + owner.chunk]),
+                )
             )
 
 
@@ -77,12 +90,18 @@ class ScriptedSTT(stt.STT):
     def provider(self) -> str:
         return self._provider
 
-    async def _recognize_impl(self, buffer: Any, *, language: Any = None,
-                              conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS) -> stt.SpeechEvent:
+    async def _recognize_impl(
+        self,
+        buffer: Any,
+        *,
+        language: Any = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.SpeechEvent:
         raise NotImplementedError("streaming only")
 
-    def stream(self, *, language: Any = None,
-               conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS) -> stt.RecognizeStream:
+    def stream(
+        self, *, language: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> stt.RecognizeStream:
         return _ScriptedSTTStream(stt=self, conn_options=conn_options)
 
 
@@ -99,7 +118,9 @@ class _ScriptedSTTStream(stt.RecognizeStream):
             while True:
                 text = await owner.lines.get()
                 data = [stt.SpeechData(language="en", text=text, confidence=0.93)]
-                self._event_ch.send_nowait(stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH))
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)
+                )
                 self._event_ch.send_nowait(
                     stt.SpeechEvent(type=stt.SpeechEventType.FINAL_TRANSCRIPT, alternatives=data)
                 )
@@ -111,8 +132,14 @@ class _ScriptedSTTStream(stt.RecognizeStream):
 class SilenceTTS(tts.TTS):
     """A non-streaming TTS named ``provider``: ``per_char`` seconds of silence per character."""
 
-    def __init__(self, provider: str = "Cartesia", model: str = "sonic-2", per_char: float = 0.002) -> None:
-        super().__init__(capabilities=tts.TTSCapabilities(streaming=False), sample_rate=SAMPLE_RATE, num_channels=1)
+    def __init__(
+        self, provider: str = "Cartesia", model: str = "sonic-2", per_char: float = 0.002
+    ) -> None:
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=SAMPLE_RATE,
+            num_channels=1,
+        )
         self._provider = provider
         self._model = model
         self.per_char = per_char
@@ -125,15 +152,18 @@ class SilenceTTS(tts.TTS):
     def provider(self) -> str:
         return self._provider
 
-    def synthesize(self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS) -> tts.ChunkedStream:
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.ChunkedStream:
         return _SilenceStream(tts=self, input_text=text, conn_options=conn_options)
 
 
 class _SilenceStream(tts.ChunkedStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         owner: SilenceTTS = self._tts  # type: ignore[assignment]
-        output_emitter.initialize(request_id="silence", sample_rate=SAMPLE_RATE, num_channels=1,
-                                  mime_type="audio/pcm")
+        output_emitter.initialize(
+            request_id="silence", sample_rate=SAMPLE_RATE, num_channels=1, mime_type="audio/pcm"
+        )
         samples = int(SAMPLE_RATE * owner.per_char * max(1, len(self.input_text)))
         output_emitter.push(b"\x00\x00" * samples)
         output_emitter.flush()
@@ -151,7 +181,9 @@ class SilenceInput(AudioInput):
             raise StopAsyncIteration
         await asyncio.sleep(0.01)
         n = SAMPLE_RATE // 100
-        return rtc.AudioFrame(data=b"\x00\x00" * n, sample_rate=SAMPLE_RATE, num_channels=1, samples_per_channel=n)
+        return rtc.AudioFrame(
+            data=b"\x00\x00" * n, sample_rate=SAMPLE_RATE, num_channels=1, samples_per_channel=n
+        )
 
     def close(self) -> None:
         self._closed = True
@@ -162,8 +194,11 @@ class RealtimeOutput(AudioOutput):
     reports playout as LiveKit's room output does; ``clear_buffer`` interrupts."""
 
     def __init__(self) -> None:
-        super().__init__(label="realtime", capabilities=AudioOutputCapabilities(pause=False),
-                         sample_rate=SAMPLE_RATE)
+        super().__init__(
+            label="realtime",
+            capabilities=AudioOutputCapabilities(pause=False),
+            sample_rate=SAMPLE_RATE,
+        )
         self._pushed = 0.0
         self._started: float | None = None
         self._task: asyncio.Task[None] | None = None

@@ -52,20 +52,38 @@ _METRIC_KEYS = (
     "stopped_speaking_at",
 )
 
+_METADATA = {"stt": "stt_metadata", "llm": "llm_metadata", "tts": "tts_metadata"}
+
 _SESSION_OPTIONS = ("max_content_bytes", "export_on_end", "lock_timeout", "echo")
 
 # Sentence ends for the streamed text: fragments are joined with one space on
 # export, so they must be cut where a space belongs.
-_SENTENCE_END = re.compile(r"(?<=[.!?।।？！。…])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?।।？！。…])\s+")  # noqa: RUF001
+
+
+_vendors: dict[tuple[Any, Any], str | None] = {}
 
 
 def _vendor(meta: Any) -> str | None:
     """The vendor in a ``MetricsMetadata``: ``deepgram`` for Deepgram's plugin,
     the prefix of ``model_name`` (``deepgram/nova-3``) for LiveKit's gateway."""
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict):
         return None
-    provider = str(meta.get("model_provider") or "").strip().lower()
-    model = str(meta.get("model_name") or "").strip().lower()
+    key = (meta.get("model_provider"), meta.get("model_name"))
+    try:
+        return _vendors[key]
+    except (KeyError, TypeError):
+        pass
+    vendor = _vendor_of(str(key[0] or "").strip().lower(), str(key[1] or "").strip().lower())
+    if len(_vendors) < 256:
+        try:
+            _vendors[key] = vendor
+        except TypeError:
+            pass
+    return vendor
+
+
+def _vendor_of(provider: str, model: str) -> str | None:
     if provider in ("", "livekit", "unknown") and "/" in model:
         provider = model.split("/", 1)[0]
     if not provider or provider in ("livekit", "unknown"):
@@ -160,20 +178,20 @@ class Recorder:
         text = item.text_content
         if not isinstance(text, str) or not text.strip():
             return
-        metrics = getattr(item, "metrics", None) or {}
-        if not isinstance(metrics, Mapping):
+        metrics = getattr(item, "metrics", None)
+        if not isinstance(metrics, dict):
             metrics = {}
         meta: dict[str, Any] = {}
         confidence = getattr(item, "transcript_confidence", None)
-        if isinstance(confidence, (int, float)):
+        if confidence is not None and isinstance(confidence, (int, float)):
             meta["transcript_confidence"] = float(confidence)
         for key in _METRIC_KEYS:
             value = metrics.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value is not None and isinstance(value, (int, float)) and value is not True:
                 meta[key] = float(value)
         for kind in ("stt", "llm", "tts"):
-            md = metrics.get(f"{kind}_metadata")
-            if isinstance(md, Mapping):
+            md = metrics.get(_METADATA[kind])
+            if md and isinstance(md, dict):
                 if md.get("model_name"):
                     meta[f"{kind}_model"] = str(md["model_name"])
                 if md.get("model_provider"):
