@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from livekit.agents import Agent, AgentSession
+
 import convlog
 import convlog.livekit
-from livekit.agents import Agent, AgentSession
 from lk_fakes import ScriptedLLM
 
 

@@ -8,12 +8,13 @@ import json
 import time
 from pathlib import Path
 
-import convlog
-import convlog.livekit
 import pytest
 from livekit.agents import Agent, AgentSession
 from livekit.agents.llm import AgentHandoff, ChatMessage, ImageContent
 from livekit.agents.voice.events import ConversationItemAddedEvent
+
+import convlog
+import convlog.livekit
 from lk_fakes import RealtimeOutput, ScriptedLLM, ScriptedSTT, SilenceInput, SilenceTTS
 
 
