@@ -211,3 +211,46 @@ async def test_handler_cost_on_the_loop(logdir: Path, capsys: pytest.CaptureFixt
     with capsys.disabled():
         print(f"\nlivekit handler on the loop: p50 {p50:.1f} us, p99 {p99:.1f} us ({n} events)")
     await recorder.aclose()
+
+
+async def test_stream_agent_text_logs_fragments_without_duplicates(logdir: Path) -> None:
+    reply = "First sentence here. Second one follows! And a third?"
+    session = AgentSession(llm=ScriptedLLM({"stream please": reply}, chunk=5))
+    recorder = convlog.livekit.record(session, logdir, stream_agent_text=True)
+    await session.start(Agent(instructions="x"))
+    await session.run(user_input="stream please")
+    await session.aclose()
+    export = await recorder.aclose()
+    rows = list(convlog.messages(recorder.path))
+    agent = [r for r in rows if r["role"] == "agent"]
+    assert len(agent) >= 2, rows  # logged as fragments while it streamed
+    assert len({r["turn"] for r in agent}) == 1
+    assert " ".join(r["content"] for r in agent) == reply
+    conv = json.loads(export.read_text())["conversation"]
+    assert [(m["role"], m["content"]) for m in conv] == [
+        ("user", "stream please"),
+        ("agent", reply),
+    ]
+
+
+async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -> None:
+    """Streaming with real playout and an interruption: nothing is logged twice,
+    and what was streamed is a prefix of the reply."""
+    long_reply = "This is a long answer that keeps going. " * 20
+    session, stt = audio_session(ScriptedLLM({"tell me a story": long_reply}), per_char=0.01)
+    recorder = convlog.livekit.record(session, logdir, stream_agent_text=True)
+    await session.start(Agent(instructions="x"))
+    await stt.lines.put("tell me a story")
+    await wait_for(lambda: session.agent_state == "speaking")
+    await asyncio.sleep(0.3)
+    await session.interrupt()
+    await wait_for(lambda: len(messages_of(session)) >= 2)
+    await session.aclose()
+    export = await recorder.aclose()
+    rows = list(convlog.messages(recorder.path))
+    agent = [r for r in rows if r["role"] == "agent"]
+    assert agent and len({r["turn"] for r in agent}) == 1
+    streamed = " ".join(r["content"] for r in agent)
+    assert " ".join(long_reply.split()).startswith(streamed)
+    conv = json.loads(export.read_text())["conversation"]
+    assert [m["role"] for m in conv] == ["user", "agent"]

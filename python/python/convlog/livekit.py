@@ -130,6 +130,9 @@ class Recorder:
         self._subscribed = True
         self._register_shutdown()
         if self._stream is not None:
+            # Room I/O sets its own transcription output in session.start(),
+            # replacing a tap set now; the tap is put back before each reply.
+            session.on("agent_state_changed", self._on_agent_state)
             self._tap_transcription()
 
     @property
@@ -145,6 +148,12 @@ class Recorder:
                 self._record(getattr(args[0], "item", None))
         except Exception:
             logger.exception("convlog: could not record a conversation item")
+
+    def _on_agent_state(self, *args: Any) -> None:
+        try:
+            self._tap_transcription()
+        except Exception:
+            logger.exception("convlog: could not tap the agent's transcription")
 
     def _on_close(self, *args: Any) -> None:
         try:
@@ -250,7 +259,7 @@ class Recorder:
 
         output = self.session.output
         current = output.transcription
-        if not isinstance(current, _Tap):
+        if getattr(current, "label", None) != "convlog":
             output.transcription = _Tap(current)
 
     def _streamed(self, text: str, *, done: bool) -> None:
@@ -283,6 +292,7 @@ class Recorder:
             for event, handler in (
                 ("conversation_item_added", self._on_item_added),
                 ("close", self._on_close),
+                ("agent_state_changed", self._on_agent_state),
             ):
                 try:
                     self.session.off(event, handler)
