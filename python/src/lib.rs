@@ -671,10 +671,19 @@ impl Waiter {
                     (resolve, self.fut.bind(py), ok, value),
                 )
             });
-            // A closed loop has nobody left to tell; the record's fate is
-            // still in the log and in `last_error`.
+            // A closed loop has nobody left to await the result; say so at
+            // DEBUG, since the record's fate is in the log either way.
             if let Err(e) = sent {
-                let _ = e;
+                let _ = logger(py).and_then(|l| {
+                    l.call_method1(
+                        "debug",
+                        (
+                            "%s: could not hand a result to its event loop: %s",
+                            self.path.display().to_string(),
+                            e.to_string(),
+                        ),
+                    )
+                });
             }
         });
     }

@@ -254,3 +254,21 @@ async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -
     assert " ".join(long_reply.split()).startswith(streamed)
     conv = json.loads(export.read_text())["conversation"]
     assert [m["role"] for m in conv] == ["user", "agent"]
+
+
+async def test_inside_a_job_a_shutdown_callback_ends_the_log(logdir: Path) -> None:
+    from livekit.agents.testing import fake_job_context
+
+    with fake_job_context() as ctx:
+        session = AgentSession(llm=ScriptedLLM())
+        recorder = convlog.livekit.record(session, logdir)
+        callbacks = list(ctx._shutdown_callbacks)
+        assert len(callbacks) == 1
+        await session.start(Agent(instructions="x"))
+        await session.run(user_input="before shutdown")
+        # What the job runs at shutdown, even if the session never closes.
+        await callbacks[0]("job shutdown")
+        assert recorder.log.ended
+        assert convlog.verify(recorder.path)["ended"] is True
+        await session.aclose()
+    assert recorder.path.with_suffix(".json").exists()
