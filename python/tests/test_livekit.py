@@ -252,6 +252,7 @@ async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -
     assert agent and len({r["turn"] for r in agent}) == 1
     streamed = " ".join(r["content"] for r in agent)
     assert " ".join(long_reply.split()).startswith(streamed)
+    assert {r["source"] for r in agent} == {"cartesia_tts"}
     conv = json.loads(export.read_text())["conversation"]
     assert [m["role"] for m in conv] == ["user", "agent"]
 

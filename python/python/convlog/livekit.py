@@ -266,8 +266,15 @@ class Recorder:
         state = self._stream
         if state is None or self.log.ended:
             return
-        for fragment in state.feed(text, done=done):
-            self.log.log("agent", fragment, self._source_for("agent", None), turn=state.turn)
+        fragments = state.feed(text, done=done)
+        if not fragments:
+            return
+        # The reply's metrics come only with the final item; the session's
+        # TTS names the vendor now.
+        tts = getattr(self.session, "tts", None)
+        source = self._source_for("agent", getattr(tts, "metrics_metadata", None))
+        for fragment in fragments:
+            self.log.log("agent", fragment, source, turn=state.turn)
 
     # --- closing ------------------------------------------------------------
 
