@@ -273,3 +273,35 @@ async def test_inside_a_job_a_shutdown_callback_ends_the_log(logdir: Path) -> No
         assert convlog.verify(recorder.path)["ended"] is True
         await session.aclose()
     assert recorder.path.with_suffix(".json").exists()
+
+
+async def test_sources_from_gateway_metadata_and_overrides(logdir: Path) -> None:
+    def item(role: str, provider: str, model: str) -> ConversationItemAddedEvent:
+        key = "stt_metadata" if role == "user" else "tts_metadata"
+        msg = ChatMessage(
+            role=role,
+            content=[f"from {provider or 'nobody'}"],
+            metrics={key: {"model_provider": provider, "model_name": model}},
+        )
+        return ConversationItemAddedEvent(item=msg)
+
+    session = AgentSession()
+    recorder = convlog.livekit.record(session, logdir, echo=False)
+    session.emit("conversation_item_added", item("user", "livekit", "deepgram/nova-3"))
+    session.emit("conversation_item_added", item("assistant", "livekit", "cartesia/sonic-2"))
+    session.emit("conversation_item_added", item("user", "api.deepgram.com", "nova-3"))
+    session.emit("conversation_item_added", item("assistant", "", ""))
+    await recorder.aclose()
+    sources = [r["source"] for r in convlog.messages(recorder.path)]
+    assert sources == ["deepgram_stt", "cartesia_tts", "deepgram_stt", "livekit_tts"]
+
+    session2 = AgentSession()
+    fixed = convlog.livekit.record(
+        session2, logdir, echo=False, source={"user": "my_stt", "agent": "my_tts"}
+    )
+    session2.emit("conversation_item_added", item("user", "Deepgram", "nova-3"))
+    session2.emit("conversation_item_added", item("assistant", "Cartesia", "sonic-2"))
+    await fixed.aclose()
+    assert [r["source"] for r in convlog.messages(fixed.path)] == ["my_stt", "my_tts"]
+    with pytest.raises(TypeError):
+        convlog.livekit.record(session2, logdir, colour="blue")
