@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Local;
-use tokio::sync::oneshot;
 
 use crate::codec::{self, Kind};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::record::{Header, Message, now_rfc3339, parse_ts};
 use crate::writer::{
-    self, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
+    self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
+    reply_pair,
 };
 
 /// Default cap on one message's content: 1 MiB.
@@ -198,11 +198,7 @@ impl Session {
         start: Start,
         opts: Options,
     ) -> Result<Session> {
-        let shared = Arc::new(Shared {
-            path,
-            detached_error: Default::default(),
-            poisoned: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(path));
         let cfg = Config {
             lock_timeout: opts.lock_timeout,
             max_batch_bytes: opts.max_batch_bytes.max(1),
@@ -247,14 +243,11 @@ impl Session {
                 (rx, echo)
             })
         });
-        let log = self.inner.log.clone();
         async move {
             let Some((rx, echo)) = queued? else {
                 return Ok(None);
             };
-            let seq = rx.await.map_err(|_| Error::WriterGone {
-                path: log.shared.path.clone(),
-            })??;
+            let seq = rx.await?;
             print_echo(echo);
             Ok(Some(seq))
         }
@@ -311,21 +304,22 @@ impl Session {
 
     /// Resolves once every record queued before it is durable (or has failed).
     pub async fn flush(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
         self.ready()?;
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
         self.inner.log.submit(Request::Flush { reply: tx });
-        rx.await.map_err(|_| self.gone())?
+        rx.await.map(|_| ())
     }
 
     /// [`Session::flush`] for a thread that may block: returns once every
     /// record queued before it is durable, committing them here if nobody
     /// else is.
     pub fn flush_blocking(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
         self.ready()?;
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
         self.inner
             .log
             .commit_blocking(Request::Flush { reply: tx }, rx)
+            .map(|_| ())
     }
 
     /// Appends the end record and, unless turned off, renders the export
@@ -345,7 +339,7 @@ impl Session {
     pub async fn end_at(&self, ts: impl Into<String>) -> Result<Ended> {
         let (req, export, rx) = self.end_request(ts.into())?;
         self.inner.log.submit(req);
-        let seq = rx.await.map_err(|_| self.gone())??;
+        let seq = rx.await?;
         Ok(Ended { seq, export })
     }
 
@@ -357,26 +351,17 @@ impl Session {
     }
 
     #[allow(clippy::type_complexity)]
-    fn end_request(
-        &self,
-        ts: String,
-    ) -> Result<(Request, Option<PathBuf>, oneshot::Receiver<Result<u64>>)> {
+    fn end_request(&self, ts: String) -> Result<(Request, Option<PathBuf>, Answer)> {
         parse_ts(&ts)?;
         self.ready()?;
         let export = self.inner.export_on_end.then(|| export_path(self.path()));
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
         let req = Request::End {
             ts,
             export: export.clone(),
             reply: tx,
         };
         Ok((req, export, rx))
-    }
-
-    fn gone(&self) -> Error {
-        Error::WriterGone {
-            path: self.path().to_path_buf(),
-        }
     }
 
     /// Fails fast once the writer is broken, before anything is queued.
@@ -418,22 +403,24 @@ impl Session {
         }
         self.check(msg)?;
         self.ready()?;
-        Ok(Some(match &msg.timestamp {
-            Some(ts) => codec::message_fields(msg, ts),
-            None => codec::message_fields(msg, &now_rfc3339()),
-        }))
+        let mut fields = self.inner.log.shared.buffer();
+        match &msg.timestamp {
+            Some(ts) => codec::message_fields_into(&mut fields, msg, ts),
+            None => {
+                let mut now = [0u8; 40];
+                codec::message_fields_into(&mut fields, msg, now_into(&mut now));
+            }
+        }
+        Ok(Some(fields))
     }
 
     /// An awaited append's request, its answer, and what to echo once durable.
     #[allow(clippy::type_complexity)]
-    fn enqueue(
-        &self,
-        msg: Message,
-    ) -> Result<Option<(Request, oneshot::Receiver<Result<u64>>, Option<Echo>)>> {
+    fn enqueue(&self, msg: Message) -> Result<Option<(Request, Answer, Option<Echo>)>> {
         let Some(fields) = self.prepare(&msg)? else {
             return Ok(None);
         };
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
         let req = Request::Append {
             fields,
             parts: Parts::One,
@@ -467,13 +454,10 @@ impl Session {
             });
             (slots, rx, echo)
         });
-        let log = self.inner.log.clone();
         async move {
             let (slots, rx, echo) = queued?;
             let first = match rx {
-                Some(rx) => rx.await.map_err(|_| Error::WriterGone {
-                    path: log.shared.path.clone(),
-                })??,
+                Some(rx) => rx.await?,
                 None => 0,
             };
             echo.into_iter().for_each(|e| print_echo(Some(e)));
@@ -503,11 +487,7 @@ impl Session {
     fn enqueue_many<I>(
         &self,
         msgs: I,
-    ) -> Result<(
-        Vec<Option<usize>>,
-        Option<(Request, oneshot::Receiver<Result<u64>>)>,
-        Vec<Echo>,
-    )>
+    ) -> Result<(Vec<Option<usize>>, Option<(Request, Answer)>, Vec<Echo>)>
     where
         I: IntoIterator<Item = Message>,
     {
@@ -544,7 +524,7 @@ impl Session {
         if ends.is_empty() {
             return Ok((slots, None, echo));
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
         let req = Request::Append {
             fields,
             parts: Parts::Many(ends),
@@ -560,6 +540,47 @@ fn seqs(slots: Vec<Option<usize>>, first: u64) -> Vec<Option<u64>> {
         .into_iter()
         .map(|slot| slot.map(|i| first + i as u64))
         .collect()
+}
+
+/// The current local time in [`now_rfc3339`]'s format, written into `buf`
+/// instead of a new `String`: one allocation fewer on every append that
+/// carries no timestamp of its own.
+fn now_into(buf: &mut [u8; 40]) -> &str {
+    use chrono::{Datelike, Timelike};
+    use std::io::Write;
+    let now = Local::now().fixed_offset();
+    let off = now.offset().local_minus_utc();
+    let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
+    let len = {
+        let mut w = std::io::Cursor::new(&mut buf[..]);
+        let ok = (0..=9999).contains(&now.year())
+            && now.nanosecond() < 1_000_000_000
+            && write!(
+                w,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{sign}{:02}:{:02}",
+                now.year(),
+                now.month(),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second(),
+                now.nanosecond() / 1000,
+                off / 3600,
+                off % 3600 / 60,
+            )
+            .is_ok();
+        if ok { w.position() as usize } else { 0 }
+    };
+    let len = if len > 0 {
+        len
+    } else {
+        // A leap second or a year chrono's own formatter handles specially.
+        let s = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        let n = s.len().min(buf.len());
+        buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+        n
+    };
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
 }
 
 fn print_echo(echo: Option<Echo>) {
@@ -637,4 +658,28 @@ fn new_session_id() -> String {
     let a = a.finish();
     let b = RandomState::new().hash_one((a, nanos));
     format!("{a:016x}{b:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_timestamp_matches_now_rfc3339() {
+        let mut buf = [0u8; 40];
+        let ours = now_into(&mut buf).to_string();
+        let theirs = now_rfc3339();
+        assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
+        // Same shape and offset; the clock moved between the two calls.
+        assert_eq!(ours[ours.len() - 6..], theirs[theirs.len() - 6..]);
+        let (a, b) = (parse_ts(&ours).unwrap(), parse_ts(&theirs).unwrap());
+        assert!(
+            (b - a).num_milliseconds().abs() < 1000,
+            "{ours} vs {theirs}"
+        );
+        assert_eq!(
+            a.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            ours
+        );
+    }
 }

@@ -12,7 +12,7 @@
 //! waits for it and then either has its answer or leads the next group. An
 //! async caller must never hold a tokio worker through `fdatasync`, so when
 //! it finds nobody committing it hands the log to a small process-wide pool
-//! (one hand-off there, one oneshot back). The pool is bounded, so a process
+//! (one hand-off there, one completion back). The pool is bounded, so a process
 //! with thousands of open logs has a few dozen writing threads, and different
 //! logs' fdatasyncs still overlap on the disk.
 //!
@@ -21,12 +21,13 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-
-use tokio::sync::oneshot;
 
 use crate::codec::{self, Kind};
 use crate::error::{Error, Result};
@@ -55,8 +56,150 @@ pub trait IoHooks: Send + Sync + 'static {
 pub struct RealIo;
 impl IoHooks for RealIo {}
 
-/// What a waiting caller gets back: the record's seq.
-pub(crate) type Reply = oneshot::Sender<Result<u64>>;
+/// Where the committer puts a waiting caller's answer: the record's seq
+/// (0 for a flush). One per awaited request, recycled through
+/// [`Shared::spare_slots`], so the hot path allocates none.
+pub(crate) struct Slot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    result: Option<Result<u64>>,
+    /// The committer dropped the request without answering (cannot happen
+    /// short of a panic in the commit path).
+    gone: bool,
+    waker: Option<Waker>,
+}
+
+/// The committer's end of a [`Slot`].
+pub(crate) struct Reply {
+    slot: Option<Arc<Slot>>,
+    shared: Arc<Shared>,
+}
+
+impl Reply {
+    fn send(mut self, result: Result<u64>) {
+        if let Some(slot) = self.slot.take() {
+            let waker = {
+                let mut st = lock(&slot.state);
+                st.result = Some(result);
+                st.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            self.shared.recycle_slot(slot);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            let waker = {
+                let mut st = lock(&slot.state);
+                st.gone = true;
+                st.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            self.shared.recycle_slot(slot);
+        }
+    }
+}
+
+/// The caller's end of a [`Slot`]: a future of the answer, which also
+/// serves blocking callers through [`Answer::try_take`].
+pub(crate) struct Answer {
+    slot: Option<Arc<Slot>>,
+    shared: Arc<Shared>,
+}
+
+impl Answer {
+    /// The answer if it has come.
+    fn try_take(&mut self) -> Option<Result<u64>> {
+        let slot = self.slot.as_ref()?;
+        let taken = {
+            let mut st = lock(&slot.state);
+            match st.result.take() {
+                Some(r) => Some(r),
+                None if st.gone => Some(Err(Error::WriterGone {
+                    path: self.shared.path.clone(),
+                })),
+                None => None,
+            }
+        };
+        if taken.is_some()
+            && let Some(slot) = self.slot.take()
+        {
+            self.shared.recycle_slot(slot);
+        }
+        taken
+    }
+}
+
+impl Future for Answer {
+    type Output = Result<u64>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<u64>> {
+        if let Some(r) = self.try_take() {
+            return Poll::Ready(r);
+        }
+        let Some(slot) = self.slot.as_ref() else {
+            return Poll::Ready(Err(Error::WriterGone {
+                path: self.shared.path.clone(),
+            }));
+        };
+        let mut st = lock(&slot.state);
+        // Checked again under the lock the committer takes to answer, so a
+        // wake-up cannot fall between the check and storing the waker.
+        if st.result.is_some() || st.gone {
+            drop(st);
+            return match self.try_take() {
+                Some(r) => Poll::Ready(r),
+                None => Poll::Pending,
+            };
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.shared.recycle_slot(slot);
+        }
+    }
+}
+
+/// A fresh pair of ends for one awaited request.
+pub(crate) fn reply_pair(shared: &Arc<Shared>) -> (Reply, Answer) {
+    let slot = lock(&shared.spare_slots).pop().unwrap_or_else(|| {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState::default()),
+        })
+    });
+    (
+        Reply {
+            slot: Some(slot.clone()),
+            shared: shared.clone(),
+        },
+        Answer {
+            slot: Some(slot),
+            shared: shared.clone(),
+        },
+    )
+}
+
+/// Spare slots and buffers kept per log; beyond these, they are freed.
+const SPARES: usize = 64;
+/// A field buffer larger than this is freed rather than kept.
+const SPARE_BUF_MAX: usize = 64 << 10;
 
 /// What a detached append prints once it is written: the role's tag and the text.
 pub(crate) type Echo = (&'static str, String);
@@ -80,7 +223,7 @@ pub(crate) enum Request {
         reply: Reply,
     },
     /// Resolves once everything queued before it has been handled.
-    Flush { reply: oneshot::Sender<Result<()>> },
+    Flush { reply: Reply },
 }
 
 /// How an [`Request::Append`]'s `fields` divide into records.
@@ -100,11 +243,55 @@ pub(crate) struct Shared {
     pub detached_error: Mutex<Option<String>>,
     /// Set once the writer is broken; read by callers to fail fast.
     pub poisoned: Mutex<Option<String>>,
+    /// Answer slots whose two ends are both gone, for the next requests.
+    pub spare_slots: Mutex<Vec<Arc<Slot>>>,
+    /// Field buffers the committer is done with, for the next appends to
+    /// encode into.
+    pub spare_bufs: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Shared {
+    pub fn new(path: PathBuf) -> Shared {
+        Shared {
+            path,
+            detached_error: Mutex::default(),
+            poisoned: Mutex::default(),
+            spare_slots: Mutex::default(),
+            spare_bufs: Mutex::default(),
+        }
+    }
+
     pub fn poison_cause(&self) -> Option<String> {
         lock(&self.poisoned).clone()
+    }
+
+    /// Keeps `slot` for reuse once neither end holds it. Of two ends
+    /// dropping at once, at most one sees itself as the last (both may see
+    /// the other, and then the slot is simply freed).
+    fn recycle_slot(&self, slot: Arc<Slot>) {
+        if Arc::strong_count(&slot) != 1 {
+            return;
+        }
+        *lock(&slot.state) = SlotState::default();
+        let mut spare = lock(&self.spare_slots);
+        if spare.len() < SPARES {
+            spare.push(slot);
+        }
+    }
+
+    /// An empty buffer to encode fields into, reused when one is spare.
+    pub fn buffer(&self) -> Vec<u8> {
+        lock(&self.spare_bufs).pop().unwrap_or_default()
+    }
+
+    fn recycle_buffers(&self, bufs: &mut Vec<Vec<u8>>) {
+        let mut spare = lock(&self.spare_bufs);
+        for mut b in bufs.drain(..) {
+            if spare.len() < SPARES && b.capacity() <= SPARE_BUF_MAX {
+                b.clear();
+                spare.push(b);
+            }
+        }
     }
 }
 
@@ -135,6 +322,10 @@ struct Writer {
     buf: Vec<u8>,
     /// The group being committed; kept to reuse its allocation.
     batch: Vec<Request>,
+    /// Field buffers of the last group, on their way to `Shared::spare_bufs`.
+    used: Vec<Vec<u8>>,
+    /// Per request of the group: its seq or why it failed (kept for reuse).
+    results: Vec<Result<u64>>,
 }
 
 /// Where the log stood when it was opened.
@@ -201,6 +392,8 @@ pub(crate) fn open(shared: Arc<Shared>, file: File, start: Start, cfg: Config) -
             ended: false,
             buf: Vec::with_capacity(1 << 16),
             batch: Vec::new(),
+            used: Vec::new(),
+            results: Vec::new(),
         }),
         max_batch_bytes,
     })
@@ -223,22 +416,12 @@ impl Log {
     /// Queues `req` and waits on this thread for `rx`'s answer, leading the
     /// commit itself whenever nobody else is: a lone caller does the lock,
     /// write and fdatasync here, with no hand-off to another thread.
-    pub(crate) fn commit_blocking<T>(
-        self: &Arc<Self>,
-        req: Request,
-        mut rx: oneshot::Receiver<Result<T>>,
-    ) -> Result<T> {
+    pub(crate) fn commit_blocking(self: &Arc<Self>, req: Request, mut rx: Answer) -> Result<u64> {
         let mut q = lock(&self.queue);
         q.push(req, true);
         loop {
-            match rx.try_recv() {
-                Ok(result) => return result,
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(Error::WriterGone {
-                        path: self.shared.path.clone(),
-                    });
-                }
-                Err(oneshot::error::TryRecvError::Empty) => {}
+            if let Some(result) = rx.try_take() {
+                return result;
             }
             if q.leading {
                 q = self.turn.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -297,6 +480,8 @@ impl Log {
             }
             w.handle(&mut batch);
             w.batch = batch;
+            let Writer { shared, used, .. } = &mut *w;
+            shared.recycle_buffers(used);
             let mut q = lock(&self.queue);
             self.turn.notify_all();
             if q.reqs.is_empty() {
@@ -509,7 +694,8 @@ impl Writer {
         self.catch_up(meta.len())?;
 
         self.buf.clear();
-        let mut results = Vec::with_capacity(batch.len());
+        let mut results = std::mem::take(&mut self.results);
+        results.clear();
         let mut seq = self.last_seq;
         let mut ended = self.ended;
         for req in batch {
@@ -665,36 +851,43 @@ impl Writer {
 
     fn reply(&mut self, batch: &mut Vec<Request>, outcome: Result<Vec<Result<u64>>>) {
         let mut results = match outcome {
-            Ok(r) => r.into_iter().map(Some).collect::<Vec<_>>(),
+            Ok(r) => r,
             Err(e) => {
-                let copies: Vec<Error> = (1..batch.len())
-                    .map(|_| clone_error(&e, &self.shared))
-                    .collect();
-                std::iter::once(e)
-                    .chain(copies)
-                    .map(|e| Some(Err(e)))
-                    .collect()
+                let mut all = Vec::with_capacity(batch.len());
+                for _ in 1..batch.len() {
+                    all.push(Err(clone_error(&e, &self.shared)));
+                }
+                all.insert(0, Err(e));
+                all
             }
         };
-        for (req, result) in batch.drain(..).zip(results.iter_mut()) {
-            let result = result.take().unwrap_or(Ok(0));
+        for (req, result) in batch.drain(..).zip(results.drain(..)) {
             match req {
                 Request::Append {
-                    reply: Some(tx), ..
+                    reply: Some(tx),
+                    fields,
+                    ..
                 } => {
                     // The caller may have dropped its future; the record is written anyway.
-                    let _ = tx.send(result);
+                    tx.send(result);
+                    self.used.push(fields);
                 }
                 Request::Append {
-                    reply: None, echo, ..
-                } => match result {
-                    Err(e) => self.detached_failure(&e),
-                    Ok(_) => {
-                        if let Some((tag, content)) = echo {
-                            tracing::info!(target: "convlog", "[{tag}] {content}");
+                    reply: None,
+                    echo,
+                    fields,
+                    ..
+                } => {
+                    match result {
+                        Err(e) => self.detached_failure(&e),
+                        Ok(_) => {
+                            if let Some((tag, content)) = echo {
+                                tracing::info!(target: "convlog", "[{tag}] {content}");
+                            }
                         }
                     }
-                },
+                    self.used.push(fields);
+                }
                 Request::End { export, reply, .. } => {
                     let result = result.and_then(|seq| {
                         if let Some(out) = export {
@@ -706,13 +899,14 @@ impl Writer {
                         }
                         Ok(seq)
                     });
-                    let _ = reply.send(result);
+                    reply.send(result);
                 }
                 Request::Flush { reply } => {
-                    let _ = reply.send(result.map(|_| ()));
+                    reply.send(result.map(|_| 0));
                 }
             }
         }
+        self.results = results;
     }
 
     fn detached_failure(&self, e: &Error) {
