@@ -2,7 +2,7 @@
 //!
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
 //! path can each keep one. All clones share one queue; no thread belongs to
-//! a session (see [`writer`](crate::writer) for who commits).
+//! a session (see [`writer`] for who commits).
 //!
 //! Every write has an async form (`append`, `flush`, `end`) and a blocking
 //! one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
