@@ -62,6 +62,8 @@ pub struct IngestArgs {
     /// The session log to append to.
     log: PathBuf,
     /// Print `LINE SEQ` on stdout for each record once it is durable, in input order.
+    /// If stdout closes, ingest stops reading, makes every line it read durable,
+    /// names the line to resend from on stderr and exits 2 (without --end).
     #[arg(long)]
     ack: bool,
     /// At end of input, end the session and render its export beside the log.
