@@ -238,3 +238,54 @@ fn dropping_the_last_handle_commits_what_log_queued() {
     drop(s);
     assert_eq!(seqs_in(&log), (1..=100).collect::<Vec<_>>());
 }
+
+/// Holds every fdatasync for a while and says when one is in progress.
+struct HeldSync {
+    in_sync: std::sync::atomic::AtomicBool,
+}
+
+impl IoHooks for HeldSync {
+    fn sync_data(&self, file: &std::fs::File) -> io::Result<()> {
+        self.in_sync.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        let r = file.sync_data();
+        self.in_sync.store(false, Ordering::SeqCst);
+        r
+    }
+}
+
+#[test]
+fn an_awaited_append_leaves_the_runtime_thread_free_during_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(HeldSync {
+        in_sync: Default::default(),
+    });
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            io: hooks.clone(),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let ran_during_sync = rt.block_on(async {
+        let append = tokio::spawn(s.append(Message::user("slow disk", "stt")));
+        let mut ran_during_sync = false;
+        while !append.is_finished() {
+            // This task runs on the only runtime thread: if the append held
+            // that thread through its fdatasync, it could not see one.
+            ran_during_sync |= hooks.in_sync.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(append.await.unwrap().unwrap(), Some(1));
+        ran_during_sync
+    });
+    assert!(
+        ran_during_sync,
+        "the runtime thread was held through the fdatasync"
+    );
+}
