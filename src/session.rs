@@ -379,6 +379,10 @@ impl Session {
     /// writing it, so a producer can reject one bad input and go on. Blank
     /// content passes: it is skipped, not an error.
     pub fn check(&self, msg: &Message) -> Result<()> {
+        self.check_fields(msg).map_err(|e| e.in_file(self.path()))
+    }
+
+    fn check_fields(&self, msg: &Message) -> Result<()> {
         if msg.content.len() > self.inner.max_content_bytes {
             return Err(Error::ContentTooLarge {
                 len: msg.content.len(),

@@ -353,6 +353,7 @@ pub fn kind(e: &Error) -> Kind {
         Error::LockTimeout { .. } => Kind::LockTimeout,
         Error::NotALog { .. } => Kind::NotALog,
         Error::InvalidRole(_) | Error::InvalidInput(_) => Kind::InvalidMessage,
+        Error::Rejected { source, .. } => kind(source),
         Error::Damaged { .. } => Kind::Damaged,
         Error::Io { .. } => Kind::Storage,
         _ => Kind::Other,
