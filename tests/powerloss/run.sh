@@ -6,7 +6,8 @@
 # MODE is strict, prefix, pages, mix or process (default: strict prefix pages
 # mix, then process with a quarter of the cycles). Each (workload, mode) pair
 # runs CYCLES power cuts; then the control workload (a writer that acks before
-# fdatasync) runs CYCLES strict cuts and must be caught losing records.
+# fdatasync) runs CYCLES strict cuts and must be caught losing records, and
+# checker_selftest.sh plants broken promises in real images for check.py.
 #
 # Environment:
 #   CONVLOG       the binary to test (default: target/release/convlog if built,
@@ -18,8 +19,8 @@
 #   PL_WORKLOADS  which workloads (default: all six)
 #   PL_VERBOSE=1  print every cycle, not only failures and summaries
 #
-# Exit 0 when every cycle kept every promise and the control was caught;
-# 1 otherwise. A replay command is printed for every failing cycle.
+# Exit 0 when every cycle kept every promise, the control was caught and the
+# checker self-test passed; 1 otherwise. A replay command is printed for every failing cycle.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/../.." && pwd))
@@ -87,14 +88,19 @@ for spec in "$@"; do
     done
 done
 one control-nosync strict "$cycles" --expect-loss
+PL_TOOL=$tool PL_WORK=$work PL_PYTHON=$py bash "$here/checker_selftest.sh"
+selftest=$?
 echo "powerloss: $((SECONDS - t0)) s"
 
-python3 - "$summary" <<'PY'
+python3 - "$summary" "$selftest" <<'PY'
 import json
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1])]
-ok = True
+ok = sys.argv[2] == '0'
+# Every cycle counts as a test, and so do the control's verdict and the
+# checker self-test.
+tests = [ok]
 print('%-24s %-8s %6s %6s %6s %6s %6s %6s %7s' % (
     'workload', 'mode', 'cycles', 'failed', 'acked', 'lost', 'torn', 'holes', 'printed'))
 by_mode = {}
@@ -112,19 +118,29 @@ for r in rows:
               'path missing in %d (a writer that acks before fdatasync must be caught)'
               % ('PASS' if good else 'FAIL', caught, r['cycles'], t.get('missing_printed', 0)))
         ok &= good
+        tests.append(good)
         continue
-    m = by_mode.setdefault(mode, {'cycles': 0, 'failed': 0, 'acked': 0, 'lost': 0, 'bad': []})
+    m = by_mode.setdefault(mode, {'cycles': 0, 'failed': 0, 'acked': 0, 'lost': 0, 'torn': 0,
+                                  'holes': 0, 'bad': []})
     m['cycles'] += r['cycles']
     m['failed'] += r['failed']
     m['acked'] += t.get('acked', 0)
     m['lost'] += t.get('lost', 0)
+    m['torn'] += t.get('torn_tails', 0)
+    m['holes'] += t.get('holes', 0)
+    tests += [True] * (r['cycles'] - r['failed']) + [False] * r['failed']
     if r['failed']:
         m['bad'].append(w)
         ok = False
+if not any(r['name'] == 'convlog-control-nosync-strict' for r in rows):
+    print('FAIL control: the control workload did not run')
+    ok = False
+    tests.append(False)
 for mode, m in by_mode.items():
-    print('mode %-8s cycles=%d acks=%d lost=%d failed_cycles=%d%s' % (
-        mode, m['cycles'], m['acked'], m['lost'], m['failed'],
+    print('mode %-8s cycles=%d acks=%d lost=%d torn_tails=%d holes=%d failed_cycles=%d%s' % (
+        mode, m['cycles'], m['acked'], m['lost'], m['torn'], m['holes'], m['failed'],
         ' (failing workloads: %s)' % ', '.join(m['bad']) if m['bad'] else ''))
 print('POWERLOSS %s' % ('PASSED' if ok else 'FAILED'))
+print('powerloss: %d passed, %d failed' % (tests.count(True), tests.count(False)))
 sys.exit(0 if ok else 1)
 PY
