@@ -69,13 +69,20 @@ after_exit() {
 
 one() { # WORKLOAD MODE CYCLES [CHECKER-FLAGS]
     local w=$1 mode=$2 n=$3 flags=${4:-}
-    "$py" "$tool/powerloss.py" run --name "convlog-$w-$mode" --seed "$seed" --cycles "$n" \
-        --mode "$mode" --after-exit "$(after_exit "$w")" --work "$work" --summary "$summary" \
-        --setup "bash '$here/setup.sh' $w" \
-        --workload "bash '$here/workload.sh' $w" \
-        --checker "python3 '$here/check.py' $w $flags" 2>&1 |
+    local cmd=("$py" "$tool/powerloss.py" run --name "convlog-$w-$mode" --seed "$seed"
+        --cycles "$n" --mode "$mode" --after-exit "$(after_exit "$w")" --work "$work"
+        --setup "bash '$here/setup.sh' $w"
+        --workload "bash '$here/workload.sh' $w"
+        --checker "python3 '$here/check.py' $w $flags")
+    "${cmd[@]}" --summary "$summary" 2>&1 |
         tee -a "$full" |
         if [[ ${PL_VERBOSE:-} == 1 ]]; then cat; else grep -v '^\[[^]]*\] cycle .* ok  '; fi
+    if ((PIPESTATUS[0] != 0)); then
+        echo "   the same command line:"
+        printf '   CONVLOG=%q PL_TESTS=%q' "$CONVLOG" "$PL_TESTS"
+        printf ' %q' "${cmd[@]}"
+        echo
+    fi
 }
 
 t0=$SECONDS
