@@ -15,10 +15,14 @@ base=$PL_WORK/convlog-checker-selftest
 rm -rf "$base"
 
 keep() { # WORKLOAD -> prints the kept cycle dir
-    "$py" "$PL_TOOL/powerloss.py" run --name "convlog-checker-selftest/$1" --work "$PL_WORK" \
-        --cycles 1 --seed 1 --mode strict --after-exit 1 --keep \
-        --setup "bash '$PL_TESTS/setup.sh' $1" --workload "bash '$PL_TESTS/workload.sh' $1" \
-        --checker "python3 '$PL_TESTS/check.py' $1" >"$base.$1.out" 2>&1
+    local try
+    for try in 1 2; do # a second try only if the tool itself broke (see run.sh)
+        "$py" "$PL_TOOL/powerloss.py" run --name "convlog-checker-selftest/$1" --work "$PL_WORK" \
+            --cycles 1 --seed 1 --mode strict --after-exit 1 --keep \
+            --setup "bash '$PL_TESTS/setup.sh' $1" --workload "bash '$PL_TESTS/workload.sh' $1" \
+            --checker "python3 '$PL_TESTS/check.py' $1" >>"$base.$1.out" 2>&1
+        [[ -d $base/$1/c000/out ]] && break
+    done
     echo "$base/$1/c000"
 }
 mkdir -p "$base"

@@ -67,17 +67,31 @@ after_exit() {
     esac
 }
 
+summarized() { grep -c "\"name\": \"$1\"" "$summary"; }
+
 one() { # WORKLOAD MODE CYCLES [CHECKER-FLAGS]
-    local w=$1 mode=$2 n=$3 flags=${4:-}
-    local cmd=("$py" "$tool/powerloss.py" run --name "convlog-$w-$mode" --seed "$seed"
+    local w=$1 mode=$2 n=$3 flags=${4:-} name=convlog-$1-$2 try rc
+    local cmd=("$py" "$tool/powerloss.py" run --name "$name" --seed "$seed"
         --cycles "$n" --mode "$mode" --after-exit "$(after_exit "$w")" --work "$work"
         --setup "bash '$here/setup.sh' $w"
         --workload "bash '$here/workload.sh' $w"
         --checker "python3 '$here/check.py' $w $flags")
-    "${cmd[@]}" --summary "$summary" 2>&1 |
-        tee -a "$full" |
-        if [[ ${PL_VERBOSE:-} == 1 ]]; then cat; else grep -v '^\[[^]]*\] cycle .* ok  '; fi
-    if ((PIPESTATUS[0] != 0)); then
+    expected+=("$name")
+    for try in 1 2; do
+        "${cmd[@]}" --summary "$summary" 2>&1 |
+            tee -a "$full" |
+            if [[ ${PL_VERBOSE:-} == 1 ]]; then cat; else grep -v '^\[[^]]*\] cycle .* ok  '; fi
+        rc=${PIPESTATUS[0]}
+        # No summary line: powerloss.py itself broke (seen once: its calibration
+        # lost the reply to its crash request). That is the tool, not a
+        # finding, so it gets one more try; a second one fails the suite.
+        if ((try == 1)) && [[ $(summarized "$name") == 0 ]]; then
+            echo "powerloss: $name: powerloss.py ended without a summary (exit $rc); trying once more"
+            continue
+        fi
+        break
+    done
+    if ((rc != 0)); then
         echo "   the same command line:"
         printf '   CONVLOG=%q PL_TESTS=%q' "$CONVLOG" "$PL_TESTS"
         printf ' %q' "${cmd[@]}"
@@ -85,6 +99,7 @@ one() { # WORKLOAD MODE CYCLES [CHECKER-FLAGS]
     fi
 }
 
+expected=()
 t0=$SECONDS
 for spec in "$@"; do
     mode=${spec%%:*}
@@ -99,15 +114,20 @@ PL_TOOL=$tool PL_WORK=$work PL_PYTHON=$py bash "$here/checker_selftest.sh"
 selftest=$?
 echo "powerloss: $((SECONDS - t0)) s"
 
-python3 - "$summary" "$selftest" <<'PY'
+python3 - "$summary" "$selftest" "${expected[@]}" <<'PY'
 import json
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1])]
 ok = sys.argv[2] == '0'
-# Every cycle counts as a test, and so do the control's verdict and the
-# checker self-test.
+# Every cycle counts as a test, and so do the control's verdict, the
+# checker self-test and each run that produced no summary at all.
 tests = [ok]
+for name in sys.argv[3:]:
+    if not any(r['name'] == name for r in rows):
+        print('FAIL %s: powerloss.py produced no summary (see the full log)' % name)
+        ok = False
+        tests.append(False)
 print('%-24s %-8s %6s %6s %6s %6s %6s %6s %7s' % (
     'workload', 'mode', 'cycles', 'failed', 'acked', 'lost', 'torn', 'holes', 'printed'))
 by_mode = {}
@@ -139,10 +159,6 @@ for r in rows:
     if r['failed']:
         m['bad'].append(w)
         ok = False
-if not any(r['name'] == 'convlog-control-nosync-strict' for r in rows):
-    print('FAIL control: the control workload did not run')
-    ok = False
-    tests.append(False)
 for mode, m in by_mode.items():
     print('mode %-8s cycles=%d acks=%d lost=%d torn_tails=%d holes=%d failed_cycles=%d%s' % (
         mode, m['cycles'], m['acked'], m['lost'], m['torn'], m['holes'], m['failed'],
