@@ -17,6 +17,10 @@
 #                 the repository); it is only read, never written
 #   PL_WORK       where cycles run and failing ones are kept (/tmp/powerloss)
 #   PL_WORKLOADS  which workloads (default: all six)
+#   PL_GRAIN      where prefix and pages modes may tear a write: 512 (sectors,
+#                 the default here) or 4096 (pages, the tool's default, which
+#                 tears only writes that cross a page and so rarely leaves a
+#                 torn tail to check)
 #   PL_VERBOSE=1  print every cycle, not only failures and summaries
 #
 # Exit 0 when every cycle kept every promise, the control was caught and the
@@ -34,6 +38,7 @@ fi
 tool=${PL_TOOL:-$root/../shared/tools/powerloss}
 py=${PL_PYTHON:-python3}
 work=${PL_WORK:-/tmp/powerloss}
+grain=${PL_GRAIN:-512}
 workloads=${PL_WORKLOADS:-new ingest-steady ingest-end demo two-writers new-existing-unsynced}
 if [[ -z ${CONVLOG:-} ]]; then
     CONVLOG=$root/target/release/convlog
@@ -56,7 +61,7 @@ summary=$work/convlog-summary-$seed.jsonl
 full=$work/convlog-run-$seed.log
 : >"$summary"
 : >"$full"
-echo "powerloss: convlog=$CONVLOG seed=$seed cycles=$cycles modes=$* (full log: $full)"
+echo "powerloss: convlog=$CONVLOG seed=$seed cycles=$cycles modes=$* grain=$grain (full log: $full)"
 
 # after-exit: the chance that a cycle cuts the power only once the workload
 # has exited, so what was printed last (paths, exports) is checked too.
@@ -73,6 +78,7 @@ one() { # WORKLOAD MODE CYCLES [CHECKER-FLAGS]
     local w=$1 mode=$2 n=$3 flags=${4:-} name=convlog-$1-$2 try rc
     local cmd=("$py" "$tool/powerloss.py" run --name "$name" --seed "$seed"
         --cycles "$n" --mode "$mode" --after-exit "$(after_exit "$w")" --work "$work"
+        --grain "$grain"
         --setup "bash '$here/setup.sh' $w"
         --workload "bash '$here/workload.sh' $w"
         --checker "python3 '$here/check.py' $w $flags")
