@@ -42,3 +42,9 @@ pub fn log(msg: Message) -> Result<()> {
 pub async fn append(msg: Message) -> Result<Option<u64>> {
     session()?.append(msg).await
 }
+
+/// Appends through the default session and blocks until it is durable, for
+/// a thread that may wait (see [`Session::append_blocking`]).
+pub fn append_blocking(msg: Message) -> Result<Option<u64>> {
+    session()?.append_blocking(msg)
+}

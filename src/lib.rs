@@ -48,6 +48,8 @@ pub mod read;
 pub mod record;
 pub mod repair;
 pub mod session;
+#[cfg(feature = "postgres")]
+pub mod ship;
 pub mod stats;
 pub mod time;
 pub mod writer;

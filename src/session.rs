@@ -1,23 +1,34 @@
 //! The handle an agent holds: open or create a log, append, end.
 //!
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
-//! path can each keep one. All clones share one writer thread; the thread
-//! exits once every clone is dropped and the queue is empty.
+//! path can each keep one. All clones share one queue; no thread belongs to
+//! a session (see [`writer`] for who commits).
+//!
+//! Every write has an async form (`append`, `flush`, `end`) and a blocking
+//! one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
+//! forms are for threads that may wait: the CLI, a Python binding with the
+//! GIL released, a `spawn_blocking` task. They commit on the caller's own
+//! thread when nobody else is committing, which is the fastest path there
+//! is for a lone caller. Never call them on an async runtime's worker: they
+//! hold it through fdatasync (and, without a lock timeout, through another
+//! process's lock). The async forms never block the thread that polls them.
 
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Local;
-use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::line::{self as codec, Kind};
 use crate::record::{Header, Message, now_rfc3339, parse_ts};
-use crate::writer::{self, Config, IoHooks, Parts, RealIo, Request, Shared, Start, lock};
+use crate::writer::{
+    self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
+    reply_pair,
+};
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -34,7 +45,9 @@ pub struct Options {
     pub export_on_end: bool,
     /// Give up waiting for another process's lock after this long. Default: wait forever.
     pub lock_timeout: Option<Duration>,
-    /// Echo each message as `[USER] …` / `[AGENT] …` at INFO through `tracing`. Default on.
+    /// Echo each message as `[USER] …` / `[AGENT] …` at INFO through
+    /// `tracing`, once it is durable (for [`Session::log`], once it is
+    /// written), so the console never shows a message the log lacks. Default on.
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
@@ -83,28 +96,22 @@ pub struct Session {
 }
 
 struct Inner {
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Request>,
-    writer: Option<std::thread::JoinHandle<()>>,
+    log: Arc<Log>,
     id: String,
     max_content_bytes: usize,
     export_on_end: bool,
     echo: bool,
 }
 
-/// Dropping the last handle closes the queue and waits for the writer thread
-/// to finish what was queued, so records given to [`Session::log`] are on
-/// disk before the handle is gone, even if the caller never flushed. The wait
-/// is one batch's write and fdatasync (or as long as another process holds
-/// the lock, when no [`Options::lock_timeout`] is set).
+/// Dropping the last handle commits whatever is still queued (on this
+/// thread, if nobody else is committing) and waits for it, so records given
+/// to [`Session::log`] are on disk before the handle is gone, even if the
+/// caller never flushed. The wait is one group's write and fdatasync (or as
+/// long as another process holds the lock, when no
+/// [`Options::lock_timeout`] is set).
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Replacing the sender with one of a fresh channel drops the real one,
-        // which is what lets the thread's `recv` end once the queue is empty.
-        drop(std::mem::replace(&mut self.tx, mpsc::channel().0));
-        if self.writer.take().is_some_and(|w| w.join().is_err()) {
-            tracing::error!(target: "convlog", "{}: the writer thread panicked", self.shared.path.display());
-        }
+        self.log.drain();
     }
 }
 
@@ -191,22 +198,15 @@ impl Session {
         start: Start,
         opts: Options,
     ) -> Result<Session> {
-        let shared = Arc::new(Shared {
-            path,
-            detached_error: Default::default(),
-            poisoned: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(path));
         let cfg = Config {
             lock_timeout: opts.lock_timeout,
             max_batch_bytes: opts.max_batch_bytes.max(1),
             io: opts.io,
         };
-        let (tx, writer) = writer::spawn(shared.clone(), file, start, cfg)?;
         Ok(Session {
             inner: Arc::new(Inner {
-                shared,
-                tx,
-                writer: Some(writer),
+                log: writer::open(shared, file, start, cfg),
                 id,
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
@@ -217,7 +217,7 @@ impl Session {
 
     /// The log's path.
     pub fn path(&self) -> &Path {
-        &self.inner.shared.path
+        &self.inner.log.shared.path
     }
 
     /// The session id from the header.
@@ -229,51 +229,97 @@ impl Session {
     /// `None` when the content was blank and nothing was written.
     ///
     /// The record is queued when this is *called*, not when the future is
-    /// first polled: dropping the future neither cancels nor tears it.
+    /// first polled: dropping the future neither cancels nor tears it. The
+    /// commit runs on convlog's pool, never on the thread polling the
+    /// future, and the future is woken from that pool thread, so it works
+    /// under any executor (or a hand-rolled waker signalled across threads).
     pub fn append(
         &self,
         msg: Message,
     ) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
-        let queued = self.enqueue(msg, true);
-        let shared = self.inner.shared.clone();
+        let queued = self.enqueue(msg).map(|q| {
+            q.map(|(req, rx, echo)| {
+                self.inner.log.submit(req);
+                (rx, echo)
+            })
+        });
         async move {
-            match queued? {
-                None => Ok(None),
-                Some(rx) => Ok(Some(rx.await.map_err(|_| Error::WriterGone {
-                    path: shared.path.clone(),
-                })??)),
-            }
+            let Some((rx, echo)) = queued? else {
+                return Ok(None);
+            };
+            let seq = rx.await?;
+            print_echo(echo);
+            Ok(Some(seq))
         }
+    }
+
+    /// [`Session::append`] for a thread that may block: returns once the
+    /// record is durable. When no other append to this log is in flight,
+    /// the lock, write and fdatasync run right here, with no thread hand-off;
+    /// otherwise it joins the next group commit. Not for an async worker
+    /// thread (see the [module docs](crate::session)).
+    pub fn append_blocking(&self, msg: Message) -> Result<Option<u64>> {
+        let Some((req, rx, echo)) = self.enqueue(msg)? else {
+            return Ok(None);
+        };
+        let seq = self.inner.log.commit_blocking(req, rx)?;
+        print_echo(echo);
+        Ok(Some(seq))
     }
 
     /// Logs `msg` without waiting for durability, as the original design's
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
     pub fn log(&self, msg: Message) {
-        if let Err(e) = self.enqueue(msg, false) {
-            tracing::error!(target: "convlog", "{e}");
-            let mut slot = lock(&self.inner.shared.detached_error);
-            if slot.is_none() {
-                *slot = Some(e.to_string());
+        let queued = self.prepare(&msg).map(|fields| {
+            fields.map(|fields| Request::Append {
+                fields,
+                parts: Parts::One,
+                reply: None,
+                echo: self.inner.echo.then(|| (msg.role.tag(), msg.content)),
+            })
+        });
+        match queued {
+            Ok(Some(req)) => self.inner.log.submit(req),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(target: "convlog", "{e}");
+                let mut slot = lock(&self.inner.log.shared.detached_error);
+                if slot.is_none() {
+                    *slot = Some(e.to_string());
+                }
             }
         }
     }
 
     /// The first failure of a [`Session::log`] call, if any.
     pub fn last_error(&self) -> Option<String> {
-        lock(&self.inner.shared.detached_error).clone()
+        lock(&self.inner.log.shared.detached_error).clone()
     }
 
     /// True once a write or sync has failed; every later append fails.
     pub fn is_broken(&self) -> bool {
-        self.inner.shared.poison_cause().is_some()
+        self.inner.log.shared.poison_cause().is_some()
     }
 
     /// Resolves once every record queued before it is durable (or has failed).
     pub async fn flush(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Request::Flush { reply: tx })?;
-        rx.await.map_err(|_| self.gone())?
+        self.ready()?;
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        self.inner.log.submit(Request::Flush { reply: tx });
+        rx.await.map(|_| ())
+    }
+
+    /// [`Session::flush`] for a thread that may block: returns once every
+    /// record queued before it is durable, committing them here if nobody
+    /// else is.
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.ready()?;
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        self.inner
+            .log
+            .commit_blocking(Request::Flush { reply: tx }, rx)
+            .map(|_| ())
     }
 
     /// Appends the end record and, unless turned off, renders the export
@@ -282,42 +328,61 @@ impl Session {
         self.end_at(now_rfc3339()).await
     }
 
+    /// [`Session::end`] for a thread that may block. The export is rendered
+    /// on this thread too.
+    pub fn end_blocking(&self) -> Result<Ended> {
+        self.end_at_blocking(now_rfc3339())
+    }
+
     /// Like [`Session::end`], with the end time given (RFC 3339): an imported
     /// session ended when its last message was logged, not when it was imported.
     pub async fn end_at(&self, ts: impl Into<String>) -> Result<Ended> {
-        let ts = ts.into();
-        parse_ts(&ts)?;
-        let export = self.inner.export_on_end.then(|| export_path(self.path()));
-        let (tx, rx) = oneshot::channel();
-        self.send(Request::End {
-            ts,
-            export: export.clone(),
-            reply: tx,
-        })?;
-        let seq = rx.await.map_err(|_| self.gone())??;
+        let (req, export, rx) = self.end_request(ts.into())?;
+        self.inner.log.submit(req);
+        let seq = rx.await?;
         Ok(Ended { seq, export })
     }
 
-    fn gone(&self) -> Error {
-        Error::WriterGone {
-            path: self.path().to_path_buf(),
-        }
+    /// [`Session::end_at`] for a thread that may block.
+    pub fn end_at_blocking(&self, ts: impl Into<String>) -> Result<Ended> {
+        let (req, export, rx) = self.end_request(ts.into())?;
+        let seq = self.inner.log.commit_blocking(req, rx)?;
+        Ok(Ended { seq, export })
     }
 
-    fn send(&self, req: Request) -> Result<()> {
-        if let Some(cause) = self.inner.shared.poison_cause() {
-            return Err(Error::Poisoned {
+    #[allow(clippy::type_complexity)]
+    fn end_request(&self, ts: String) -> Result<(Request, Option<PathBuf>, Answer)> {
+        parse_ts(&ts)?;
+        self.ready()?;
+        let export = self.inner.export_on_end.then(|| export_path(self.path()));
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let req = Request::End {
+            ts,
+            export: export.clone(),
+            reply: tx,
+        };
+        Ok((req, export, rx))
+    }
+
+    /// Fails fast once the writer is broken, before anything is queued.
+    fn ready(&self) -> Result<()> {
+        match self.inner.log.shared.poison_cause() {
+            Some(cause) => Err(Error::Poisoned {
                 path: self.path().to_path_buf(),
                 cause,
-            });
+            }),
+            None => Ok(()),
         }
-        self.inner.tx.send(req).map_err(|_| self.gone())
     }
 
     /// Checks `msg` the way an append would (size, `meta`, timestamp) without
     /// writing it, so a producer can reject one bad input and go on. Blank
     /// content passes: it is skipped, not an error.
     pub fn check(&self, msg: &Message) -> Result<()> {
+        self.check_fields(msg).map_err(|e| e.in_file(self.path()))
+    }
+
+    fn check_fields(&self, msg: &Message) -> Result<()> {
         if msg.content.len() > self.inner.max_content_bytes {
             return Err(Error::ContentTooLarge {
                 len: msg.content.len(),
@@ -333,31 +398,41 @@ impl Session {
         Ok(())
     }
 
-    /// Validates and encodes on the caller's side, so the writer thread only
+    /// Validates and encodes on the caller's side, so the committer only
     /// frames and writes. Returns `None` for blank content.
-    fn enqueue(&self, msg: Message, wait: bool) -> Result<Option<oneshot::Receiver<Result<u64>>>> {
+    fn prepare(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
         if msg.is_blank() {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
         }
-        self.check(&msg)?;
-        let ts = msg.timestamp.clone().unwrap_or_else(now_rfc3339);
-        if self.inner.echo {
-            tracing::info!(target: "convlog", "[{}] {}", msg.role.tag(), msg.content);
+        self.check(msg)?;
+        self.ready()?;
+        let mut fields = self.inner.log.shared.buffer();
+        match &msg.timestamp {
+            Some(ts) => codec::message_fields_into(&mut fields, msg, ts),
+            None => {
+                let mut now = [0u8; 40];
+                codec::message_fields_into(&mut fields, msg, now_into(&mut now));
+            }
         }
-        let fields = codec::message_fields(&msg, &ts);
-        let (reply, rx) = if wait {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
+        Ok(Some(fields))
+    }
+
+    /// An awaited append's request, its answer, and what to echo once durable.
+    #[allow(clippy::type_complexity)]
+    fn enqueue(&self, msg: Message) -> Result<Option<(Request, Answer, Option<Echo>)>> {
+        let Some(fields) = self.prepare(&msg)? else {
+            return Ok(None);
         };
-        self.send(Request::Append {
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let req = Request::Append {
             fields,
             parts: Parts::One,
-            reply,
-        })?;
-        Ok(rx)
+            reply: Some(tx),
+            echo: None,
+        };
+        let echo = self.inner.echo.then(|| (msg.role.tag(), msg.content));
+        Ok(Some((req, rx, echo)))
     }
 
     /// Appends several messages in one request and resolves once all are
@@ -376,30 +451,47 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let queued = self.enqueue_many(msgs);
-        let shared = self.inner.shared.clone();
+        let queued = self.enqueue_many(msgs).map(|(slots, queued, echo)| {
+            let rx = queued.map(|(req, rx)| {
+                self.inner.log.submit(req);
+                rx
+            });
+            (slots, rx, echo)
+        });
         async move {
-            let (slots, rx) = queued?;
+            let (slots, rx, echo) = queued?;
             let first = match rx {
-                Some(rx) => rx.await.map_err(|_| Error::WriterGone {
-                    path: shared.path.clone(),
-                })??,
+                Some(rx) => rx.await?,
                 None => 0,
             };
-            Ok(slots
-                .into_iter()
-                .map(|slot| slot.map(|i| first + i as u64))
-                .collect())
+            echo.into_iter().for_each(|e| print_echo(Some(e)));
+            Ok(seqs(slots, first))
         }
     }
 
+    /// [`Session::append_many`] for a thread that may block: returns once
+    /// all are durable, having committed them here if nobody else was.
+    pub fn append_many_blocking<I>(&self, msgs: I) -> Result<Vec<Option<u64>>>
+    where
+        I: IntoIterator<Item = Message>,
+    {
+        let (slots, queued, echo) = self.enqueue_many(msgs)?;
+        let first = match queued {
+            Some((req, rx)) => self.inner.log.commit_blocking(req, rx)?,
+            None => 0,
+        };
+        echo.into_iter().for_each(|e| print_echo(Some(e)));
+        Ok(seqs(slots, first))
+    }
+
     /// Encodes a chunk into one buffer. Returns, per message, its index among
-    /// the records written (`None` if blank), and the receiver of the first seq.
+    /// the records written (`None` if blank), the request with the receiver
+    /// of its first seq (none if all were blank), and what to echo.
     #[allow(clippy::type_complexity)]
     fn enqueue_many<I>(
         &self,
         msgs: I,
-    ) -> Result<(Vec<Option<usize>>, Option<oneshot::Receiver<Result<u64>>>)>
+    ) -> Result<(Vec<Option<usize>>, Option<(Request, Answer)>, Vec<Echo>)>
     where
         I: IntoIterator<Item = Message>,
     {
@@ -407,6 +499,7 @@ impl Session {
         for msg in msgs.iter().filter(|m| !m.is_blank()) {
             self.check(msg)?;
         }
+        self.ready()?;
         let mut now: Option<String> = None;
         let mut fields = Vec::new();
         let mut ends = Vec::new();
@@ -416,9 +509,6 @@ impl Session {
                 slots.push(None);
                 continue;
             }
-            if self.inner.echo {
-                tracing::info!(target: "convlog", "[{}] {}", msg.role.tag(), msg.content);
-            }
             let ts = match &msg.timestamp {
                 Some(ts) => ts.as_str(),
                 None => now.get_or_insert_with(now_rfc3339).as_str(),
@@ -427,16 +517,79 @@ impl Session {
             slots.push(Some(ends.len()));
             ends.push(fields.len());
         }
+        let echo = if self.inner.echo {
+            msgs.into_iter()
+                .filter(|m| !m.is_blank())
+                .map(|m| (m.role.tag(), m.content))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if ends.is_empty() {
-            return Ok((slots, None));
+            return Ok((slots, None, echo));
         }
-        let (tx, rx) = oneshot::channel();
-        self.send(Request::Append {
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let req = Request::Append {
             fields,
             parts: Parts::Many(ends),
             reply: Some(tx),
-        })?;
-        Ok((slots, Some(rx)))
+            echo: None,
+        };
+        Ok((slots, Some((req, rx)), echo))
+    }
+}
+
+fn seqs(slots: Vec<Option<usize>>, first: u64) -> Vec<Option<u64>> {
+    slots
+        .into_iter()
+        .map(|slot| slot.map(|i| first + i as u64))
+        .collect()
+}
+
+/// The current local time in [`now_rfc3339`]'s format, written into `buf`
+/// instead of a new `String`: one allocation fewer on every append that
+/// carries no timestamp of its own.
+fn now_into(buf: &mut [u8; 40]) -> &str {
+    use chrono::{Datelike, Timelike};
+    use std::io::Write;
+    let now = Local::now().fixed_offset();
+    let off = now.offset().local_minus_utc();
+    let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
+    let len = {
+        let mut w = std::io::Cursor::new(&mut buf[..]);
+        let ok = (0..=9999).contains(&now.year())
+            && now.nanosecond() < 1_000_000_000
+            && write!(
+                w,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{sign}{:02}:{:02}",
+                now.year(),
+                now.month(),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second(),
+                now.nanosecond() / 1000,
+                off / 3600,
+                off % 3600 / 60,
+            )
+            .is_ok();
+        if ok { w.position() as usize } else { 0 }
+    };
+    let len = if len > 0 {
+        len
+    } else {
+        // A leap second or a year chrono's own formatter handles specially.
+        let s = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        let n = s.len().min(buf.len());
+        buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+        n
+    };
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
+}
+
+fn print_echo(echo: Option<Echo>) {
+    if let Some((tag, content)) = echo {
+        tracing::info!(target: "convlog", "[{tag}] {content}");
     }
 }
 
@@ -513,4 +666,28 @@ fn new_session_id() -> String {
     let a = a.finish();
     let b = RandomState::new().hash_one((a, nanos));
     format!("{a:016x}{b:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_timestamp_matches_now_rfc3339() {
+        let mut buf = [0u8; 40];
+        let ours = now_into(&mut buf).to_string();
+        let theirs = now_rfc3339();
+        assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
+        // Same shape and offset; the clock moved between the two calls.
+        assert_eq!(ours[ours.len() - 6..], theirs[theirs.len() - 6..]);
+        let (a, b) = (parse_ts(&ours).unwrap(), parse_ts(&theirs).unwrap());
+        assert!(
+            (b - a).num_milliseconds().abs() < 1000,
+            "{ours} vs {theirs}"
+        );
+        assert_eq!(
+            a.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            ours
+        );
+    }
 }

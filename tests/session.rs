@@ -170,7 +170,8 @@ async fn limits_and_bad_fields_are_rejected_without_writing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::ContentTooLarge { len: 17, limit: 16 }),
+        matches!(&err, Error::Rejected { path, source }
+            if path == s.path() && matches!(**source, Error::ContentTooLarge { len: 17, limit: 16 })),
         "{err}"
     );
     let err = s
@@ -282,4 +283,29 @@ async fn append_many_gives_consecutive_seqs_and_is_all_or_nothing() {
     let contents: Vec<&str> = seen.iter().map(|(_, c, _)| c.as_str()).collect();
     assert_eq!(contents, ["before", "a", "b", "after"]);
     assert_eq!(seen[2].2, "2025-08-18T14:30:22.5+05:30");
+}
+
+#[tokio::test]
+async fn a_rejected_message_names_the_log_it_was_meant_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Session::create(dir.path()).unwrap();
+    let big = "x".repeat(convlog::session::DEFAULT_MAX_CONTENT_BYTES + 1);
+    let e = log
+        .append(Message::user(big, "stt"))
+        .await
+        .expect_err("content over the limit is rejected");
+    assert!(
+        e.to_string().contains(&log.path().display().to_string()),
+        "{e}"
+    );
+    assert!(e.is_rejected_input(), "{e:?}");
+    let e = log
+        .append(Message::user("hi", "stt").timestamp("2025-08-18T14:30:22"))
+        .await
+        .expect_err("a time without an offset is rejected");
+    assert!(
+        e.to_string().contains(&log.path().display().to_string()),
+        "{e}"
+    );
+    assert!(e.to_string().contains("offset"), "{e}");
 }

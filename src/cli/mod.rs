@@ -11,6 +11,7 @@ mod extras;
 mod import;
 mod insight;
 mod read;
+mod ship;
 mod verify;
 mod write;
 
@@ -154,6 +155,18 @@ pub enum Command {
     /// (malformed, or its log exists) or its export differs, 2 on I/O errors.
     #[command(after_help = "Example:\n  convlog import conversations/conversation_*.json")]
     Import(import::ImportArgs),
+    /// Ship sessions to PostgreSQL, exactly once in effect; --follow keeps shipping.
+    ///
+    /// Rows are keyed on (session_id, seq) and the database is the cursor, so
+    /// a shipper killed at any moment resumes without loss or duplicates. Only
+    /// whole, checksummed records are shipped. The schema (see SHIP.md) is
+    /// created on first use or by --init. Exit code 0 when everything was
+    /// shipped, 1 when a log was damaged, unreadable or a record was rejected,
+    /// 2 on errors.
+    #[command(
+        after_help = "Examples:\n  convlog ship conversations/ --to postgres://convlog@db.internal/transcripts\n  CONVLOG_PG_URL=postgres://convlog@db/transcripts convlog ship --follow"
+    )]
+    Ship(ship::ShipArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
@@ -264,6 +277,7 @@ pub fn main() -> i32 {
         Command::Stats(a) => insight::stats(a, color),
         Command::Search(a) => insight::search(a, color),
         Command::Import(a) => import::import(a, color),
+        Command::Ship(a) => ship::ship(a),
         Command::Completions(a) => extras::completions(a),
         Command::Man(a) => extras::man(a),
     };

@@ -1,10 +1,11 @@
 //! Commands that write: `new`, `append`, `ingest`, `demo`.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use clap::Args;
@@ -47,6 +48,11 @@ pub struct AppendArgs {
     /// Store this RFC 3339 time instead of now.
     #[arg(long)]
     timestamp: Option<String>,
+    /// Give up after waiting this long for a lock held by another process
+    /// (seconds, e.g. 5 or 0.5; default: wait as long as it takes). Either
+    /// way, a wait longer than a second is announced on stderr.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    lock_timeout: Option<Duration>,
     /// The message text. Blank text is skipped, as the original design skipped empty transcripts.
     text: String,
 }
@@ -56,6 +62,8 @@ pub struct IngestArgs {
     /// The session log to append to.
     log: PathBuf,
     /// Print `LINE SEQ` on stdout for each record once it is durable, in input order.
+    /// If stdout closes, ingest stops reading, makes every line it read durable,
+    /// names the line to resend from on stderr and exits 2 (without --end).
     #[arg(long)]
     ack: bool,
     /// At end of input, end the session and render its export beside the log.
@@ -74,6 +82,15 @@ pub struct DemoArgs {
 
 fn parse_role(s: &str) -> std::result::Result<Role, String> {
     s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+fn parse_seconds(s: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is not a number of seconds"))
 }
 
 fn parse_meta(s: &str) -> std::result::Result<serde_json::Value, String> {
@@ -112,8 +129,14 @@ pub fn append(a: AppendArgs) -> Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    let session = Session::open(&a.log)?;
-    runtime()?.block_on(session.append(msg))?;
+    let session = Session::open_with(
+        &a.log,
+        Options {
+            lock_timeout: a.lock_timeout,
+            ..quiet()
+        },
+    )?;
+    session.append_blocking(msg)?;
     Ok(Exit::Ok)
 }
 
@@ -201,9 +224,16 @@ type Pending = (
 
 /// How many chunks may wait for durability before reading stdin pauses.
 const MAX_CHUNKS_IN_FLIGHT: usize = 64;
-/// Largest chunk: lines read while stdin keeps data buffered go out together.
+/// Largest chunk: lines read while more input keeps arriving go out together.
 const MAX_CHUNK: usize = 4096;
 
+/// `ingest` reads and commits on one thread. Whenever the next read of stdin
+/// could wait (nothing buffered, nothing ready on the descriptor), what was
+/// read so far is committed right here with the blocking API and acked, so a
+/// lone producer waiting for each ack costs a lock, a write and an fdatasync
+/// and no thread hand-off. While more input is already waiting, full chunks
+/// are queued instead (committed by convlog's pool while this thread parses
+/// the next), and their acks follow in input order.
 pub fn ingest(a: IngestArgs) -> Result<Exit> {
     let session = Session::open_with(
         &a.log,
@@ -212,21 +242,90 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
             ..Options::default()
         },
     )?;
-    // The reading thread queues chunks at once (the writer batches whatever
-    // is queued); this thread awaits them in input order and prints the acks.
-    let (tx, rx) = mpsc::sync_channel::<Pending>(MAX_CHUNKS_IN_FLIGHT);
-    let reader_session = session.clone();
-    let log = a.log.clone();
-    let reader = std::thread::spawn(move || read_input(&log, &reader_session, tx));
-
-    let acked = runtime()?.block_on(print_acks(rx, a.ack));
-    // On failure the reader may still be blocked on stdin; exiting ends it.
-    acked?;
-    let rejected = reader
-        .join()
-        .map_err(|_| Error::InvalidInput("the stdin reader thread panicked".into()))??;
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+    let mut st = Ingest {
+        session: &session,
+        acks: Acks {
+            out: io::BufWriter::new(io::stdout().lock()),
+            ack: a.ack,
+        },
+        pending: VecDeque::new(),
+        lines: Vec::new(),
+        msgs: Vec::new(),
+    };
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    let mut rejected = 0u64;
+    let outcome = loop {
+        if input.buffer().is_empty()
+            && !stdin_ready()
+            && let Err(e) = st.settle()
+        {
+            break Err(e);
+        }
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(Path::new("<stdin>"), "read", e));
+        match read {
+            Err(e) => break Err(Stop::Write(e)),
+            Ok(0) => break st.settle(),
+            Ok(_) => {}
+        }
+        n += 1;
+        match parse_line(&session, &line) {
+            Ok(Some(msg)) if msg.is_blank() => {
+                eprintln!(
+                    "convlog: {}: stdin line {n}: skipped: content is blank",
+                    a.log.display()
+                );
+            }
+            Ok(Some(msg)) => {
+                st.lines.push(n);
+                st.msgs.push(msg);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                rejected += 1;
+                eprintln!(
+                    "convlog: {}: stdin line {n}: rejected: {e}",
+                    a.log.display()
+                );
+            }
+        }
+        if st.msgs.len() >= MAX_CHUNK
+            && let Err(e) = st.queue_chunk()
+        {
+            break Err(e);
+        }
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(Stop::Write(e)) => return Err(e),
+        Err(Stop::Stdout(e)) => {
+            // Everything read so far was queued or is about to be: make it
+            // durable, then say where the input stopped, so a script can
+            // resend the rest. Never exit 0 with input unread.
+            let durable = st.finish_quietly();
+            let end = if a.end { "; --end was not applied" } else { "" };
+            match durable {
+                Ok(()) => eprintln!(
+                    "convlog: {}: stdout closed ({e}) while acknowledging: input lines 1-{n} are \
+                     durable, nothing after line {n} was read{end}; resend from line {}",
+                    a.log.display(),
+                    n + 1
+                ),
+                Err(w) => eprintln!(
+                    "convlog: {}: stdout closed ({e}) while acknowledging, and then {w}; \
+                     only the lines acknowledged are known to be durable{end}",
+                    a.log.display()
+                ),
+            }
+            return Ok(Exit::Error);
+        }
+    }
     if a.end {
-        runtime()?.block_on(session.end())?;
+        session.end_blocking()?;
     }
     Ok(if rejected > 0 {
         Exit::Finding
@@ -235,91 +334,161 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
     })
 }
 
-/// Awaits each chunk's durability in input order, printing `LINE SEQ` per
-/// record when `ack` is set. Acks already known go out together; stdout is
-/// flushed whenever the next ack would have to wait, so none is held back.
-async fn print_acks(rx: mpsc::Receiver<Pending>, ack: bool) -> Result<()> {
-    use std::task::{Context, Poll, Waker};
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    loop {
-        let (lines, mut fut) = match rx.try_recv() {
-            Ok(item) => item,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) => {
-                out.flush().map_err(stdout_err)?;
-                match rx.recv() {
-                    Ok(item) => item,
-                    Err(_) => break,
-                }
-            }
-        };
-        let seqs = match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(done) => done,
-            Poll::Pending => {
-                out.flush().map_err(stdout_err)?;
-                fut.await
-            }
-        }?;
-        if ack {
-            for (line, seq) in lines.iter().zip(seqs) {
-                if let Some(seq) = seq {
-                    writeln!(out, "{line} {seq}").map_err(stdout_err)?;
-                }
-            }
-        }
-    }
-    out.flush().map_err(stdout_err)
+/// Why `ingest` stopped early: a failed write to the log, or stdout gone.
+enum Stop {
+    Write(Error),
+    Stdout(io::Error),
 }
 
-/// Reads stdin, queues good lines in chunks and reports each bad one.
-/// Returns how many were rejected.
-fn read_input(log: &Path, session: &Session, tx: mpsc::SyncSender<Pending>) -> Result<u64> {
-    // Our own buffer, so we can tell when the next read would wait: that is
-    // when a chunk goes out, so a slow producer's lines are never held back.
-    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
-    let mut line = Vec::new();
-    let mut n = 0u64;
-    let mut rejected = 0u64;
-    let mut lines = Vec::new();
-    let mut msgs = Vec::new();
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Write(e)
+    }
+}
+
+struct Acks<W: Write> {
+    out: io::BufWriter<W>,
+    ack: bool,
+}
+
+impl<W: Write> Acks<W> {
+    fn write(&mut self, lines: &[u64], seqs: &[Option<u64>]) -> std::result::Result<(), Stop> {
+        if self.ack {
+            for (line, seq) in lines.iter().zip(seqs) {
+                if let Some(seq) = seq {
+                    writeln!(self.out, "{line} {seq}").map_err(Stop::Stdout)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::result::Result<(), Stop> {
+        self.out.flush().map_err(Stop::Stdout)
+    }
+}
+
+struct Ingest<'a, W: Write> {
+    session: &'a Session,
+    acks: Acks<W>,
+    /// Chunks queued to the pool, oldest first, not yet acked.
+    pending: VecDeque<Pending>,
+    /// The chunk being read: input line numbers and messages.
+    lines: Vec<u64>,
+    msgs: Vec<Message>,
+}
+
+impl<W: Write> Ingest<'_, W> {
+    /// Commits what was read on this thread, acks everything in order and
+    /// flushes stdout: done before any read of stdin that could wait.
+    fn settle(&mut self) -> std::result::Result<(), Stop> {
+        if !self.msgs.is_empty() {
+            let seqs = self
+                .session
+                .append_many_blocking(std::mem::take(&mut self.msgs))?;
+            // Queued before this chunk, so committed before it.
+            self.ack_pending(true)?;
+            let lines = std::mem::take(&mut self.lines);
+            self.acks.write(&lines, &seqs)?;
+        } else {
+            self.ack_pending(true)?;
+        }
+        self.acks.flush()
+    }
+
+    /// Queues the current chunk and acks whatever has become durable.
+    fn queue_chunk(&mut self) -> std::result::Result<(), Stop> {
+        let fut = Box::pin(self.session.append_many(std::mem::take(&mut self.msgs)));
+        self.pending
+            .push_back((std::mem::take(&mut self.lines), fut));
+        self.ack_pending(false)?;
+        while self.pending.len() > MAX_CHUNKS_IN_FLIGHT {
+            self.ack_front(true)?;
+        }
+        Ok(())
+    }
+
+    /// Acks queued chunks in order: all of them (`wait`), or those already durable.
+    fn ack_pending(&mut self, wait: bool) -> std::result::Result<(), Stop> {
+        while !self.pending.is_empty() {
+            if !self.ack_front(wait)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Acks the oldest queued chunk if it is durable (or, with `wait`, once
+    /// it is). Returns whether it was.
+    fn ack_front(&mut self, wait: bool) -> std::result::Result<bool, Stop> {
+        let Some((_, fut)) = self.pending.front_mut() else {
+            return Ok(false);
+        };
+        let seqs = if wait {
+            block_on(fut.as_mut())
+        } else {
+            match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(r) => r,
+                Poll::Pending => return Ok(false),
+            }
+        };
+        let Some((lines, _)) = self.pending.pop_front() else {
+            return Ok(false);
+        };
+        self.acks.write(&lines, &seqs?)?;
+        Ok(true)
+    }
+
+    /// After stdout closed: commit what was read and wait for what was
+    /// queued, printing nothing more.
+    fn finish_quietly(&mut self) -> Result<()> {
+        let mut first = None;
+        if !self.msgs.is_empty()
+            && let Err(e) = self
+                .session
+                .append_many_blocking(std::mem::take(&mut self.msgs))
+        {
+            first.get_or_insert(e);
+        }
+        while let Some((_, fut)) = self.pending.pop_front() {
+            if let Err(e) = block_on(fut) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// Whether stdin has input ready now (or is at end of file), so that a read
+/// would not wait.
+fn stdin_ready() -> bool {
+    let mut fd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid, initialised pollfd; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents != 0
+}
+
+/// Runs a future to completion on this thread. The futures here are
+/// completed by convlog's commit pool, which wakes this thread.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
     loop {
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(Path::new("<stdin>"), "read", e))?;
-        if read > 0 {
-            n += 1;
-            match parse_line(session, &line) {
-                Ok(Some(msg)) if msg.is_blank() => {
-                    eprintln!(
-                        "convlog: {}: stdin line {n}: skipped: content is blank",
-                        log.display()
-                    );
-                }
-                Ok(Some(msg)) => {
-                    lines.push(n);
-                    msgs.push(msg);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    rejected += 1;
-                    eprintln!("convlog: {}: stdin line {n}: rejected: {e}", log.display());
-                }
-            }
+        if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+            return r;
         }
-        let at_end = read == 0;
-        if !msgs.is_empty() && (at_end || input.buffer().is_empty() || msgs.len() >= MAX_CHUNK) {
-            let fut = Box::pin(session.append_many(std::mem::take(&mut msgs)));
-            if tx.send((std::mem::take(&mut lines), fut)).is_err() {
-                // The ack side stopped (a write failed or stdout closed); it reports why.
-                return Ok(rejected);
-            }
-        }
-        if at_end {
-            return Ok(rejected);
-        }
+        std::thread::park();
     }
 }
 

@@ -1,0 +1,120 @@
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+__version__: str
+
+_Role = Literal["user", "agent"]
+_Timestamp = datetime | float | int | str | None
+_Format = Literal["json", "jsonl", "markdown", "md", "text", "csv", "srt", "vtt"]
+_Recovery = Literal["tolerate-tail", "absolute", "point-in-time", "skip-corrupt"]
+
+class Session:
+    """One conversation log, open for appending.
+
+    ``append`` returning means fdatasynced; ``log`` means queued, and durable
+    after the next ``flush``/``append``/``end``.
+    """
+
+    @staticmethod
+    def create(
+        dir: str | os.PathLike[str] = "conversations",
+        *,
+        max_content_bytes: int | None = None,
+        export_on_end: bool | None = None,
+        lock_timeout: float | None = None,
+        echo: bool = True,
+    ) -> Session: ...
+    @staticmethod
+    def open(
+        path: str | os.PathLike[str],
+        *,
+        max_content_bytes: int | None = None,
+        export_on_end: bool | None = None,
+        lock_timeout: float | None = None,
+        echo: bool = True,
+    ) -> Session: ...
+    def log(
+        self,
+        role: _Role,
+        content: str,
+        source: str = "python",
+        *,
+        turn: str | int | None = None,
+        interrupted: bool = False,
+        speaker: str | None = None,
+        lang: str | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> None: ...
+    def append(
+        self,
+        role: _Role,
+        content: str,
+        source: str = "python",
+        *,
+        turn: str | int | None = None,
+        interrupted: bool = False,
+        speaker: str | None = None,
+        lang: str | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> int | None: ...
+    async def append_async(
+        self,
+        role: _Role,
+        content: str,
+        source: str = "python",
+        *,
+        turn: str | int | None = None,
+        interrupted: bool = False,
+        speaker: str | None = None,
+        lang: str | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> int | None: ...
+    def flush(self) -> None: ...
+    async def flush_async(self) -> None: ...
+    def end(self) -> Path | None: ...
+    async def end_async(self) -> Path | None: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def is_broken(self) -> bool: ...
+    @property
+    def ended(self) -> bool: ...
+    def __enter__(self) -> Session: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+    async def __aenter__(self) -> Session: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+def verify(path: str | os.PathLike[str]) -> dict[str, Any]: ...
+def export(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    format: _Format = "json",
+    *,
+    timestamps: Literal["documented", "rfc3339"] = "documented",
+    merge: bool = True,
+    recovery: _Recovery = "tolerate-tail",
+) -> Any: ...
+def messages(
+    path: str | os.PathLike[str], *, recovery: _Recovery = "tolerate-tail"
+) -> Iterator[dict[str, Any]]: ...

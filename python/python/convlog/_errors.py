@@ -1,0 +1,74 @@
+"""The exceptions convlog raises: one base class, one class per kind of failure.
+
+Every message names the file it is about, and ``exc.path`` holds that path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = [
+    "ContentTooLargeError",
+    "ConvlogError",
+    "DamagedLogError",
+    "InvalidMessageError",
+    "LockTimeoutError",
+    "NotALogError",
+    "SessionEndedError",
+    "StorageError",
+    "WriterBrokenError",
+]
+
+
+class ConvlogError(Exception):
+    """Base class of every convlog error. ``path`` names the file concerned."""
+
+    path: str | None = None
+
+
+class SessionEndedError(ConvlogError):
+    """The session has an end record; nothing can be appended after it."""
+
+
+class WriterBrokenError(ConvlogError):
+    """An earlier write or fdatasync failed, so the log accepts no further appends.
+
+    Retrying a failed fsync can report success for data the kernel has already
+    dropped, so the writer stops instead: open a new session to go on.
+    """
+
+
+class InvalidMessageError(ConvlogError, ValueError):
+    """The message can never be written: bad role, ``meta``, ``timestamp``…"""
+
+
+class ContentTooLargeError(InvalidMessageError):
+    """The content is over the session's ``max_content_bytes``."""
+
+
+class LockTimeoutError(ConvlogError, TimeoutError):
+    """Another process held the log's lock for longer than ``lock_timeout``."""
+
+
+class NotALogError(ConvlogError, ValueError):
+    """The file is not a convlog log (or a format version this build does not read)."""
+
+
+class DamagedLogError(ConvlogError):
+    """The log is damaged in a way the chosen recovery mode does not accept."""
+
+
+class StorageError(ConvlogError, OSError):
+    """The operating system refused a file operation; ``errno`` says why."""
+
+
+def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """Runs on the event loop (via ``call_soon_threadsafe``) to complete an
+    awaitable made by ``append_async``, ``flush_async`` or ``end_async``."""
+    if fut.cancelled():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)

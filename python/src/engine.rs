@@ -1,0 +1,378 @@
+//! The one place this binding calls into the convlog library.
+//!
+//! The library's session API is async (an append returns a future that
+//! resolves once the record is durable). Python needs two shapes of it: a
+//! blocking call, made with the GIL released, and a callback run when the
+//! record is durable, so that an asyncio future can be completed from the
+//! writer's side without the event loop ever waiting on a disk. Both are
+//! built here on one small runtime thread, so that moving to a blocking API
+//! in the library later touches this file only.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use convlog::reader::{self, Recovery};
+use convlog::record::{Record, Role};
+use convlog::{ExportOptions, Message, Options, TimestampStyle};
+
+pub use convlog::Error;
+/// A message checked and ready to queue.
+pub use convlog::Message as Prepared;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The runtime whose only job is to wait on the writer's replies. Its thread
+/// blocks in `block_on(pending)`, which drives the tasks spawned on it; the
+/// blocking calls poll their reply on the caller's own thread instead.
+fn runtime() -> &'static tokio::runtime::Handle {
+    static RT: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime without I/O or timers cannot fail to build");
+        let handle = rt.handle().clone();
+        std::thread::Builder::new()
+            .name("convlog-replies".into())
+            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .expect("spawning the reply thread");
+        handle
+    })
+}
+
+/// Session settings as Python passes them.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub max_content_bytes: Option<usize>,
+    pub export_on_end: Option<bool>,
+    pub lock_timeout: Option<f64>,
+}
+
+impl Settings {
+    fn options(&self) -> Result<Options> {
+        let mut o = Options {
+            // The binding echoes through Python's `logging` instead.
+            echo: false,
+            ..Options::default()
+        };
+        if let Some(n) = self.max_content_bytes {
+            o.max_content_bytes = n;
+        }
+        if let Some(e) = self.export_on_end {
+            o.export_on_end = e;
+        }
+        if let Some(secs) = self.lock_timeout {
+            o.lock_timeout = Some(Duration::try_from_secs_f64(secs).map_err(|_| {
+                Error::InvalidInput(format!(
+                    "lock_timeout must be a non-negative number of seconds, not {secs}"
+                ))
+            })?);
+        }
+        Ok(o)
+    }
+}
+
+/// One message as Python hands it over.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    pub role: String,
+    pub content: String,
+    pub source: String,
+    pub turn: Option<String>,
+    pub interrupted: bool,
+    pub speaker: Option<String>,
+    pub lang: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub timestamp: Option<String>,
+}
+
+impl Msg {
+    fn into_message(self) -> Result<Message> {
+        let role: Role = self.role.parse()?;
+        Ok(Message {
+            role,
+            content: self.content,
+            source: self.source,
+            turn: self.turn,
+            interrupted: self.interrupted,
+            speaker: self.speaker,
+            lang: self.lang,
+            meta: self.meta,
+            timestamp: self.timestamp,
+        })
+    }
+
+    /// `[USER]` or `[AGENT]`, for the console line.
+    pub fn tag(role: &str) -> &'static str {
+        match role.parse::<Role>() {
+            Ok(r) => r.tag(),
+            Err(_) => "?",
+        }
+    }
+}
+
+/// What ending a session produced.
+pub struct Ended {
+    pub export: Option<PathBuf>,
+}
+
+/// An open log.
+pub struct Engine {
+    s: convlog::Session,
+}
+
+impl Engine {
+    pub fn create(dir: &Path, settings: &Settings) -> Result<Engine> {
+        Ok(Engine {
+            s: convlog::Session::create_with(dir, settings.options()?)?,
+        })
+    }
+
+    pub fn open(path: &Path, settings: &Settings) -> Result<Engine> {
+        Ok(Engine {
+            s: convlog::Session::open_with(path, settings.options()?)?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.s.path()
+    }
+
+    pub fn id(&self) -> &str {
+        self.s.id()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.s.last_error()
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.s.is_broken()
+    }
+
+    /// Validates `msg` as an append would, and returns it ready to queue.
+    pub fn check(&self, msg: Msg) -> Result<Message> {
+        let m = msg.into_message()?;
+        self.s.check(&m)?;
+        Ok(m)
+    }
+
+    /// Queues without waiting; a failure to queue goes to `last_error`.
+    pub fn log(&self, m: Message) {
+        self.s.log(m);
+    }
+
+    /// Blocks the calling thread until `m` is durable.
+    pub fn append_blocking(&self, m: Message) -> Result<Option<u64>> {
+        runtime().block_on(self.s.append(m))
+    }
+
+    /// Queues `m` now and runs `done` on the reply thread once it is durable.
+    pub fn append_then(&self, m: Message, done: impl FnOnce(Result<Option<u64>>) + Send + 'static) {
+        let fut = self.s.append(m);
+        runtime().spawn(async move { done(fut.await) });
+    }
+
+    pub fn flush_blocking(&self) -> Result<()> {
+        let s = self.s.clone();
+        runtime().block_on(async move { s.flush().await })
+    }
+
+    pub fn flush_then(&self, done: impl FnOnce(Result<()>) + Send + 'static) {
+        let s = self.s.clone();
+        runtime().spawn(async move { done(s.flush().await) });
+    }
+
+    pub fn end_blocking(&self) -> Result<Ended> {
+        let s = self.s.clone();
+        runtime().block_on(async move { s.end().await.map(ended) })
+    }
+
+    pub fn end_then(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
+        let s = self.s.clone();
+        runtime().spawn(async move { done(s.end().await.map(ended)) });
+    }
+}
+
+fn ended(e: convlog::Ended) -> Ended {
+    Ended { export: e.export }
+}
+
+/// Epoch seconds (LiveKit's `created_at`) as the log's RFC 3339 local time,
+/// computed here rather than through Python's `datetime`: this is on the
+/// recorder's per-event path.
+pub fn epoch_to_rfc3339(secs: f64) -> Option<String> {
+    if !secs.is_finite() {
+        return None;
+    }
+    let whole = secs.floor();
+    let micros = ((secs - whole) * 1e6).round() as u32;
+    let (whole, micros) = if micros >= 1_000_000 {
+        (whole as i64 + 1, micros - 1_000_000)
+    } else {
+        (whole as i64, micros)
+    };
+    let utc = chrono::DateTime::from_timestamp(whole, micros * 1000)?;
+    Some(
+        utc.with_timezone(&chrono::Local)
+            .fixed_offset()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+    )
+}
+
+/// `convlog verify`'s facts about one log, as JSON.
+pub fn verify(path: &Path) -> Result<serde_json::Value> {
+    let r = reader::inspect(path)?;
+    let mid: Vec<u64> = r.mid_file_damage().map(|d| d.line).collect();
+    let state = if !mid.is_empty() {
+        "corrupt"
+    } else if r.torn_bytes().is_some() {
+        "torn-tail"
+    } else {
+        "intact"
+    };
+    Ok(serde_json::json!({
+        "path": path.display().to_string(),
+        "state": state,
+        "intact": r.is_intact(),
+        "ended": r.ended,
+        "session": r.header.as_ref().map(|h| &h.session),
+        "created": r.header.as_ref().map(|h| &h.created),
+        "messages": r.messages,
+        "first_seq": r.first_seq,
+        "last_seq": r.last_seq,
+        "first_ts": r.first_ts,
+        "last_ts": r.last_ts,
+        "file_len": r.file_len,
+        "valid_len": r.valid_len,
+        "torn_bytes": r.torn_bytes(),
+        "corrupt_lines": mid,
+        "damage": r.damage,
+    }))
+}
+
+fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
+    Ok(ExportOptions {
+        timestamps: timestamps.parse::<TimestampStyle>()?,
+        no_merge: !merge,
+        recovery: recovery.parse::<Recovery>()?,
+    })
+}
+
+/// Where an export of `log` in `format` goes when no destination is given.
+pub fn default_export_path(log: &Path, format: &str) -> Result<PathBuf> {
+    let f: convlog::formats::Format = format.parse()?;
+    Ok(log.with_extension(f.extension()))
+}
+
+/// Renders `log` atomically into the file `out`.
+pub fn export_file(
+    log: &Path,
+    out: &Path,
+    format: &str,
+    timestamps: &str,
+    merge: bool,
+    recovery: &str,
+) -> Result<()> {
+    let f: convlog::formats::Format = format.parse()?;
+    let opts = export_options(timestamps, merge, recovery)?;
+    convlog::formats::export_file_as(log, out, f, &opts)?;
+    Ok(())
+}
+
+/// Renders `log` into memory, for `out="-"`.
+pub fn export_bytes(
+    log: &Path,
+    format: &str,
+    timestamps: &str,
+    merge: bool,
+    recovery: &str,
+) -> Result<Vec<u8>> {
+    let f: convlog::formats::Format = format.parse()?;
+    let opts = export_options(timestamps, merge, recovery)?;
+    let mut buf = Vec::new();
+    convlog::formats::render_to(log, f, &mut buf, Path::new("<memory>"), &opts)?;
+    Ok(buf)
+}
+
+/// One stored message, owned.
+pub struct Stored {
+    pub seq: u64,
+    pub ts: String,
+    pub role: &'static str,
+    pub content: String,
+    pub source: String,
+    pub turn: Option<String>,
+    pub interrupted: bool,
+    pub speaker: Option<String>,
+    pub lang: Option<String>,
+    pub meta: Option<String>,
+}
+
+/// Every message record of `log` under `recovery`, in file order.
+pub fn messages(log: &Path, recovery: &str) -> Result<Vec<Stored>> {
+    let mode = recovery.parse::<Recovery>()?;
+    let mut out = Vec::new();
+    reader::scan_file(log, mode, |rec| {
+        if let Record::Message(m) = rec {
+            out.push(Stored {
+                seq: m.seq,
+                ts: m.ts.to_string(),
+                role: m.role.as_str(),
+                content: m.content.to_string(),
+                source: m.source.to_string(),
+                turn: m.turn.as_deref().map(str::to_string),
+                interrupted: m.interrupted,
+                speaker: m.speaker.as_deref().map(str::to_string),
+                lang: m.lang.as_deref().map(str::to_string),
+                meta: m.meta.map(|r| r.get().to_string()),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Which Python exception class an error maps to.
+pub enum Kind {
+    Ended,
+    WriterBroken,
+    ContentTooLarge,
+    LockTimeout,
+    NotALog,
+    InvalidMessage,
+    Damaged,
+    Storage,
+    Other,
+}
+
+pub fn kind(e: &Error) -> Kind {
+    match e {
+        Error::Ended { .. } => Kind::Ended,
+        Error::Poisoned { .. } | Error::WriterGone { .. } => Kind::WriterBroken,
+        Error::ContentTooLarge { .. } => Kind::ContentTooLarge,
+        Error::LockTimeout { .. } => Kind::LockTimeout,
+        Error::NotALog { .. } => Kind::NotALog,
+        Error::InvalidRole(_) | Error::InvalidInput(_) => Kind::InvalidMessage,
+        Error::Rejected { source, .. } => kind(source),
+        Error::Damaged { .. } => Kind::Damaged,
+        Error::Io { .. } => Kind::Storage,
+        _ => Kind::Other,
+    }
+}
+
+/// The errno of an I/O error, for `OSError.errno`.
+pub fn errno(e: &Error) -> Option<i32> {
+    match e {
+        Error::Io { source, .. } => source.raw_os_error(),
+        _ => None,
+    }
+}
+
+/// The error's own path, if it names one.
+pub fn error_path(e: &Error) -> Option<&Path> {
+    e.path()
+}
+
+pub fn invalid(msg: String) -> Error {
+    Error::InvalidInput(msg)
+}

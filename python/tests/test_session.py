@@ -1,0 +1,192 @@
+"""The lower-level API: convlog.Session and the module functions."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import fcntl
+import json
+import logging
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+import convlog
+
+
+def test_log_append_flush_end(logdir: Path) -> None:
+    log = convlog.Session.create(logdir)
+    assert log.path.parent == logdir and log.path.name.startswith("conversation_")
+    assert len(log.id) == 32 and not log.is_broken and log.last_error is None
+    assert stat.S_IMODE(os.stat(logdir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(log.path).st_mode) == 0o600
+    assert log.log("user", "नमस्ते", source="deepgram_stt") is None
+    seq = log.append("agent", "Hi!", source="cartesia_tts", turn="t1", lang="hi", speaker="a")
+    assert seq == 2  # the logged record was queued first
+    assert log.append("user", "   ") is None  # blank content is skipped
+    log.log("user", "meta", meta={"confidence": 0.9, "words": ["a", 1, None, True]})
+    log.flush()
+    rows = list(convlog.messages(log.path))
+    assert [r["seq"] for r in rows] == [1, 2, 3]
+    assert rows[1]["turn"] == "t1" and rows[1]["lang"] == "hi" and rows[1]["speaker"] == "a"
+    assert rows[2]["meta"] == {"confidence": 0.9, "words": ["a", 1, None, True]}
+    export = log.end()
+    assert export == log.path.with_suffix(".json") and log.ended
+    data = json.loads(export.read_text(encoding="utf-8"))
+    assert [m["content"] for m in data["conversation"]] == ["नमस्ते", "Hi!", "meta"]
+    with pytest.raises(convlog.SessionEndedError) as e:
+        log.log("user", "late")
+    assert str(log.path) in str(e.value) and e.value.path == str(log.path)
+    with pytest.raises(convlog.SessionEndedError):
+        convlog.Session.open(log.path)
+
+
+def test_context_manager_ends(logdir: Path) -> None:
+    with convlog.Session.create(logdir) as log:
+        log.log("user", "hello")
+    assert log.ended and convlog.verify(log.path)["ended"]
+    # An exception in the block still ends the log, and is not hidden.
+    with pytest.raises(RuntimeError), convlog.Session.create(logdir) as log2:
+        log2.log("user", "before the error")
+        raise RuntimeError("boom")
+    assert convlog.verify(log2.path)["ended"]
+
+
+async def test_async_api_and_context_manager(logdir: Path) -> None:
+    async with convlog.Session.create(logdir) as log:
+        seq = await log.append_async("user", "one", source="deepgram_stt")
+        assert seq == 1
+        log.log("agent", "two")
+        await log.flush_async()
+        assert convlog.verify(log.path)["messages"] == 2
+    assert log.ended
+    log2 = convlog.Session.create(logdir)
+    await log2.append_async("user", "x")
+    export = await log2.end_async()
+    assert export is not None and export.exists()
+    with pytest.raises(convlog.SessionEndedError):
+        await log2.append_async("user", "y")
+
+
+async def test_append_async_never_waits_on_the_loop(logdir: Path) -> None:
+    """While another process holds the log's lock, append_async returns at
+    once and the loop keeps running; the awaitable completes when the writer
+    thread gets the lock and has synced."""
+    log = convlog.Session.create(logdir)
+    holder = os.open(log.path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        t = time.perf_counter()
+        fut = log.append_async("user", "waits for the lock")
+        assert time.perf_counter() - t < 0.05
+        ticks = 0
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 10 and not fut.done()
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    assert await asyncio.wait_for(fut, 10) == 1
+    log.end()
+
+
+def test_log_never_blocks_or_raises_on_a_disk_failure(logdir: Path) -> None:
+    log = convlog.Session.create(logdir, lock_timeout=0.1)
+    holder = os.open(log.path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        t = time.perf_counter()
+        log.log("user", "cannot be written yet")
+        assert time.perf_counter() - t < 0.05
+        with pytest.raises(convlog.LockTimeoutError) as e:
+            log.flush()
+        assert str(log.path) in str(e.value) and isinstance(e.value, TimeoutError)
+        with pytest.raises(convlog.LockTimeoutError):
+            log.append("user", "neither can this")
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    assert log.last_error is not None and str(log.path) in log.last_error
+
+
+def test_error_kinds_name_the_file(logdir: Path, tmp_path: Path) -> None:
+    log = convlog.Session.create(logdir, max_content_bytes=16)
+    cases = [
+        (convlog.ContentTooLargeError, lambda: log.append("user", "x" * 17)),
+        (convlog.InvalidMessageError, lambda: log.log("robot", "hi")),
+        (convlog.InvalidMessageError, lambda: log.log("user", "hi", meta=[1])),
+        (convlog.InvalidMessageError, lambda: log.log("user", "hi", meta={"x": object()})),
+        (convlog.InvalidMessageError, lambda: log.log("user", "hi", timestamp="yesterday")),
+    ]
+    for cls, call in cases:
+        with pytest.raises(cls) as e:
+            call()
+        assert isinstance(e.value, convlog.ConvlogError) and isinstance(e.value, ValueError)
+        assert str(log.path) in str(e.value)
+    not_a_log = tmp_path / "notes.jsonl"
+    not_a_log.write_text("hello\n")
+    for call in (lambda: convlog.Session.open(not_a_log), lambda: convlog.verify(not_a_log)):
+        with pytest.raises(convlog.NotALogError) as e:
+            call()
+        assert str(not_a_log) in str(e.value)
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(convlog.StorageError) as e:
+        convlog.messages(missing)
+    assert isinstance(e.value, OSError) and e.value.errno == 2 and str(missing) in str(e.value)
+    assert issubclass(convlog.WriterBrokenError, convlog.ConvlogError)
+    log.end()
+
+
+def test_timestamps_naive_aware_and_epoch(logdir: Path) -> None:
+    log = convlog.Session.create(logdir)
+    naive = datetime.datetime(2025, 8, 18, 14, 30, 22, 123456)
+    aware = datetime.datetime(2025, 8, 18, 9, 0, 0, 500000, tzinfo=datetime.timezone.utc)
+    epoch = 1755527422.25
+    log.append("user", "naive", timestamp=naive)
+    log.append("user", "aware", timestamp=aware)
+    log.append("user", "epoch", timestamp=epoch)
+    log.append("user", "text", timestamp="2025-08-18T14:30:22.5+05:30")
+    rows = list(convlog.messages(log.path))
+    stored = [datetime.datetime.fromisoformat(r["timestamp"]) for r in rows]
+    assert stored[0] == naive.astimezone()
+    assert stored[1] == aware
+    assert stored[2].timestamp() == epoch
+    conv = json.loads(convlog.export(log.path, "-"))["conversation"]
+    assert conv[0]["timestamp"] == "2025-08-18T14:30:22.123456"  # naive means local
+    assert conv[1]["timestamp"] == aware.astimezone().replace(tzinfo=None).isoformat()
+    log.end()
+
+
+def test_console_lines_go_through_logging(logdir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="convlog")
+    log = convlog.Session.create(logdir)
+    log.log("user", "नमस्ते")
+    log.append("agent", "Hi!")
+    quiet = convlog.Session.create(logdir, echo=False)
+    quiet.log("user", "not echoed")
+    lines = [r.getMessage() for r in caplog.records if r.name == "convlog"]
+    assert lines == ["[USER] नमस्ते", "[AGENT] Hi!"]
+    log.end()
+    quiet.end()
+
+
+def test_export_formats_and_destinations(logdir: Path, tmp_path: Path) -> None:
+    log = convlog.Session.create(logdir, export_on_end=False)
+    log.append("user", "hello", turn="t")
+    log.append("user", "again", turn="t")
+    assert log.end() is None
+    assert not log.path.with_suffix(".json").exists()
+    beside = convlog.export(log.path)
+    assert beside == log.path.with_suffix(".json")
+    merged = json.loads(beside.read_text())["conversation"]
+    assert [m["content"] for m in merged] == ["hello again"]
+    out = convlog.export(log.path, tmp_path / "t.md", "markdown")
+    assert out == tmp_path / "t.md" and "hello again" in out.read_text()
+    text = convlog.export(log.path, "-", "jsonl", merge=False)
+    assert len(text.strip().splitlines()) == 2
+    with pytest.raises(convlog.InvalidMessageError):
+        convlog.export(log.path, "-", "pdf")

@@ -1,0 +1,291 @@
+//! The blocking API and the leader/follower commit: blocking callers commit
+//! on their own threads, async callers through the pool, and both keep the
+//! log's promises (contiguous seqs, order per caller, poisoning, the end).
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use convlog::{Error, IoHooks, Message, Options, Session};
+
+fn quiet() -> Options {
+    Options {
+        echo: false,
+        ..Options::default()
+    }
+}
+
+fn seqs_in(log: &std::path::Path) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    convlog::reader::scan(
+        log,
+        io::BufReader::new(std::fs::File::open(log).unwrap()),
+        convlog::Recovery::Absolute,
+        |rec| {
+            if let convlog::record::Record::Message(_) = rec {
+                seqs.push(rec.seq());
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    seqs
+}
+
+#[test]
+fn blocking_and_async_callers_share_one_ordered_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let threads = 6;
+    let per = 40;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    // Half the callers block, half await; each checks its own seqs rise.
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let s = s.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut last = 0;
+            for i in 0..per {
+                let m = Message::user(format!("blocking {t} {i}"), "stt");
+                let seq = s.append_blocking(m).unwrap().unwrap();
+                assert!(seq > last, "{seq} after {last}");
+                last = seq;
+            }
+        }));
+    }
+    let tasks: Vec<_> = (0..threads)
+        .map(|t| {
+            let s = s.clone();
+            rt.spawn(async move {
+                let mut last = 0;
+                for i in 0..per {
+                    let m = Message::agent(format!("async {t} {i}"), "tts");
+                    let seq = s.append(m).await.unwrap().unwrap();
+                    assert!(seq > last, "{seq} after {last}");
+                    last = seq;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let n = (2 * threads * per) as u64;
+    assert_eq!(seqs_in(s.path()), (1..=n).collect::<Vec<_>>());
+
+    // log() from a plain thread, then flush_blocking: durable on return.
+    for i in 0..10 {
+        s.log(Message::user(format!("logged {i}"), "stt"));
+    }
+    s.flush_blocking().unwrap();
+    assert_eq!(seqs_in(s.path()).len() as u64, n + 10);
+
+    let many = s
+        .append_many_blocking([
+            Message::user("a", "stt"),
+            Message::user("  ", "stt"),
+            Message::user("b", "stt"),
+        ])
+        .unwrap();
+    assert_eq!(many, vec![Some(n + 11), None, Some(n + 12)]);
+
+    let ended = s.end_blocking().unwrap();
+    assert_eq!(ended.seq, n + 13);
+    assert!(ended.export.as_ref().unwrap().exists());
+    assert!(matches!(
+        s.append_blocking(Message::user("late", "stt")),
+        Err(Error::Ended { .. })
+    ));
+    assert!(convlog::reader::inspect(s.path()).unwrap().is_intact());
+}
+
+/// Fails the n-th fdatasync, after pausing in it so that other callers
+/// queue behind the failing group.
+struct FailSync {
+    syncs: AtomicUsize,
+    fail_at: usize,
+}
+
+impl IoHooks for FailSync {
+    fn sync_data(&self, file: &std::fs::File) -> io::Result<()> {
+        let n = self.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.fail_at {
+            std::thread::sleep(Duration::from_millis(100));
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        file.sync_data()
+    }
+}
+
+#[test]
+fn a_failed_sync_fails_every_blocking_waiter_and_is_never_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(FailSync {
+        syncs: AtomicUsize::new(0),
+        fail_at: 2,
+    });
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            io: hooks.clone(),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.append_blocking(Message::user("one", "stt")).unwrap(),
+        Some(1)
+    );
+    let callers: Vec<_> = (0..4)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(i * 20));
+                s.append_blocking(Message::user(format!("lost {i}"), "stt"))
+            })
+        })
+        .collect();
+    for c in callers {
+        let e = c.join().unwrap().unwrap_err();
+        assert!(matches!(e, Error::Poisoned { .. }), "{e:?}");
+    }
+    assert!(s.is_broken());
+    assert!(s.flush_blocking().is_err());
+    assert!(s.end_blocking().is_err());
+    assert_eq!(
+        hooks.syncs.load(Ordering::SeqCst),
+        2,
+        "no sync after the failed one"
+    );
+}
+
+#[test]
+fn a_lock_timeout_fails_the_call_but_not_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            lock_timeout: Some(Duration::from_millis(200)),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let holder = std::fs::File::open(s.path()).unwrap();
+    holder.lock().unwrap();
+    let e = s
+        .append_blocking(Message::user("waits", "stt"))
+        .unwrap_err();
+    assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+    assert!(!s.is_broken());
+    holder.unlock().unwrap();
+    assert_eq!(
+        s.append_blocking(Message::user("goes", "stt")).unwrap(),
+        Some(1)
+    );
+}
+
+#[test]
+fn many_sessions_share_a_bounded_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions: Vec<Session> = (0..200)
+        .map(|_| Session::create_with(dir.path(), quiet()).unwrap())
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = sessions
+            .iter()
+            .map(|s| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    for i in 0..3 {
+                        s.append(Message::user(format!("m{i}"), "stt"))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert!(convlog::writer::pool_threads() <= convlog::writer::MAX_POOL_THREADS);
+    for s in &sessions {
+        assert_eq!(seqs_in(s.path()), vec![1, 2, 3]);
+    }
+}
+
+#[test]
+fn dropping_the_last_handle_commits_what_log_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let log = s.path().to_path_buf();
+    for i in 0..100 {
+        s.log(Message::user(format!("m{i}"), "stt"));
+    }
+    drop(s);
+    assert_eq!(seqs_in(&log), (1..=100).collect::<Vec<_>>());
+}
+
+/// Holds every fdatasync for a while and says when one is in progress.
+struct HeldSync {
+    in_sync: std::sync::atomic::AtomicBool,
+}
+
+impl IoHooks for HeldSync {
+    fn sync_data(&self, file: &std::fs::File) -> io::Result<()> {
+        self.in_sync.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        let r = file.sync_data();
+        self.in_sync.store(false, Ordering::SeqCst);
+        r
+    }
+}
+
+#[test]
+fn an_awaited_append_leaves_the_runtime_thread_free_during_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(HeldSync {
+        in_sync: Default::default(),
+    });
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            io: hooks.clone(),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let ran_during_sync = rt.block_on(async {
+        let append = tokio::spawn(s.append(Message::user("slow disk", "stt")));
+        let mut ran_during_sync = false;
+        while !append.is_finished() {
+            // This task runs on the only runtime thread: if the append held
+            // that thread through its fdatasync, it could not see one.
+            ran_during_sync |= hooks.in_sync.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(append.await.unwrap().unwrap(), Some(1));
+        ran_during_sync
+    });
+    assert!(
+        ran_during_sync,
+        "the runtime thread was held through the fdatasync"
+    );
+}

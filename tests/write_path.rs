@@ -1,0 +1,306 @@
+//! The write path as a user meets it: what `ingest --ack` does when its
+//! reader goes away, when the echo appears, what a full disk leaves behind,
+//! and how `append` behaves behind another process's lock. Each scenario is
+//! driven through the real binary, on a real filesystem.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::broken_files;
+use convlog::Recovery;
+
+fn convlog() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_convlog"));
+    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "info");
+    c
+}
+
+fn new_log(dir: &Path) -> PathBuf {
+    let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// (messages, ended) as a reader sees the log.
+fn contents(log: &Path) -> (u64, bool) {
+    let report = convlog::reader::scan(
+        log,
+        std::io::BufReader::new(std::fs::File::open(log).unwrap()),
+        Recovery::Absolute,
+        |_| Ok(()),
+    )
+    .unwrap();
+    (report.last_seq.unwrap_or(0), report.ended)
+}
+
+/// Runs the binary with the file-size limit at `limit` bytes, the way a
+/// full disk looks to a writer (EFBIG instead of ENOSPC, same code path).
+fn with_fsize_limit(cmd: &mut Command, limit: u64) -> &mut Command {
+    // SAFETY: only async-signal-safe calls (setrlimit, signal) in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn ingest_ack_with_stdout_closed_keeps_what_it_read_and_says_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let total = 200_000;
+    let mut child = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .args(["--ack", "--end"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let line = b"{\"role\":\"user\",\"content\":\"hi\",\"source\":\"s\"}\n";
+        for _ in 0..total {
+            if stdin.write_all(line).is_err() {
+                break;
+            }
+        }
+    });
+    // `head -1`: read one ack, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "1 1\n");
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of reason: {err}");
+    assert!(err.contains("stdout closed"), "{err}");
+    assert!(err.contains("--end was not applied"), "{err}");
+    let resend: u64 = err
+        .rsplit("resend from line ")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no resume line in: {err}"));
+    // Everything before the resume line is durable, nothing after it was
+    // written, and the session was not ended.
+    let (messages, ended) = contents(&log);
+    assert_eq!(messages, resend - 1, "{err}");
+    assert!(!ended);
+    assert!(resend <= total, "stopped before the end of input: {err}");
+}
+
+#[test]
+fn the_echo_appears_only_for_a_durable_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let len = std::fs::metadata(&log).unwrap().len();
+    // A full disk: the record cannot be written, so it must not be echoed.
+    let mut cmd = convlog();
+    cmd.arg("ingest")
+        .arg(&log)
+        .arg("--echo")
+        .stdin(Stdio::piped());
+    let mut child = with_fsize_limit(&mut cmd, len)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"role\":\"user\",\"content\":\"lost words\",\"source\":\"s\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(
+        !err.contains("lost words"),
+        "echoed a message that is not in the log: {err}"
+    );
+    assert_eq!(contents(&log), (0, false));
+
+    // With room, the echo comes, after the record is in the log.
+    let log = new_log(dir.path());
+    let mut child = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .args(["--echo", "--ack"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"role\":\"user\",\"content\":\"kept words\",\"source\":\"s\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[USER] kept words"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(contents(&log), (1, false));
+}
+
+#[test]
+fn a_full_disk_leaves_no_empty_backup_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let out = convlog()
+        .arg("append")
+        .arg(&log)
+        .args(["--role", "user", "--source", "s", "kept"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A torn tail, which the next append must save in LOG.broken before cutting it.
+    let torn = format!(
+        "{{\"crc\":\"1234\",\"seq\":2,\"content\":\"{}",
+        "x".repeat(300)
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(torn.as_bytes())
+        .unwrap();
+    let before = std::fs::read(&log).unwrap();
+    for attempt in 1..=3 {
+        let mut cmd = convlog();
+        cmd.arg("append")
+            .arg(&log)
+            .args(["--role", "user", "--source", "s", "again"]);
+        let out = with_fsize_limit(&mut cmd, 100).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "attempt {attempt}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(".broken"), "{}", stderr(&out));
+        assert_eq!(
+            broken_files(&log),
+            Vec::<PathBuf>::new(),
+            "attempt {attempt}"
+        );
+        let hidden: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
+        assert_eq!(std::fs::read(&log).unwrap(), before);
+    }
+    // With room again, the tail is saved once and the append goes through.
+    let out = convlog()
+        .arg("append")
+        .arg(&log)
+        .args(["--role", "user", "--source", "s", "again"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let broken = broken_files(&log);
+    assert_eq!(broken.len(), 1);
+    assert_eq!(std::fs::read(&broken[0]).unwrap(), torn.as_bytes());
+    assert_eq!(contents(&log), (2, false));
+}
+
+#[test]
+fn append_announces_a_lock_wait_and_honours_lock_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let holder = std::fs::File::open(&log).unwrap();
+    holder.lock().unwrap();
+
+    // Bounded: gives up, says why, writes nothing.
+    let out = convlog()
+        .arg("append")
+        .arg(&log)
+        .args([
+            "--lock-timeout",
+            "1.5",
+            "--role",
+            "user",
+            "--source",
+            "s",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("waiting for the lock"), "{err}");
+    assert!(err.contains("held the log's lock for over"), "{err}");
+    assert_eq!(contents(&log), (0, false));
+
+    // Unbounded: announces the wait, then succeeds once the lock is free.
+    let child = convlog()
+        .arg("append")
+        .arg(&log)
+        .args(["--role", "user", "--source", "s", "hi"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    holder.unlock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("waiting for the lock"), "{err}");
+    assert_eq!(contents(&log), (1, false));
+
+    // A bad value is a usage error.
+    let out = convlog()
+        .arg("append")
+        .arg(&log)
+        .args([
+            "--lock-timeout",
+            "soon",
+            "--role",
+            "user",
+            "--source",
+            "s",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a number of seconds"),
+        "{}",
+        stderr(&out)
+    );
+}
