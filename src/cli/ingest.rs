@@ -1,4 +1,4 @@
-//! Commands that write: `new`, `append`, `ingest`, `demo`.
+//! `convlog ingest`: JSON lines from stdin, appended with group commit.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -6,56 +6,12 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
 use clap::Args;
 use convlog::{Error, Message, Options, Result, Role, Session};
 use serde::Deserialize;
 
-use super::{DirArg, Exit, runtime};
-
-#[derive(Args, Debug)]
-pub struct NewArgs {
-    #[command(flatten)]
-    dir: DirArg,
-}
-
-#[derive(Args, Debug)]
-pub struct AppendArgs {
-    /// The session log to append to.
-    log: PathBuf,
-    /// Who said it: user or agent.
-    #[arg(long, value_parser = parse_role)]
-    role: Role,
-    /// Producer name, e.g. deepgram_stt or cartesia_tts.
-    #[arg(long)]
-    source: String,
-    /// Turn id: consecutive same-role fragments with one turn id merge on export.
-    #[arg(long)]
-    turn: Option<String>,
-    /// Mark the message as interrupted (the agent was cut off).
-    #[arg(long)]
-    interrupted: bool,
-    /// Speaker id, when the STT diarises.
-    #[arg(long)]
-    speaker: Option<String>,
-    /// Language tag, e.g. hi or en-IN.
-    #[arg(long)]
-    lang: Option<String>,
-    /// Extra data as a JSON object, e.g. '{"confidence":0.93}'.
-    #[arg(long, value_parser = parse_meta)]
-    meta: Option<serde_json::Value>,
-    /// Store this RFC 3339 time instead of now.
-    #[arg(long)]
-    timestamp: Option<String>,
-    /// Give up after waiting this long for a lock held by another process
-    /// (seconds, e.g. 5 or 0.5; default: wait as long as it takes). Either
-    /// way, a wait longer than a second is announced on stderr.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    lock_timeout: Option<Duration>,
-    /// The message text. Blank text is skipped, as the original design skipped empty transcripts.
-    text: String,
-}
+use super::exit::{Exit, Tracker};
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -72,72 +28,6 @@ pub struct IngestArgs {
     /// Echo each message as [USER] … / [AGENT] … on stderr.
     #[arg(long)]
     echo: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DemoArgs {
-    #[command(flatten)]
-    dir: DirArg,
-}
-
-fn parse_role(s: &str) -> std::result::Result<Role, String> {
-    s.parse::<Role>().map_err(|e| e.to_string())
-}
-
-fn parse_seconds(s: &str) -> std::result::Result<Duration, String> {
-    let secs: f64 = s
-        .trim()
-        .trim_end_matches('s')
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is not a number of seconds"))
-}
-
-fn parse_meta(s: &str) -> std::result::Result<serde_json::Value, String> {
-    let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?;
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err("must be a JSON object".into())
-    }
-}
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        ..Options::default()
-    }
-}
-
-pub fn new(a: NewArgs) -> Result<Exit> {
-    let s = Session::create_with(&a.dir.dir, quiet())?;
-    println!("{}", s.path().display());
-    Ok(Exit::Ok)
-}
-
-pub fn append(a: AppendArgs) -> Result<Exit> {
-    let mut msg = Message::new(a.role, a.text, a.source).interrupted(a.interrupted);
-    msg.turn = a.turn;
-    msg.speaker = a.speaker;
-    msg.lang = a.lang;
-    msg.meta = a.meta;
-    msg.timestamp = a.timestamp;
-    if msg.is_blank() {
-        eprintln!(
-            "convlog: {}: skipped: the text is blank, nothing written",
-            a.log.display()
-        );
-        return Ok(Exit::Ok);
-    }
-    let session = Session::open_with(
-        &a.log,
-        Options {
-            lock_timeout: a.lock_timeout,
-            ..quiet()
-        },
-    )?;
-    session.append_blocking(msg)?;
-    Ok(Exit::Ok)
 }
 
 /// One input line of `ingest`.
@@ -234,7 +124,7 @@ const MAX_CHUNK: usize = 4096;
 /// and no thread hand-off. While more input is already waiting, full chunks
 /// are queued instead (committed by convlog's pool while this thread parses
 /// the next), and their acks follow in input order.
-pub fn ingest(a: IngestArgs) -> Result<Exit> {
+pub fn run(a: IngestArgs) -> Result<Exit> {
     let session = Session::open_with(
         &a.log,
         Options {
@@ -255,7 +145,7 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
     };
     let mut line = Vec::new();
     let mut n = 0u64;
-    let mut rejected = 0u64;
+    let mut exit = Tracker::new();
     let outcome = loop {
         if input.buffer().is_empty()
             && !stdin_ready()
@@ -286,7 +176,7 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
             }
             Ok(None) => {}
             Err(e) => {
-                rejected += 1;
+                exit.finding();
                 eprintln!(
                     "convlog: {}: stdin line {n}: rejected: {e}",
                     a.log.display()
@@ -327,11 +217,7 @@ pub fn ingest(a: IngestArgs) -> Result<Exit> {
     if a.end {
         session.end_blocking()?;
     }
-    Ok(if rejected > 0 {
-        Exit::Finding
-    } else {
-        Exit::Ok
-    })
+    Ok(exit.code())
 }
 
 /// Why `ingest` stopped early: a failed write to the log, or stdout gone.
@@ -502,109 +388,4 @@ fn parse_line(session: &Session, line: &[u8]) -> Result<Option<Message>> {
     let msg = parse_input(text)?;
     session.check(&msg)?;
     Ok(Some(msg))
-}
-
-/// The demo conversation: (role, source, turn, text, interrupted).
-const DEMO: &[(Role, &str, &str, &str, bool)] = &[
-    (
-        Role::User,
-        "deepgram_stt",
-        "t1",
-        "Hi! Can you help me plan a trip to Jaipur?",
-        false,
-    ),
-    (Role::Agent, "cartesia_tts", "t1", "Of course!", false),
-    (
-        Role::Agent,
-        "cartesia_tts",
-        "t1",
-        "When are you planning to travel?",
-        false,
-    ),
-    (
-        Role::User,
-        "deepgram_stt",
-        "t2",
-        "नमस्कार, अगले महीने के पहले हफ़्ते में।",
-        false,
-    ),
-    (Role::Agent, "cartesia_tts", "t2", "बहुत बढ़िया!", false),
-    (
-        Role::Agent,
-        "cartesia_tts",
-        "t2",
-        "उस समय जयपुर का मौसम सुहावना रहता है।",
-        false,
-    ),
-    (
-        Role::Agent,
-        "cartesia_tts",
-        "t2",
-        "क्या आप होटल की बुकिंग भी चाहेंगे?",
-        false,
-    ),
-    (
-        Role::User,
-        "deepgram_stt",
-        "t3",
-        "Yes, something near the old city, not too expensive.",
-        false,
-    ),
-    (
-        Role::Agent,
-        "cartesia_tts",
-        "t3",
-        "I found three options near Hawa Mahal, starting at",
-        true,
-    ),
-    (
-        Role::User,
-        "deepgram_stt",
-        "t4",
-        "Sorry, just the cheapest one, please.",
-        false,
-    ),
-    (
-        Role::Agent,
-        "cartesia_tts",
-        "t4",
-        "The cheapest is Pink City Haveli at ₹2,400 a night.",
-        false,
-    ),
-    (Role::Agent, "cartesia_tts", "t4", "शुभ यात्रा! 🙏", false),
-];
-
-pub fn demo(a: DemoArgs) -> Result<Exit> {
-    let session = Session::create(&a.dir.dir)?;
-    let stt = session.clone();
-    let tts = session.clone();
-    runtime()?.block_on(async {
-        for (i, &(role, source, turn, text, interrupted)) in DEMO.iter().enumerate() {
-            let msg = Message::new(role, text, source)
-                .turn(turn)
-                .interrupted(interrupted)
-                .lang(if text.is_ascii() { "en" } else { "hi" });
-            match role {
-                // The STT path waits for each final transcript to be durable…
-                Role::User => {
-                    let msg = msg
-                        .meta(serde_json::json!({ "confidence": 0.9 + (i % 10) as f64 / 100.0 }));
-                    stt.append(msg).await?;
-                }
-                // …while the TTS path logs fragments as they stream and moves on.
-                Role::Agent => tts.log(msg.meta(serde_json::json!({ "latency_ms": 180 + 37 * i }))),
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-        tts.flush().await?;
-        if let Some(e) = session.last_error() {
-            return Err(Error::InvalidInput(e));
-        }
-        let ended = session.end().await?;
-        println!("log:    {}", session.path().display());
-        if let Some(export) = ended.export {
-            println!("export: {}", export.display());
-        }
-        Ok(Exit::Ok)
-    })
 }
