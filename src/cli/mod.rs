@@ -98,8 +98,15 @@ pub enum Command {
     )]
     Export(export::ExportArgs),
     /// Render the export beside each log whose export is missing or stale.
-    #[command(after_help = "Example:\n  convlog compact conversations/")]
-    Compact(refresh::RefreshArgs),
+    ///
+    /// An export that is up to date is left alone, and so are the original
+    /// file `convlog import` read and a file convlog did not write.
+    /// `compact`, this command's former name, still works.
+    #[command(
+        visible_alias = "compact",
+        after_help = "Example:\n  convlog refresh conversations/"
+    )]
+    Refresh(refresh::RefreshArgs),
     /// Check logs and report, per file, exactly what state they are in.
     ///
     /// Exit code 0 when nothing is damaged (or --repair fixed everything), 1
@@ -118,7 +125,7 @@ pub enum Command {
     /// wall clock it was written in), how long it ran (to its last message),
     /// user and agent messages, its state (ended, open,
     /// or damaged: see `convlog verify`) and its export beside it, which is up
-    /// to date, stale (the log changed since) or missing (`convlog compact`
+    /// to date, stale (the log changed since) or missing (`convlog refresh`
     /// renders it).
     #[command(
         after_help = "Examples:\n  convlog ls\n  convlog ls conversations/ --json | jq -r 'select(.state == \"open\") | .path'"
@@ -223,7 +230,7 @@ pub fn main() -> i32 {
         Command::Append(a) => append::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Export(a) => export::run(a),
-        Command::Compact(a) => refresh::run(a),
+        Command::Refresh(a) => refresh::run(a),
         Command::Verify(a) => verify::run(a, color),
         Command::Tail(a) => tail::run(a, color),
         Command::Demo(a) => demo::run(a),

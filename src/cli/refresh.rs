@@ -49,7 +49,7 @@ pub fn run(a: RefreshArgs) -> Result<Exit> {
                 export,
                 state: ExportState::Original,
             }) => Ok(format!(
-                "kept original: {} (the file `convlog import` read; compact never replaces it)\n",
+                "kept original: {} (the file `convlog import` read; refresh never replaces it)\n",
                 export.display()
             )),
             Ok(Refreshed::Kept { export, .. }) => {
