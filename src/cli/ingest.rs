@@ -8,8 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
 use clap::Args;
-use convlog::{Error, Message, Options, Result, Role, Session};
-use serde::Deserialize;
+use convlog::{Error, Message, Options, Result, Session};
 
 use super::exit::{Exit, Tracker};
 
@@ -28,81 +27,6 @@ pub struct IngestArgs {
     /// Echo each message as [USER] … / [AGENT] … on stderr.
     #[arg(long)]
     echo: bool,
-}
-
-/// One input line of `ingest`.
-#[derive(Deserialize)]
-struct InputLine {
-    role: String,
-    content: String,
-    source: String,
-    #[serde(default)]
-    timestamp: Option<String>,
-    #[serde(default)]
-    turn: Option<TurnId>,
-    #[serde(default)]
-    interrupted: Option<bool>,
-    #[serde(default)]
-    speaker: Option<String>,
-    #[serde(default)]
-    lang: Option<String>,
-    #[serde(default)]
-    meta: Option<serde_json::Value>,
-}
-
-/// Producers number their turns or name them; both are kept as text.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TurnId {
-    Text(String),
-    Number(serde_json::Number),
-}
-
-fn parse_input(line: &[u8]) -> Result<Message> {
-    const EXPECTED: &str = "each line must be a JSON object with role, content, source \
-                            (and optionally timestamp, turn, interrupted, speaker, lang, meta)";
-    if line.first() != Some(&b'{') {
-        // serde would read `[1,2,3]` positionally as the struct's fields and
-        // complain about "integer 1": say what the line is instead.
-        return Err(Error::InvalidInput(format!(
-            "not a JSON object: {EXPECTED}"
-        )));
-    }
-    // From bytes: serde_json checks the UTF-8 of what it keeps, so the line
-    // is not validated twice.
-    let i: InputLine = serde_json::from_slice(line).map_err(|e| {
-        // The caller names the input line; serde's own "at line 1 column N"
-        // would give a second, always-1 line number.
-        let full = e.to_string();
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let reason = full.strip_suffix(&suffix).unwrap_or(&full);
-        Error::InvalidInput(format!("{reason} (column {}): {EXPECTED}", e.column()))
-    })?;
-    let mut msg = Message::new(i.role.parse::<Role>()?, i.content, i.source)
-        .interrupted(i.interrupted.unwrap_or(false));
-    msg.turn = i.turn.map(|t| match t {
-        TurnId::Text(s) => s,
-        TurnId::Number(n) => n.to_string(),
-    });
-    msg.speaker = i.speaker;
-    msg.lang = i.lang;
-    msg.meta = i.meta;
-    msg.timestamp = i.timestamp.map(input_timestamp).transpose()?;
-    Ok(msg)
-}
-
-/// An input timestamp as stored: RFC 3339 as given, or a naive date-time
-/// (what the original design wrote) read as local time exactly as `import`
-/// reads it, so both paths store the same instant for the same text.
-fn input_timestamp(ts: String) -> Result<String> {
-    match convlog::import::parse_original_ts(&ts) {
-        Some((_, false)) => Ok(ts),
-        Some((time, true)) => Ok(time.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)),
-        None => Err(Error::InvalidInput(format!(
-            "timestamp {ts:?} is neither RFC 3339 (2025-08-18T14:30:22.123456+05:30) \
-             nor a local date-time (2025-08-18T14:30:22.123456)"
-        ))),
-    }
 }
 
 /// A chunk of input queued as one request: its input line numbers and the
@@ -385,7 +309,7 @@ fn parse_line(session: &Session, line: &[u8]) -> Result<Option<Message>> {
     if text.is_empty() {
         return Ok(None);
     }
-    let msg = parse_input(text)?;
+    let msg = Message::from_json(text)?;
     session.check(&msg)?;
     Ok(Some(msg))
 }
