@@ -1,4 +1,7 @@
 //! `convlog demo`: a short bilingual session, written, ended and exported.
+//!
+//! It needs no runtime: the blocking API appends, flushes and ends, and
+//! `log` hands fragments to the writer without waiting.
 
 use std::time::Duration;
 
@@ -6,7 +9,6 @@ use convlog::{Error, Message, Result, Role, Session};
 
 use super::DirArg;
 use super::exit::Exit;
-use super::util::runtime;
 
 /// The demo conversation: (role, source, turn, text, interrupted).
 const DEMO: &[(Role, &str, &str, &str, bool)] = &[
@@ -82,33 +84,31 @@ pub fn run(a: DirArg) -> Result<Exit> {
     let session = Session::create(&a.dir)?;
     let stt = session.clone();
     let tts = session.clone();
-    runtime()?.block_on(async {
-        for (i, &(role, source, turn, text, interrupted)) in DEMO.iter().enumerate() {
-            let msg = Message::new(role, text, source)
-                .turn(turn)
-                .interrupted(interrupted)
-                .lang(if text.is_ascii() { "en" } else { "hi" });
-            match role {
-                // The STT path waits for each final transcript to be durable…
-                Role::User => {
-                    let msg = msg
-                        .meta(serde_json::json!({ "confidence": 0.9 + (i % 10) as f64 / 100.0 }));
-                    stt.append(msg).await?;
-                }
-                // …while the TTS path logs fragments as they stream and moves on.
-                Role::Agent => tts.log(msg.meta(serde_json::json!({ "latency_ms": 180 + 37 * i }))),
+    for (i, &(role, source, turn, text, interrupted)) in DEMO.iter().enumerate() {
+        let msg = Message::new(role, text, source)
+            .turn(turn)
+            .interrupted(interrupted)
+            .lang(if text.is_ascii() { "en" } else { "hi" });
+        match role {
+            // The STT path waits for each final transcript to be durable…
+            Role::User => {
+                let msg =
+                    msg.meta(serde_json::json!({ "confidence": 0.9 + (i % 10) as f64 / 100.0 }));
+                stt.append_blocking(msg)?;
             }
-            tokio::time::sleep(Duration::from_millis(15)).await;
+            // …while the TTS path logs fragments as they stream and moves on.
+            Role::Agent => tts.log(msg.meta(serde_json::json!({ "latency_ms": 180 + 37 * i }))),
         }
-        tts.flush().await?;
-        if let Some(e) = session.last_error() {
-            return Err(Error::InvalidInput(e));
-        }
-        let ended = session.end().await?;
-        println!("log:    {}", session.path().display());
-        if let Some(export) = ended.export {
-            println!("export: {}", export.display());
-        }
-        Ok(Exit::Ok)
-    })
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    tts.flush_blocking()?;
+    if let Some(e) = session.last_error() {
+        return Err(Error::InvalidInput(e));
+    }
+    let ended = session.end_blocking()?;
+    println!("log:    {}", session.path().display());
+    if let Some(export) = ended.export {
+        println!("export: {}", export.display());
+    }
+    Ok(Exit::Ok)
 }
