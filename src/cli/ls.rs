@@ -11,6 +11,7 @@ use convlog::stats::State;
 use convlog::{Result, export_path};
 use serde::Serialize;
 
+use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
 use super::json::SessionHead;
@@ -27,8 +28,8 @@ fn export_state(log: &Path) -> (&'static str, PathBuf) {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
     /// One JSON object per session (JSON Lines) instead of the table.
     #[arg(long)]
     json: bool,

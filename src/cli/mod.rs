@@ -198,6 +198,21 @@ pub enum Command {
     Man(man::ManArgs),
 }
 
+// The logs a reading command answers for.
+#[derive(Args, Debug)]
+pub struct PathsArg {
+    /// Logs or directories of logs (default: ./conversations).
+    paths: Vec<PathBuf>,
+}
+
+impl PathsArg {
+    /// The logs the paths name; a path that cannot be read is reported and
+    /// recorded in `exit`, and the others are still answered for.
+    pub fn logs(self, exit: &mut Tracker) -> Vec<PathBuf> {
+        exit.expand(&util::paths_or_default(self.paths))
+    }
+}
+
 // `--dir` of the commands that create a session.
 #[derive(Args, Debug, Clone)]
 pub struct DirArg {

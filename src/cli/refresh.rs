@@ -1,24 +1,23 @@
 //! `convlog refresh`: render the export beside each log whose export is
 //! missing or stale.
 
-use std::path::PathBuf;
-
 use clap::Args;
 use convlog::Result;
 use convlog::export::{ExportOptions, ExportState, Refreshed, refresh_export};
 
+use super::PathsArg;
 use super::exit::{Exit, Tracker};
-use super::util::{Progress, paths_or_default};
+use super::util::Progress;
 
 #[derive(Args, Debug)]
 pub struct RefreshArgs {
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
 }
 
 pub fn run(a: RefreshArgs) -> Result<Exit> {
     let mut exit = Tracker::new();
-    let logs = exit.expand(&paths_or_default(a.paths));
+    let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
     for log in &logs {
         let refreshed = refresh_export(log, &ExportOptions::default());

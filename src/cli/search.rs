@@ -5,7 +5,7 @@
 //! nothing did, 2 on errors, as grep and ripgrep do.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
@@ -16,16 +16,17 @@ use convlog::{Recovery, Result, Role};
 use regex::Regex;
 use serde::Serialize;
 
+use super::PathsArg;
 use super::console::Paint;
 use super::exit::{Exit, Tracker};
-use super::util::{Progress, json_err, paths_or_default, stdout_err, wall_clock_secs};
+use super::util::{Progress, json_err, stdout_err, wall_clock_secs};
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
     /// A regular expression (Rust `regex` syntax) matched against message content.
     pattern: String,
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
     /// Match case-insensitively.
     #[arg(short = 'i', long)]
     ignore_case: bool,
@@ -228,7 +229,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
         until: a.until,
     };
     let mut exit = Tracker::new();
-    let logs = exit.expand(&paths_or_default(a.paths));
+    let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -4,13 +4,13 @@
 //! and damaged logs alike; a damaged log is counted and makes the exit code 1.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use clap::Args;
 use convlog::Result;
 use convlog::stats::{Percentiles, RoleStats, Samples, SessionStats, State, Totals, talk_ratio};
 use serde::Serialize;
 
+use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
 use super::json::{Messages, SessionHead};
@@ -18,8 +18,8 @@ use super::util::{clock_duration, collect_stats, json_err, stdout_err, wall_cloc
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
     /// One JSON object on one line with every session and the totals, instead of tables.
     #[arg(long)]
     json: bool,

@@ -8,6 +8,7 @@ use convlog::stats::{SessionStats, session_stats};
 use convlog::time::parse_ts;
 use convlog::{Error, Options, Result};
 
+use super::PathsArg;
 use super::exit::Tracker;
 
 /// The directory commands read and write when given no path.
@@ -154,9 +155,9 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// Reads every log's figures for `ls` and `stats`, reporting the ones that
 /// cannot be read; a damaged log is answered for and is a finding.
-pub fn collect_stats(paths: Vec<PathBuf>) -> (Vec<SessionStats>, Tracker) {
+pub fn collect_stats(paths: PathsArg) -> (Vec<SessionStats>, Tracker) {
     let mut exit = Tracker::new();
-    let logs = exit.expand(&paths_or_default(paths));
+    let logs = paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
     let mut out = Vec::with_capacity(logs.len());
     for log in &logs {

@@ -10,15 +10,16 @@ use convlog::stats::{State, damage_summary};
 use convlog::{Report, Result};
 use serde::Serialize;
 
+use super::PathsArg;
 use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::json::SessionHead;
-use super::util::{Progress, json_err, paths_or_default, plural, stdout_err, write_flush};
+use super::util::{Progress, json_err, plural, stdout_err, write_flush};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
     /// One JSON object per log on stdout (JSON Lines) instead of the readable report.
     #[arg(long)]
     json: bool,
@@ -60,7 +61,7 @@ fn inspect_or_repair(path: &Path, do_repair: bool) -> Result<Outcome> {
 
 pub fn run(a: VerifyArgs, color: bool) -> Result<Exit> {
     let mut exit = Tracker::new();
-    let logs = exit.expand(&paths_or_default(a.paths));
+    let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
