@@ -82,7 +82,7 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io(Path::new("<stdin>"), "read", e));
         match read {
-            Err(e) => break Err(Stop::Write(e)),
+            Err(e) => break Err(Halt::Write(e)),
             Ok(0) => break st.settle(),
             Ok(_) => {}
         }
@@ -115,8 +115,8 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
     };
     match outcome {
         Ok(()) => {}
-        Err(Stop::Write(e)) => return Err(e),
-        Err(Stop::Stdout(e)) => {
+        Err(Halt::Write(e)) => return Err(e),
+        Err(Halt::Stdout(e)) => {
             // Everything read so far was queued or is about to be: make it
             // durable, then say where the input stopped, so a script can
             // resend the rest. Never exit 0 with input unread.
@@ -145,14 +145,14 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
 }
 
 /// Why `ingest` stopped early: a failed write to the log, or stdout gone.
-enum Stop {
+enum Halt {
     Write(Error),
     Stdout(io::Error),
 }
 
-impl From<Error> for Stop {
-    fn from(e: Error) -> Stop {
-        Stop::Write(e)
+impl From<Error> for Halt {
+    fn from(e: Error) -> Halt {
+        Halt::Write(e)
     }
 }
 
@@ -162,19 +162,19 @@ struct Acks<W: Write> {
 }
 
 impl<W: Write> Acks<W> {
-    fn write(&mut self, lines: &[u64], seqs: &[Option<u64>]) -> std::result::Result<(), Stop> {
+    fn write(&mut self, lines: &[u64], seqs: &[Option<u64>]) -> std::result::Result<(), Halt> {
         if self.ack {
             for (line, seq) in lines.iter().zip(seqs) {
                 if let Some(seq) = seq {
-                    writeln!(self.out, "{line} {seq}").map_err(Stop::Stdout)?;
+                    writeln!(self.out, "{line} {seq}").map_err(Halt::Stdout)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> std::result::Result<(), Stop> {
-        self.out.flush().map_err(Stop::Stdout)
+    fn flush(&mut self) -> std::result::Result<(), Halt> {
+        self.out.flush().map_err(Halt::Stdout)
     }
 }
 
@@ -191,7 +191,7 @@ struct Ingest<'a, W: Write> {
 impl<W: Write> Ingest<'_, W> {
     /// Commits what was read on this thread, acks everything in order and
     /// flushes stdout: done before any read of stdin that could wait.
-    fn settle(&mut self) -> std::result::Result<(), Stop> {
+    fn settle(&mut self) -> std::result::Result<(), Halt> {
         if !self.msgs.is_empty() {
             let seqs = self
                 .session
@@ -207,7 +207,7 @@ impl<W: Write> Ingest<'_, W> {
     }
 
     /// Queues the current chunk and acks whatever has become durable.
-    fn queue_chunk(&mut self) -> std::result::Result<(), Stop> {
+    fn queue_chunk(&mut self) -> std::result::Result<(), Halt> {
         let fut = Box::pin(self.session.append_many(std::mem::take(&mut self.msgs)));
         self.pending
             .push_back((std::mem::take(&mut self.lines), fut));
@@ -219,7 +219,7 @@ impl<W: Write> Ingest<'_, W> {
     }
 
     /// Acks queued chunks in order: all of them (`wait`), or those already durable.
-    fn ack_pending(&mut self, wait: bool) -> std::result::Result<(), Stop> {
+    fn ack_pending(&mut self, wait: bool) -> std::result::Result<(), Halt> {
         while !self.pending.is_empty() {
             if !self.ack_front(wait)? {
                 break;
@@ -230,7 +230,7 @@ impl<W: Write> Ingest<'_, W> {
 
     /// Acks the oldest queued chunk if it is durable (or, with `wait`, once
     /// it is). Returns whether it was.
-    fn ack_front(&mut self, wait: bool) -> std::result::Result<bool, Stop> {
+    fn ack_front(&mut self, wait: bool) -> std::result::Result<bool, Halt> {
         let Some((_, fut)) = self.pending.front_mut() else {
             return Ok(false);
         };

@@ -1,10 +1,8 @@
-//! Command-line definitions and dispatch.
-//!
-//! Exit codes follow ripgrep: 0 success, 1 a finding (damage found, input
-//! rejected, nothing matched), 2 an error (usage, I/O, not a log). Errors go
-//! to stderr as one sentence naming the file; a closed stdout
-//! (`convlog export … | head`) exits quietly. A command given several paths
-//! reports a bad one and goes on with the rest, exiting 2 at the end.
+//! The command line: the `Cli`/`Command` definitions and dispatch. Each
+//! command lives in its own file; what they share is in `util`, the
+//! `--json` session vocabulary in `json`, and the exit-code rule (0 done
+//! and intact, 1 a finding, 2 an error) in `exit`. A closed stdout
+//! (`convlog export … | head`) exits quietly.
 
 mod append;
 mod completions;

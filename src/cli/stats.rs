@@ -121,7 +121,7 @@ fn percentiles_text(p: &Percentiles) -> String {
 }
 
 /// The readable block shared by one session and the totals.
-struct Block<'a> {
+struct FiguresText<'a> {
     user: &'a RoleStats,
     agent: &'a RoleStats,
     response: &'a Samples,
@@ -129,7 +129,7 @@ struct Block<'a> {
     unordered: u64,
 }
 
-impl Block<'_> {
+impl FiguresText<'_> {
     fn render(&self, paint: Paint, s: &mut String) {
         s.push_str(&paint.dim(&format!(
             "  {:<17}{:>6}{:>10}{:>8}{:>13}\n",
@@ -221,7 +221,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
                 .map(clock_duration)
                 .unwrap_or_else(|| "-".into()),
         ));
-        Block {
+        FiguresText {
             user: &s.user,
             agent: &s.agent,
             response: &s.response_latency,
@@ -238,7 +238,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             totals.sessions,
             clock_duration(totals.duration_secs)
         ));
-        Block {
+        FiguresText {
             user: &totals.user,
             agent: &totals.agent,
             response: &totals.response_latency,

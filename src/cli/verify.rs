@@ -29,7 +29,7 @@ pub struct VerifyArgs {
 }
 
 /// What verify concluded about one readable log.
-struct Outcome {
+struct Verified {
     path: PathBuf,
     /// The log as it is now (after a repair, if one cut anything).
     report: Report,
@@ -37,9 +37,9 @@ struct Outcome {
     repair: Option<(Repair, Report)>,
 }
 
-fn inspect_or_repair(path: &Path, do_repair: bool) -> Result<Outcome> {
+fn inspect_or_repair(path: &Path, do_repair: bool) -> Result<Verified> {
     if !do_repair {
-        return Ok(Outcome {
+        return Ok(Verified {
             path: path.to_path_buf(),
             report: inspect(path)?,
             repair: None,
@@ -52,7 +52,7 @@ fn inspect_or_repair(path: &Path, do_repair: bool) -> Result<Outcome> {
         Repair::Truncated { .. } => inspect(path)?,
         _ => found.clone(),
     };
-    Ok(Outcome {
+    Ok(Verified {
         path: path.to_path_buf(),
         report,
         repair: Some((repaired, found)),
@@ -164,7 +164,7 @@ fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
     }
 }
 
-fn human(o: &Outcome, paint: Paint) -> String {
+fn human(o: &Verified, paint: Paint) -> String {
     let p = o.path.display();
     let paint_state = |r: &Report| {
         let (kind, text) = state(r);
@@ -262,7 +262,7 @@ struct VerifyJson<'a> {
     repair: Option<RepairJson<'a>>,
 }
 
-fn to_json(o: &Outcome) -> VerifyJson<'_> {
+fn to_json(o: &Verified) -> VerifyJson<'_> {
     let r = &o.report;
     let repair = o.repair.as_ref().map(|(rep, found)| {
         let mut j = RepairJson {
