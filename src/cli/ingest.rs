@@ -101,6 +101,11 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
             Ok(None) => {}
             Err(e) => {
                 exit.finding();
+                // The line already names the log; do not name it twice.
+                let e = match e {
+                    convlog::Error::Rejected { source, .. } => *source,
+                    e => e,
+                };
                 eprintln!(
                     "convlog: {}: stdin line {n}: rejected: {e}",
                     a.log.display()
