@@ -86,7 +86,7 @@ pub enum Error {
         /// The validation error.
         source: Box<Error>,
     },
-    /// [`global`](crate::global) was used before [`global::init`](crate::global::init), or initialised twice.
+    /// [`global`](crate::log::global) was used before [`global::init`](crate::log::global::init), or initialised twice.
     DefaultSession(&'static str),
 }
 

@@ -46,11 +46,11 @@ use chrono::{DateTime, FixedOffset, Local, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::log::fsutil;
 use crate::record::{Message, Role};
 use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
-use crate::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
+use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
 /// The ingest command's name for [`parse_rfc3339_or_local`], kept until the
 /// curated API (`cli/write.rs` still imports it from here).
 #[doc(hidden)]
@@ -306,7 +306,7 @@ where
 
 /// Writes `entries` as a complete, ended log at `tmp`.
 fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
-    crate::session::write_header_file(tmp, created)?;
+    crate::log::session::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
         Options {

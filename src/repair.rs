@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::log::fsutil;
 use crate::reader::{self, Recovery, Report};
 
 /// What [`repair`] did.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExportOptions, Format, export_file, render};
 use crate::error::{Error, Result};
-use crate::session::export_path;
+use crate::log::session::export_path;
 
 /// What [`refresh_export`] did for one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ pub fn stamp_path(file: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    crate::fsutil::parent_dir(file).join(format!(".{name}.stamp"))
+    crate::log::fsutil::parent_dir(file).join(format!(".{name}.stamp"))
 }
 
 /// Reads the stamp of `file`; `None` when there is none. A stamp that does
@@ -154,7 +154,7 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
     let mut bytes = serde_json::to_vec(stamp)
         .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
     bytes.push(b'\n');
-    crate::fsutil::write_atomic(&path, |w| {
+    crate::log::fsutil::write_atomic(&path, |w| {
         w.write_all(&bytes)
             .map_err(|e| Error::io(&path, "write", e))
     })
@@ -163,7 +163,7 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
 /// CRC-32 of the up to 4096 bytes of `log` before `len`, as 8 hex digits;
 /// `None` if the log is now shorter than `len`.
 pub fn log_tail_crc(log: &Path, len: u64) -> Result<Option<String>> {
-    let file = crate::fsutil::open_read(log)?;
+    let file = crate::log::fsutil::open_read(log)?;
     let now = file
         .metadata()
         .map_err(|e| Error::io(log, "fstat", e))?

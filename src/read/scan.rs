@@ -628,7 +628,7 @@ pub fn scan_file<F>(path: &Path, mode: Recovery, visit: F) -> Result<Report>
 where
     F: FnMut(&Record<'_>) -> Result<()>,
 {
-    let file = crate::fsutil::open_read(path)?;
+    let file = crate::log::fsutil::open_read(path)?;
     scan(
         path,
         io::BufReader::with_capacity(1 << 16, file),
@@ -645,9 +645,9 @@ where
 /// means a batch in flight is never mistaken for a torn tail. A lock held for
 /// longer (a stuck process) does not stop the inspection.
 pub fn inspect(path: &Path) -> Result<Report> {
-    let file = crate::fsutil::open_read(path)?;
+    let file = crate::log::fsutil::open_read(path)?;
     let locked =
-        crate::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
+        crate::log::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
     let report = scan(
         path,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -655,7 +655,7 @@ pub fn inspect(path: &Path) -> Result<Report> {
         |_| Ok(()),
     );
     if locked {
-        crate::fsutil::unlock(&file, path);
+        crate::log::fsutil::unlock(&file, path);
     }
     report
 }

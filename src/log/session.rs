@@ -2,7 +2,7 @@
 //!
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
 //! path can each keep one. All clones share one queue; no thread belongs to
-//! a session (see [`writer`] for who commits).
+//! a session (see [`commit`] for who commits).
 //!
 //! Every write has an async form (`append`, `flush`, `end`) and a blocking
 //! one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
@@ -22,13 +22,13 @@ use std::time::Duration;
 use chrono::Local;
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::line::{self as codec, Kind};
-use crate::record::{Header, Message, now_rfc3339, parse_ts};
-use crate::writer::{
+use crate::log::commit::{
     self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
     reply_pair,
 };
+use crate::log::fsutil;
+use crate::record::{Header, Message, now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -177,7 +177,7 @@ impl Session {
         let path = log.as_ref().to_path_buf();
         check_options(&opts)?;
         let file = fsutil::open_append(&path)?;
-        let (start, report) = writer::inspect_existing(&path, &file)?;
+        let (start, report) = commit::inspect_existing(&path, &file)?;
         if report.ended {
             return Err(Error::Ended { path });
         }
@@ -206,7 +206,7 @@ impl Session {
         };
         Ok(Session {
             inner: Arc::new(Inner {
-                log: writer::open(shared, file, start, cfg),
+                log: commit::open(shared, file, start, cfg),
                 id,
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
@@ -257,7 +257,7 @@ impl Session {
     /// record is durable. When no other append to this log is in flight,
     /// the lock, write and fdatasync run right here, with no thread hand-off;
     /// otherwise it joins the next group commit. Not for an async worker
-    /// thread (see the [module docs](crate::session)).
+    /// thread (see the [module docs](crate::log::session)).
     pub fn append_blocking(&self, msg: Message) -> Result<Option<u64>> {
         let Some((req, rx, echo)) = self.enqueue(msg)? else {
             return Ok(None);

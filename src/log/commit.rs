@@ -30,8 +30,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::line::{self as codec, Kind};
+use crate::log::fsutil;
 use crate::reader::{self, DamageKind, Position, Recovery};
 use crate::record::Record;
 
