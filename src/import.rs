@@ -42,7 +42,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -50,7 +50,8 @@ use crate::log::fsutil;
 use crate::record::{Message, Role};
 use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
-use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
+use crate::log::layout::{self, export_path};
+use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session};
 /// The ingest command's name for [`parse_rfc3339_or_local`], kept until the
 /// curated API (`cli/write.rs` still imports it from here).
 #[doc(hidden)]
@@ -120,10 +121,7 @@ pub struct Imported {
     pub round_trip: RoundTrip,
 }
 
-/// The log an original file imports to: same directory and stem, `.jsonl`.
-pub fn log_path_for(original: &Path) -> PathBuf {
-    original.with_extension("jsonl")
-}
+pub use crate::log::layout::import_log_path as log_path_for;
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}: {what}", path.display()))
@@ -268,9 +266,7 @@ fn created_time(original: &Path, entries: &[Entry]) -> DateTime<FixedOffset> {
     let from_name = original
         .file_stem()
         .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("conversation_"))
-        .and_then(|s| s.get(..15))
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y%m%d_%H%M%S").ok())
+        .and_then(layout::parse_log_stem)
         .map(|n| localize(&n));
     let first = entries
         .first()
@@ -306,7 +302,7 @@ where
 
 /// Writes `entries` as a complete, ended log at `tmp`.
 fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
-    crate::log::session::write_header_file(tmp, created)?;
+    crate::log::create::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
         Options {
@@ -379,7 +375,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
-    let tmp = fsutil::temp_name(dir, &stem);
+    let tmp = layout::temp_path(dir, &stem);
     // The original sits where the log's export goes: stamp it as the
     // user's file before the log appears, so no compaction or end-of-session
     // export can ever take it for an export and replace it.

@@ -82,7 +82,8 @@ pub mod format {}
 pub use error::{Error, Result};
 pub use export::{ExportOptions, Format, TimestampStyle};
 pub use log::commit::IoHooks;
-pub use log::session::{Ended, Options, Session, export_path};
+pub use log::layout::export_path;
+pub use log::session::{Ended, Options, Session};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
 pub use record::{Message, Role};
 

@@ -543,7 +543,7 @@ impl<W: Write> Write for Counted<W> {
 
 /// True when `out` names the export beside `log` (however either is spelled).
 fn is_beside(log: &Path, out: &Path) -> bool {
-    let expected = crate::log::session::export_path(log);
+    let expected = crate::log::layout::export_path(log);
     if expected == out {
         return true;
     }

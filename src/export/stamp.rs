@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExportOptions, Format, export_file, render};
 use crate::error::{Error, Result};
-use crate::log::session::export_path;
+use crate::log::layout::export_path;
 
 /// What [`refresh_export`] did for one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,14 +127,7 @@ fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
 /// How many bytes before `log_len` the stamp's checksum covers.
 const TAIL: u64 = 4096;
 
-/// Where the stamp of `file` (an export or an original) lives: `.NAME.stamp` beside it.
-pub fn stamp_path(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    crate::log::fsutil::parent_dir(file).join(format!(".{name}.stamp"))
-}
+pub use crate::log::layout::stamp_path;
 
 /// Reads the stamp of `file`; `None` when there is none. A stamp that does
 /// not parse counts as none: the file is then of unknown origin, which only

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::line::{self as codec, Kind};
-use crate::log::fsutil;
-use crate::reader::{self, DamageKind, Position, Recovery};
+use crate::log::{fsutil, recover};
+use crate::reader::{self, DamageKind, Position};
 use crate::record::Record;
 
 /// The seam through which the writer touches the disk, so tests can inject a
@@ -778,23 +778,14 @@ impl Writer {
             // Shorter than we left it: someone repaired or truncated it. Start over.
             Position::default()
         };
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(pos.offset))
-            .map_err(|e| Error::io(path, "seek", e))?;
         let mut last_seq = pos.prev_seq.unwrap_or(0);
-        let report = reader::scan_from(
-            path,
-            io::BufReader::new(f.take(len - pos.offset)),
-            pos,
-            Recovery::SkipCorrupt,
-            |rec| {
-                if let Record::End { .. } = rec {
-                    return Ok(());
-                }
-                last_seq = last_seq.max(rec.seq());
-                Ok(())
-            },
-        )?;
+        let report = recover::scan_locked(path, &self.file, pos, Some(len), |rec| {
+            if let Record::End { .. } = rec {
+                return Ok(());
+            }
+            last_seq = last_seq.max(rec.seq());
+            Ok(())
+        })?;
         for d in report.mid_file_damage() {
             tracing::warn!(
                 target: "convlog",
@@ -822,15 +813,7 @@ impl Writer {
     fn cut_torn_tail(&mut self, valid_len: u64, len: u64) -> Result<()> {
         let shared = Arc::clone(&self.shared);
         let path = &shared.path;
-        let mut torn = Vec::with_capacity((len - valid_len) as usize);
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(valid_len))
-            .and_then(|_| f.take(len - valid_len).read_to_end(&mut torn))
-            .map_err(|e| Error::io(path, "read torn tail", e))?;
-        let backup = save_broken(path, &torn)?;
-        self.file
-            .set_len(valid_len)
-            .map_err(|e| Error::io(path, "truncate torn tail", e))?;
+        let backup = recover::cut_torn_tail(path, &self.file, valid_len, len)?;
         if let Err(e) = self.cfg.io.sync_data(&self.file) {
             return Err(self.poison(format!("fdatasync after truncation failed: {e}")));
         }
@@ -1035,51 +1018,6 @@ fn watch_lock_waits() {
     }
 }
 
-/// Keeps torn bytes under the first free name of `LOG.broken`,
-/// `LOG.broken.2`, …, durable before anything is cut from the log.
-///
-/// They are written and synced under a temporary name and then hard-linked
-/// into place (`link` fails if the name exists, so nothing is overwritten).
-/// Creating the final name first left an empty `LOG.broken.N` behind for
-/// every attempt that failed to write, such as each retry on a full disk.
-fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    use std::io::Write;
-    let dir = fsutil::parent_dir(log);
-    let base = log.as_os_str().to_string_lossy().into_owned();
-    let first = PathBuf::from(format!("{base}.broken"));
-    let stem = format!(
-        "{}.broken",
-        log.file_name().unwrap_or_default().to_string_lossy()
-    );
-    let tmp = fsutil::temp_name(dir, &stem);
-    let result = (|| {
-        let mut f = fsutil::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io(&first, "write", e))?;
-        f.sync_all().map_err(|e| Error::io(&first, "fsync", e))?;
-        for n in 1u32..=10_000 {
-            let candidate = if n == 1 {
-                first.clone()
-            } else {
-                PathBuf::from(format!("{base}.broken.{n}"))
-            };
-            match std::fs::hard_link(&tmp, &candidate) {
-                Ok(()) => return Ok(candidate),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&candidate, "link backup into place", e)),
-            }
-        }
-        Err(Error::InvalidInput(format!(
-            "{base}: no free backup name after 10000 tries; clean up old .broken files"
-        )))
-    })();
-    // The temporary name is only a staging area; removing it is tidy-up.
-    let _ = std::fs::remove_file(&tmp);
-    let saved = result?;
-    fsutil::sync_dir(dir)?;
-    Ok(saved)
-}
-
 /// A `known_len` no file has: the first batch's catch-up finds the file
 /// "shorter" than that and rescans it from the start, under the exclusive lock.
 const UNKNOWN_LEN: u64 = u64::MAX;
@@ -1102,14 +1040,7 @@ pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, reade
         Err(std::fs::TryLockError::WouldBlock) => false,
         Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
     };
-    let result = (|| {
-        let mut f = file;
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(path, "seek", e))?;
-        reader::scan(path, io::BufReader::new(f), Recovery::SkipCorrupt, |_| {
-            Ok(())
-        })
-    })();
+    let result = recover::scan_locked(path, file, Position::default(), None, |_| Ok(()));
     if locked {
         fsutil::unlock(file, path);
     }

@@ -22,13 +22,13 @@ use std::time::Duration;
 use chrono::Local;
 
 use crate::error::{Error, Result};
-use crate::line::{self as codec, Kind};
+use crate::line as codec;
 use crate::log::commit::{
     self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
     reply_pair,
 };
-use crate::log::fsutil;
-use crate::record::{Header, Message, now_rfc3339, parse_ts};
+use crate::log::{create, fsutil};
+use crate::record::{Message, now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -124,10 +124,7 @@ impl fmt::Debug for Session {
     }
 }
 
-/// The export that belongs to a log: same name, `.json` instead of `.jsonl`.
-pub fn export_path(log: &Path) -> PathBuf {
-    log.with_extension("json")
-}
+pub use super::layout::export_path;
 
 impl Session {
     /// Creates a new session in `dir` (made 0700 if missing) with default options.
@@ -145,18 +142,7 @@ impl Session {
     pub fn create_with(dir: impl AsRef<Path>, opts: Options) -> Result<Session> {
         let dir = dir.as_ref();
         check_options(&opts)?;
-        fsutil::ensure_dir(dir)?;
-        let now = Local::now().fixed_offset();
-        let stem = format!("conversation_{}", now.format("%Y%m%d_%H%M%S"));
-        let tmp = fsutil::temp_name(dir, &stem);
-        let published = write_header_file(&tmp, &now).and_then(|(header, len)| {
-            let path = link_first_free(dir, &stem, &tmp)?;
-            Ok((header, len, path))
-        });
-        // The temporary name is only a staging area; removing it is tidy-up.
-        let _ = std::fs::remove_file(&tmp);
-        let (header, len, path) = published?;
-        fsutil::sync_dir(dir)?;
+        let (header, len, path) = create::create_log(dir, &Local::now().fixed_offset())?;
         let file = fsutil::open_append(&path)?;
         let start = Start {
             len,
@@ -600,72 +586,6 @@ fn check_options(opts: &Options) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Creates `path` exclusively (never replacing a file) holding only a new
-/// header with creation time `created`, written and fdatasynced. Returns the
-/// header and the file's length. Both new sessions and imports start here.
-pub(crate) fn write_header_file(
-    path: &Path,
-    created: &chrono::DateTime<chrono::FixedOffset>,
-) -> Result<(Header, u64)> {
-    use std::io::Write;
-    let header = Header {
-        version: crate::FORMAT_VERSION,
-        session: new_session_id(),
-        created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-    };
-    let mut line = Vec::new();
-    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
-    // `path` is a hidden staging name the user never gave; errors name its
-    // directory, which they did.
-    let dir = path.parent().unwrap_or(path);
-    let mut f = fsutil::create_new(path).map_err(|e| Error::io(dir, "create a new log", e))?;
-    f.write_all(&line)
-        .map_err(|e| Error::io(dir, "write a new log's header", e))?;
-    f.sync_data()
-        .map_err(|e| Error::io(dir, "fdatasync a new log's header", e))?;
-    Ok((header, line.len() as u64))
-}
-
-/// Links `tmp` to the first free name of `STEM.jsonl`, `STEM_2.jsonl`, …:
-/// `link(2)` fails if the name exists, which makes it an exclusive create
-/// whose file already holds its header.
-fn link_first_free(dir: &Path, stem: &str, tmp: &Path) -> Result<PathBuf> {
-    for n in 1u32..=100_000 {
-        let name = if n == 1 {
-            format!("{stem}.jsonl")
-        } else {
-            format!("{stem}_{n}.jsonl")
-        };
-        let path = dir.join(name);
-        match std::fs::hard_link(tmp, &path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(&path, "link new log into place", e)),
-        }
-    }
-    Err(Error::InvalidInput(format!(
-        "{}: no free name for {stem}.jsonl after 100000 tries",
-        dir.display()
-    )))
-}
-
-/// 128 random bits from the standard library's per-process random hash keys,
-/// mixed with the time and pid; uniqueness is all a session id needs.
-fn new_session_id() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut a = RandomState::new().build_hasher();
-    a.write_u128(nanos);
-    a.write_u32(std::process::id());
-    let a = a.finish();
-    let b = RandomState::new().hash_one((a, nanos));
-    format!("{a:016x}{b:016x}")
 }
 
 #[cfg(test)]
