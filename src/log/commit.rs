@@ -216,12 +216,9 @@ pub(crate) enum Request {
         /// that is not in the log. Awaited appends echo on the caller's side.
         echo: Option<Echo>,
     },
-    /// Append the end record, then render the export (if `export` is set).
-    End {
-        ts: String,
-        export: Option<PathBuf>,
-        reply: Reply,
-    },
+    /// Append the end record. The commit path writes records only: the
+    /// session renders the export once this one's seq comes back.
+    End { ts: String, reply: Reply },
     /// Resolves once everything queued before it has been handled.
     Flush { reply: Reply },
 }
@@ -877,20 +874,7 @@ impl Writer {
                     }
                     self.used.push(fields);
                 }
-                Request::End { export, reply, .. } => {
-                    let result = result.and_then(|seq| {
-                        if let Some(out) = export {
-                            crate::export::export_file(
-                                &self.shared.path,
-                                &out,
-                                crate::export::Format::Json,
-                                &crate::export::ExportOptions::default(),
-                            )?;
-                        }
-                        Ok(seq)
-                    });
-                    reply.send(result);
-                }
+                Request::End { reply, .. } => reply.send(result),
                 Request::Flush { reply } => {
                     reply.send(result.map(|_| 0));
                 }

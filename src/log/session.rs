@@ -326,6 +326,23 @@ impl Session {
         let (req, export, rx) = self.end_request(ts.into())?;
         self.inner.log.submit(req);
         let seq = rx.await?;
+        if let Some(out) = &export {
+            // Rendering reads the whole log and fsyncs: off the async thread.
+            let (log, out) = (self.path().to_path_buf(), out.clone());
+            let (tx, done) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("convlog-export".into())
+                .spawn(move || {
+                    let _ = tx.send(render_export(&log, &out));
+                })
+                .map_err(|e| Error::io(self.path(), "start the export thread", e))?;
+            done.await.map_err(|_| {
+                Error::InvalidInput(format!(
+                    "{}: the export thread panicked",
+                    self.path().display()
+                ))
+            })??;
+        }
         Ok(Ended { seq, export })
     }
 
@@ -333,6 +350,9 @@ impl Session {
     pub fn end_at_blocking(&self, ts: impl Into<String>) -> Result<Ended> {
         let (req, export, rx) = self.end_request(ts.into())?;
         let seq = self.inner.log.commit_blocking(req, rx)?;
+        if let Some(out) = &export {
+            render_export(self.path(), out)?;
+        }
         Ok(Ended { seq, export })
     }
 
@@ -342,11 +362,7 @@ impl Session {
         self.ready()?;
         let export = self.inner.export_on_end.then(|| export_path(self.path()));
         let (tx, rx) = reply_pair(&self.inner.log.shared);
-        let req = Request::End {
-            ts,
-            export: export.clone(),
-            reply: tx,
-        };
+        let req = Request::End { ts, reply: tx };
         Ok((req, export, rx))
     }
 
@@ -571,6 +587,17 @@ fn now_into(buf: &mut [u8; 40]) -> &str {
         n
     };
     std::str::from_utf8(&buf[..len]).unwrap_or_default()
+}
+
+/// Renders the JSON export of an ended log, once the end record is durable.
+fn render_export(log: &Path, out: &Path) -> Result<()> {
+    crate::export::export_file(
+        log,
+        out,
+        crate::export::Format::Json,
+        &crate::export::ExportOptions::default(),
+    )
+    .map(drop)
 }
 
 fn print_echo(echo: Option<Echo>) {
