@@ -7,9 +7,14 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything that can go wrong in convlog.
-#[derive(Debug)]
+///
+/// `Clone`, because one failed commit answers every request of its batch,
+/// and each caller must see the same variant (a `LockTimeout` to retry, an
+/// I/O error's kind), not a description of it.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system call failed on `path`.
@@ -18,8 +23,8 @@ pub enum Error {
         path: PathBuf,
         /// What convlog was doing, e.g. "fdatasync".
         action: &'static str,
-        /// The underlying error.
-        source: io::Error,
+        /// The underlying error, shared by every clone.
+        source: Arc<io::Error>,
     },
     /// A role other than `user` or `agent`.
     InvalidRole(String),
@@ -73,7 +78,9 @@ pub enum Error {
         /// How long we waited.
         waited: std::time::Duration,
     },
-    /// The writer thread is gone (the process is shutting down).
+    /// A request was dropped before it was answered: whoever was committing
+    /// it went away (a panic, or the process shutting down). Whether it
+    /// reached the disk is unknown.
     WriterGone {
         /// The log.
         path: PathBuf,
@@ -86,6 +93,10 @@ pub enum Error {
         /// The validation error.
         source: Box<Error>,
     },
+    /// A failure inside convlog, not caused by the caller's input: a helper
+    /// thread that panicked, a state that should not occur. Unlike
+    /// [`Error::InvalidInput`] it is never a finding about a file.
+    Internal(String),
     /// [`global`](crate::log::global) was used before [`global::init`](crate::log::global::init), or initialised twice.
     DefaultSession(&'static str),
 }
@@ -99,7 +110,7 @@ impl Error {
         Error::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -198,9 +209,14 @@ impl fmt::Display for Error {
                 waited.as_secs_f64()
             ),
             Error::WriterGone { path } => {
-                write!(f, "{}: the writer thread has stopped", path.display())
+                write!(
+                    f,
+                    "{}: the request was dropped before it was committed (is the process shutting down?)",
+                    path.display()
+                )
             }
             Error::Rejected { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Internal(msg) => write!(f, "internal error: {msg}"),
             Error::DefaultSession(msg) => f.write_str(msg),
         }
     }
@@ -209,7 +225,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source.as_ref()),
             Error::Rejected { source, .. } => Some(source.as_ref()),
             _ => None,
         }

@@ -296,7 +296,7 @@ where
             Ok(rt.block_on(f))
         })
         .join()
-        .unwrap_or_else(|_| Err(Error::InvalidInput("the import thread panicked".into())))
+        .unwrap_or_else(|_| Err(Error::Internal("the import thread panicked".into())))
     })
 }
 
@@ -330,7 +330,12 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
                 Ok(None) => {
                     return Err(bad_entry(tmp, index, "blank content was not written"));
                 }
-                Err(e) => return Err(Error::InvalidInput(format!("conversation[{index}]: {e}"))),
+                // A value the log refuses is this file's fault; a failed
+                // write (a full disk, a broken writer) is not, and keeps its kind.
+                Err(e) if e.is_rejected_input() => {
+                    return Err(Error::InvalidInput(format!("conversation[{index}]: {e}")));
+                }
+                Err(e) => return Err(e),
             }
         }
         // Dated at the last message: the session ended then, not on import day.
@@ -489,5 +494,82 @@ mod tests {
             r#"{"conversation": [{"role":"user","content":7,"timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
         );
         assert!(e.contains("`content` is not a string: 7"), "{e}");
+    }
+
+    const FSIZE_CHILD: &str = "CONVLOG_IMPORT_FSIZE_CHILD";
+
+    /// Not a test by itself: the child of `a_full_disk_is_an_error_not_a_rejected_file`,
+    /// which imports with room for little more than a header. Without the
+    /// variable it returns at once.
+    #[test]
+    fn full_disk_child() {
+        let Some(original) = std::env::var_os(FSIZE_CHILD) else {
+            return;
+        };
+        // SAFETY: plain syscalls on valid, initialised arguments.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
+            let small = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: cur.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &small), 0);
+        }
+        let e = import_file(Path::new(&original)).unwrap_err();
+        println!("rejected input: {}", e.is_rejected_input());
+        println!(
+            "kind: {}",
+            match e {
+                Error::Poisoned { .. } => "poisoned",
+                Error::Io { .. } => "io",
+                _ => "other",
+            }
+        );
+        println!("error: {e}");
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_a_rejected_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("conversation_20250818_143022.json");
+        let entries: Vec<String> = (0..20)
+            .map(|i| {
+                format!(
+                    r#"{{"role":"user","content":"{}","timestamp":"2025-08-18T14:30:{:02}","source":"s"}}"#,
+                    "x".repeat(1000),
+                    i
+                )
+            })
+            .collect();
+        std::fs::write(
+            &original,
+            format!(r#"{{"conversation": [{}]}}"#, entries.join(",")),
+        )
+        .unwrap();
+
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "import::tests::full_disk_child", "--nocapture"])
+            .env(FSIZE_CHILD, &original)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `convlog import` exits 1 for a rejected input and 2 for anything
+        // else: a full disk must be the latter, with its real kind.
+        assert!(stdout.contains("rejected input: false"), "{stdout}");
+        assert!(
+            stdout.contains("kind: poisoned") || stdout.contains("kind: io"),
+            "{stdout}"
+        );
+        assert!(!log_path_for(&original).exists());
     }
 }

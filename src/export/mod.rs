@@ -519,7 +519,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
     )?;
     done.into_inner()
         .map(|(report, _, _)| report)
-        .ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+        .ok_or_else(|| Error::Internal("export produced no report".into()))
 }
 
 /// Passes bytes on, keeping their count and CRC-32 for the stamp.

@@ -145,7 +145,7 @@ pub fn read_stamp(file: &Path) -> Result<Option<Stamp>> {
 pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
     let path = stamp_path(file);
     let mut bytes = serde_json::to_vec(stamp)
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
     bytes.push(b'\n');
     crate::log::fsutil::write_atomic(&path, |w| {
         w.write_all(&bytes)

@@ -841,7 +841,7 @@ impl Writer {
             Err(e) => {
                 let mut all = Vec::with_capacity(batch.len());
                 for _ in 1..batch.len() {
-                    all.push(Err(clone_error(&e, &self.shared)));
+                    all.push(Err(e.clone()));
                 }
                 all.insert(0, Err(e));
                 all
@@ -896,48 +896,6 @@ fn request_len(r: &Request) -> usize {
     match r {
         Request::Append { fields, .. } => fields.len() + 64,
         _ => 64,
-    }
-}
-
-/// A batch-wide failure goes to every request in it. `Error` is not `Clone`
-/// (it holds an `io::Error`), so each later request gets a rebuilt copy of
-/// the same variant.
-///
-/// Why not just the text: a caller matching on [`Error::LockTimeout`] (to
-/// retry later) or on an I/O error's kind must see the same error whatever
-/// place its record had in the batch. Previously every request but the first
-/// got an `Error::InvalidInput` carrying the real error's text, so of several
-/// appends waiting on a lock held by another process only one reported
-/// `LockTimeout`.
-fn clone_error(e: &Error, shared: &Shared) -> Error {
-    match e {
-        Error::LockTimeout { path, waited } => Error::LockTimeout {
-            path: path.clone(),
-            waited: *waited,
-        },
-        Error::Poisoned { path, cause } => Error::Poisoned {
-            path: path.clone(),
-            cause: cause.clone(),
-        },
-        Error::Io {
-            path,
-            action,
-            source,
-        } => Error::Io {
-            path: path.clone(),
-            action,
-            source: match source.raw_os_error() {
-                Some(code) => io::Error::from_raw_os_error(code),
-                None => io::Error::new(source.kind(), source.to_string()),
-            },
-        },
-        _ => match shared.poison_cause() {
-            Some(cause) => Error::Poisoned {
-                path: shared.path.clone(),
-                cause,
-            },
-            None => Error::InvalidInput(e.to_string()),
-        },
     }
 }
 

@@ -74,7 +74,7 @@ fn link_first_free(dir: &Path, stem: &str, tmp: &Path) -> Result<PathBuf> {
             Err(e) => return Err(Error::io(&path, "link new log into place", e)),
         }
     }
-    Err(Error::InvalidInput(format!(
+    Err(Error::Internal(format!(
         "{}: no free name for {} after {} tries",
         dir.display(),
         layout::log_name(stem, 1),

@@ -88,7 +88,7 @@ pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
                 Err(e) => return Err(Error::io(&candidate, "link backup into place", e)),
             }
         }
-        Err(Error::InvalidInput(format!(
+        Err(Error::Internal(format!(
             "{}: no free backup name after {} tries; clean up old .broken files",
             log.display(),
             layout::MAX_BROKEN

@@ -337,7 +337,7 @@ impl Session {
                 })
                 .map_err(|e| Error::io(self.path(), "start the export thread", e))?;
             done.await.map_err(|_| {
-                Error::InvalidInput(format!(
+                Error::Internal(format!(
                     "{}: the export thread panicked",
                     self.path().display()
                 ))
