@@ -81,6 +81,8 @@ pub mod format {}
 
 pub use error::{Error, Result};
 pub use export::{ExportOptions, Format, TimestampStyle};
+#[cfg(feature = "__test_hooks")]
+#[doc(hidden)]
 pub use log::commit::IoHooks;
 pub use log::layout::export_path;
 pub use log::session::{Ended, Options, Session};

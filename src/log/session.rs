@@ -23,9 +23,10 @@ use chrono::Local;
 
 use crate::error::{Error, Result};
 use crate::line as codec;
+#[cfg(feature = "__test_hooks")]
+use crate::log::commit::IoHooks;
 use crate::log::commit::{
-    self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
-    reply_pair,
+    self, Answer, Config, Echo, Log, Parts, RealIo, Request, Shared, Start, lock, reply_pair,
 };
 use crate::log::{create, fsutil};
 use crate::record::{Message, now_rfc3339, parse_ts};
@@ -51,7 +52,9 @@ pub struct Options {
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
-    /// The disk seam; replace it only to inject faults in tests.
+    /// The disk seam, replaced only to inject faults in tests.
+    #[cfg(feature = "__test_hooks")]
+    #[doc(hidden)]
     pub io: Arc<dyn IoHooks>,
 }
 
@@ -63,6 +66,7 @@ impl Default for Options {
             lock_timeout: None,
             echo: true,
             max_batch_bytes: 4 << 20,
+            #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
     }
@@ -188,7 +192,10 @@ impl Session {
         let cfg = Config {
             lock_timeout: opts.lock_timeout,
             max_batch_bytes: opts.max_batch_bytes.max(1),
+            #[cfg(feature = "__test_hooks")]
             io: opts.io,
+            #[cfg(not(feature = "__test_hooks"))]
+            io: Arc::new(RealIo),
         };
         Ok(Session {
             inner: Arc::new(Inner {
