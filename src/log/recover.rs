@@ -112,11 +112,7 @@ mod tests {
     const CHILD_ENV: &str = "CONVLOG_RECOVER_FSIZE_CHILD";
 
     fn torn_log(dir: &Path) -> PathBuf {
-        let opts = Options {
-            echo: false,
-            export_on_end: false,
-            ..Options::default()
-        };
+        let opts = Options::default().echo(false).export_on_end(false);
         let s = Session::create_with(dir, opts).unwrap();
         s.append_blocking(Message::user("hello", "test")).unwrap();
         let path = s.path().to_path_buf();

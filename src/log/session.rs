@@ -72,6 +72,48 @@ impl Default for Options {
     }
 }
 
+/// Builder-style setters, so that `Options::default().echo(false)` works
+/// from outside the crate, where a struct literal cannot name every field.
+impl Options {
+    /// Sets [`Options::max_content_bytes`].
+    pub fn max_content_bytes(mut self, bytes: usize) -> Options {
+        self.max_content_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Options::export_on_end`].
+    pub fn export_on_end(mut self, on: bool) -> Options {
+        self.export_on_end = on;
+        self
+    }
+
+    /// Sets [`Options::lock_timeout`].
+    pub fn lock_timeout(mut self, timeout: Option<Duration>) -> Options {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Options::echo`].
+    pub fn echo(mut self, on: bool) -> Options {
+        self.echo = on;
+        self
+    }
+
+    /// Sets [`Options::max_batch_bytes`].
+    pub fn max_batch_bytes(mut self, bytes: usize) -> Options {
+        self.max_batch_bytes = bytes;
+        self
+    }
+
+    /// Replaces the disk seam, to inject faults in tests.
+    #[cfg(feature = "__test_hooks")]
+    #[doc(hidden)]
+    pub fn io(mut self, io: Arc<dyn IoHooks>) -> Options {
+        self.io = io;
+        self
+    }
+}
+
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")

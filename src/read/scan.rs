@@ -91,6 +91,7 @@ impl FromStr for Recovery {
 /// What kind of damage a line has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DamageKind {
     /// A bad line with nothing valid after it: what an interrupted write leaves.
     TornTail,
@@ -132,6 +133,7 @@ impl DamageKind {
 
 /// One damaged line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Damage {
     /// 1-based line number.
     pub line: u64,
@@ -186,6 +188,7 @@ pub struct Position {
 
 /// Everything a scan learned about a log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The header, when line 1 is a valid one.
     pub header: Option<Header>,
