@@ -38,53 +38,43 @@ pub enum Error {
     /// A caller-supplied value is malformed (a timestamp, a `meta` that is not an object, …).
     InvalidInput(String),
     /// The session already has an end record; nothing may follow it.
-    Ended {
-        /// The log.
-        path: PathBuf,
-    },
+    #[allow(missing_docs)] // the fields' names say it
+    Ended { path: PathBuf },
     /// An earlier write or fdatasync failed, so this writer refuses all further appends.
     ///
     /// After a failed fsync the kernel may have dropped the dirty pages and
     /// cleared the error, so retrying could report success for data that is
     /// gone ("fsyncgate"). The only honest answer is to stop.
+    #[allow(missing_docs)] // the fields' names say it
     Poisoned {
-        /// The log.
         path: PathBuf,
         /// The first failure, as text.
         cause: String,
     },
     /// The file is not a convlog log, or a version this build does not read.
-    NotALog {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    #[allow(missing_docs)] // the fields' names say it
+    NotALog { path: PathBuf, reason: String },
     /// The log is damaged in a way the chosen recovery mode does not accept.
+    #[allow(missing_docs)] // the fields' names say it
     Damaged {
-        /// The log.
         path: PathBuf,
         /// 1-based line number of the first unacceptable damage.
         line: u64,
         /// Byte offset where that line starts.
         offset: u64,
-        /// What is wrong.
         reason: String,
     },
     /// Another process held the log's lock for longer than the configured timeout.
+    #[allow(missing_docs)] // the fields' names say it
     LockTimeout {
-        /// The log.
         path: PathBuf,
-        /// How long we waited.
         waited: std::time::Duration,
     },
     /// A request was dropped before it was answered: whoever was committing
     /// it went away (a panic, or the process shutting down). Whether it
     /// reached the disk is unknown.
-    WriterGone {
-        /// The log.
-        path: PathBuf,
-    },
+    #[allow(missing_docs)] // the fields' names say it
+    WriterGone { path: PathBuf },
     /// A value given for the log at `path` was rejected (an invalid role,
     /// timestamp, `meta`, or content over the limit): `source` says which.
     Rejected {

@@ -18,8 +18,8 @@ pub enum Repair {
     /// Nothing was damaged; the file was not touched.
     Clean,
     /// The torn tail was cut; its bytes are in `backup`.
+    #[allow(missing_docs)] // the fields' names say it
     Truncated {
-        /// Bytes cut.
         bytes: u64,
         /// Where the cut bytes were saved (`LOG.broken`, or `LOG.broken.N` if that exists).
         backup: PathBuf,

@@ -163,7 +163,7 @@ impl State {
 /// Everything one pass over a log learned.
 #[derive(Debug, Clone)]
 pub struct SessionStats {
-    /// The log.
+    #[allow(missing_docs)] // the log's path
     pub path: PathBuf,
     /// What the reader found (header, damage, counts).
     pub report: Report,

@@ -425,8 +425,8 @@ fn render_from<R: Render, B: io::BufRead>(
 /// Refuses an output file that is a convlog log: the log being exported
 /// (compared by device and inode, so a hard link, a symlink or another
 /// spelling of its name is caught) or any other log (its first bytes are a
-/// checksummed record). `export LOG -o LOG` used to replace the log with its
-/// own export; a typo must never destroy a transcript.
+/// checksummed record): a typo such as `export LOG -o LOG` must never
+/// replace a transcript with its own export.
 pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;

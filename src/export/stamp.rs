@@ -36,8 +36,8 @@ pub enum Refreshed {
     },
     /// The file where the export would go is not a convlog export, so it was
     /// left as it is.
+    #[allow(missing_docs)] // the fields' names say it
     Kept {
-        /// The file.
         export: PathBuf,
         /// An original that `convlog import` read ([`ExportState::Original`]),
         /// or a file of unknown origin ([`ExportState::Unknown`]).

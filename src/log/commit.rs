@@ -978,9 +978,9 @@ const UNKNOWN_LEN: u64 = u64::MAX;
 /// Reads an existing log to find where it stands, under a shared lock so a
 /// concurrent batch is not seen half-written.
 ///
-/// The shared lock is only *tried*. Blocking on it made `Session::open_with`
-/// wait forever while another process held the exclusive lock, ignoring
-/// `Options::lock_timeout` (which only the append path knew about). When the
+/// The shared lock is only *tried*: blocking on it would make
+/// `Session::open_with` wait forever while another process holds the
+/// exclusive lock, ignoring `Options::lock_timeout`. When the
 /// lock is busy, the log is read without it and the writer starts from
 /// [`UNKNOWN_LEN`], so its first batch rescans the whole file under the
 /// exclusive lock (honouring the timeout) before assigning a seq; the

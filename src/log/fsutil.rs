@@ -117,7 +117,7 @@ pub fn open_rw(path: &Path) -> Result<File> {
 /// Opens an existing file without following a symlink, and refuses anything
 /// that is not a regular file.
 ///
-/// Why: a FIFO planted at a log's path made `inspect`, `verify` and export
+/// A FIFO planted at a log's path would make `inspect`, `verify` and export
 /// hang forever (a read-only `open` of a FIFO waits for a writer), and
 /// `Session::open` fail with a baffling "seek failed: Illegal seek"; a
 /// device could feed an endless scan. `O_NONBLOCK` keeps the `open` itself
