@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::line::{self as codec, Kind};
 use crate::log::{fsutil, recover};
-use crate::reader::{self, DamageKind, Position};
+use crate::read::scan::{DamageKind, Position};
 use crate::record::Record;
 
 #[cfg(feature = "__test_hooks")]
@@ -969,52 +969,4 @@ fn watch_lock_waits() {
             }
         }
     }
-}
-
-/// A `known_len` no file has: the first batch's catch-up finds the file
-/// "shorter" than that and rescans it from the start, under the exclusive lock.
-const UNKNOWN_LEN: u64 = u64::MAX;
-
-/// Reads an existing log to find where it stands, under a shared lock so a
-/// concurrent batch is not seen half-written.
-///
-/// The shared lock is only *tried*: blocking on it would make
-/// `Session::open_with` wait forever while another process holds the
-/// exclusive lock, ignoring `Options::lock_timeout`. When the
-/// lock is busy, the log is read without it and the writer starts from
-/// [`UNKNOWN_LEN`], so its first batch rescans the whole file under the
-/// exclusive lock (honouring the timeout) before assigning a seq; the
-/// lockless read only serves the open-time checks (ended? session id?),
-/// whose worst case is an `Error::Ended` from that first batch instead of
-/// from `open`.
-pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, reader::Report)> {
-    let locked = match file.try_lock_shared() {
-        Ok(()) => true,
-        Err(std::fs::TryLockError::WouldBlock) => false,
-        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
-    };
-    let result = recover::scan_locked(path, file, Position::default(), None, |_| Ok(()));
-    if locked {
-        fsutil::unlock(file, path);
-    }
-    let report = result?;
-    let torn_lines = report
-        .damage
-        .iter()
-        .filter(|d| d.kind == DamageKind::TornTail)
-        .count() as u64;
-    Ok((
-        Start {
-            // A torn tail is left for the first batch to cut under the
-            // exclusive lock: `known_len` stops before it, so it is noticed.
-            len: if locked {
-                report.valid_len
-            } else {
-                UNKNOWN_LEN
-            },
-            lines: report.lines - torn_lines,
-            last_seq: report.last_seq.unwrap_or(0),
-        },
-        report,
-    ))
 }

@@ -1,4 +1,5 @@
-//! Recovery from a torn tail, shared by the commit path and `repair`.
+//! Finding where a log stands, and recovering from a torn tail: shared by
+//! opening a session, the commit path and `repair`.
 //!
 //! A crashed writer can leave a partial last line. Both the commit path
 //! (before it appends after someone else's crash) and `convlog verify
@@ -10,8 +11,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::log::commit::Start;
 use crate::log::{fsutil, layout};
-use crate::read::scan::{self, Position, Recovery, Report};
+use crate::read::scan::{self, DamageKind, Position, Recovery, Report};
 use crate::record::Record;
 
 /// Scans `file` from `pos` up to `end` (or to its end) with
@@ -47,6 +49,54 @@ where
             visit,
         ),
     }
+}
+
+/// A `known_len` no file has: the first batch's catch-up finds the file
+/// "shorter" than that and rescans it from the start, under the exclusive lock.
+const UNKNOWN_LEN: u64 = u64::MAX;
+
+/// Reads an existing log to find where it stands, under a shared lock so a
+/// concurrent batch is not seen half-written.
+///
+/// The shared lock is only *tried*: blocking on it would make
+/// `Session::open_with` wait forever while another process holds the
+/// exclusive lock, ignoring `Options::lock_timeout`. When the
+/// lock is busy, the log is read without it and the writer starts from
+/// [`UNKNOWN_LEN`], so its first batch rescans the whole file under the
+/// exclusive lock (honouring the timeout) before assigning a seq; the
+/// lockless read only serves the open-time checks (ended? session id?),
+/// whose worst case is an `Error::Ended` from that first batch instead of
+/// from `open`.
+pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, Report)> {
+    let locked = match file.try_lock_shared() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+    };
+    let result = scan_locked(path, file, Position::default(), None, |_| Ok(()));
+    if locked {
+        fsutil::unlock(file, path);
+    }
+    let report = result?;
+    let torn_lines = report
+        .damage
+        .iter()
+        .filter(|d| d.kind == DamageKind::TornTail)
+        .count() as u64;
+    Ok((
+        Start {
+            // A torn tail is left for the first batch to cut under the
+            // exclusive lock: `known_len` stops before it, so it is noticed.
+            len: if locked {
+                report.valid_len
+            } else {
+                UNKNOWN_LEN
+            },
+            lines: report.lines - torn_lines,
+            last_seq: report.last_seq.unwrap_or(0),
+        },
+        report,
+    ))
 }
 
 /// Cuts the bytes from `valid_len` to `len` off `file`, after saving them

@@ -28,7 +28,7 @@ use crate::log::commit::IoHooks;
 use crate::log::commit::{
     self, Answer, Config, Echo, Log, Parts, RealIo, Request, Shared, Start, lock, reply_pair,
 };
-use crate::log::{create, fsutil};
+use crate::log::{create, fsutil, recover};
 use crate::record::{Message, now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
@@ -209,7 +209,7 @@ impl Session {
         let path = log.as_ref().to_path_buf();
         check_options(&opts)?;
         let file = fsutil::open_append(&path)?;
-        let (start, report) = commit::inspect_existing(&path, &file)?;
+        let (start, report) = recover::inspect_existing(&path, &file)?;
         if report.ended {
             return Err(Error::Ended { path });
         }
