@@ -9,19 +9,29 @@
 //! ```no_run
 //! use convlog::{Message, Session};
 //!
-//! # async fn agent() -> convlog::Result<()> {
-//! let log = Session::create("conversations")?;
-//! let stt = log.clone(); // one handle for the STT path…
-//! let tts = log.clone(); // …and one for the TTS path
+//! #[tokio::main]
+//! async fn main() -> convlog::Result<()> {
+//!     // The original design's console lines: `[USER] …` / `[AGENT] …` at INFO.
+//!     tracing_subscriber::fmt().with_target(false).init();
 //!
-//! // Waits until the record is on disk:
-//! stt.append(Message::user("नमस्कार, आप कैसे हैं?", "deepgram_stt")).await?;
-//! // Or log without waiting, as the original plugins did:
-//! tts.log(Message::agent("नमस्ते!", "cartesia_tts").turn("t1"));
+//!     // Creates conversations/conversation_YYYYMMDD_HHMMSS.jsonl (0600, directory 0700).
+//!     let log = Session::create("conversations")?;
+//!     let stt = log.clone(); // a cheap handle for the STT path…
+//!     let tts = log.clone(); // …and one for the TTS path
 //!
-//! // Appends the end record and writes conversation_….json beside the log:
-//! let ended = log.end().await?;
-//! # Ok(()) }
+//!     // Resolves once the record is written and fdatasynced; concurrent appends share one sync.
+//!     stt.append(Message::user("नमस्कार, आप कैसे हैं?", "deepgram_stt")).await?;
+//!
+//!     // Or log without waiting for durability, as the original plugins did. It never blocks on the
+//!     // disk and never panics; a failure is logged through tracing and kept in `last_error()`.
+//!     tts.log(Message::agent("नमस्ते!", "cartesia_tts").turn("t1").lang("hi"));
+//!     tts.log(Message::agent("मैं ठीक हूँ, धन्यवाद।", "cartesia_tts").turn("t1"));
+//!
+//!     // Appends the end record and renders conversation_….json beside the log.
+//!     let ended = log.end().await?;
+//!     println!("export: {:?}", ended.export);
+//!     Ok(())
+//! }
 //! ```
 //!
 //! The modules follow the data's path: [`record`] (what a log holds) →
@@ -93,3 +103,29 @@ pub use record::{Message, Role};
 pub const FORMAT_NAME: &str = "convlog";
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+
+#[cfg(test)]
+mod readme {
+    /// The README's library example is the crate's doc test, so it is
+    /// compiled as a `main.rs` by `cargo test`; this keeps the two the same.
+    #[test]
+    fn the_readme_example_is_the_crate_doc_test() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Using the library").expect("section")..];
+        let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+        let block = &section[start..start + section[start..].find("```").expect("closed")];
+        let doc: String = include_str!("lib.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            doc.contains(block.trim_end()),
+            "README's library example and the crate doc test differ"
+        );
+    }
+}

@@ -4,6 +4,27 @@
 //! that was ever acknowledged. Mid-file corruption is different: the bytes
 //! changed after they were acknowledged, and no automatic fix is right, so
 //! repair refuses and points at `--recovery skip-corrupt` instead.
+//!
+//! ```
+//! use std::io::Write;
+//! use convlog::repair::{Repair, repair};
+//! use convlog::{Message, Session};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = Session::create(dir.path())?;
+//! log.append_blocking(Message::user("Hi!", "deepgram_stt"))?;
+//! let path = log.path().to_path_buf();
+//! drop(log);
+//! // What a write cut short by a crash leaves: half a line.
+//! std::fs::OpenOptions::new().append(true).open(&path)?.write_all(b"{\"crc\":\"0a1b")?;
+//!
+//! let (done, _report) = repair(&path, None)?;
+//! let Repair::Truncated { bytes, backup } = done else { panic!("{done:?}") };
+//! assert_eq!(bytes, 12);
+//! assert_eq!(std::fs::read(backup)?, b"{\"crc\":\"0a1b");
+//! assert!(convlog::read::inspect(&path)?.is_intact());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

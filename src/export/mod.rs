@@ -1,5 +1,27 @@
 //! Export: renders a log in one of the [`Format`]s, streaming.
 //!
+//! ```
+//! use convlog::export::{self, ExportOptions, Format};
+//! use convlog::{Message, Session};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = Session::create(dir.path())?;
+//! log.append_blocking(Message::user("Hi!", "deepgram_stt"))?;
+//! log.append_blocking(Message::agent("Hello!", "cartesia_tts"))?;
+//! let opts = ExportOptions::default();
+//!
+//! // To any writer: the whole log is checked before the first byte goes out.
+//! let mut text = Vec::new();
+//! export::render(log.path(), Format::Text, &mut text, "<memory>".as_ref(), &opts)?;
+//! assert!(String::from_utf8(text)?.contains("[USER] Hi!"));
+//!
+//! // To a file, replaced atomically (tmp, fsync, rename, fsync of the directory).
+//! let out = dir.path().join("transcript.json");
+//! export::export_file(log.path(), &out, Format::Json, &opts)?;
+//! assert!(std::fs::read_to_string(&out)?.starts_with("{\n  \"conversation\": ["));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Records go through the [`Merger`] (which joins the fragments of one
 //! streamed turn) into a [`Render`] implementation, one file per format, so
 //! memory stays bounded by the longest turn, not the log. [`render`] writes

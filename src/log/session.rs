@@ -135,7 +135,24 @@ pub struct Ended {
     pub export: Option<PathBuf>,
 }
 
-/// A handle to one open log. Clone it freely.
+/// A handle to one open log. Clone it freely: every clone appends to the
+/// same log, and the log is closed when the last one is dropped.
+///
+/// ```
+/// use convlog::{Message, Session};
+///
+/// let dir = tempfile::tempdir()?;
+/// let log = Session::create(dir.path())?;
+/// // A thread that may wait commits its own record: durable when this returns.
+/// let seq = log.append_blocking(Message::user("नमस्ते", "deepgram_stt"))?;
+/// assert_eq!(seq, Some(1));
+/// // Queued without waiting; durable after the next append, flush or end.
+/// log.log(Message::agent("Hello!", "cartesia_tts").turn("t1"));
+/// let ended = log.end_blocking()?;
+/// assert_eq!(ended.seq, 3);
+/// assert!(ended.export.unwrap().exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,

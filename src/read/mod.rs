@@ -6,6 +6,26 @@
 //!   callers that want them without a callback over borrowed records;
 //! - `follow`: the records a live log gains as they arrive (`tail -f`);
 //! - `discover`: which paths a command was given are logs.
+//!
+//! ```
+//! use convlog::{Message, Recovery, Session, read};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = Session::create(dir.path())?;
+//! log.append_blocking(Message::user("Hi!", "deepgram_stt"))?;
+//! log.append_blocking(Message::agent("Hello!", "cartesia_tts"))?;
+//!
+//! // What state the file is in, without reading its messages out.
+//! let report = read::inspect(log.path())?;
+//! assert!(report.is_intact() && report.messages == 2);
+//!
+//! // Its messages, as owned values, after the whole log was checked.
+//! let contents: Vec<String> = read::messages(log.path(), Recovery::TolerateTail)?
+//!     .map(|m| m.map(|m| m.content))
+//!     .collect::<convlog::Result<_>>()?;
+//! assert_eq!(contents, ["Hi!", "Hello!"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod discover;
 pub mod follow;
