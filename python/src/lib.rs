@@ -237,7 +237,8 @@ fn build(
 /// fdatasynced; :meth:`log` means queued, and durable after the next
 /// :meth:`flush`, :meth:`append` or :meth:`end`. Every call that waits on
 /// the disk releases the GIL, and the ``*_async`` variants never wait on the
-/// event loop's thread: the fsync runs on the log's writer thread.
+/// event loop's thread: the fsync runs on the thread committing the log,
+/// which completes the awaitable through ``call_soon_threadsafe``.
 #[pyclass(frozen, module = "convlog", name = "Session")]
 struct Session {
     engine: Engine,
@@ -376,9 +377,9 @@ impl Session {
     }
 
     /// :meth:`append` as an awaitable. The record is queued when this is
-    /// called; the asyncio future is completed from the writer's side, so no
-    /// fsync runs on the event loop's thread. Cancelling the await does not
-    /// cancel the write.
+    /// called and committed off the event loop; the thread that committed it
+    /// completes the asyncio future, so no fsync runs on the loop's thread.
+    /// Cancelling the await does not cancel the write.
     #[pyo3(signature = (role, content, source = String::from("python"), *, turn = None, interrupted = false, speaker = None, lang = None, meta = None, timestamp = None))]
     #[allow(clippy::too_many_arguments)]
     fn append_async<'py>(
@@ -550,6 +551,18 @@ impl Session {
     }
 }
 
+/// The library's last handle waits for its log's committer as it goes, and
+/// an `*_async` call's completion takes the GIL on that committer: so what
+/// is queued is committed here with the GIL released first, leaving the
+/// handle's own drop nothing to wait for.
+impl Drop for Session {
+    fn drop(&mut self) {
+        // An error here was already reported to whoever awaited the records,
+        // or kept in `last_error`; a dropped session has nobody left to tell.
+        let _ = Python::attach(|py| py.detach(|| self.engine.flush_blocking()));
+    }
+}
+
 impl Session {
     fn new(engine: Engine, echo: bool) -> Session {
         Session {
@@ -644,7 +657,9 @@ impl Waiter {
         Ok(())
     }
 
-    /// Runs on the reply thread: converts `r` and hands it to the loop.
+    /// Runs on the thread that committed the record (or on the loop's own
+    /// thread when the call failed at once): converts `r` and hands it to
+    /// the loop. It only schedules; it never waits on the log.
     fn finish<T>(
         self,
         r: engine::Result<T>,
@@ -693,21 +708,20 @@ fn path_arg(p: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     p.extract::<PathBuf>()
 }
 
-fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    cached(py, &LOADS, "json", "loads")?.call1((v.to_string(),))
-}
-
-/// What ``convlog verify`` reports about one log, as a dict: ``state``
-/// (``intact``, ``torn-tail`` or ``corrupt``), ``ended``, ``messages``,
-/// the seq and time span, and every damaged line.
+/// What ``convlog verify --json PATH`` prints for the log, as a dict with
+/// the same keys in the same order: ``path``, ``session``, ``state``
+/// (``ended``, ``open`` or ``damaged``), ``start``, ``stop``,
+/// ``duration_secs``, ``messages`` (``user``, ``agent``, ``total``),
+/// ``damage`` (every damaged line), ``seq``, ``bytes``, ``advice`` and
+/// ``repair`` (always ``None``: this never repairs).
 #[pyfunction]
 fn verify<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let path = path_arg(path)?;
-    let v = py
+    let text = py
         .detach(|| engine::verify(&path))
         .map_err(|e| to_pyerr(py, &e, Some(&path)))?;
-    json_to_py(py, &v)
+    cached(py, &LOADS, "json", "loads")?.call1((text,))
 }
 
 /// Renders a log. ``out=None`` writes beside the log (``.json`` for JSON)
