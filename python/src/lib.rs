@@ -531,12 +531,7 @@ impl Session {
         }
         let swallow = !exc_type.is_none();
         self.engine.end_then(move |r| match r {
-            Err(e) if swallow => Python::attach(|py| {
-                warn(py, &e.to_string());
-                waiter.finish(Ok(()), |py, ()| {
-                    Ok(PyBool::new(py, false).to_owned().into_any())
-                })
-            }),
+            Err(e) if swallow => waiter.finish_logged(&e),
             r => waiter.finish(r, |py, _| Ok(PyBool::new(py, false).to_owned().into_any())),
         });
         Ok(fut)
@@ -686,21 +681,43 @@ impl Waiter {
                     (resolve, self.fut.bind(py), ok, value),
                 )
             });
-            // A closed loop has nobody left to await the result; say so at
-            // DEBUG, since the record's fate is in the log either way.
-            if let Err(e) = sent {
-                let _ = logger(py).and_then(|l| {
-                    l.call_method1(
-                        "debug",
-                        (
-                            "%s: could not hand a result to its event loop: %s",
-                            self.path.display().to_string(),
-                            e.to_string(),
-                        ),
+            self.sent(py, sent);
+        });
+    }
+
+    /// Runs on the committing thread when the `async with` block already
+    /// raised: the end's own failure is logged on the loop (the host's
+    /// logging handlers never run on the committer, which holds the log),
+    /// and the awaitable returns False so that the block's exception goes on.
+    fn finish_logged(self, e: &engine::Error) {
+        Python::attach(|py| {
+            static LOGGED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            let sent =
+                cached(py, &LOGGED, "convlog._errors", "_resolve_logged").and_then(|resolve| {
+                    self.loop_.bind(py).call_method1(
+                        "call_soon_threadsafe",
+                        (resolve, self.fut.bind(py), e.to_string()),
                     )
                 });
-            }
+            self.sent(py, sent);
         });
+    }
+
+    /// A closed loop has nobody left to await the result; says so at DEBUG,
+    /// since the record's fate is in the log either way.
+    fn sent(&self, py: Python<'_>, sent: PyResult<Bound<'_, PyAny>>) {
+        if let Err(e) = sent {
+            let _ = logger(py).and_then(|l| {
+                l.call_method1(
+                    "debug",
+                    (
+                        "%s: could not hand a result to its event loop: %s",
+                        self.path.display().to_string(),
+                        e.to_string(),
+                    ),
+                )
+            });
+        }
     }
 }
 

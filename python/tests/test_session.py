@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +72,27 @@ async def test_async_api_and_context_manager(logdir: Path) -> None:
     assert export is not None and export.exists()
     with pytest.raises(convlog.SessionEndedError):
         await log2.append_async("user", "y")
+
+
+async def test_async_with_logs_a_failed_end_on_the_loop_and_keeps_the_error(
+    logdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the block raised and ending fails too (here: another holder of
+    the lock outlasts lock_timeout), the block's exception goes on and the
+    end's failure is logged on the loop's thread, not on the committer."""
+    log = convlog.Session.create(logdir, lock_timeout=0.1, echo=False)
+    holder = os.open(log.path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        with caplog.at_level(logging.ERROR, "convlog"), pytest.raises(RuntimeError, match="boom"):
+            async with log:
+                raise RuntimeError("boom")
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    (record,) = [r for r in caplog.records if r.name == "convlog"]
+    assert str(log.path) in record.getMessage()
+    assert record.thread == threading.get_ident()
 
 
 async def test_append_async_never_waits_on_the_loop(logdir: Path) -> None:
