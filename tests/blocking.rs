@@ -289,3 +289,162 @@ fn an_awaited_append_leaves_the_runtime_thread_free_during_fdatasync() {
         "the runtime thread was held through the fdatasync"
     );
 }
+
+/// Holds every fdatasync briefly, counting finished ones and noting the
+/// threads they ran on.
+struct SlowSync {
+    done: AtomicUsize,
+    threads: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl IoHooks for SlowSync {
+    fn sync_data(&self, file: &std::fs::File) -> io::Result<()> {
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        std::thread::sleep(Duration::from_millis(50));
+        let r = file.sync_data();
+        self.done.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+}
+
+#[test]
+fn a_callback_runs_on_the_committing_thread_once_the_record_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(SlowSync {
+        done: AtomicUsize::new(0),
+        threads: Default::default(),
+    });
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            io: hooks.clone(),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let path = s.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let seen = hooks.clone();
+    s.append_with(Message::user("called back", "stt"), move |r| {
+        // What `done` sees when it runs: the sync finished, the record in
+        // the file, and the thread it runs on.
+        let synced = seen.done.load(Ordering::SeqCst);
+        tx.send((r, synced, seqs_in(&path), std::thread::current().id()))
+            .unwrap();
+    });
+    let (r, synced, on_disk, thread) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(r.unwrap(), Some(1));
+    assert_eq!(synced, 1, "done ran before the fdatasync finished");
+    assert_eq!(on_disk, vec![1]);
+    assert_ne!(
+        thread,
+        std::thread::current().id(),
+        "the caller's thread waited"
+    );
+    assert_eq!(
+        hooks.threads.lock().unwrap().as_slice(),
+        &[thread],
+        "done ran on a thread other than the one that committed"
+    );
+}
+
+#[test]
+fn callbacks_answer_every_append_flush_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let n = 200;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..n {
+        let tx = tx.clone();
+        s.append_with(Message::agent(format!("m{i}"), "tts"), move |r| {
+            tx.send(r.unwrap().unwrap()).unwrap()
+        });
+    }
+    let mut seqs: Vec<u64> = (0..n)
+        .map(|_| rx.recv_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>());
+
+    // Blank content is skipped and answered at once, on this thread.
+    let here = std::thread::current().id();
+    let (btx, brx) = std::sync::mpsc::channel();
+    s.append_with(Message::user("  ", "stt"), move |r| {
+        btx.send((r.unwrap(), std::thread::current().id())).unwrap()
+    });
+    assert_eq!(brx.try_recv().unwrap(), (None, here));
+
+    // A flush answers once what `log` queued before it is durable.
+    s.log(Message::user("detached", "stt"));
+    let path = s.path().to_path_buf();
+    let (ftx, frx) = std::sync::mpsc::channel();
+    s.flush_with(move |r| ftx.send((r, seqs_in(&path).len())).unwrap());
+    let (r, on_disk) = frx.recv_timeout(Duration::from_secs(10)).unwrap();
+    r.unwrap();
+    assert_eq!(on_disk, n + 1);
+
+    // The end answers once the end record is written and the export rendered.
+    let (etx, erx) = std::sync::mpsc::channel();
+    s.end_with(move |r| {
+        let ended = r.unwrap();
+        let rendered = ended.export.as_ref().is_some_and(|p| p.exists());
+        etx.send((ended, rendered)).unwrap()
+    });
+    let (ended, rendered) = erx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(ended.seq, n as u64 + 2);
+    assert!(rendered, "done ran before the export was rendered");
+    assert!(convlog::reader::inspect(s.path()).unwrap().ended);
+
+    // After the end an append is refused.
+    let (ltx, lrx) = std::sync::mpsc::channel();
+    s.append_with(Message::user("late", "stt"), move |r| ltx.send(r).unwrap());
+    let late = lrx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(matches!(late, Err(Error::Ended { .. })), "{late:?}");
+}
+
+#[test]
+fn a_failed_sync_reaches_the_callback_and_later_calls_fail_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(FailSync {
+        syncs: AtomicUsize::new(0),
+        fail_at: 1,
+    });
+    let s = Session::create_with(
+        dir.path(),
+        Options {
+            io: hooks.clone(),
+            ..quiet()
+        },
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    s.append_with(Message::user("lost", "stt"), move |r| tx.send(r).unwrap());
+    let e = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Io { .. } | Error::Poisoned { .. }),
+        "{e:?}"
+    );
+    let (ftx, frx) = std::sync::mpsc::channel();
+    s.flush_with(move |r| ftx.send(r).unwrap());
+    assert!(matches!(
+        frx.try_recv().unwrap(),
+        Err(Error::Poisoned { .. })
+    ));
+    let (etx, erx) = std::sync::mpsc::channel();
+    s.end_with(move |r| etx.send(r.map(|_| ())).unwrap());
+    assert!(matches!(
+        erx.try_recv().unwrap(),
+        Err(Error::Poisoned { .. })
+    ));
+    assert_eq!(
+        hooks.syncs.load(Ordering::SeqCst),
+        1,
+        "the sync was retried"
+    );
+}

@@ -1,43 +1,24 @@
 //! The one place this binding calls into the convlog library.
 //!
-//! The library's session API is async (an append returns a future that
-//! resolves once the record is durable). Python needs two shapes of it: a
-//! blocking call, made with the GIL released, and a callback run when the
-//! record is durable, so that an asyncio future can be completed from the
-//! writer's side without the event loop ever waiting on a disk. Both are
-//! built here on one small runtime thread, so that moving to a blocking API
-//! in the library later touches this file only.
+//! Python needs two shapes of each write: a blocking call, made with the
+//! GIL released, which commits on the calling thread when nobody else is
+//! committing (the library's `*_blocking` forms); and a callback run once
+//! the record is durable, on the thread that committed it (the `*_with`
+//! forms), so an asyncio future is completed with one hand-off back to its
+//! loop and no fsync ever runs on the loop's thread.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use convlog::reader::{self, Recovery};
 use convlog::record::{Record, Role};
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
+use serde::Serialize;
 
 pub use convlog::Error;
 /// A message checked and ready to queue.
 pub use convlog::Message as Prepared;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The runtime whose only job is to wait on the writer's replies. Its thread
-/// blocks in `block_on(pending)`, which drives the tasks spawned on it; the
-/// blocking calls poll their reply on the caller's own thread instead.
-fn runtime() -> &'static tokio::runtime::Handle {
-    static RT: OnceLock<tokio::runtime::Handle> = OnceLock::new();
-    RT.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a current-thread runtime without I/O or timers cannot fail to build");
-        let handle = rt.handle().clone();
-        std::thread::Builder::new()
-            .name("convlog-replies".into())
-            .spawn(move || rt.block_on(std::future::pending::<()>()))
-            .expect("spawning the reply thread");
-        handle
-    })
-}
 
 /// Session settings as Python passes them.
 #[derive(Debug, Clone, Default)]
@@ -161,35 +142,33 @@ impl Engine {
         self.s.log(m);
     }
 
-    /// Blocks the calling thread until `m` is durable.
+    /// Blocks the calling thread until `m` is durable; a lone caller
+    /// commits here.
     pub fn append_blocking(&self, m: Message) -> Result<Option<u64>> {
-        runtime().block_on(self.s.append(m))
+        self.s.append_blocking(m)
     }
 
-    /// Queues `m` now and runs `done` on the reply thread once it is durable.
+    /// Queues `m` now and runs `done` on the committing thread once it is
+    /// durable. `done` must only hand its result on (see
+    /// `convlog::Session::append_with`).
     pub fn append_then(&self, m: Message, done: impl FnOnce(Result<Option<u64>>) + Send + 'static) {
-        let fut = self.s.append(m);
-        runtime().spawn(async move { done(fut.await) });
+        self.s.append_with(m, done);
     }
 
     pub fn flush_blocking(&self) -> Result<()> {
-        let s = self.s.clone();
-        runtime().block_on(async move { s.flush().await })
+        self.s.flush_blocking()
     }
 
     pub fn flush_then(&self, done: impl FnOnce(Result<()>) + Send + 'static) {
-        let s = self.s.clone();
-        runtime().spawn(async move { done(s.flush().await) });
+        self.s.flush_with(done);
     }
 
     pub fn end_blocking(&self) -> Result<Ended> {
-        let s = self.s.clone();
-        runtime().block_on(async move { s.end().await.map(ended) })
+        self.s.end_blocking().map(ended)
     }
 
     pub fn end_then(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
-        let s = self.s.clone();
-        runtime().spawn(async move { done(s.end().await.map(ended)) });
+        self.s.end_with(move |r| done(r.map(ended)));
     }
 }
 
@@ -219,35 +198,118 @@ pub fn epoch_to_rfc3339(secs: f64) -> Option<String> {
     )
 }
 
-/// `convlog verify`'s facts about one log, as JSON.
-pub fn verify(path: &Path) -> Result<serde_json::Value> {
+/// What `convlog verify --json PATH` prints for one log, key for key and
+/// in the same order (serde keeps a struct's order; a `json!` map would
+/// sort it), so a script can move between the two freely.
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    path: String,
+    session: Option<&'a str>,
+    state: convlog::stats::State,
+    start: Option<&'a str>,
+    stop: Option<&'a str>,
+    duration_secs: Option<f64>,
+    messages: Messages,
+    damage: &'a [convlog::Damage],
+    seq: Seqs,
+    bytes: Bytes,
+    advice: Option<String>,
+    /// Always null: the binding never repairs.
+    repair: Option<()>,
+}
+
+#[derive(Serialize)]
+struct Messages {
+    user: u64,
+    agent: u64,
+    total: u64,
+}
+
+#[derive(Serialize)]
+struct Seqs {
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Bytes {
+    file: u64,
+    valid: u64,
+    torn: Option<u64>,
+}
+
+/// [`VerifyJson`] for `path`, as JSON text.
+pub fn verify(path: &Path) -> Result<String> {
+    use convlog::stats::{State, duration_secs, span};
     let r = reader::inspect(path)?;
-    let mid: Vec<u64> = r.mid_file_damage().map(|d| d.line).collect();
-    let state = if !mid.is_empty() {
-        "corrupt"
-    } else if r.torn_bytes().is_some() {
-        "torn-tail"
-    } else {
-        "intact"
+    let (start, stop) = span(&r);
+    let v = VerifyJson {
+        path: path.display().to_string(),
+        session: r.header.as_ref().map(|h| h.session.as_str()),
+        state: State::of(&r),
+        start,
+        stop,
+        duration_secs: duration_secs(&r),
+        messages: Messages {
+            user: r.user_messages,
+            agent: r.agent_messages,
+            total: r.user_messages + r.agent_messages,
+        },
+        damage: &r.damage,
+        seq: Seqs {
+            first: r.first_seq,
+            last: r.last_seq,
+        },
+        bytes: Bytes {
+            file: r.file_len,
+            valid: r.valid_len,
+            torn: r.torn_bytes(),
+        },
+        advice: advice(path, &r),
+        repair: None,
     };
-    Ok(serde_json::json!({
-        "path": path.display().to_string(),
-        "state": state,
-        "intact": r.is_intact(),
-        "ended": r.ended,
-        "session": r.header.as_ref().map(|h| &h.session),
-        "created": r.header.as_ref().map(|h| &h.created),
-        "messages": r.messages,
-        "first_seq": r.first_seq,
-        "last_seq": r.last_seq,
-        "first_ts": r.first_ts,
-        "last_ts": r.last_ts,
-        "file_len": r.file_len,
-        "valid_len": r.valid_len,
-        "torn_bytes": r.torn_bytes(),
-        "corrupt_lines": mid,
-        "damage": r.damage,
-    }))
+    serde_json::to_string(&v)
+        .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
+}
+
+/// The CLI's `next:` line for a log verify did not repair.
+fn advice(path: &Path, r: &convlog::Report) -> Option<String> {
+    let p = path.display();
+    let plural = |n: u64| format!("{n} message{}", if n == 1 { "" } else { "s" });
+    if r.mid_file_damage().next().is_some() {
+        let skipped: Vec<String> = r
+            .mid_file_damage()
+            .filter(|d| d.skips_record())
+            .map(|d| d.line.to_string())
+            .collect();
+        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
+        let mut s = if skipped.is_empty() {
+            format!(
+                "`convlog export --recovery skip-corrupt {p}` exports all {}",
+                plural(r.messages)
+            )
+        } else {
+            format!(
+                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
+                if skipped.len() == 1 { "" } else { "s" },
+                skipped.join(", ")
+            )
+        };
+        if !missing.is_empty() {
+            s.push_str(&format!(
+                "; {} never reached this file or was removed from it",
+                missing.join(", ")
+            ));
+        }
+        s.push_str("; --repair never touches mid-file damage");
+        return Some(s);
+    }
+    r.torn_bytes().map(|bytes| {
+        format!(
+            "`convlog verify --repair {p}` is safe: only a torn tail was found \
+             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
+        )
+    })
 }
 
 fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {

@@ -237,7 +237,8 @@ fn build(
 /// fdatasynced; :meth:`log` means queued, and durable after the next
 /// :meth:`flush`, :meth:`append` or :meth:`end`. Every call that waits on
 /// the disk releases the GIL, and the ``*_async`` variants never wait on the
-/// event loop's thread: the fsync runs on the log's writer thread.
+/// event loop's thread: the fsync runs on the thread committing the log,
+/// which completes the awaitable through ``call_soon_threadsafe``.
 #[pyclass(frozen, module = "convlog", name = "Session")]
 struct Session {
     engine: Engine,
@@ -376,9 +377,9 @@ impl Session {
     }
 
     /// :meth:`append` as an awaitable. The record is queued when this is
-    /// called; the asyncio future is completed from the writer's side, so no
-    /// fsync runs on the event loop's thread. Cancelling the await does not
-    /// cancel the write.
+    /// called and committed off the event loop; the thread that committed it
+    /// completes the asyncio future, so no fsync runs on the loop's thread.
+    /// Cancelling the await does not cancel the write.
     #[pyo3(signature = (role, content, source = String::from("python"), *, turn = None, interrupted = false, speaker = None, lang = None, meta = None, timestamp = None))]
     #[allow(clippy::too_many_arguments)]
     fn append_async<'py>(
@@ -530,12 +531,7 @@ impl Session {
         }
         let swallow = !exc_type.is_none();
         self.engine.end_then(move |r| match r {
-            Err(e) if swallow => Python::attach(|py| {
-                warn(py, &e.to_string());
-                waiter.finish(Ok(()), |py, ()| {
-                    Ok(PyBool::new(py, false).to_owned().into_any())
-                })
-            }),
+            Err(e) if swallow => waiter.finish_logged(&e),
             r => waiter.finish(r, |py, _| Ok(PyBool::new(py, false).to_owned().into_any())),
         });
         Ok(fut)
@@ -547,6 +543,18 @@ impl Session {
             self.engine.path().display().to_string(),
             self.engine.id()
         )
+    }
+}
+
+/// The library's last handle waits for its log's committer as it goes, and
+/// an `*_async` call's completion takes the GIL on that committer: so what
+/// is queued is committed here with the GIL released first, leaving the
+/// handle's own drop nothing to wait for.
+impl Drop for Session {
+    fn drop(&mut self) {
+        // An error here was already reported to whoever awaited the records,
+        // or kept in `last_error`; a dropped session has nobody left to tell.
+        let _ = Python::attach(|py| py.detach(|| self.engine.flush_blocking()));
     }
 }
 
@@ -644,7 +652,9 @@ impl Waiter {
         Ok(())
     }
 
-    /// Runs on the reply thread: converts `r` and hands it to the loop.
+    /// Runs on the thread that committed the record (or on the loop's own
+    /// thread when the call failed at once): converts `r` and hands it to
+    /// the loop. It only schedules; it never waits on the log.
     fn finish<T>(
         self,
         r: engine::Result<T>,
@@ -671,21 +681,43 @@ impl Waiter {
                     (resolve, self.fut.bind(py), ok, value),
                 )
             });
-            // A closed loop has nobody left to await the result; say so at
-            // DEBUG, since the record's fate is in the log either way.
-            if let Err(e) = sent {
-                let _ = logger(py).and_then(|l| {
-                    l.call_method1(
-                        "debug",
-                        (
-                            "%s: could not hand a result to its event loop: %s",
-                            self.path.display().to_string(),
-                            e.to_string(),
-                        ),
+            self.sent(py, sent);
+        });
+    }
+
+    /// Runs on the committing thread when the `async with` block already
+    /// raised: the end's own failure is logged on the loop (the host's
+    /// logging handlers never run on the committer, which holds the log),
+    /// and the awaitable returns False so that the block's exception goes on.
+    fn finish_logged(self, e: &engine::Error) {
+        Python::attach(|py| {
+            static LOGGED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            let sent =
+                cached(py, &LOGGED, "convlog._errors", "_resolve_logged").and_then(|resolve| {
+                    self.loop_.bind(py).call_method1(
+                        "call_soon_threadsafe",
+                        (resolve, self.fut.bind(py), e.to_string()),
                     )
                 });
-            }
+            self.sent(py, sent);
         });
+    }
+
+    /// A closed loop has nobody left to await the result; says so at DEBUG,
+    /// since the record's fate is in the log either way.
+    fn sent(&self, py: Python<'_>, sent: PyResult<Bound<'_, PyAny>>) {
+        if let Err(e) = sent {
+            let _ = logger(py).and_then(|l| {
+                l.call_method1(
+                    "debug",
+                    (
+                        "%s: could not hand a result to its event loop: %s",
+                        self.path.display().to_string(),
+                        e.to_string(),
+                    ),
+                )
+            });
+        }
     }
 }
 
@@ -693,21 +725,20 @@ fn path_arg(p: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     p.extract::<PathBuf>()
 }
 
-fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    cached(py, &LOADS, "json", "loads")?.call1((v.to_string(),))
-}
-
-/// What ``convlog verify`` reports about one log, as a dict: ``state``
-/// (``intact``, ``torn-tail`` or ``corrupt``), ``ended``, ``messages``,
-/// the seq and time span, and every damaged line.
+/// What ``convlog verify --json PATH`` prints for the log, as a dict with
+/// the same keys in the same order: ``path``, ``session``, ``state``
+/// (``ended``, ``open`` or ``damaged``), ``start``, ``stop``,
+/// ``duration_secs``, ``messages`` (``user``, ``agent``, ``total``),
+/// ``damage`` (every damaged line), ``seq``, ``bytes``, ``advice`` and
+/// ``repair`` (always ``None``: this never repairs).
 #[pyfunction]
 fn verify<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let path = path_arg(path)?;
-    let v = py
+    let text = py
         .detach(|| engine::verify(&path))
         .map_err(|e| to_pyerr(py, &e, Some(&path)))?;
-    json_to_py(py, &v)
+    cached(py, &LOADS, "json", "loads")?.call1((text,))
 }
 
 /// Renders a log. ``out=None`` writes beside the log (``.json`` for JSON)

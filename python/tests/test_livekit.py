@@ -50,7 +50,7 @@ async def test_text_turn_is_logged_and_exported(logdir: Path) -> None:
     # The export is exactly what the CLI and the original design's json.dump write.
     assert export.read_text(encoding="utf-8") == json.dumps(data, ensure_ascii=False, indent=2)
     report = convlog.verify(recorder.path)
-    assert report["state"] == "intact" and report["ended"] and report["messages"] == 2
+    assert report["state"] == "ended" and report["messages"]["total"] == 2
 
 
 async def test_close_event_ends_the_log(logdir: Path) -> None:
@@ -63,7 +63,7 @@ async def test_close_event_ends_the_log(logdir: Path) -> None:
     export = await recorder.aclose()
     assert await recorder.aclose() == export  # twice is harmless
     assert recorder.log.ended
-    assert convlog.verify(recorder.path)["ended"] is True
+    assert convlog.verify(recorder.path)["state"] == "ended"
     assert json.loads(export.read_text())["conversation"][0]["content"] == "one"
 
 
@@ -205,7 +205,7 @@ async def test_handler_cost_on_the_loop(logdir: Path, capsys: pytest.CaptureFixt
         times.append(time.perf_counter_ns() - t)
     assert threading.get_ident() == loop_thread
     await recorder.log.flush_async()
-    assert convlog.verify(recorder.path)["messages"] == n
+    assert convlog.verify(recorder.path)["messages"]["total"] == n
     times.sort()
     p50, p99 = times[n // 2] / 1000, times[int(n * 0.99)] / 1000
     with capsys.disabled():
@@ -270,7 +270,7 @@ async def test_inside_a_job_a_shutdown_callback_ends_the_log(logdir: Path) -> No
         # What the job runs at shutdown, even if the session never closes.
         await callbacks[0]("job shutdown")
         assert recorder.log.ended
-        assert convlog.verify(recorder.path)["ended"] is True
+        assert convlog.verify(recorder.path)["state"] == "ended"
         await session.aclose()
     assert recorder.path.with_suffix(".json").exists()
 

@@ -93,7 +93,7 @@ async def test_pipecat_turns_are_logged(logdir: Path) -> None:
     conv = json.loads(export.read_text())["conversation"]
     local = t0.astimezone().replace(tzinfo=None).isoformat(timespec="microseconds")
     assert conv[0]["timestamp"] == local
-    assert convlog.verify(recorder.path)["ended"] is True
+    assert convlog.verify(recorder.path)["state"] == "ended"
 
 
 async def test_pipecat_handler_cost(logdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +108,7 @@ async def test_pipecat_handler_cost(logdir: Path, capsys: pytest.CaptureFixture[
         recorder._on_assistant_turn_stopped(pair.assistant(), msg)
         times.append(time.perf_counter_ns() - t)
     await recorder.log.flush_async()
-    assert convlog.verify(recorder.path)["messages"] == n
+    assert convlog.verify(recorder.path)["messages"]["total"] == n
     times.sort()
     with capsys.disabled():
         print(

@@ -9,6 +9,9 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,12 +50,12 @@ def test_log_append_flush_end(logdir: Path) -> None:
 def test_context_manager_ends(logdir: Path) -> None:
     with convlog.Session.create(logdir) as log:
         log.log("user", "hello")
-    assert log.ended and convlog.verify(log.path)["ended"]
+    assert log.ended and convlog.verify(log.path)["state"] == "ended"
     # An exception in the block still ends the log, and is not hidden.
     with pytest.raises(RuntimeError), convlog.Session.create(logdir) as log2:
         log2.log("user", "before the error")
         raise RuntimeError("boom")
-    assert convlog.verify(log2.path)["ended"]
+    assert convlog.verify(log2.path)["state"] == "ended"
 
 
 async def test_async_api_and_context_manager(logdir: Path) -> None:
@@ -61,7 +64,7 @@ async def test_async_api_and_context_manager(logdir: Path) -> None:
         assert seq == 1
         log.log("agent", "two")
         await log.flush_async()
-        assert convlog.verify(log.path)["messages"] == 2
+        assert convlog.verify(log.path)["messages"]["total"] == 2
     assert log.ended
     log2 = convlog.Session.create(logdir)
     await log2.append_async("user", "x")
@@ -71,10 +74,31 @@ async def test_async_api_and_context_manager(logdir: Path) -> None:
         await log2.append_async("user", "y")
 
 
+async def test_async_with_logs_a_failed_end_on_the_loop_and_keeps_the_error(
+    logdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the block raised and ending fails too (here: another holder of
+    the lock outlasts lock_timeout), the block's exception goes on and the
+    end's failure is logged on the loop's thread, not on the committer."""
+    log = convlog.Session.create(logdir, lock_timeout=0.1, echo=False)
+    holder = os.open(log.path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        with caplog.at_level(logging.ERROR, "convlog"), pytest.raises(RuntimeError, match="boom"):
+            async with log:
+                raise RuntimeError("boom")
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    (record,) = [r for r in caplog.records if r.name == "convlog"]
+    assert str(log.path) in record.getMessage()
+    assert record.thread == threading.get_ident()
+
+
 async def test_append_async_never_waits_on_the_loop(logdir: Path) -> None:
     """While another process holds the log's lock, append_async returns at
-    once and the loop keeps running; the awaitable completes when the writer
-    thread gets the lock and has synced."""
+    once and the loop keeps running; the awaitable completes once a commit
+    thread has the lock and has synced."""
     log = convlog.Session.create(logdir)
     holder = os.open(log.path, os.O_RDONLY)
     fcntl.flock(holder, fcntl.LOCK_EX)
@@ -190,3 +214,118 @@ def test_export_formats_and_destinations(logdir: Path, tmp_path: Path) -> None:
     assert len(text.strip().splitlines()) == 2
     with pytest.raises(convlog.InvalidMessageError):
         convlog.export(log.path, "-", "pdf")
+
+
+def test_verify_says_what_the_cli_says(logdir: Path) -> None:
+    """convlog.verify(path) is `convlog verify --json path`, key for key and
+    in the same order, for each state a log can be in."""
+    ended = convlog.Session.create(logdir, echo=False)
+    ended.append("user", "hello", source="deepgram_stt")
+    ended.append("agent", "hi there", source="cartesia_tts")
+    ended.end()
+    open_ = convlog.Session.create(logdir, echo=False)
+    open_.append("user", "still talking")
+    torn, corrupt = (convlog.Session.create(logdir, echo=False) for _ in range(2))
+    for log in (torn, corrupt):
+        for i in range(3):
+            log.append("user", f"line {i}")
+        log.flush()
+    with open(torn.path, "ab") as f:
+        f.write(b'{"half a rec')
+    lines = corrupt.path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"line 1", b"line X")  # the CRC no longer matches
+    corrupt.path.write_bytes(b"\n".join(lines))
+
+    expected = {ended: "ended", open_: "open", torn: "damaged", corrupt: "damaged"}
+    cli = os.environ.get("CONVLOG_BIN")
+    for log, state in expected.items():
+        report = convlog.verify(log.path)
+        assert report["state"] == state, report
+        assert list(report) == [
+            "path", "session", "state", "start", "stop", "duration_secs", "messages",
+            "damage", "seq", "bytes", "advice", "repair",
+        ]  # fmt: skip
+        assert report["session"] == log.id
+        if cli:
+            shown = subprocess.run(
+                [cli, "verify", "--json", str(log.path)], capture_output=True, text=True
+            )
+            assert shown.returncode == (0 if state != "damaged" else 1), shown.stderr
+            assert json.loads(shown.stdout) == report
+            assert list(json.loads(shown.stdout)) == list(report)
+    assert convlog.verify(ended.path)["messages"] == {"user": 1, "agent": 1, "total": 2}
+    torn_report = convlog.verify(torn.path)
+    assert [d["kind"] for d in torn_report["damage"]] == ["torn-tail"]
+    assert torn_report["bytes"]["torn"] == len(b'{"half a rec')
+    assert "--repair" in torn_report["advice"]
+    assert [d["kind"] for d in convlog.verify(corrupt.path)["damage"]] == ["corrupt"]
+    assert convlog.verify(corrupt.path)["damage"][0]["line"] == 3
+
+
+def run_child(code: str, logdir: Path) -> str:
+    """Runs ``code`` in a fresh interpreter, whose threads are its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(logdir)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+THREADS = """
+import os
+def threads():
+    names = []
+    for t in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{t}/comm") as f:
+            names.append(f.read().strip())
+    return sorted(n for n in names if n.startswith("convlog"))
+"""
+
+
+def test_a_lone_append_commits_on_the_calling_thread(logdir: Path) -> None:
+    """Blocking appends, flushes and the end start no thread: with nobody
+    else committing, the write and fdatasync run on the caller's thread."""
+    out = run_child(
+        THREADS
+        + """
+import sys, convlog
+log = convlog.Session.create(sys.argv[1], echo=False)
+for i in range(20):
+    assert log.append("user", f"m{i}") == i + 1
+log.flush()
+log.end()
+print(threads())
+log2 = convlog.Session.create(sys.argv[1], echo=False)
+log2.log("user", "queued")
+log2.flush()
+print(threads())
+""",
+        logdir,
+    )
+    # The first line is the blocking path's; the second shows the probe
+    # works: a detached log() goes through the commit pool.
+    assert out.splitlines() == ["[]", "['convlog-commit']"]
+
+
+def test_dropping_a_session_with_an_await_in_flight(logdir: Path) -> None:
+    """The committer completes an awaitable with the GIL; a session dropped
+    meanwhile must not hold the GIL while it waits for that committer."""
+    out = run_child(
+        """
+import asyncio, fcntl, gc, os, sys, threading, convlog
+async def main():
+    log = convlog.Session.create(sys.argv[1], echo=False)
+    holder = os.open(log.path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    fut = log.append_async("user", "in flight")
+    threading.Timer(0.3, fcntl.flock, (holder, fcntl.LOCK_UN)).start()
+    del log
+    gc.collect()
+    print(await asyncio.wait_for(fut, 10))
+asyncio.run(main())
+""",
+        logdir,
+    )
+    assert out.split() == ["1"]
+    (path,) = logdir.glob("*.jsonl")
+    assert [m["content"] for m in convlog.messages(path)] == ["in flight"]

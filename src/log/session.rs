@@ -12,11 +12,20 @@
 //! is for a lone caller. Never call them on an async runtime's worker: they
 //! hold it through fdatasync (and, without a lock timeout, through another
 //! process's lock). The async forms never block the thread that polls them.
+//!
+//! A third form (`append_with`, `flush_with`, `end_with`) takes a callback
+//! instead of returning a future, for a caller that can neither block nor
+//! poll a Rust future, such as another language's event loop. The callback
+//! runs on the thread that committed the record, right after its
+//! fdatasync: no executor and no extra thread sit between the disk and the
+//! caller's own hand-off back to its loop.
 
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use chrono::Local;
@@ -319,6 +328,56 @@ impl Session {
         Ok(Some(seq))
     }
 
+    /// [`Session::append`] with a callback instead of a future: `done` gets
+    /// the seq (or `None` for blank content, or the error) once the record
+    /// is durable. It runs on the thread that committed the record, or on
+    /// this thread when the call fails or finishes before it returns.
+    ///
+    /// `done` runs while the log's writer is held: it must be short, and
+    /// must not wait on this log (no blocking call on it, and no dropping
+    /// of its last handle). Hand the result on and return.
+    pub fn append_with(
+        &self,
+        msg: Message,
+        done: impl FnOnce(Result<Option<u64>>) + Send + 'static,
+    ) {
+        let (req, rx, echo) = match self.enqueue(msg) {
+            Ok(Some(queued)) => queued,
+            Ok(None) => return done(Ok(None)),
+            Err(e) => return done(Err(e)),
+        };
+        self.inner.log.submit(req);
+        when_answered(rx, move |r| {
+            if r.is_ok() {
+                print_echo(echo);
+            }
+            done(r.map(Some))
+        });
+    }
+
+    /// [`Session::flush`] with a callback; see [`Session::append_with`] for
+    /// where `done` runs and what it must not do.
+    pub fn flush_with(&self, done: impl FnOnce(Result<()>) + Send + 'static) {
+        if let Err(e) = self.ready() {
+            return done(Err(e));
+        }
+        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        self.inner.log.submit(Request::Flush { reply: tx });
+        when_answered(rx, move |r| done(r.map(|_| ())));
+    }
+
+    /// [`Session::end`] with a callback; see [`Session::append_with`] for
+    /// where `done` runs and what it must not do. The export is rendered
+    /// on the committing thread before `done` runs.
+    pub fn end_with(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
+        let (req, export, rx) = match self.end_request(now_rfc3339()) {
+            Ok(queued) => queued,
+            Err(e) => return done(Err(e)),
+        };
+        self.inner.log.submit(req);
+        when_answered(rx, move |r| done(r.map(|seq| Ended { seq, export })));
+    }
+
     /// Logs `msg` without waiting for durability, as the original design's
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
@@ -604,6 +663,51 @@ impl Session {
             echo: None,
         };
         Ok((slots, Some((req, rx)), echo))
+    }
+}
+
+/// Calls `done` with `rx`'s answer from whichever thread answers it: the
+/// answer's waker polls it right there, so nothing else has to run for the
+/// callback to fire, and the task holds no [`Session`] (a last handle
+/// dropped on the committing thread would wait on itself).
+fn when_answered(rx: Answer, done: impl FnOnce(Result<u64>) + Send + 'static) {
+    Arc::new(Pending {
+        state: Mutex::new(Some((rx, Box::new(done)))),
+    })
+    .poll();
+}
+
+type Done = Box<dyn FnOnce(Result<u64>) + Send>;
+
+struct Pending {
+    state: Mutex<Option<(Answer, Done)>>,
+}
+
+impl Pending {
+    // An answer never wakes its waker from inside its own poll, so the
+    // waker's poll never finds this lock held by its own thread.
+    fn poll(self: &Arc<Self>) {
+        let waker = Waker::from(Arc::clone(self));
+        let mut cx = Context::from_waker(&waker);
+        let mut state = lock(&self.state);
+        let Some((rx, _)) = state.as_mut() else {
+            return;
+        };
+        let Poll::Ready(result) = Pin::new(rx).poll(&mut cx) else {
+            return;
+        };
+        let taken = state.take();
+        drop(state);
+        if let Some((rx, done)) = taken {
+            drop(rx);
+            done(result);
+        }
+    }
+}
+
+impl Wake for Pending {
+    fn wake(self: Arc<Self>) {
+        self.poll();
     }
 }
 

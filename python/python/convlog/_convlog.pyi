@@ -3,7 +3,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 __version__: str
 
@@ -11,6 +11,39 @@ _Role = Literal["user", "agent"]
 _Timestamp = datetime | float | int | str | None
 _Format = Literal["json", "jsonl", "markdown", "md", "text", "csv", "srt", "vtt"]
 _Recovery = Literal["tolerate-tail", "absolute", "point-in-time", "skip-corrupt"]
+
+class _Messages(TypedDict):
+    user: int
+    agent: int
+    total: int
+
+class _Seqs(TypedDict):
+    first: int | None
+    last: int | None
+
+class _Bytes(TypedDict):
+    file: int
+    valid: int
+    torn: int | None
+
+class VerifyReport(TypedDict):
+    """One line of ``convlog verify --json``, key for key and in its order."""
+
+    path: str
+    session: str | None
+    state: Literal["ended", "open", "damaged"]
+    start: str | None
+    stop: str | None
+    duration_secs: float | None
+    messages: _Messages
+    # Each: line, offset, len, kind ("torn-tail", "corrupt", "seq-gap",
+    # "seq-regression", "missing-header", "after-end"), reason, and for
+    # seq-gap expected/found, for seq-regression previous/found.
+    damage: list[dict[str, Any]]
+    seq: _Seqs
+    bytes: _Bytes
+    advice: str | None
+    repair: None
 
 class Session:
     """One conversation log, open for appending.
@@ -105,7 +138,9 @@ class Session:
         tb: TracebackType | None,
     ) -> bool: ...
 
-def verify(path: str | os.PathLike[str]) -> dict[str, Any]: ...
+def verify(path: str | os.PathLike[str]) -> VerifyReport:
+    """What ``convlog verify --json PATH`` prints for the log (it never repairs)."""
+
 def export(
     path: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,

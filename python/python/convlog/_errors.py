@@ -6,6 +6,7 @@ Every message names the file it is about, and ``exc.path`` holds that path.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 __all__ = [
@@ -72,3 +73,12 @@ def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         fut.set_result(value)
     else:
         fut.set_exception(value)
+
+
+def _resolve_logged(fut: asyncio.Future[Any], text: str) -> None:
+    """Runs on the event loop for ``__aexit__`` when the block raised and
+    ending the log failed too: the failure is logged, and the awaitable
+    returns False so that the block's own exception is not hidden."""
+    logging.getLogger("convlog").error("%s", text)
+    if not fut.cancelled():
+        fut.set_result(False)

@@ -10,8 +10,8 @@
 The recorder subscribes synchronous, catch-all handlers to the aggregators'
 ``on_user_turn_stopped`` (``UserTurnStoppedMessage``: content, timestamp,
 user_id) and ``on_assistant_turn_stopped`` (``AssistantTurnStoppedMessage``:
-content, interrupted, timestamp) events. Each turn is queued for the log's
-writer thread as it ends, so a crash keeps every finished turn; a reply still
+content, interrupted, timestamp) events. Each turn is queued for convlog's
+commit pool as it ends, so a crash keeps every finished turn; a reply still
 being spoken is not in it, as Pipecat reports a turn only when it stops.
 """
 
