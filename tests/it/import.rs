@@ -1,12 +1,8 @@
 //! The original files `convlog import` read stay the user's: `ls` shows them
 //! as originals, and neither `compact` nor `export -o` replaces them.
 
-use assert_cmd::Command;
+use crate::util::convlog;
 use std::path::Path;
-
-fn convlog() -> Command {
-    Command::cargo_bin("convlog").unwrap()
-}
 
 /// An original with a field the documented export leaves out and a
 /// timestamp with an offset: an export would lose both.

@@ -1,23 +1,13 @@
 //! `ls`, `stats`, `search`, `import`, `tail`, `completions` and `man` from the
 //! outside, on ended, open (live) and damaged logs.
 
+use crate::util::{LogBuilder, convlog, quiet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
-use convlog::line::{Kind, end_fields, frame, header_fields, message_fields};
-use convlog::record::Header;
-use convlog::{Message, Options, Session};
+use convlog::{Message, Session};
 use serde_json::{Value, json};
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR")
-        .env("CONVLOG_LOG", "warn")
-        .env("TZ", "Asia/Kolkata");
-    c
-}
 
 fn run(args: &[&str], paths: &[&Path]) -> std::process::Output {
     convlog().args(args).args(paths).output().unwrap()
@@ -33,31 +23,17 @@ fn stderr(o: &std::process::Output) -> String {
 
 /// Writes a log line by line with the real codec, so every time is known.
 fn write_log(path: &Path, created: &str, msgs: &[Message], end: Option<&str>) {
-    let header = Header {
-        version: 1,
-        session: format!("{:032x}", path.to_string_lossy().len() as u128 * 7919),
-        created: created.into(),
-    };
-    let mut bytes = Vec::new();
-    frame(Kind::Header, 0, &header_fields(&header), &mut bytes);
-    for (i, m) in msgs.iter().enumerate() {
-        let ts = m.timestamp.clone().unwrap();
-        frame(
-            Kind::Message,
-            i as u64 + 1,
-            &message_fields(m, &ts),
-            &mut bytes,
-        );
+    let session = format!("{:032x}", path.to_string_lossy().len() as u128 * 7919);
+    let log = msgs
+        .iter()
+        .fold(LogBuilder::new(&session, created), |b, m| {
+            b.message(m, m.timestamp.as_deref().unwrap())
+        });
+    match end {
+        Some(ts) => log.end(ts),
+        None => log,
     }
-    if let Some(ts) = end {
-        frame(
-            Kind::End,
-            msgs.len() as u64 + 1,
-            &end_fields(ts),
-            &mut bytes,
-        );
-    }
-    std::fs::write(path, bytes).unwrap();
+    .write(path);
 }
 
 const T: &str = "2025-08-18T10:00:";
@@ -106,14 +82,6 @@ struct Fixture {
     ended: PathBuf,
     open: PathBuf,
     damaged: PathBuf,
-}
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        ..Options::default()
-    }
 }
 
 /// Three logs in one directory: ended (`a_…`), open through the real writer

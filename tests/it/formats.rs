@@ -4,12 +4,11 @@
 //! The golden files in `tests/golden/` are the real output of
 //! `convlog export --format F` for the example session in `conversations/`.
 //! After a deliberate change, regenerate them with
-//! `CONVLOG_BLESS=1 cargo test --test formats` and review the diff.
+//! `CONVLOG_BLESS=1 cargo test --test it formats::` and review the diff.
 
+use crate::util::convlog;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-
-use assert_cmd::Command;
 
 const STEM: &str = "conversation_20250818_143022";
 
@@ -19,12 +18,6 @@ fn root() -> &'static Path {
 
 fn example_log() -> PathBuf {
     root().join("conversations").join(format!("{STEM}.jsonl"))
-}
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "warn");
-    c
 }
 
 fn export(log: &Path, args: &[&str]) -> Vec<u8> {
@@ -53,7 +46,7 @@ fn golden(name: &str, actual: &[u8]) {
     }
     let expected = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run CONVLOG_BLESS=1 cargo test --test formats",
+            "{}: {e}; run CONVLOG_BLESS=1 cargo test --test it formats::",
             path.display()
         )
     });
