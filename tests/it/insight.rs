@@ -1,25 +1,13 @@
 //! `ls`, `stats`, `search`, `import`, `tail`, `completions` and `man` from the
 //! outside, on ended, open (live) and damaged logs.
 
-use crate::util::{LogBuilder, convlog, quiet};
+use crate::util::{LogBuilder, convlog, json_lines, quiet, run, stderr, stdout};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
 use convlog::{Message, Session};
 use serde_json::{Value, json};
-
-fn run(args: &[&str], paths: &[&Path]) -> std::process::Output {
-    convlog().args(args).args(paths).output().unwrap()
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
 
 /// Writes a log line by line with the real codec, so every time is known.
 fn write_log(path: &Path, created: &str, msgs: &[Message], end: Option<&str>) {
@@ -148,12 +136,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Help text with line wrapping undone.
 fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 // ---------------------------------------------------------------- ls

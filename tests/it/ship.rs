@@ -19,6 +19,8 @@ use convlog::record::Record;
 use convlog::ship::tokio_postgres::{self, Client, NoTls};
 use convlog::{Message, Recovery, Session};
 
+use crate::util::stderr;
+
 const BIN: &str = env!("CARGO_BIN_EXE_convlog");
 
 fn pg_url(test: &str) -> Option<String> {
@@ -77,10 +79,6 @@ fn ship(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run convlog ship")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Every message record of a log, in file order.

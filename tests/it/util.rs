@@ -44,6 +44,28 @@ pub fn convlog() -> assert_cmd::Command {
     assert_cmd::Command::from_std(convlog_command())
 }
 
+/// Runs `convlog ARGS PATHS…` to completion.
+pub fn run(args: &[&str], paths: &[&Path]) -> std::process::Output {
+    convlog().args(args).args(paths).output().unwrap()
+}
+
+/// A child's stdout, which must be UTF-8.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// A child's stderr, which must be UTF-8.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Every line of `s` as JSON.
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
 /// A new, empty log in `dir`, made by `convlog new` as a user would.
 pub fn new_log(dir: &Path) -> PathBuf {
     let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();

@@ -3,12 +3,12 @@
 //! and how `append` behaves behind another process's lock. Each scenario is
 //! driven through the real binary, on a real filesystem.
 
-use crate::util::{convlog_command, new_log};
+use crate::util::{convlog_command, new_log, stderr};
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::broken_files;
@@ -51,10 +51,6 @@ fn with_fsize_limit(cmd: &mut Command, limit: u64) -> &mut Command {
             Ok(())
         })
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
