@@ -66,6 +66,32 @@ pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `convlog export LOG ARGS…`, which must succeed: what it printed.
+pub fn export(log: &Path, args: &[&str]) -> Vec<u8> {
+    let out = convlog()
+        .arg("export")
+        .arg(log)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "export {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
 /// A new, empty log in `dir`, made by `convlog new` as a user would.
 pub fn new_log(dir: &Path) -> PathBuf {
     let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
