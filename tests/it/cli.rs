@@ -1,4 +1,5 @@
-//! The CLI contract, driven the way a user or another tool would.
+//! Each command end to end (new, append, ingest, export, verify, repair,
+//! compact, tail, demo), run as a separate process the way a user would.
 
 use crate::util::{convlog, new_log};
 use std::io::{Read, Write};

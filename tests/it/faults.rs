@@ -1,5 +1,5 @@
-//! Faults: a full disk, failed and short writes, a failed
-//! fdatasync, a lock someone else holds, and a hostile directory.
+//! Faults: a full disk, failed and short writes, a failed fdatasync, a lock
+//! someone else holds, and a hostile directory.
 //!
 //! Disk full is real: a child process (this test binary re-executed, running
 //! only `fsize_child`) lowers its own `RLIMIT_FSIZE` and ignores `SIGXFSZ`,

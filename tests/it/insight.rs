@@ -1,4 +1,4 @@
-//! `ls`, `stats`, `search`, `import`, `tail`, `completions` and `man` from the
+//! `ls`, `stats`, `search`, `tail`, `completions` and `man` from the
 //! outside, on ended, open (live) and damaged logs.
 
 use crate::util::{LogBuilder, convlog, entries, json_lines, quiet, run, stderr, stdout};
