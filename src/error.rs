@@ -7,9 +7,14 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything that can go wrong in convlog.
-#[derive(Debug)]
+///
+/// `Clone`, because one failed commit answers every request of its batch,
+/// and each caller must see the same variant (a `LockTimeout` to retry, an
+/// I/O error's kind), not a description of it.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system call failed on `path`.
@@ -18,8 +23,8 @@ pub enum Error {
         path: PathBuf,
         /// What convlog was doing, e.g. "fdatasync".
         action: &'static str,
-        /// The underlying error.
-        source: io::Error,
+        /// The underlying error, shared by every clone.
+        source: Arc<io::Error>,
     },
     /// A role other than `user` or `agent`.
     InvalidRole(String),
@@ -33,51 +38,43 @@ pub enum Error {
     /// A caller-supplied value is malformed (a timestamp, a `meta` that is not an object, …).
     InvalidInput(String),
     /// The session already has an end record; nothing may follow it.
-    Ended {
-        /// The log.
-        path: PathBuf,
-    },
+    #[allow(missing_docs)] // the fields' names say it
+    Ended { path: PathBuf },
     /// An earlier write or fdatasync failed, so this writer refuses all further appends.
     ///
     /// After a failed fsync the kernel may have dropped the dirty pages and
     /// cleared the error, so retrying could report success for data that is
     /// gone ("fsyncgate"). The only honest answer is to stop.
+    #[allow(missing_docs)] // the fields' names say it
     Poisoned {
-        /// The log.
         path: PathBuf,
         /// The first failure, as text.
         cause: String,
     },
     /// The file is not a convlog log, or a version this build does not read.
-    NotALog {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    #[allow(missing_docs)] // the fields' names say it
+    NotALog { path: PathBuf, reason: String },
     /// The log is damaged in a way the chosen recovery mode does not accept.
+    #[allow(missing_docs)] // the fields' names say it
     Damaged {
-        /// The log.
         path: PathBuf,
         /// 1-based line number of the first unacceptable damage.
         line: u64,
         /// Byte offset where that line starts.
         offset: u64,
-        /// What is wrong.
         reason: String,
     },
     /// Another process held the log's lock for longer than the configured timeout.
+    #[allow(missing_docs)] // the fields' names say it
     LockTimeout {
-        /// The log.
         path: PathBuf,
-        /// How long we waited.
         waited: std::time::Duration,
     },
-    /// The writer thread is gone (the process is shutting down).
-    WriterGone {
-        /// The log.
-        path: PathBuf,
-    },
+    /// A request was dropped before it was answered: whoever was committing
+    /// it went away (a panic, or the process shutting down). Whether it
+    /// reached the disk is unknown.
+    #[allow(missing_docs)] // the fields' names say it
+    WriterGone { path: PathBuf },
     /// A value given for the log at `path` was rejected (an invalid role,
     /// timestamp, `meta`, or content over the limit): `source` says which.
     Rejected {
@@ -86,7 +83,11 @@ pub enum Error {
         /// The validation error.
         source: Box<Error>,
     },
-    /// [`global`](crate::global) was used before [`global::init`](crate::global::init), or initialised twice.
+    /// A failure inside convlog, not caused by the caller's input: a helper
+    /// thread that panicked, a state that should not occur. Unlike
+    /// [`Error::InvalidInput`] it is never a finding about a file.
+    Internal(String),
+    /// [`global`](crate::log::global) was used before [`global::init`](crate::log::global::init), or initialised twice.
     DefaultSession(&'static str),
 }
 
@@ -99,7 +100,7 @@ impl Error {
         Error::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -198,9 +199,14 @@ impl fmt::Display for Error {
                 waited.as_secs_f64()
             ),
             Error::WriterGone { path } => {
-                write!(f, "{}: the writer thread has stopped", path.display())
+                write!(
+                    f,
+                    "{}: the request was dropped before it was committed (is the process shutting down?)",
+                    path.display()
+                )
             }
             Error::Rejected { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Internal(msg) => write!(f, "internal error: {msg}"),
             Error::DefaultSession(msg) => f.write_str(msg),
         }
     }
@@ -209,7 +215,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source.as_ref()),
             Error::Rejected { source, .. } => Some(source.as_ref()),
             _ => None,
         }

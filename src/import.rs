@@ -42,15 +42,16 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::log::fsutil;
 use crate::record::{Message, Role};
 use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
-use crate::session::{MAX_CONTENT_LIMIT, Options, Session, export_path};
+use crate::log::layout::{self, export_path};
+use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session};
 /// The ingest command's name for [`parse_rfc3339_or_local`], kept until the
 /// curated API (`cli/write.rs` still imports it from here).
 #[doc(hidden)]
@@ -120,10 +121,7 @@ pub struct Imported {
     pub round_trip: RoundTrip,
 }
 
-/// The log an original file imports to: same directory and stem, `.jsonl`.
-pub fn log_path_for(original: &Path) -> PathBuf {
-    original.with_extension("jsonl")
-}
+pub use crate::log::layout::import_log_path as log_path_for;
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}: {what}", path.display()))
@@ -268,9 +266,7 @@ fn created_time(original: &Path, entries: &[Entry]) -> DateTime<FixedOffset> {
     let from_name = original
         .file_stem()
         .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("conversation_"))
-        .and_then(|s| s.get(..15))
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y%m%d_%H%M%S").ok())
+        .and_then(layout::parse_log_stem)
         .map(|n| localize(&n));
     let first = entries
         .first()
@@ -300,13 +296,13 @@ where
             Ok(rt.block_on(f))
         })
         .join()
-        .unwrap_or_else(|_| Err(Error::InvalidInput("the import thread panicked".into())))
+        .unwrap_or_else(|_| Err(Error::Internal("the import thread panicked".into())))
     })
 }
 
 /// Writes `entries` as a complete, ended log at `tmp`.
 fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
-    crate::session::write_header_file(tmp, created)?;
+    crate::log::create::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
         Options {
@@ -334,7 +330,12 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
                 Ok(None) => {
                     return Err(bad_entry(tmp, index, "blank content was not written"));
                 }
-                Err(e) => return Err(Error::InvalidInput(format!("conversation[{index}]: {e}"))),
+                // A value the log refuses is this file's fault; a failed
+                // write (a full disk, a broken writer) is not, and keeps its kind.
+                Err(e) if e.is_rejected_input() => {
+                    return Err(Error::InvalidInput(format!("conversation[{index}]: {e}")));
+                }
+                Err(e) => return Err(e),
             }
         }
         // Dated at the last message: the session ended then, not on import day.
@@ -379,7 +380,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
-    let tmp = fsutil::temp_name(dir, &stem);
+    let tmp = layout::temp_path(dir, &stem);
     // The original sits where the log's export goes: stamp it as the
     // user's file before the log appears, so no compaction or end-of-session
     // export can ever take it for an export and replace it.
@@ -493,5 +494,82 @@ mod tests {
             r#"{"conversation": [{"role":"user","content":7,"timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
         );
         assert!(e.contains("`content` is not a string: 7"), "{e}");
+    }
+
+    const FSIZE_CHILD: &str = "CONVLOG_IMPORT_FSIZE_CHILD";
+
+    /// Not a test by itself: the child of `a_full_disk_is_an_error_not_a_rejected_file`,
+    /// which imports with room for little more than a header. Without the
+    /// variable it returns at once.
+    #[test]
+    fn full_disk_child() {
+        let Some(original) = std::env::var_os(FSIZE_CHILD) else {
+            return;
+        };
+        // SAFETY: plain syscalls on valid, initialised arguments.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
+            let small = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: cur.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &small), 0);
+        }
+        let e = import_file(Path::new(&original)).unwrap_err();
+        println!("rejected input: {}", e.is_rejected_input());
+        println!(
+            "kind: {}",
+            match e {
+                Error::Poisoned { .. } => "poisoned",
+                Error::Io { .. } => "io",
+                _ => "other",
+            }
+        );
+        println!("error: {e}");
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_a_rejected_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("conversation_20250818_143022.json");
+        let entries: Vec<String> = (0..20)
+            .map(|i| {
+                format!(
+                    r#"{{"role":"user","content":"{}","timestamp":"2025-08-18T14:30:{:02}","source":"s"}}"#,
+                    "x".repeat(1000),
+                    i
+                )
+            })
+            .collect();
+        std::fs::write(
+            &original,
+            format!(r#"{{"conversation": [{}]}}"#, entries.join(",")),
+        )
+        .unwrap();
+
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "import::tests::full_disk_child", "--nocapture"])
+            .env(FSIZE_CHILD, &original)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `convlog import` exits 1 for a rejected input and 2 for anything
+        // else: a full disk must be the latter, with its real kind.
+        assert!(stdout.contains("rejected input: false"), "{stdout}");
+        assert!(
+            stdout.contains("kind: poisoned") || stdout.contains("kind: io"),
+            "{stdout}"
+        );
+        assert!(!log_path_for(&original).exists());
     }
 }

@@ -165,6 +165,84 @@ impl Message {
     pub fn is_blank(&self) -> bool {
         self.content.trim().is_empty()
     }
+
+    /// A message from one JSON object as producers send it, the line schema
+    /// of `convlog ingest`: `role`, `content`, `source`, and optionally
+    /// `timestamp` (RFC 3339 kept as given, or a naive local date-time as
+    /// the original design wrote it), `turn` (text or a number, kept as
+    /// text), `interrupted`, `speaker`, `lang` and `meta`.
+    ///
+    /// The error says what is wrong and what was expected, without a line
+    /// number: the caller knows which line it read. Blank content is
+    /// accepted here, so that the caller can say it skipped it.
+    ///
+    /// ```
+    /// use convlog::{Message, Role};
+    /// let m = Message::from_json(br#"{"role":"user","content":"hi","source":"stt","turn":3}"#)?;
+    /// assert_eq!((m.role, m.turn.as_deref()), (Role::User, Some("3")));
+    /// # Ok::<(), convlog::Error>(())
+    /// ```
+    pub fn from_json(line: &[u8]) -> Result<Message> {
+        const EXPECTED: &str = "each line must be a JSON object with role, content, source \
+                                (and optionally timestamp, turn, interrupted, speaker, lang, meta)";
+        let line = line.trim_ascii();
+        if line.first() != Some(&b'{') {
+            // serde would read `[1,2,3]` positionally as the struct's fields
+            // and complain about "integer 1": say what the line is instead.
+            return Err(Error::InvalidInput(format!(
+                "not a JSON object: {EXPECTED}"
+            )));
+        }
+        // From bytes: serde_json checks the UTF-8 of what it keeps, so the
+        // line is not validated twice.
+        let i: InputLine = serde_json::from_slice(line).map_err(|e| {
+            // The caller names the input line; serde's own "at line 1
+            // column N" would give a second, always-1 line number.
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let reason = full.strip_suffix(&suffix).unwrap_or(&full);
+            Error::InvalidInput(format!("{reason} (column {}): {EXPECTED}", e.column()))
+        })?;
+        let mut msg = Message::new(i.role.parse::<Role>()?, i.content, i.source)
+            .interrupted(i.interrupted.unwrap_or(false));
+        msg.turn = i.turn.map(|t| match t {
+            TurnId::Text(s) => s,
+            TurnId::Number(n) => n.to_string(),
+        });
+        msg.speaker = i.speaker;
+        msg.lang = i.lang;
+        msg.meta = i.meta;
+        msg.timestamp = i.timestamp.map(crate::time::parse_input_ts).transpose()?;
+        Ok(msg)
+    }
+}
+
+/// One producer's message as JSON: the schema of [`Message::from_json`].
+#[derive(Deserialize)]
+struct InputLine {
+    role: String,
+    content: String,
+    source: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    turn: Option<TurnId>,
+    #[serde(default)]
+    interrupted: Option<bool>,
+    #[serde(default)]
+    speaker: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    meta: Option<serde_json::Value>,
+}
+
+/// Producers number their turns or name them; both are kept as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TurnId {
+    Text(String),
+    Number(serde_json::Number),
 }
 
 /// The first line of every log.

@@ -5,13 +5,12 @@
 //! changed after they were acknowledged, and no automatic fix is right, so
 //! repair refuses and points at `--recovery skip-corrupt` instead.
 
-use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::reader::{self, Recovery, Report};
+use crate::log::{fsutil, recover};
+use crate::read::scan::{Position, Report};
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +18,8 @@ pub enum Repair {
     /// Nothing was damaged; the file was not touched.
     Clean,
     /// The torn tail was cut; its bytes are in `backup`.
+    #[allow(missing_docs)] // the fields' names say it
     Truncated {
-        /// Bytes cut.
         bytes: u64,
         /// Where the cut bytes were saved (`LOG.broken`, or `LOG.broken.N` if that exists).
         backup: PathBuf,
@@ -44,15 +43,7 @@ pub fn repair(log: &Path, lock_timeout: Option<Duration>) -> Result<(Repair, Rep
 }
 
 fn repair_locked(log: &Path, file: &std::fs::File) -> Result<(Repair, Report)> {
-    let mut f = file;
-    f.seek(SeekFrom::Start(0))
-        .map_err(|e| Error::io(log, "seek", e))?;
-    let report = reader::scan(
-        log,
-        io::BufReader::new(f),
-        Recovery::SkipCorrupt,
-        |_| Ok(()),
-    )?;
+    let report = recover::scan_locked(log, file, Position::default(), None, |_| Ok(()))?;
     let lines: Vec<u64> = report.mid_file_damage().map(|d| d.line).collect();
     if !lines.is_empty() {
         return Ok((Repair::Refused { lines }, report));
@@ -60,13 +51,7 @@ fn repair_locked(log: &Path, file: &std::fs::File) -> Result<(Repair, Report)> {
     let Some(bytes) = report.torn_bytes() else {
         return Ok((Repair::Clean, report));
     };
-    let mut torn = Vec::with_capacity(bytes as usize);
-    f.seek(SeekFrom::Start(report.valid_len))
-        .and_then(|_| f.take(bytes).read_to_end(&mut torn))
-        .map_err(|e| Error::io(log, "read torn tail", e))?;
-    let backup = fsutil::save_broken(log, &torn)?;
-    file.set_len(report.valid_len)
-        .map_err(|e| Error::io(log, "truncate", e))?;
+    let backup = recover::cut_torn_tail(log, file, report.valid_len, report.valid_len + bytes)?;
     file.sync_all().map_err(|e| Error::io(log, "fsync", e))?;
     Ok((Repair::Truncated { bytes, backup }, report))
 }

@@ -163,7 +163,7 @@ impl State {
 /// Everything one pass over a log learned.
 #[derive(Debug, Clone)]
 pub struct SessionStats {
-    /// The log.
+    #[allow(missing_docs)] // the log's path
     pub path: PathBuf,
     /// What the reader found (header, damage, counts).
     pub report: Report,
@@ -345,8 +345,9 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
 
     // Under a shared lock, as `reader::inspect` reads: a batch a live writer
     // is writing is waited out rather than reported as a torn tail.
-    let file = crate::fsutil::open_read(log)?;
-    let locked = crate::fsutil::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
+    let file = crate::log::fsutil::open_read(log)?;
+    let locked =
+        crate::log::fsutil::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
     let scanned = reader::scan(
         log,
         std::io::BufReader::with_capacity(1 << 16, &file),
@@ -397,7 +398,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
         },
     );
     if locked {
-        crate::fsutil::unlock(&file, log);
+        crate::log::fsutil::unlock(&file, log);
     }
     let report = scanned?;
     Ok(SessionStats {
@@ -446,7 +447,7 @@ impl Totals {
 
 /// The header on line 1 of `log`, if line 1 is an intact header. Reads one line.
 pub fn read_header(log: &Path) -> Result<Option<Header>> {
-    let file = crate::fsutil::open_read(log)?;
+    let file = crate::log::fsutil::open_read(log)?;
     let mut lines = Lines::new(BufReader::new(file), Position::default());
     let Some((info, bytes)) = lines
         .next_line()

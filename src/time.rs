@@ -5,7 +5,7 @@
 //! Input is more forgiving, each in its own documented way:
 //! - an imported file or an ingest line may carry RFC 3339 or a naive
 //!   date-time (what Python's `isoformat()` writes), read as local time
-//!   ([`parse_rfc3339_or_local`], [`localize`]);
+//!   ([`parse_rfc3339_or_local`], [`localize`], [`parse_input_ts`]);
 //! - `--since`/`--until` also take a time to the minute or a bare date
 //!   ([`parse_time`]).
 //!
@@ -68,6 +68,21 @@ pub fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, bool)> 
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .map(|n| (localize(&n), true))
+}
+
+/// A producer's timestamp as the log stores it: RFC 3339 as given, or a
+/// naive date-time (what the original design wrote) read as local time
+/// exactly as an import reads it, so both paths store the same instant for
+/// the same text.
+pub fn parse_input_ts(ts: String) -> Result<String> {
+    match parse_rfc3339_or_local(&ts) {
+        Some((_, false)) => Ok(ts),
+        Some((time, true)) => Ok(to_rfc3339(&time)),
+        None => Err(Error::InvalidInput(format!(
+            "timestamp {ts:?} is neither RFC 3339 (2025-08-18T14:30:22.123456+05:30) \
+             nor a local date-time (2025-08-18T14:30:22.123456)"
+        ))),
+    }
 }
 
 /// A naive local date-time with the local UTC offset in force then. Its
@@ -255,6 +270,36 @@ mod tests {
                 s[..19].replace('T', " ")
             );
         }
+    }
+
+    /// An ingest line's timestamp is stored as the same instant that import
+    /// and `--since` read from the same text: RFC 3339 kept byte for byte,
+    /// a naive one written out with the local offset.
+    #[test]
+    fn input_timestamps_mean_one_instant_to_every_parser() {
+        for s in [
+            "2025-08-18T14:30:22.123456+05:30",
+            "2025-08-18T14:30:22+05:30",
+            "2025-08-18T09:00:22.5Z",
+        ] {
+            assert_eq!(parse_input_ts(s.to_string()).unwrap(), s);
+        }
+        for s in [
+            "2025-08-18T14:30:22.123456",
+            "2025-08-18 14:30:22.123456",
+            "2025-01-05T08:00:00",
+        ] {
+            let stored = parse_input_ts(s.to_string()).unwrap();
+            let t = parse_ts(&stored).unwrap();
+            assert_eq!(t, parse_rfc3339_or_local(s).unwrap().0, "{s}");
+            assert_eq!(t, parse_time(s).unwrap(), "{s}");
+            assert_eq!(stored, to_rfc3339(&t), "{s}");
+        }
+        let err = parse_input_ts("later".into()).unwrap_err().to_string();
+        assert!(
+            err.contains("\"later\" is neither RFC 3339 (2025-08-18T14:30:22.123456+05:30)"),
+            "{err}"
+        );
     }
 
     #[test]

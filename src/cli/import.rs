@@ -1,15 +1,14 @@
 //! `convlog import`: brings the original design's JSON files into convlog.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
+use convlog::Result;
 use convlog::import::{RoundTrip, import_file};
-use convlog::{Error, Result};
 
 use super::console::Paint;
-use super::insight::progress;
-use super::{Exit, exit_for};
+use super::exit::{Exit, Tracker};
+use super::util::{Progress, plural};
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
@@ -18,20 +17,19 @@ pub struct ImportArgs {
     files: Vec<PathBuf>,
 }
 
-pub fn import(a: ImportArgs, color: bool) -> Result<Exit> {
+pub fn run(a: ImportArgs, color: bool) -> Result<Exit> {
     let paint = Paint(color);
-    let bar = progress(a.files.len());
-    let mut worst = Exit::Ok;
+    let bar = Progress::new(a.files.len());
+    let mut exit = Tracker::new();
     for file in &a.files {
-        let (text, code, to_stderr) = match import_file(file) {
+        let answer = match import_file(file) {
             Ok(done) => {
                 let mut text = format!(
-                    "{} {} → {} ({} message{})\n",
+                    "{} {} → {} ({})\n",
                     paint.green("imported"),
                     done.source.display(),
                     done.log.display(),
-                    done.messages,
-                    if done.messages == 1 { "" } else { "s" }
+                    plural(done.messages as u64, "message", "messages"),
                 );
                 for note in &done.notes {
                     text.push_str(&format!("  {} {note}\n", paint.yellow("note:")));
@@ -70,24 +68,13 @@ pub fn import(a: ImportArgs, color: bool) -> Result<Exit> {
                         Exit::Finding
                     }
                 };
-                (text, code, false)
+                exit.record(code);
+                Ok(text)
             }
             // A rejected file is a finding (1); I/O trouble is an error (2).
-            Err(e) => (format!("convlog: {e}\n"), exit_for(&e), true),
+            Err(e) => Err(e),
         };
-        worst = worst.max(code);
-        let print = || {
-            if to_stderr {
-                eprint!("{text}");
-                Ok(())
-            } else {
-                let mut out = io::stdout().lock();
-                out.write_all(text.as_bytes()).and_then(|()| out.flush())
-            }
-        };
-        bar.suspend(print)
-            .map_err(|e| Error::io(Path::new("<stdout>"), "write", e))?;
-        bar.inc();
+        bar.done(&mut exit, answer)?;
     }
-    Ok(worst)
+    Ok(exit.code())
 }

@@ -1,24 +1,34 @@
-//! Command-line definitions and dispatch.
-//!
-//! Exit codes follow ripgrep: 0 success, 1 a finding (damage found, input
-//! rejected, nothing matched), 2 an error (usage, I/O, not a log). Errors go
-//! to stderr as one sentence naming the file; a closed stdout
-//! (`convlog export … | head`) exits quietly. A command given several paths
-//! reports a bad one and goes on with the rest, exiting 2 at the end.
+//! The command line: the `Cli`/`Command` definitions and dispatch. Each
+//! command lives in its own file; what they share is in `util`, the
+//! `--json` session vocabulary in `json`, and the exit-code rule (0 done
+//! and intact, 1 a finding, 2 an error) in `exit`. A closed stdout
+//! (`convlog export … | head`) exits quietly.
 
+mod append;
+mod completions;
 mod console;
-mod extras;
+mod demo;
+mod exit;
+mod export;
 mod import;
-mod insight;
-mod read;
+mod ingest;
+mod json;
+mod ls;
+mod man;
+mod new;
+mod refresh;
+mod search;
 mod ship;
+mod stats;
+mod tail;
+mod util;
 mod verify;
-mod write;
 
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use convlog::Error;
+
+use exit::Tracker;
 
 /// The conversation log voice agents trust with their transcripts.
 ///
@@ -57,12 +67,12 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create a new session log and print its path.
     #[command(after_help = "Example:\n  log=$(convlog new --dir conversations)")]
-    New(write::NewArgs),
+    New(DirArg),
     /// Append one message durably (returns once it is fdatasynced).
     #[command(
         after_help = "Example:\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello, how are you?'"
     )]
-    Append(write::AppendArgs),
+    Append(append::AppendArgs),
     /// Append JSON lines from stdin with group commit.
     ///
     /// Each input line is an object with `role`, `content` and `source`, and
@@ -72,7 +82,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  echo '{\"role\":\"user\",\"content\":\"hi\",\"source\":\"stt\"}' | convlog ingest \"$log\" --ack --end"
     )]
-    Ingest(write::IngestArgs),
+    Ingest(ingest::IngestArgs),
     /// Render a log as the documented JSON or another format (stdout by default).
     ///
     /// Formats: json (the original design's file, byte for byte), jsonl,
@@ -84,10 +94,17 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  convlog export \"$log\" -o conversation.json\n  convlog export \"$log\" --format markdown -o transcript.md\n  convlog export \"$log\" --format srt -o conversation.srt"
     )]
-    Export(read::ExportArgs),
+    Export(export::ExportArgs),
     /// Render the export beside each log whose export is missing or stale.
-    #[command(after_help = "Example:\n  convlog compact conversations/")]
-    Compact(read::CompactArgs),
+    ///
+    /// An export that is up to date is left alone, and so are the original
+    /// file `convlog import` read and a file convlog did not write.
+    /// `compact`, this command's former name, still works.
+    #[command(
+        visible_alias = "compact",
+        after_help = "Example:\n  convlog refresh conversations/"
+    )]
+    Refresh(refresh::RefreshArgs),
     /// Check logs and report, per file, exactly what state they are in.
     ///
     /// Exit code 0 when nothing is damaged (or --repair fixed everything), 1
@@ -96,22 +113,22 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Print a log's messages as [USER] … / [AGENT] … lines; -f follows it live.
     #[command(after_help = "Example:\n  convlog tail -f \"$log\"")]
-    Tail(read::TailArgs),
+    Tail(tail::TailArgs),
     /// Write a short bilingual demo session, end it and export it.
     #[command(after_help = "Example:\n  convlog demo --dir conversations")]
-    Demo(write::DemoArgs),
+    Demo(DirArg),
     /// List sessions: start, duration, messages per role, state and export.
     ///
     /// One line per log: when it started (its first message's time, as the
     /// wall clock it was written in), how long it ran (to its last message),
     /// user and agent messages, its state (ended, open,
     /// or damaged: see `convlog verify`) and its export beside it, which is up
-    /// to date, stale (the log changed since) or missing (`convlog compact`
+    /// to date, stale (the log changed since) or missing (`convlog refresh`
     /// renders it).
     #[command(
         after_help = "Examples:\n  convlog ls\n  convlog ls conversations/ --json | jq -r 'select(.state == \"open\") | .path'"
     )]
-    Ls(insight::LsArgs),
+    Ls(ls::LsArgs),
     /// Turns, words, talk ratio, interruptions and response latency.
     ///
     /// Per session and across all sessions given. A turn is a run of
@@ -128,7 +145,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  convlog stats\n  convlog stats conversations/ --json | jq .total.response_latency_ms.p90"
     )]
-    Stats(insight::StatsArgs),
+    Stats(stats::StatsArgs),
     /// Find messages whose content matches a regular expression.
     ///
     /// Prints each matching message with its log, time and role, the match
@@ -140,7 +157,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  convlog search -i 'jaipur|hotel'\n  convlog search 'cheapest' conversations/ --role user --since '2025-08-18 14:00'\n  convlog search . --session conversation_20250818_143022.jsonl --json"
     )]
-    Search(insight::SearchArgs),
+    Search(search::SearchArgs),
     /// Import files written by the original design into convlog logs.
     ///
     /// Each FILE.json ({"conversation": [...]}, timestamps from Python's
@@ -171,78 +188,35 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
     )]
-    Completions(extras::CompletionsArgs),
+    Completions(completions::CompletionsArgs),
     /// Print the man page (or write every page with --dir).
     #[command(
         after_help = "Examples:\n  convlog man | man -l -\n  convlog man --dir /usr/local/share/man/man1"
     )]
-    Man(extras::ManArgs),
+    Man(man::ManArgs),
 }
 
-/// Where a command writes its output: a path, or `-` for stdout.
+// The logs a reading command answers for.
+#[derive(Args, Debug)]
+pub struct PathsArg {
+    /// Logs or directories of logs (default: ./conversations).
+    paths: Vec<PathBuf>,
+}
+
+impl PathsArg {
+    /// The logs the paths name; a path that cannot be read is reported and
+    /// recorded in `exit`, and the others are still answered for.
+    pub fn logs(self, exit: &mut Tracker) -> Vec<PathBuf> {
+        exit.expand(&util::paths_or_default(self.paths))
+    }
+}
+
+// `--dir` of the commands that create a session.
 #[derive(Args, Debug, Clone)]
 pub struct DirArg {
     /// Directory for session logs (created 0700 if missing).
     #[arg(long, default_value = "conversations")]
     pub dir: PathBuf,
-}
-
-/// What a command found, as an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
-    /// 0: all fine.
-    Ok = 0,
-    /// 1: damage found or input rejected.
-    Finding = 1,
-    /// 2: usage or I/O error.
-    Error = 2,
-}
-
-/// Exit code for a library error: rejected input and damage are findings,
-/// everything else is an error.
-pub fn exit_for(e: &Error) -> Exit {
-    match e {
-        Error::Ended { .. } | Error::Damaged { .. } => Exit::Finding,
-        e if e.is_rejected_input() => Exit::Finding,
-        _ => Exit::Error,
-    }
-}
-
-/// The logs the paths name, each path expanded as
-/// [`find_logs`](convlog::discover::find_logs) does. A path that cannot be
-/// read is reported and skipped, so one typo does not hide the answer for
-/// the others (as ripgrep and fd do); the exit code says so at the end. A
-/// directory without logs is noted on stderr.
-pub fn expand(paths: &[PathBuf]) -> (Vec<PathBuf>, Exit) {
-    let mut logs = Vec::new();
-    let mut worst = Exit::Ok;
-    for p in paths {
-        match convlog::discover::find_logs(std::slice::from_ref(p)) {
-            Ok(found) if found.is_empty() => {
-                eprintln!("convlog: no logs found in {}", p.display());
-            }
-            Ok(found) => logs.extend(found),
-            Err(e) => {
-                report(&e);
-                worst = Exit::Error;
-            }
-        }
-    }
-    (logs, worst)
-}
-
-/// The exit code for a log the reader found damaged, else `Ok`.
-pub fn exit_for_damage(report: &convlog::Report) -> Exit {
-    if report.is_intact() {
-        Exit::Ok
-    } else {
-        Exit::Finding
-    }
-}
-
-/// Prints an error as one line on stderr.
-pub fn report(e: &Error) {
-    eprintln!("convlog: {e}");
 }
 
 pub fn main() -> i32 {
@@ -265,21 +239,21 @@ pub fn main() -> i32 {
     let color = console::use_color(cli.color);
     console::init_tracing(color);
     let result = match cli.command {
-        Command::New(a) => write::new(a),
-        Command::Append(a) => write::append(a),
-        Command::Ingest(a) => write::ingest(a),
-        Command::Export(a) => read::export(a),
-        Command::Compact(a) => read::compact(a),
-        Command::Verify(a) => verify::verify(a, color),
-        Command::Tail(a) => read::tail(a, color),
-        Command::Demo(a) => write::demo(a),
-        Command::Ls(a) => insight::ls(a, color),
-        Command::Stats(a) => insight::stats(a, color),
-        Command::Search(a) => insight::search(a, color),
-        Command::Import(a) => import::import(a, color),
-        Command::Ship(a) => ship::ship(a),
-        Command::Completions(a) => extras::completions(a),
-        Command::Man(a) => extras::man(a),
+        Command::New(a) => new::run(a),
+        Command::Append(a) => append::run(a),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Refresh(a) => refresh::run(a),
+        Command::Verify(a) => verify::run(a, color),
+        Command::Tail(a) => tail::run(a, color),
+        Command::Demo(a) => demo::run(a),
+        Command::Ls(a) => ls::run(a, color),
+        Command::Stats(a) => stats::run(a, color),
+        Command::Search(a) => search::run(a, color),
+        Command::Import(a) => import::run(a, color),
+        Command::Ship(a) => ship::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code as i32,
@@ -289,16 +263,9 @@ pub fn main() -> i32 {
                 Some(log) => e.in_file(log),
                 None => e,
             };
-            report(&e);
-            exit_for(&e) as i32
+            let mut exit = Tracker::new();
+            exit.error(&e);
+            exit.code() as i32
         }
     }
-}
-
-/// A current-thread tokio runtime for the async library calls.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(std::path::Path::new("<runtime>"), "start tokio runtime", e))
 }

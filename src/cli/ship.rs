@@ -7,8 +7,10 @@ use clap::Args;
 use convlog::ship::{self, Event, Options, ShipError, Stop, Target};
 use convlog::{Error, Result};
 
-use super::Exit;
 use convlog::Recovery;
+
+use super::exit::Exit;
+use super::util::{paths_or_default, runtime};
 
 #[derive(Args, Debug)]
 pub struct ShipArgs {
@@ -51,7 +53,7 @@ pub struct ShipArgs {
     quiet: bool,
 }
 
-pub fn ship(a: ShipArgs) -> Result<Exit> {
+pub fn run(a: ShipArgs) -> Result<Exit> {
     let target = match Target::resolve(a.to.as_deref()) {
         Ok(t) => t,
         Err(e) => {
@@ -59,12 +61,8 @@ pub fn ship(a: ShipArgs) -> Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let rt = super::runtime()?;
-    let paths = if a.paths.is_empty() {
-        vec![PathBuf::from("conversations")]
-    } else {
-        a.paths.clone()
-    };
+    let rt = runtime()?;
+    let paths = paths_or_default(a.paths.clone());
     let opts = Options {
         recovery: a.recovery,
         follow: a.follow,

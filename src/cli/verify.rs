@@ -1,23 +1,25 @@
 //! `convlog verify`: the report people read after an incident.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use convlog::reader::inspect;
 use convlog::repair::{Repair, repair};
 use convlog::stats::{State, damage_summary};
-use convlog::{Error, Report, Result};
+use convlog::{Report, Result};
 use serde::Serialize;
 
-use super::Exit;
+use super::PathsArg;
 use super::console::Paint;
-use super::insight::SessionHead;
+use super::exit::{Exit, Tracker};
+use super::json::SessionHead;
+use super::util::{Progress, json_err, plural, stdout_err, write_flush};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Logs or directories of logs (default: ./conversations).
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    paths: PathsArg,
     /// One JSON object per log on stdout (JSON Lines) instead of the readable report.
     #[arg(long)]
     json: bool,
@@ -27,7 +29,7 @@ pub struct VerifyArgs {
 }
 
 /// What verify concluded about one readable log.
-struct Outcome {
+struct Verified {
     path: PathBuf,
     /// The log as it is now (after a repair, if one cut anything).
     report: Report,
@@ -35,15 +37,9 @@ struct Outcome {
     repair: Option<(Repair, Report)>,
 }
 
-impl Outcome {
-    fn exit(&self) -> Exit {
-        super::exit_for_damage(&self.report)
-    }
-}
-
-fn check(path: &Path, do_repair: bool) -> Result<Outcome> {
+fn inspect_or_repair(path: &Path, do_repair: bool) -> Result<Verified> {
     if !do_repair {
-        return Ok(Outcome {
+        return Ok(Verified {
             path: path.to_path_buf(),
             report: inspect(path)?,
             repair: None,
@@ -56,31 +52,25 @@ fn check(path: &Path, do_repair: bool) -> Result<Outcome> {
         Repair::Truncated { .. } => inspect(path)?,
         _ => found.clone(),
     };
-    Ok(Outcome {
+    Ok(Verified {
         path: path.to_path_buf(),
         report,
         repair: Some((repaired, found)),
     })
 }
 
-pub fn verify(a: VerifyArgs, color: bool) -> Result<Exit> {
-    let (logs, mut worst) = super::expand(&super::insight::paths_or_default(a.paths));
-    let progress = (logs.len() > 20 && io::stderr().is_terminal())
-        .then(|| indicatif::ProgressBar::new(logs.len() as u64));
+pub fn run(a: VerifyArgs, color: bool) -> Result<Exit> {
+    let mut exit = Tracker::new();
+    let logs = a.paths.logs(&mut exit);
+    let bar = Progress::new(logs.len());
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let stdout_err = |e| Error::io(Path::new("<stdout>"), "write", e);
-    let suspend = |f: &mut dyn FnMut() -> io::Result<()>| match &progress {
-        Some(p) => p.suspend(f),
-        None => f(),
-    };
     for log in &logs {
-        let text = match check(log, a.repair) {
+        let text = match inspect_or_repair(log, a.repair) {
             Ok(o) => {
-                worst = worst.max(o.exit());
+                exit.damage(&o.report);
                 if a.json {
-                    let v = serde_json::to_string(&to_json(&o))
-                        .map_err(|e| Error::InvalidInput(format!("cannot write JSON: {e}")))?;
+                    let v = serde_json::to_string(&to_json(&o)).map_err(json_err)?;
                     format!("{v}\n")
                 } else {
                     human(&o, Paint(color))
@@ -89,27 +79,17 @@ pub fn verify(a: VerifyArgs, color: bool) -> Result<Exit> {
             Err(e) => {
                 // Errors go to stderr, once, naming the file; stdout holds
                 // only answers.
-                worst = worst.max(Exit::Error);
                 out.flush().map_err(stdout_err)?;
-                suspend(&mut || {
-                    super::report(&e);
-                    Ok(())
-                })
-                .map_err(stdout_err)?;
+                bar.suspend(|| exit.unreadable(&e));
                 String::new()
             }
         };
-        suspend(&mut || out.write_all(text.as_bytes()).and_then(|_| out.flush()))
-            .map_err(stdout_err)?;
-        if let Some(p) = &progress {
-            p.inc(1);
-        }
+        bar.suspend(|| write_flush(&mut out, text.as_bytes()))?;
+        bar.inc();
     }
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
+    drop(bar);
     out.flush().map_err(stdout_err)?;
-    Ok(worst)
+    Ok(exit.code())
 }
 
 /// One-line state: intact and ended, intact but open, torn tail (N bytes), damaged (…).
@@ -127,10 +107,6 @@ fn state(r: &Report) -> (&'static str, String) {
             "intact but still open (no end record: a live session, or its writer crashed)".into(),
         )
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn span(r: &Report) -> String {
@@ -188,7 +164,7 @@ fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
     }
 }
 
-fn human(o: &Outcome, paint: Paint) -> String {
+fn human(o: &Verified, paint: Paint) -> String {
     let p = o.path.display();
     let paint_state = |r: &Report| {
         let (kind, text) = state(r);
@@ -286,7 +262,7 @@ struct VerifyJson<'a> {
     repair: Option<RepairJson<'a>>,
 }
 
-fn to_json(o: &Outcome) -> VerifyJson<'_> {
+fn to_json(o: &Verified) -> VerifyJson<'_> {
     let r = &o.report;
     let repair = o.repair.as_ref().map(|(rep, found)| {
         let mut j = RepairJson {

@@ -380,7 +380,7 @@ pub fn render<W: Write>(
 /// extra read of the log, about as much as `verify`.
 pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
     use std::io::{Read, Seek};
-    let mut file = crate::fsutil::open_read(log)?;
+    let mut file = crate::log::fsutil::open_read(log)?;
     let checked = reader::scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -395,7 +395,7 @@ pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Re
 /// Renders in one pass, for a destination that a failure discards anyway
 /// (the temporary file of an atomic replace).
 fn render_once<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
-    let file = crate::fsutil::open_read(log)?;
+    let file = crate::log::fsutil::open_read(log)?;
     render_from(
         log,
         io::BufReader::with_capacity(1 << 16, file),
@@ -425,8 +425,8 @@ fn render_from<R: Render, B: io::BufRead>(
 /// Refuses an output file that is a convlog log: the log being exported
 /// (compared by device and inode, so a hard link, a symlink or another
 /// spelling of its name is caught) or any other log (its first bytes are a
-/// checksummed record). `export LOG -o LOG` used to replace the log with its
-/// own export; a typo must never destroy a transcript.
+/// checksummed record): a typo such as `export LOG -o LOG` must never
+/// replace a transcript with its own export.
 pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
@@ -511,10 +511,15 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             },
         )
     };
-    crate::fsutil::write_atomic_with(out, crate::fsutil::NewFileMode::Private, fill, stamp)?;
+    crate::log::fsutil::write_atomic_with(
+        out,
+        crate::log::fsutil::NewFileMode::Private,
+        fill,
+        stamp,
+    )?;
     done.into_inner()
         .map(|(report, _, _)| report)
-        .ok_or_else(|| Error::InvalidInput("export produced no report".into()))
+        .ok_or_else(|| Error::Internal("export produced no report".into()))
 }
 
 /// Passes bytes on, keeping their count and CRC-32 for the stamp.
@@ -538,11 +543,11 @@ impl<W: Write> Write for Counted<W> {
 
 /// True when `out` names the export beside `log` (however either is spelled).
 fn is_beside(log: &Path, out: &Path) -> bool {
-    let expected = crate::session::export_path(log);
+    let expected = crate::log::layout::export_path(log);
     if expected == out {
         return true;
     }
-    let dir = |p: &Path| std::fs::canonicalize(crate::fsutil::parent_dir(p)).ok();
+    let dir = |p: &Path| std::fs::canonicalize(crate::log::fsutil::parent_dir(p)).ok();
     expected.file_name() == out.file_name()
         && dir(&expected).is_some()
         && dir(&expected) == dir(out)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExportOptions, Format, export_file, render};
 use crate::error::{Error, Result};
-use crate::session::export_path;
+use crate::log::layout::export_path;
 
 /// What [`refresh_export`] did for one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,8 @@ pub enum Refreshed {
     },
     /// The file where the export would go is not a convlog export, so it was
     /// left as it is.
+    #[allow(missing_docs)] // the fields' names say it
     Kept {
-        /// The file.
         export: PathBuf,
         /// An original that `convlog import` read ([`ExportState::Original`]),
         /// or a file of unknown origin ([`ExportState::Unknown`]).
@@ -127,14 +127,7 @@ fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
 /// How many bytes before `log_len` the stamp's checksum covers.
 const TAIL: u64 = 4096;
 
-/// Where the stamp of `file` (an export or an original) lives: `.NAME.stamp` beside it.
-pub fn stamp_path(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    crate::fsutil::parent_dir(file).join(format!(".{name}.stamp"))
-}
+pub use crate::log::layout::stamp_path;
 
 /// Reads the stamp of `file`; `None` when there is none. A stamp that does
 /// not parse counts as none: the file is then of unknown origin, which only
@@ -152,9 +145,9 @@ pub fn read_stamp(file: &Path) -> Result<Option<Stamp>> {
 pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
     let path = stamp_path(file);
     let mut bytes = serde_json::to_vec(stamp)
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
     bytes.push(b'\n');
-    crate::fsutil::write_atomic(&path, |w| {
+    crate::log::fsutil::write_atomic(&path, |w| {
         w.write_all(&bytes)
             .map_err(|e| Error::io(&path, "write", e))
     })
@@ -163,7 +156,7 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
 /// CRC-32 of the up to 4096 bytes of `log` before `len`, as 8 hex digits;
 /// `None` if the log is now shorter than `len`.
 pub fn log_tail_crc(log: &Path, len: u64) -> Result<Option<String>> {
-    let file = crate::fsutil::open_read(log)?;
+    let file = crate::log::fsutil::open_read(log)?;
     let now = file
         .metadata()
         .map_err(|e| Error::io(log, "fstat", e))?

@@ -1,17 +1,10 @@
 //! Which files are logs: expands the paths a command was given.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-/// True for a log's file name: `*.jsonl`, not hidden (temporary files start with a dot).
-pub fn is_log_name(path: &Path) -> bool {
-    let hidden = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
-    !hidden && path.extension().is_some_and(|e| e == "jsonl")
-}
+pub use crate::log::layout::is_log_name;
 
 /// Expands `paths`: a file is taken as it is; a directory gives its `*.jsonl`
 /// logs (not recursing), sorted by name so output is stable.

@@ -62,7 +62,7 @@ impl Follower {
     pub fn open(log: &Path) -> Result<Follower> {
         Ok(Follower {
             path: log.to_path_buf(),
-            file: crate::fsutil::open_read(log)?,
+            file: crate::log::fsutil::open_read(log)?,
             pos: Position::default(),
             lines: None,
             ended: false,

@@ -103,7 +103,7 @@ impl LoggedMessage {
 /// # Ok::<(), convlog::Error>(())
 /// ```
 pub fn messages(log: &Path, mode: Recovery) -> Result<Messages> {
-    let mut file = crate::fsutil::open_read(log)?;
+    let mut file = crate::log::fsutil::open_read(log)?;
     let checked = scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),

@@ -91,6 +91,7 @@ impl FromStr for Recovery {
 /// What kind of damage a line has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DamageKind {
     /// A bad line with nothing valid after it: what an interrupted write leaves.
     TornTail,
@@ -132,6 +133,7 @@ impl DamageKind {
 
 /// One damaged line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Damage {
     /// 1-based line number.
     pub line: u64,
@@ -186,6 +188,7 @@ pub struct Position {
 
 /// Everything a scan learned about a log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The header, when line 1 is a valid one.
     pub header: Option<Header>,
@@ -628,7 +631,7 @@ pub fn scan_file<F>(path: &Path, mode: Recovery, visit: F) -> Result<Report>
 where
     F: FnMut(&Record<'_>) -> Result<()>,
 {
-    let file = crate::fsutil::open_read(path)?;
+    let file = crate::log::fsutil::open_read(path)?;
     scan(
         path,
         io::BufReader::with_capacity(1 << 16, file),
@@ -645,9 +648,9 @@ where
 /// means a batch in flight is never mistaken for a torn tail. A lock held for
 /// longer (a stuck process) does not stop the inspection.
 pub fn inspect(path: &Path) -> Result<Report> {
-    let file = crate::fsutil::open_read(path)?;
+    let file = crate::log::fsutil::open_read(path)?;
     let locked =
-        crate::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
+        crate::log::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
     let report = scan(
         path,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -655,7 +658,7 @@ pub fn inspect(path: &Path) -> Result<Report> {
         |_| Ok(()),
     );
     if locked {
-        crate::fsutil::unlock(&file, path);
+        crate::log::fsutil::unlock(&file, path);
     }
     report
 }

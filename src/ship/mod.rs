@@ -178,8 +178,8 @@ pub enum Event<'a> {
     },
     /// The database rejected a record. Nothing after it in that session is
     /// shipped in this run; other sessions go on.
+    #[allow(missing_docs)] // the fields' names say it
     Rejected {
-        /// The log.
         log: &'a Path,
         /// Its session id.
         session: &'a str,
@@ -189,15 +189,15 @@ pub enum Event<'a> {
         reason: String,
     },
     /// Damage in a log, and what `--recovery` made of it.
+    #[allow(missing_docs)] // the fields' names say it
     Damaged {
-        /// The log.
         log: &'a Path,
         /// Where and what, as one sentence.
         detail: String,
     },
     /// A file that cannot be shipped (not a convlog log, unreadable).
+    #[allow(missing_docs)] // the fields' names say it
     Unreadable {
-        /// The file.
         log: &'a Path,
         /// Why, as one sentence.
         detail: String,
@@ -239,17 +239,17 @@ pub enum ShipError {
     /// The connection settings are unusable.
     Config(String),
     /// The first connection failed.
+    #[allow(missing_docs)] // the fields' names say it
     Connect {
         /// The database, without its password.
         target: String,
-        /// Why.
         source: tokio_postgres::Error,
     },
     /// A statement failed in a way retrying cannot fix.
+    #[allow(missing_docs)] // the fields' names say it
     Db {
         /// What the shipper was doing.
         action: &'static str,
-        /// Why.
         source: tokio_postgres::Error,
     },
     /// The database's tables are not what this build writes.
@@ -457,7 +457,7 @@ pub async fn ship(
 async fn ended_sessions(db: &mut Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<String>> {
     let mut ids = Vec::with_capacity(logs.len());
     for log in logs {
-        if let Ok(f) = crate::fsutil::open_read(log)
+        if let Ok(f) = crate::log::fsutil::open_read(log)
             && let Some(id) = read::header_id(&f)
         {
             ids.push(id);

@@ -14,11 +14,12 @@ use std::time::Duration;
 use chrono::DateTime;
 use tokio::sync::mpsc;
 
+use crate::Recovery;
 use crate::discover::find_logs;
 use crate::error::Error;
+use crate::log::fsutil;
 use crate::reader::{DamageKind, Position, scan_from};
 use crate::record::{MessageRecord, Record};
-use crate::{Recovery, fsutil};
 
 use super::Stop;
 

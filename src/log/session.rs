@@ -2,7 +2,7 @@
 //!
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
 //! path can each keep one. All clones share one queue; no thread belongs to
-//! a session (see [`writer`] for who commits).
+//! a session (see [`commit`] for who commits).
 //!
 //! Every write has an async form (`append`, `flush`, `end`) and a blocking
 //! one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
@@ -22,13 +22,14 @@ use std::time::Duration;
 use chrono::Local;
 
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::line::{self as codec, Kind};
-use crate::record::{Header, Message, now_rfc3339, parse_ts};
-use crate::writer::{
-    self, Answer, Config, Echo, IoHooks, Log, Parts, RealIo, Request, Shared, Start, lock,
-    reply_pair,
+use crate::line as codec;
+#[cfg(feature = "__test_hooks")]
+use crate::log::commit::IoHooks;
+use crate::log::commit::{
+    self, Answer, Config, Echo, Log, Parts, RealIo, Request, Shared, Start, lock, reply_pair,
 };
+use crate::log::{create, fsutil, recover};
+use crate::record::{Message, now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -51,7 +52,9 @@ pub struct Options {
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
-    /// The disk seam; replace it only to inject faults in tests.
+    /// The disk seam, replaced only to inject faults in tests.
+    #[cfg(feature = "__test_hooks")]
+    #[doc(hidden)]
     pub io: Arc<dyn IoHooks>,
 }
 
@@ -63,8 +66,51 @@ impl Default for Options {
             lock_timeout: None,
             echo: true,
             max_batch_bytes: 4 << 20,
+            #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
+    }
+}
+
+/// Builder-style setters, so that `Options::default().echo(false)` works
+/// from outside the crate, where a struct literal cannot name every field.
+impl Options {
+    /// Sets [`Options::max_content_bytes`].
+    pub fn max_content_bytes(mut self, bytes: usize) -> Options {
+        self.max_content_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Options::export_on_end`].
+    pub fn export_on_end(mut self, on: bool) -> Options {
+        self.export_on_end = on;
+        self
+    }
+
+    /// Sets [`Options::lock_timeout`].
+    pub fn lock_timeout(mut self, timeout: Option<Duration>) -> Options {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Options::echo`].
+    pub fn echo(mut self, on: bool) -> Options {
+        self.echo = on;
+        self
+    }
+
+    /// Sets [`Options::max_batch_bytes`].
+    pub fn max_batch_bytes(mut self, bytes: usize) -> Options {
+        self.max_batch_bytes = bytes;
+        self
+    }
+
+    /// Replaces the disk seam, to inject faults in tests.
+    #[cfg(feature = "__test_hooks")]
+    #[doc(hidden)]
+    pub fn io(mut self, io: Arc<dyn IoHooks>) -> Options {
+        self.io = io;
+        self
     }
 }
 
@@ -124,10 +170,7 @@ impl fmt::Debug for Session {
     }
 }
 
-/// The export that belongs to a log: same name, `.json` instead of `.jsonl`.
-pub fn export_path(log: &Path) -> PathBuf {
-    log.with_extension("json")
-}
+pub use super::layout::export_path;
 
 impl Session {
     /// Creates a new session in `dir` (made 0700 if missing) with default options.
@@ -145,18 +188,7 @@ impl Session {
     pub fn create_with(dir: impl AsRef<Path>, opts: Options) -> Result<Session> {
         let dir = dir.as_ref();
         check_options(&opts)?;
-        fsutil::ensure_dir(dir)?;
-        let now = Local::now().fixed_offset();
-        let stem = format!("conversation_{}", now.format("%Y%m%d_%H%M%S"));
-        let tmp = fsutil::temp_name(dir, &stem);
-        let published = write_header_file(&tmp, &now).and_then(|(header, len)| {
-            let path = link_first_free(dir, &stem, &tmp)?;
-            Ok((header, len, path))
-        });
-        // The temporary name is only a staging area; removing it is tidy-up.
-        let _ = std::fs::remove_file(&tmp);
-        let (header, len, path) = published?;
-        fsutil::sync_dir(dir)?;
+        let (header, len, path) = create::create_log(dir, &Local::now().fixed_offset())?;
         let file = fsutil::open_append(&path)?;
         let start = Start {
             len,
@@ -177,7 +209,7 @@ impl Session {
         let path = log.as_ref().to_path_buf();
         check_options(&opts)?;
         let file = fsutil::open_append(&path)?;
-        let (start, report) = writer::inspect_existing(&path, &file)?;
+        let (start, report) = recover::inspect_existing(&path, &file)?;
         if report.ended {
             return Err(Error::Ended { path });
         }
@@ -202,11 +234,14 @@ impl Session {
         let cfg = Config {
             lock_timeout: opts.lock_timeout,
             max_batch_bytes: opts.max_batch_bytes.max(1),
+            #[cfg(feature = "__test_hooks")]
             io: opts.io,
+            #[cfg(not(feature = "__test_hooks"))]
+            io: Arc::new(RealIo),
         };
         Ok(Session {
             inner: Arc::new(Inner {
-                log: writer::open(shared, file, start, cfg),
+                log: commit::open(shared, file, start, cfg),
                 id,
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
@@ -257,7 +292,7 @@ impl Session {
     /// record is durable. When no other append to this log is in flight,
     /// the lock, write and fdatasync run right here, with no thread hand-off;
     /// otherwise it joins the next group commit. Not for an async worker
-    /// thread (see the [module docs](crate::session)).
+    /// thread (see the [module docs](crate::log::session)).
     pub fn append_blocking(&self, msg: Message) -> Result<Option<u64>> {
         let Some((req, rx, echo)) = self.enqueue(msg)? else {
             return Ok(None);
@@ -340,6 +375,23 @@ impl Session {
         let (req, export, rx) = self.end_request(ts.into())?;
         self.inner.log.submit(req);
         let seq = rx.await?;
+        if let Some(out) = &export {
+            // Rendering reads the whole log and fsyncs: off the async thread.
+            let (log, out) = (self.path().to_path_buf(), out.clone());
+            let (tx, done) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("convlog-export".into())
+                .spawn(move || {
+                    let _ = tx.send(render_export(&log, &out));
+                })
+                .map_err(|e| Error::io(self.path(), "start the export thread", e))?;
+            done.await.map_err(|_| {
+                Error::Internal(format!(
+                    "{}: the export thread panicked",
+                    self.path().display()
+                ))
+            })??;
+        }
         Ok(Ended { seq, export })
     }
 
@@ -347,6 +399,9 @@ impl Session {
     pub fn end_at_blocking(&self, ts: impl Into<String>) -> Result<Ended> {
         let (req, export, rx) = self.end_request(ts.into())?;
         let seq = self.inner.log.commit_blocking(req, rx)?;
+        if let Some(out) = &export {
+            render_export(self.path(), out)?;
+        }
         Ok(Ended { seq, export })
     }
 
@@ -356,11 +411,7 @@ impl Session {
         self.ready()?;
         let export = self.inner.export_on_end.then(|| export_path(self.path()));
         let (tx, rx) = reply_pair(&self.inner.log.shared);
-        let req = Request::End {
-            ts,
-            export: export.clone(),
-            reply: tx,
-        };
+        let req = Request::End { ts, reply: tx };
         Ok((req, export, rx))
     }
 
@@ -587,6 +638,17 @@ fn now_into(buf: &mut [u8; 40]) -> &str {
     std::str::from_utf8(&buf[..len]).unwrap_or_default()
 }
 
+/// Renders the JSON export of an ended log, once the end record is durable.
+fn render_export(log: &Path, out: &Path) -> Result<()> {
+    crate::export::export_file(
+        log,
+        out,
+        crate::export::Format::Json,
+        &crate::export::ExportOptions::default(),
+    )
+    .map(drop)
+}
+
 fn print_echo(echo: Option<Echo>) {
     if let Some((tag, content)) = echo {
         tracing::info!(target: "convlog", "[{tag}] {content}");
@@ -600,72 +662,6 @@ fn check_options(opts: &Options) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Creates `path` exclusively (never replacing a file) holding only a new
-/// header with creation time `created`, written and fdatasynced. Returns the
-/// header and the file's length. Both new sessions and imports start here.
-pub(crate) fn write_header_file(
-    path: &Path,
-    created: &chrono::DateTime<chrono::FixedOffset>,
-) -> Result<(Header, u64)> {
-    use std::io::Write;
-    let header = Header {
-        version: crate::FORMAT_VERSION,
-        session: new_session_id(),
-        created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-    };
-    let mut line = Vec::new();
-    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);
-    // `path` is a hidden staging name the user never gave; errors name its
-    // directory, which they did.
-    let dir = path.parent().unwrap_or(path);
-    let mut f = fsutil::create_new(path).map_err(|e| Error::io(dir, "create a new log", e))?;
-    f.write_all(&line)
-        .map_err(|e| Error::io(dir, "write a new log's header", e))?;
-    f.sync_data()
-        .map_err(|e| Error::io(dir, "fdatasync a new log's header", e))?;
-    Ok((header, line.len() as u64))
-}
-
-/// Links `tmp` to the first free name of `STEM.jsonl`, `STEM_2.jsonl`, …:
-/// `link(2)` fails if the name exists, which makes it an exclusive create
-/// whose file already holds its header.
-fn link_first_free(dir: &Path, stem: &str, tmp: &Path) -> Result<PathBuf> {
-    for n in 1u32..=100_000 {
-        let name = if n == 1 {
-            format!("{stem}.jsonl")
-        } else {
-            format!("{stem}_{n}.jsonl")
-        };
-        let path = dir.join(name);
-        match std::fs::hard_link(tmp, &path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(&path, "link new log into place", e)),
-        }
-    }
-    Err(Error::InvalidInput(format!(
-        "{}: no free name for {stem}.jsonl after 100000 tries",
-        dir.display()
-    )))
-}
-
-/// 128 random bits from the standard library's per-process random hash keys,
-/// mixed with the time and pid; uniqueness is all a session id needs.
-fn new_session_id() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut a = RandomState::new().build_hasher();
-    a.write_u128(nanos);
-    a.write_u32(std::process::id());
-    let a = a.finish();
-    let b = RandomState::new().hash_one((a, nanos));
-    format!("{a:016x}{b:016x}")
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -117,7 +117,7 @@ pub fn open_rw(path: &Path) -> Result<File> {
 /// Opens an existing file without following a symlink, and refuses anything
 /// that is not a regular file.
 ///
-/// Why: a FIFO planted at a log's path made `inspect`, `verify` and export
+/// A FIFO planted at a log's path would make `inspect`, `verify` and export
 /// hang forever (a read-only `open` of a FIFO waits for a writer), and
 /// `Session::open` fail with a baffling "seek failed: Illegal seek"; a
 /// device could feed an endless scan. `O_NONBLOCK` keeps the `open` itself
@@ -146,18 +146,6 @@ fn open_error(path: &Path, e: io::Error) -> Error {
         };
     }
     Error::io(path, "open", e)
-}
-
-/// A name in `dir` that nobody else will pick: pid, time and a per-process counter.
-pub fn temp_name(dir: &Path, stem: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    dir.join(format!(".{stem}.tmp-{}-{nanos:x}-{n}", std::process::id()))
 }
 
 /// Who may read a file convlog creates.
@@ -246,7 +234,7 @@ where
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = temp_name(dir, &name);
+    let tmp = super::layout::temp_path(dir, &name);
     let create_mode = match new_mode {
         NewFileMode::Private => FILE_MODE,
         NewFileMode::Umask => 0o666,
@@ -355,34 +343,6 @@ pub fn unlock(file: &File, path: &Path) {
     }
 }
 
-/// Writes `bytes` to the first free name of `LOG.broken`, `LOG.broken.2`, …
-/// and makes it durable before anything is cut from the log.
-pub fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let base = log.as_os_str().to_string_lossy().into_owned();
-    for n in 1u32..=10_000 {
-        let candidate = if n == 1 {
-            PathBuf::from(format!("{base}.broken"))
-        } else {
-            PathBuf::from(format!("{base}.broken.{n}"))
-        };
-        match create_new(&candidate) {
-            Ok(mut f) => {
-                f.write_all(bytes)
-                    .map_err(|e| Error::io(&candidate, "write", e))?;
-                f.sync_all()
-                    .map_err(|e| Error::io(&candidate, "fsync", e))?;
-                sync_dir(parent_dir(log))?;
-                return Ok(candidate);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(&candidate, "create", e)),
-        }
-    }
-    Err(Error::InvalidInput(format!(
-        "{base}: no free backup name after 10000 tries; clean up old .broken files"
-    )))
-}
-
 /// (device, inode) of an open file and of the path, to notice a log that was
 /// replaced underneath an open writer.
 ///
@@ -402,6 +362,7 @@ pub fn same_file(open: &fs::Metadata, path: &Path) -> Result<bool> {
 mod tests {
     use super::*;
     use std::cell::RefCell;
+    use std::path::PathBuf;
 
     thread_local! {
         /// Directories this thread fsynced, so a test can see the durability calls.

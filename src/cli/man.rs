@@ -1,20 +1,14 @@
-//! `convlog completions` and `convlog man`: generated from the clap definitions.
+//! `convlog man`: man pages generated from the clap definitions.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory};
-use clap_complete::Shell;
 use convlog::{Error, Result};
 
-use super::{Cli, Exit};
-
-#[derive(Args, Debug)]
-pub struct CompletionsArgs {
-    /// The shell to complete for.
-    #[arg(value_enum)]
-    shell: Shell,
-}
+use super::Cli;
+use super::exit::Exit;
+use super::util::{is_stdout, print_bytes, stdout_err};
 
 #[derive(Args, Debug)]
 pub struct ManArgs {
@@ -24,22 +18,6 @@ pub struct ManArgs {
     /// Write every page instead (convlog.1 and convlog-SUBCOMMAND.1) into this directory.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-}
-
-fn stdout_err(e: io::Error) -> Error {
-    Error::io(Path::new("<stdout>"), "write", e)
-}
-
-pub fn completions(a: CompletionsArgs) -> Result<Exit> {
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(a.shell, &mut cmd, "convlog", &mut buf);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    out.write_all(&buf)
-        .and_then(|()| out.flush())
-        .map_err(stdout_err)?;
-    Ok(Exit::Ok)
 }
 
 /// Every page: `convlog.1` and one `convlog-SUBCOMMAND.1` per subcommand, as (file name, roff).
@@ -62,7 +40,7 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
     Ok(pages)
 }
 
-pub fn man(a: ManArgs) -> Result<Exit> {
+pub fn run(a: ManArgs) -> Result<Exit> {
     let pages = man_pages()?;
     if let Some(dir) = &a.dir {
         convlog::fsutil::ensure_shared_dir(dir)?;
@@ -70,27 +48,23 @@ pub fn man(a: ManArgs) -> Result<Exit> {
         let mut out = stdout.lock();
         for (name, page) in &pages {
             let path = dir.join(name);
-            write_file(&path, page)?;
+            write_page(&path, page)?;
             writeln!(out, "{}", path.display()).map_err(stdout_err)?;
         }
         return Ok(Exit::Ok);
     }
     let main = pages.first().map(|(_, p)| p.as_slice()).unwrap_or_default();
-    if a.output.as_os_str() == "-" {
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        out.write_all(main)
-            .and_then(|()| out.flush())
-            .map_err(stdout_err)?;
+    if is_stdout(&a.output) {
+        print_bytes(main)?;
     } else {
-        write_file(&a.output, main)?;
+        write_page(&a.output, main)?;
     }
     Ok(Exit::Ok)
 }
 
 /// Man pages are for every user of the machine: the umask decides, not the
 /// 0600 that logs and exports get.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_page(path: &Path, bytes: &[u8]) -> Result<()> {
     use convlog::fsutil::{NewFileMode, write_atomic_as};
     write_atomic_as(path, NewFileMode::Umask, |w| {
         w.write_all(bytes).map_err(|e| Error::io(path, "write", e))

@@ -22,7 +22,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -30,31 +29,43 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::line::{self as codec, Kind};
-use crate::reader::{self, DamageKind, Position, Recovery};
+use crate::log::{fsutil, recover};
+use crate::read::scan::{DamageKind, Position};
 use crate::record::Record;
 
-/// The seam through which the writer touches the disk, so tests can inject a
-/// failed or short write or a failed fdatasync without faking the whole file.
-///
-/// The default methods are the real calls. An implementation that fails must
-/// return the error; the writer then poisons itself and never calls `sync` again.
-pub trait IoHooks: Send + Sync + 'static {
-    /// Writes the whole batch at the end of the file.
-    fn write_all(&self, file: &mut File, buf: &[u8]) -> io::Result<()> {
-        io::Write::write_all(file, buf)
-    }
-    /// Makes the written batch durable (`fdatasync` on Linux).
-    fn sync_data(&self, file: &File) -> io::Result<()> {
-        file.sync_data()
-    }
-}
+#[cfg(feature = "__test_hooks")]
+pub use hooks::{IoHooks, RealIo};
+#[cfg(not(feature = "__test_hooks"))]
+pub(crate) use hooks::{IoHooks, RealIo};
 
-/// The real disk.
-#[derive(Debug, Default)]
-pub struct RealIo;
-impl IoHooks for RealIo {}
+/// Public only with the hidden `__test_hooks` feature, which convlog's own
+/// tests and benches turn on: a seam for injected faults is not an API.
+mod hooks {
+    use std::fs::File;
+    use std::io;
+
+    /// The seam through which the writer touches the disk, so tests can inject a
+    /// failed or short write or a failed fdatasync without faking the whole file.
+    ///
+    /// The default methods are the real calls. An implementation that fails must
+    /// return the error; the writer then poisons itself and never calls `sync` again.
+    pub trait IoHooks: Send + Sync + 'static {
+        /// Writes the whole batch at the end of the file.
+        fn write_all(&self, file: &mut File, buf: &[u8]) -> io::Result<()> {
+            io::Write::write_all(file, buf)
+        }
+        /// Makes the written batch durable (`fdatasync` on Linux).
+        fn sync_data(&self, file: &File) -> io::Result<()> {
+            file.sync_data()
+        }
+    }
+
+    /// The real disk.
+    #[derive(Debug, Default)]
+    pub struct RealIo;
+    impl IoHooks for RealIo {}
+}
 
 /// Where the committer puts a waiting caller's answer: the record's seq
 /// (0 for a flush). One per awaited request, recycled through
@@ -216,12 +227,9 @@ pub(crate) enum Request {
         /// that is not in the log. Awaited appends echo on the caller's side.
         echo: Option<Echo>,
     },
-    /// Append the end record, then render the export (if `export` is set).
-    End {
-        ts: String,
-        export: Option<PathBuf>,
-        reply: Reply,
-    },
+    /// Append the end record. The commit path writes records only: the
+    /// session renders the export once this one's seq comes back.
+    End { ts: String, reply: Reply },
     /// Resolves once everything queued before it has been handled.
     Flush { reply: Reply },
 }
@@ -778,23 +786,14 @@ impl Writer {
             // Shorter than we left it: someone repaired or truncated it. Start over.
             Position::default()
         };
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(pos.offset))
-            .map_err(|e| Error::io(path, "seek", e))?;
         let mut last_seq = pos.prev_seq.unwrap_or(0);
-        let report = reader::scan_from(
-            path,
-            io::BufReader::new(f.take(len - pos.offset)),
-            pos,
-            Recovery::SkipCorrupt,
-            |rec| {
-                if let Record::End { .. } = rec {
-                    return Ok(());
-                }
-                last_seq = last_seq.max(rec.seq());
-                Ok(())
-            },
-        )?;
+        let report = recover::scan_locked(path, &self.file, pos, Some(len), |rec| {
+            if let Record::End { .. } = rec {
+                return Ok(());
+            }
+            last_seq = last_seq.max(rec.seq());
+            Ok(())
+        })?;
         for d in report.mid_file_damage() {
             tracing::warn!(
                 target: "convlog",
@@ -822,15 +821,7 @@ impl Writer {
     fn cut_torn_tail(&mut self, valid_len: u64, len: u64) -> Result<()> {
         let shared = Arc::clone(&self.shared);
         let path = &shared.path;
-        let mut torn = Vec::with_capacity((len - valid_len) as usize);
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(valid_len))
-            .and_then(|_| f.take(len - valid_len).read_to_end(&mut torn))
-            .map_err(|e| Error::io(path, "read torn tail", e))?;
-        let backup = save_broken(path, &torn)?;
-        self.file
-            .set_len(valid_len)
-            .map_err(|e| Error::io(path, "truncate torn tail", e))?;
+        let backup = recover::cut_torn_tail(path, &self.file, valid_len, len)?;
         if let Err(e) = self.cfg.io.sync_data(&self.file) {
             return Err(self.poison(format!("fdatasync after truncation failed: {e}")));
         }
@@ -861,7 +852,7 @@ impl Writer {
             Err(e) => {
                 let mut all = Vec::with_capacity(batch.len());
                 for _ in 1..batch.len() {
-                    all.push(Err(clone_error(&e, &self.shared)));
+                    all.push(Err(e.clone()));
                 }
                 all.insert(0, Err(e));
                 all
@@ -894,20 +885,7 @@ impl Writer {
                     }
                     self.used.push(fields);
                 }
-                Request::End { export, reply, .. } => {
-                    let result = result.and_then(|seq| {
-                        if let Some(out) = export {
-                            crate::export::export_file(
-                                &self.shared.path,
-                                &out,
-                                crate::export::Format::Json,
-                                &crate::export::ExportOptions::default(),
-                            )?;
-                        }
-                        Ok(seq)
-                    });
-                    reply.send(result);
-                }
+                Request::End { reply, .. } => reply.send(result),
                 Request::Flush { reply } => {
                     reply.send(result.map(|_| 0));
                 }
@@ -929,48 +907,6 @@ fn request_len(r: &Request) -> usize {
     match r {
         Request::Append { fields, .. } => fields.len() + 64,
         _ => 64,
-    }
-}
-
-/// A batch-wide failure goes to every request in it. `Error` is not `Clone`
-/// (it holds an `io::Error`), so each later request gets a rebuilt copy of
-/// the same variant.
-///
-/// Why not just the text: a caller matching on [`Error::LockTimeout`] (to
-/// retry later) or on an I/O error's kind must see the same error whatever
-/// place its record had in the batch. Previously every request but the first
-/// got an `Error::InvalidInput` carrying the real error's text, so of several
-/// appends waiting on a lock held by another process only one reported
-/// `LockTimeout`.
-fn clone_error(e: &Error, shared: &Shared) -> Error {
-    match e {
-        Error::LockTimeout { path, waited } => Error::LockTimeout {
-            path: path.clone(),
-            waited: *waited,
-        },
-        Error::Poisoned { path, cause } => Error::Poisoned {
-            path: path.clone(),
-            cause: cause.clone(),
-        },
-        Error::Io {
-            path,
-            action,
-            source,
-        } => Error::Io {
-            path: path.clone(),
-            action,
-            source: match source.raw_os_error() {
-                Some(code) => io::Error::from_raw_os_error(code),
-                None => io::Error::new(source.kind(), source.to_string()),
-            },
-        },
-        _ => match shared.poison_cause() {
-            Some(cause) => Error::Poisoned {
-                path: shared.path.clone(),
-                cause,
-            },
-            None => Error::InvalidInput(e.to_string()),
-        },
     }
 }
 
@@ -1033,104 +969,4 @@ fn watch_lock_waits() {
             }
         }
     }
-}
-
-/// Keeps torn bytes under the first free name of `LOG.broken`,
-/// `LOG.broken.2`, …, durable before anything is cut from the log.
-///
-/// They are written and synced under a temporary name and then hard-linked
-/// into place (`link` fails if the name exists, so nothing is overwritten).
-/// Creating the final name first left an empty `LOG.broken.N` behind for
-/// every attempt that failed to write, such as each retry on a full disk.
-fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    use std::io::Write;
-    let dir = fsutil::parent_dir(log);
-    let base = log.as_os_str().to_string_lossy().into_owned();
-    let first = PathBuf::from(format!("{base}.broken"));
-    let stem = format!(
-        "{}.broken",
-        log.file_name().unwrap_or_default().to_string_lossy()
-    );
-    let tmp = fsutil::temp_name(dir, &stem);
-    let result = (|| {
-        let mut f = fsutil::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io(&first, "write", e))?;
-        f.sync_all().map_err(|e| Error::io(&first, "fsync", e))?;
-        for n in 1u32..=10_000 {
-            let candidate = if n == 1 {
-                first.clone()
-            } else {
-                PathBuf::from(format!("{base}.broken.{n}"))
-            };
-            match std::fs::hard_link(&tmp, &candidate) {
-                Ok(()) => return Ok(candidate),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&candidate, "link backup into place", e)),
-            }
-        }
-        Err(Error::InvalidInput(format!(
-            "{base}: no free backup name after 10000 tries; clean up old .broken files"
-        )))
-    })();
-    // The temporary name is only a staging area; removing it is tidy-up.
-    let _ = std::fs::remove_file(&tmp);
-    let saved = result?;
-    fsutil::sync_dir(dir)?;
-    Ok(saved)
-}
-
-/// A `known_len` no file has: the first batch's catch-up finds the file
-/// "shorter" than that and rescans it from the start, under the exclusive lock.
-const UNKNOWN_LEN: u64 = u64::MAX;
-
-/// Reads an existing log to find where it stands, under a shared lock so a
-/// concurrent batch is not seen half-written.
-///
-/// The shared lock is only *tried*. Blocking on it made `Session::open_with`
-/// wait forever while another process held the exclusive lock, ignoring
-/// `Options::lock_timeout` (which only the append path knew about). When the
-/// lock is busy, the log is read without it and the writer starts from
-/// [`UNKNOWN_LEN`], so its first batch rescans the whole file under the
-/// exclusive lock (honouring the timeout) before assigning a seq; the
-/// lockless read only serves the open-time checks (ended? session id?),
-/// whose worst case is an `Error::Ended` from that first batch instead of
-/// from `open`.
-pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, reader::Report)> {
-    let locked = match file.try_lock_shared() {
-        Ok(()) => true,
-        Err(std::fs::TryLockError::WouldBlock) => false,
-        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
-    };
-    let result = (|| {
-        let mut f = file;
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(path, "seek", e))?;
-        reader::scan(path, io::BufReader::new(f), Recovery::SkipCorrupt, |_| {
-            Ok(())
-        })
-    })();
-    if locked {
-        fsutil::unlock(file, path);
-    }
-    let report = result?;
-    let torn_lines = report
-        .damage
-        .iter()
-        .filter(|d| d.kind == DamageKind::TornTail)
-        .count() as u64;
-    Ok((
-        Start {
-            // A torn tail is left for the first batch to cut under the
-            // exclusive lock: `known_len` stops before it, so it is noticed.
-            len: if locked {
-                report.valid_len
-            } else {
-                UNKNOWN_LEN
-            },
-            lines: report.lines - torn_lines,
-            last_seq: report.last_seq.unwrap_or(0),
-        },
-        report,
-    ))
 }

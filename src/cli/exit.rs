@@ -1,0 +1,104 @@
+//! The one rule for exit codes, and the tracker every command keeps.
+//!
+//! 0: done and every log read intact. 1: a finding (a damaged log, rejected
+//! input, nothing matched). 2: an error (usage, a path that cannot be read,
+//! not a log, I/O). A command given several paths goes on after a bad one
+//! and answers for the rest; the worst outcome decides the code.
+
+use std::path::PathBuf;
+
+use convlog::{Error, Report};
+
+/// What a command concluded, as a process exit code. Ordered, so the worst wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    Ok = 0,
+    Finding = 1,
+    Error = 2,
+}
+
+impl Exit {
+    /// Rejected input and damage are findings; everything else is an error.
+    pub fn of(e: &Error) -> Exit {
+        match e {
+            Error::Ended { .. } | Error::Damaged { .. } => Exit::Finding,
+            e if e.is_rejected_input() => Exit::Finding,
+            _ => Exit::Error,
+        }
+    }
+
+    /// A log the reader found damaged (a torn tail included) is a finding.
+    pub fn of_damage(report: &Report) -> Exit {
+        if report.is_intact() {
+            Exit::Ok
+        } else {
+            Exit::Finding
+        }
+    }
+}
+
+/// The worst outcome so far. Errors are printed here, once each, as one
+/// line on stderr, so no command formats them its own way.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    worst: Option<Exit>,
+}
+
+impl Tracker {
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    /// Records an outcome without printing anything.
+    pub fn record(&mut self, exit: Exit) {
+        self.worst = Some(self.code().max(exit));
+    }
+
+    /// Records a finding whose explanation the caller printed.
+    pub fn finding(&mut self) {
+        self.record(Exit::Finding);
+    }
+
+    /// Prints an error and records it as [`Exit::of`] classifies it:
+    /// rejected input is a finding, anything else an error.
+    pub fn error(&mut self, e: &Error) {
+        eprintln!("convlog: {e}");
+        self.record(Exit::of(e));
+    }
+
+    /// Prints why a path or file could not be read, and records an error
+    /// whatever its kind: the command has no answer for it.
+    pub fn unreadable(&mut self, e: &Error) {
+        eprintln!("convlog: {e}");
+        self.record(Exit::Error);
+    }
+
+    /// Records what the reader found: damage is a finding.
+    pub fn damage(&mut self, report: &Report) {
+        self.record(Exit::of_damage(report));
+    }
+
+    /// The exit code so far.
+    pub fn code(&self) -> Exit {
+        self.worst.unwrap_or(Exit::Ok)
+    }
+
+    /// The logs the paths name, each expanded as
+    /// [`find_logs`](convlog::discover::find_logs) does. A path that cannot
+    /// be read is reported and skipped, so one typo does not hide the answer
+    /// for the others (as ripgrep and fd do). A directory without logs is
+    /// noted on stderr and is not an error.
+    pub fn expand(&mut self, paths: &[PathBuf]) -> Vec<PathBuf> {
+        let mut logs = Vec::new();
+        for p in paths {
+            match convlog::discover::find_logs(std::slice::from_ref(p)) {
+                Ok(found) if found.is_empty() => {
+                    eprintln!("convlog: no logs found in {}", p.display());
+                }
+                Ok(found) => logs.extend(found),
+                Err(e) => self.unreadable(&e),
+            }
+        }
+        logs
+    }
+}

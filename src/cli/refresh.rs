@@ -1,0 +1,69 @@
+//! `convlog refresh`: render the export beside each log whose export is
+//! missing or stale.
+
+use clap::Args;
+use convlog::Result;
+use convlog::export::{ExportOptions, ExportState, Refreshed, refresh_export};
+
+use super::PathsArg;
+use super::exit::{Exit, Tracker};
+use super::util::Progress;
+
+#[derive(Args, Debug)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    paths: PathsArg,
+}
+
+pub fn run(a: RefreshArgs) -> Result<Exit> {
+    let mut exit = Tracker::new();
+    let logs = a.paths.logs(&mut exit);
+    let bar = Progress::new(logs.len());
+    for log in &logs {
+        let refreshed = refresh_export(log, &ExportOptions::default());
+        // The export holds what is readable; damage it passed over (a torn
+        // tail) is a finding, as in every reader.
+        let torn = refreshed
+            .as_ref()
+            .ok()
+            .and_then(|_| convlog::reader::inspect(log).ok())
+            .and_then(|r| r.torn_bytes());
+        if let Some(bytes) = torn {
+            exit.finding();
+            bar.suspend(|| {
+                eprintln!(
+                    "convlog: {}: torn tail ({bytes} bytes) left out of the export; see `convlog verify`",
+                    log.display()
+                )
+            });
+        }
+        let answer = match refreshed {
+            Ok(Refreshed::Written { export, messages }) => Ok(format!(
+                "wrote {} ({messages} message{})\n",
+                export.display(),
+                if messages == 1 { "" } else { "s" }
+            )),
+            Ok(Refreshed::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
+            Ok(Refreshed::Kept {
+                export,
+                state: ExportState::Original,
+            }) => Ok(format!(
+                "kept original: {} (the file `convlog import` read; refresh never replaces it)\n",
+                export.display()
+            )),
+            Ok(Refreshed::Kept { export, .. }) => {
+                // Nothing was rendered for this log: a finding, not an error.
+                exit.finding();
+                Ok(format!(
+                    "skipped: {} is not a convlog export (it has no stamp), so it is left as it is; \
+                     move it away, or render elsewhere with `convlog export {} -o FILE`\n",
+                    export.display(),
+                    log.display()
+                ))
+            }
+            Err(e) => Err(e),
+        };
+        bar.done(&mut exit, answer)?;
+    }
+    Ok(exit.code())
+}

@@ -1,0 +1,289 @@
+//! `convlog search`: messages whose content matches a regular expression.
+//!
+//! Reads with skip-corrupt recovery, so it answers for live, ended, crashed
+//! and damaged logs alike. Exit code 0 when something matched, 1 when
+//! nothing did, 2 on errors, as grep and ripgrep do.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
+use clap::Args;
+use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
+use convlog::stats::read_header;
+use convlog::time::parse_ts;
+use convlog::{Recovery, Result, Role};
+use regex::Regex;
+use serde::Serialize;
+
+use super::PathsArg;
+use super::console::Paint;
+use super::exit::{Exit, Tracker};
+use super::util::{Progress, json_err, stdout_err, wall_clock_secs};
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// A regular expression (Rust `regex` syntax) matched against message content.
+    pattern: String,
+    #[command(flatten)]
+    paths: PathsArg,
+    /// Match case-insensitively.
+    #[arg(short = 'i', long)]
+    ignore_case: bool,
+    /// Take PATTERN as plain text, not a regular expression.
+    #[arg(short = 'F', long)]
+    fixed_strings: bool,
+    /// Only messages of this role.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// Only messages from this source (exact), e.g. deepgram_stt.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only messages of this speaker (exact).
+    #[arg(long)]
+    speaker: Option<String>,
+    /// Only messages at or after this time: RFC 3339 (the seconds may be
+    /// left out: 2025-08-18T14:30+05:30), or local time such as
+    /// 2025-08-18T14:30, "2025-08-18 14:30:00" or 2025-08-18.
+    #[arg(long, value_parser = convlog::time::parse_time, value_name = "TIME")]
+    since: Option<DateTime<FixedOffset>>,
+    /// Only messages before this time (same forms as --since).
+    #[arg(long, value_parser = convlog::time::parse_time, value_name = "TIME")]
+    until: Option<DateTime<FixedOffset>>,
+    /// Only this session: its id (or a prefix of it), or its log's file name.
+    #[arg(long, value_name = "ID|NAME")]
+    session: Option<String>,
+    /// Search every record on its own; by default the fragments of one turn
+    /// are merged first, as in the export.
+    #[arg(long)]
+    no_merge: bool,
+    /// One JSON object per matching message (JSON Lines).
+    #[arg(long)]
+    json: bool,
+}
+
+struct Filters {
+    re: Regex,
+    role: Option<Role>,
+    source: Option<String>,
+    speaker: Option<String>,
+    since: Option<DateTime<FixedOffset>>,
+    until: Option<DateTime<FixedOffset>>,
+}
+
+impl Filters {
+    fn keep(&self, m: &ExportMessage) -> Result<bool> {
+        if self.role.is_some_and(|r| r != m.role())
+            || self.source.as_ref().is_some_and(|s| *s != m.source)
+            || self
+                .speaker
+                .as_ref()
+                .is_some_and(|s| m.speaker.as_deref() != Some(s))
+        {
+            return Ok(false);
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let t = parse_ts(&m.ts)?;
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Serialize)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// One line of `search --json`.
+#[derive(Serialize)]
+struct MatchJson<'a> {
+    path: String,
+    session: Option<&'a str>,
+    seq: u64,
+    timestamp: &'a str,
+    role: Role,
+    source: &'a str,
+    speaker: Option<&'a str>,
+    turn: Option<&'a str>,
+    interrupted: bool,
+    content: &'a str,
+    /// Byte offsets of each match in `content`.
+    matches: Vec<Span>,
+}
+
+/// A renderer that prints the messages that match.
+struct SearchSink<'a> {
+    filters: &'a Filters,
+    out: &'a mut Vec<u8>,
+    log: &'a Path,
+    session: Option<&'a str>,
+    json: bool,
+    paint: Paint,
+    found: u64,
+}
+
+impl Render for SearchSink<'_> {
+    fn begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn message(&mut self, m: &ExportMessage) -> Result<()> {
+        if !self.filters.keep(m)? || !self.filters.re.is_match(&m.content) {
+            return Ok(());
+        }
+        self.found += 1;
+        let spans: Vec<(usize, usize)> = self
+            .filters
+            .re
+            .find_iter(&m.content)
+            .filter(|x| !x.is_empty())
+            .map(|x| (x.start(), x.end()))
+            .collect();
+        if self.json {
+            let v = MatchJson {
+                path: self.log.display().to_string(),
+                session: self.session,
+                seq: m.seq,
+                timestamp: &m.ts,
+                role: m.role(),
+                source: &m.source,
+                speaker: m.speaker.as_deref(),
+                turn: m.turn.as_deref(),
+                interrupted: m.interrupted,
+                content: &m.content,
+                matches: spans
+                    .iter()
+                    .map(|&(start, end)| Span { start, end })
+                    .collect(),
+            };
+            let v = serde_json::to_string(&v).map_err(json_err)?;
+            let _ = writeln!(self.out, "{v}");
+            return Ok(());
+        }
+        let p = self.paint;
+        // One line per message, nothing raw for the terminal to obey:
+        // each piece is escaped on its own, so the spans stay valid.
+        let text = &m.content;
+        let mut shown = String::with_capacity(text.len() + 16);
+        let mut at = 0;
+        for &(s, e) in &spans {
+            shown.push_str(&escape_controls(&text[at..s]));
+            shown.push_str(&p.bold(&p.red(&escape_controls(&text[s..e]))));
+            at = e;
+        }
+        shown.push_str(&escape_controls(&text[at..]));
+        if m.interrupted {
+            shown.push_str(&p.dim(" [interrupted]"));
+        }
+        let _ = writeln!(
+            self.out,
+            "{}  {}  {} {shown}",
+            p.bold(&self.log.display().to_string()),
+            p.dim(&wall_clock_secs(&m.ts)),
+            p.role_tag(m.role()),
+        );
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn session_matches(want: &str, log: &Path, id: Option<&str>) -> bool {
+    let name = log.file_name().and_then(|n| n.to_str());
+    let stem = log.file_stem().and_then(|n| n.to_str());
+    name == Some(want)
+        || stem == Some(want)
+        || log.as_os_str() == want
+        || (!want.is_empty() && id.is_some_and(|id| id.starts_with(want)))
+}
+
+pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
+    let pattern = if a.fixed_strings {
+        regex::escape(&a.pattern)
+    } else {
+        a.pattern.clone()
+    };
+    let re = match regex::RegexBuilder::new(&pattern)
+        .case_insensitive(a.ignore_case)
+        .build()
+    {
+        Ok(re) => re,
+        Err(e) => {
+            // A bad pattern is a usage error: exit 2, as grep and ripgrep do.
+            eprintln!("convlog: invalid pattern: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    let filters = Filters {
+        re,
+        role: a.role,
+        source: a.source,
+        speaker: a.speaker,
+        since: a.since,
+        until: a.until,
+    };
+    let mut exit = Tracker::new();
+    let logs = a.paths.logs(&mut exit);
+    let bar = Progress::new(logs.len());
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let opts = ExportOptions {
+        no_merge: a.no_merge,
+        recovery: Recovery::SkipCorrupt,
+        ..ExportOptions::default()
+    };
+    let mut found = 0u64;
+    let mut buf = Vec::new();
+    for log in &logs {
+        let result = (|| -> Result<u64> {
+            let header = read_header(log)?;
+            let id = header.as_ref().map(|h| h.session.as_str());
+            if a.session
+                .as_ref()
+                .is_some_and(|want| !session_matches(want, log, id))
+            {
+                return Ok(0);
+            }
+            let sink = SearchSink {
+                filters: &filters,
+                out: &mut buf,
+                log,
+                session: id,
+                json: a.json,
+                paint: Paint(color),
+                found: 0,
+            };
+            let (sink, rep) = render_with(log, sink, &opts)?;
+            let skipped = rep.mid_file_damage().count();
+            if skipped > 0 {
+                eprintln!(
+                    "convlog: {}: skipped {skipped} damaged line(s); see `convlog verify`",
+                    log.display()
+                );
+            }
+            Ok(sink.found)
+        })();
+        match result {
+            Ok(n) => found += n,
+            Err(e) => bar.suspend(|| exit.unreadable(&e)),
+        }
+        let written = bar.suspend(|| out.write_all(&buf).and_then(|()| out.flush()));
+        buf.clear();
+        written.map_err(stdout_err)?;
+        bar.inc();
+    }
+    drop(bar);
+    out.flush().map_err(stdout_err)?;
+    // Damage that search skipped over is noted, not a finding: here a
+    // finding means nothing matched.
+    if found == 0 {
+        exit.finding();
+    }
+    Ok(exit.code())
+}
