@@ -6,7 +6,12 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use convlog::{Message, Options, Session};
+use convlog::{Message, Session};
+
+// The fixtures of tests/it; this binary uses only a few of them.
+#[allow(dead_code)]
+#[path = "it/util.rs"]
+mod util;
 
 struct Counting;
 
@@ -36,14 +41,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn a_warm_append_allocates_nothing_per_record() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            echo: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), util::quiet()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -1,6 +1,11 @@
 //! The process-wide default session (its own test binary: the default is per process).
 
-use convlog::{Message, Options, Session, global};
+use convlog::{Message, Session, global};
+
+// The fixtures of tests/it; this binary uses only a few of them.
+#[allow(dead_code)]
+#[path = "it/util.rs"]
+mod util;
 
 #[tokio::test]
 async fn default_session_errors_before_init_then_logs_from_anywhere() {
@@ -8,14 +13,7 @@ async fn default_session_errors_before_init_then_logs_from_anywhere() {
     assert!(err.to_string().contains("global::init"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            echo: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), util::quiet()).unwrap();
     global::init(s.clone()).unwrap();
     assert!(global::init(s.clone()).is_err(), "a second init is refused");
 

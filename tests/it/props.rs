@@ -4,58 +4,18 @@
 use convlog::json::write_json_str;
 use convlog::line::{self as codec, Kind};
 use convlog::reader::{Recovery, scan};
-use convlog::record::{Message, Record, Role};
+use convlog::record::{Message, Record};
 use proptest::prelude::*;
 
-fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        "[\\x00-\\x1f\"\\\\ a-zअ-ह😀\\u{2028}]{0,40}",
-    ]
-}
-
-fn any_message() -> impl Strategy<Value = Message> {
-    (
-        any::<bool>(),
-        any_text(),
-        any_text(),
-        proptest::option::of(any_text()),
-        any::<bool>(),
-        proptest::option::of(any_text()),
-        proptest::option::of(any_text()),
-        proptest::option::of(any::<i64>()),
-    )
-        .prop_map(
-            |(user, content, source, turn, interrupted, speaker, lang, meta)| {
-                let mut m =
-                    Message::new(if user { Role::User } else { Role::Agent }, content, source)
-                        .interrupted(interrupted);
-                m.turn = turn;
-                m.speaker = speaker;
-                m.lang = lang;
-                m.meta = meta.map(|n| serde_json::json!({ "n": n, "nested": { "ok": true } }));
-                m
-            },
-        )
-}
+use crate::util::{LogBuilder, any_message, any_text};
 
 fn log_bytes(msgs: &[Message]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let h = convlog::record::Header {
-        version: 1,
-        session: "prop".into(),
-        created: "2025-08-18T14:30:21.000000+05:30".into(),
-    };
-    codec::frame(Kind::Header, 0, &codec::header_fields(&h), &mut out);
-    for (i, m) in msgs.iter().enumerate() {
-        codec::frame(
-            Kind::Message,
-            i as u64 + 1,
-            &codec::message_fields(m, "2025-08-18T14:30:22.123456+05:30"),
-            &mut out,
-        );
-    }
-    out
+    msgs.iter()
+        .fold(
+            LogBuilder::new("prop", "2025-08-18T14:30:21.000000+05:30"),
+            |b, m| b.message(m, "2025-08-18T14:30:22.123456+05:30"),
+        )
+        .bytes()
 }
 
 proptest! {

@@ -1,12 +1,8 @@
 //! A session directory reached through a symlink (a data volume linked in as
 //! `conversations`) is read like any other; a symlink at a log file is still refused.
 
-use assert_cmd::Command;
+use crate::util::convlog;
 use std::os::unix::fs::symlink;
-
-fn convlog() -> Command {
-    Command::cargo_bin("convlog").unwrap()
-}
 
 #[test]
 fn readers_follow_a_symlinked_directory() {

@@ -1,13 +1,12 @@
-//! Faults (issue 3): a full disk, failed and short writes, a failed
-//! fdatasync, a lock someone else holds, and a hostile directory.
+//! Faults: a full disk, failed and short writes, a failed fdatasync, a lock
+//! someone else holds, and a hostile directory.
 //!
 //! Disk full is real: a child process (this test binary re-executed, running
 //! only `fsize_child`) lowers its own `RLIMIT_FSIZE` and ignores `SIGXFSZ`,
 //! so the kernel fails the writer's `write` with `EFBIG`. The other I/O
 //! failures are injected through [`Options::io`], the writer's `IoHooks` seam.
 
-mod common;
-use common::broken_files;
+use crate::util::{broken_files, quiet};
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -23,14 +22,6 @@ use convlog::{DamageKind, Error, IoHooks, Message, Options, Session};
 
 const FSIZE_ENV: &str = "CONVLOG_FSIZE_CHILD";
 const LOCK_ENV: &str = "CONVLOG_LOCK_CHILD";
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        ..Options::default()
-    }
-}
 
 fn with_io(io: Arc<dyn IoHooks>) -> Options {
     Options { io, ..quiet() }
@@ -151,7 +142,12 @@ async fn disk_full_via_rlimit_fsize() {
     let before = std::fs::read(&log).unwrap();
 
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["fsize_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "faults::fsize_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(FSIZE_ENV, &log)
         .stdin(Stdio::null())
         .output()
@@ -496,7 +492,12 @@ async fn lock_held_by_a_process_that_then_dies() {
     let before = std::fs::read(&log).unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["lock_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "faults::lock_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(LOCK_ENV, &log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

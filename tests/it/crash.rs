@@ -1,4 +1,4 @@
-//! The kill -9 harness (issue 3), in the manner of sled's crash tests.
+//! The kill -9 harness, in the manner of sled's crash tests.
 //!
 //! The parent test re-executes this test binary, running only `crash_child`
 //! with `CONVLOG_CRASH_CHILD=<log>` set; that makes the child append at full
@@ -15,12 +15,11 @@
 //! happens. The torn tails the harness reports come from those cycles.
 //!
 //! `CONVLOG_CRASH_CYCLES` sets the number of kill cycles (default 25;
-//! the full run is `CONVLOG_CRASH_CYCLES=100 cargo test --test crash`),
+//! the full run is `CONVLOG_CRASH_CYCLES=100 cargo test --test it crash::`),
 //! `CONVLOG_CRASH_SEED` replays a run, `CONVLOG_MULTI_ROUNDS` sets the rounds
 //! of the four-process test (default 5).
 
-mod common;
-use common::broken_files;
+use crate::util::{broken_files, quiet};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -31,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use convlog::reader::{Recovery, Report, inspect, scan_file};
 use convlog::record::Record;
-use convlog::{DamageKind, IoHooks, Message, Options, Role, Session};
+use convlog::{DamageKind, IoHooks, Message, Role, Session};
 
 const CHILD_ENV: &str = "CONVLOG_CRASH_CHILD";
 const TAG_ENV: &str = "CONVLOG_CRASH_TAG";
@@ -40,14 +39,6 @@ const LIMIT_ENV: &str = "CONVLOG_CRASH_LIMIT";
 const CHUNK_ENV: &str = "CONVLOG_CRASH_CHUNK";
 /// A child that is never killed stops by itself after this long.
 const CHILD_DEADLINE: Duration = Duration::from_secs(30);
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        ..Options::default()
-    }
-}
 
 /// splitmix64: a tiny PRNG, enough to pick delays and sizes.
 struct Rng(u64);
@@ -215,15 +206,20 @@ fn spawn_child(log: &Path, spec: &ChildSpec<'_>, scratch: &Path) -> Running {
     } = *spec;
     let stderr = scratch.join(format!("{tag}.stderr"));
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, log)
-        .env(TAG_ENV, tag)
-        .env(TASKS_ENV, tasks.to_string())
-        .env_remove(LIMIT_ENV)
-        .env_remove(CHUNK_ENV)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap());
+    cmd.args([
+        "crash::crash_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, log)
+    .env(TAG_ENV, tag)
+    .env(TASKS_ENV, tasks.to_string())
+    .env_remove(LIMIT_ENV)
+    .env_remove(CHUNK_ENV)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(std::fs::File::create(&stderr).unwrap());
     if let Some(l) = limit {
         cmd.env(LIMIT_ENV, l.to_string());
     }
@@ -323,7 +319,7 @@ fn check_after_crash(log: &Path, what: &str) -> (BTreeMap<u64, (Role, String)>, 
 /// Reopens `log` the way a restarted agent would, appends one record, and
 /// checks that a torn tail (if any) was cut into a new `LOG.broken*` file
 /// holding exactly the torn bytes. Returns the new record's seq and content.
-fn reopen_and_append(log: &Path, report: &Report, what: &str) -> (u64, String) {
+fn restart_and_check_the_cut(log: &Path, report: &Report, what: &str) -> (u64, String) {
     let before = broken_files(log);
     let bytes = std::fs::read(log).unwrap();
     let torn = report
@@ -371,7 +367,7 @@ fn reopen_and_append(log: &Path, report: &Report, what: &str) -> (u64, String) {
     (seq, content)
 }
 
-fn new_log(dir: &Path) -> PathBuf {
+fn create_log(dir: &Path) -> PathBuf {
     let s = Session::create_with(dir, quiet()).unwrap();
     s.path().to_path_buf()
 }
@@ -393,7 +389,7 @@ fn kill9_cycles() {
     let dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
 
-    let mut log = new_log(dir.path());
+    let mut log = create_log(dir.path());
     // Every acknowledged record of the current log: seq → (role, content).
     let mut acked: BTreeMap<u64, (Role, String)> = BTreeMap::new();
     let (mut total_acks, mut lost, mut torn_tails, mut unacked, mut logs) =
@@ -404,7 +400,7 @@ fn kill9_cycles() {
         // A fresh log now and then keeps each scan short; meanwhile every
         // later child reopens what earlier ones left.
         if cycle > 0 && (cycle % 5 == 0 || std::fs::metadata(&log).unwrap().len() > 8 << 20) {
-            log = new_log(dir.path());
+            log = create_log(dir.path());
             acked.clear();
             prev_last = 0;
             logs += 1;
@@ -464,7 +460,7 @@ fn kill9_cycles() {
         }
         assert_eq!(lost, 0, "{what}: acknowledged records lost");
 
-        let (seq, content) = reopen_and_append(&log, &report, &what);
+        let (seq, content) = restart_and_check_the_cut(&log, &report, &what);
         acked.insert(seq, (Role::Agent, content));
         prev_last = seq;
         total_acks += 1;
@@ -517,7 +513,7 @@ fn multi_process_kill() {
         (0u64, 0u64, 0u64, 0u64);
 
     for round in 0..rounds {
-        let log = new_log(dir.path());
+        let log = create_log(dir.path());
         let victim = rng.below(CHILDREN);
         let delay = Duration::from_micros(rng.below(400_000));
         let what =
@@ -611,7 +607,7 @@ fn multi_process_kill() {
             assert_eq!(i, *n, "{what}: {tag} task {t} out of order at seq {seq}");
             *n += 1;
         }
-        reopen_and_append(&log, &report, &what);
+        restart_and_check_the_cut(&log, &report, &what);
     }
     println!(
         "multi-process: rounds={rounds} children={CHILDREN} acked={total_acks} (victims {victim_acks}) \

@@ -1,13 +1,9 @@
 //! `export` never destroys a log, never leaves a partial document on stdout,
 //! and treats the file it replaces (its mode, a symlink) with care.
 
-use assert_cmd::Command;
+use crate::util::{convlog, new_log};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-
-fn convlog() -> Command {
-    Command::cargo_bin("convlog").unwrap()
-}
 
 fn demo(dir: &Path) -> PathBuf {
     let out = convlog().args(["demo", "--dir"]).arg(dir).output().unwrap();
@@ -19,11 +15,6 @@ fn demo(dir: &Path) -> PathBuf {
         .collect();
     assert_eq!(logs.len(), 1);
     logs.pop().unwrap()
-}
-
-fn new_log(dir: &Path) -> PathBuf {
-    let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 fn mode(p: &Path) -> u32 {

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use convlog::export::{ExportOptions, TimestampStyle, export_to};
-use convlog::line::{self as codec, Kind};
-use convlog::record::{Header, Message, Role};
+use convlog::record::{Message, Role};
+
+use crate::util::LogBuilder;
 
 const PYTHON: &str = r#"
 import io, json, sys
@@ -64,26 +65,14 @@ fn tricky_contents() -> Vec<String> {
 }
 
 fn log_with(dir: &std::path::Path, contents: &[String]) -> std::path::PathBuf {
-    let mut out = Vec::new();
-    let h = Header {
-        version: 1,
-        session: "compat".into(),
-        created: "2025-08-18T14:30:21.000000+05:30".into(),
-    };
-    codec::frame(Kind::Header, 0, &codec::header_fields(&h), &mut out);
+    let mut log = LogBuilder::new("compat", "2025-08-18T14:30:21.000000+05:30");
     for (i, c) in contents.iter().enumerate() {
         let role = if i % 2 == 0 { Role::User } else { Role::Agent };
         let ts = format!("2025-08-18T14:30:{:02}.{:06}+05:30", 22 + i, 123456 + i);
-        let m = Message::new(role, c.clone(), "src \"x\" ✓");
-        codec::frame(
-            Kind::Message,
-            i as u64 + 1,
-            &codec::message_fields(&m, &ts),
-            &mut out,
-        );
+        log = log.message(&Message::new(role, c.clone(), "src \"x\" ✓"), &ts);
     }
     let path = dir.join("compat.jsonl");
-    std::fs::write(&path, out).unwrap();
+    log.write(&path);
     path
 }
 

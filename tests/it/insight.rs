@@ -1,63 +1,27 @@
-//! `ls`, `stats`, `search`, `import`, `tail`, `completions` and `man` from the
+//! `ls`, `stats`, `search`, `tail`, `completions` and `man` from the
 //! outside, on ended, open (live) and damaged logs.
 
+use crate::util::{LogBuilder, convlog, entries, json_lines, quiet, run, stderr, stdout};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
-use convlog::line::{Kind, end_fields, frame, header_fields, message_fields};
-use convlog::record::Header;
-use convlog::{Message, Options, Session};
+use convlog::{Message, Session};
 use serde_json::{Value, json};
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR")
-        .env("CONVLOG_LOG", "warn")
-        .env("TZ", "Asia/Kolkata");
-    c
-}
-
-fn run(args: &[&str], paths: &[&Path]) -> std::process::Output {
-    convlog().args(args).args(paths).output().unwrap()
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
 
 /// Writes a log line by line with the real codec, so every time is known.
 fn write_log(path: &Path, created: &str, msgs: &[Message], end: Option<&str>) {
-    let header = Header {
-        version: 1,
-        session: format!("{:032x}", path.to_string_lossy().len() as u128 * 7919),
-        created: created.into(),
-    };
-    let mut bytes = Vec::new();
-    frame(Kind::Header, 0, &header_fields(&header), &mut bytes);
-    for (i, m) in msgs.iter().enumerate() {
-        let ts = m.timestamp.clone().unwrap();
-        frame(
-            Kind::Message,
-            i as u64 + 1,
-            &message_fields(m, &ts),
-            &mut bytes,
-        );
+    let session = format!("{:032x}", path.to_string_lossy().len() as u128 * 7919);
+    let log = msgs
+        .iter()
+        .fold(LogBuilder::new(&session, created), |b, m| {
+            b.message(m, m.timestamp.as_deref().unwrap())
+        });
+    match end {
+        Some(ts) => log.end(ts),
+        None => log,
     }
-    if let Some(ts) = end {
-        frame(
-            Kind::End,
-            msgs.len() as u64 + 1,
-            &end_fields(ts),
-            &mut bytes,
-        );
-    }
-    std::fs::write(path, bytes).unwrap();
+    .write(path);
 }
 
 const T: &str = "2025-08-18T10:00:";
@@ -106,14 +70,6 @@ struct Fixture {
     ended: PathBuf,
     open: PathBuf,
     damaged: PathBuf,
-}
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        ..Options::default()
-    }
 }
 
 /// Three logs in one directory: ended (`a_…`), open through the real writer
@@ -180,12 +136,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Help text with line wrapping undone.
 fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 // ---------------------------------------------------------------- ls
@@ -544,160 +494,6 @@ fn search_reads_damaged_and_live_logs() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("[USER] Is anyone there?"));
 }
-
-// ---------------------------------------------------------------- import
-
-fn original(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
-const GOOD: &str = "{\n  \"conversation\": [\n    {\n      \"role\": \"user\",\n      \"content\": \"नमस्कार\",\n      \"timestamp\": \"2025-08-18T14:30:22.123456\",\n      \"source\": \"deepgram_stt\"\n    }\n  ]\n}";
-
-#[test]
-fn import_names_the_file_entry_and_reason_of_malformed_input() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    let bad_role = original(
-        d,
-        "bad_role.json",
-        r#"{"conversation": [{"role":"user","content":"a","timestamp":"2025-08-18T14:30:22.1","source":"s"},
-                            {"role":"bot","content":"b","timestamp":"2025-08-18T14:30:23.1","source":"s"}]}"#,
-    );
-    let out = run(&["import"], &[&bad_role]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "{}: conversation[1]: invalid role \"bot\"",
-            bad_role.display()
-        )),
-        "{err}"
-    );
-
-    let cases = [
-        ("not_json.json", "{\"conversation\": [", "not valid JSON"),
-        (
-            "no_key.json",
-            "{\"messages\": []}",
-            "no \"conversation\" key",
-        ),
-        (
-            "bad_ts.json",
-            r#"{"conversation": [{"role":"user","content":"a","timestamp":"noon","source":"s"}]}"#,
-            "conversation[0]: timestamp \"noon\"",
-        ),
-        (
-            "no_source.json",
-            r#"{"conversation": [{"role":"user","content":"a","timestamp":"2025-08-18T14:30:22"}]}"#,
-            "conversation[0]: `source` is missing",
-        ),
-        (
-            "blank.json",
-            r#"{"conversation": [{"role":"user","content":"  ","timestamp":"2025-08-18T14:30:22","source":"s"}]}"#,
-            "conversation[0]: `content` is blank",
-        ),
-    ];
-    for (name, body, want) in cases {
-        let p = original(d, name, body);
-        let out = run(&["import"], &[&p]);
-        assert_eq!(out.status.code(), Some(1), "{name}");
-        let err = stderr(&out);
-        assert!(err.contains(name) && err.contains(want), "{name}: {err}");
-    }
-    // Nothing was written for any rejected file: no logs, no temporary files.
-    assert!(
-        entries(d).iter().all(|n| n.ends_with(".json")),
-        "{:?}",
-        entries(d)
-    );
-
-    // A good file among bad ones is still imported; the exit code says 1.
-    let good = original(d, "good.json", GOOD);
-    let out = run(&["import"], &[&bad_role, &good]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("byte for byte"), "{}", stdout(&out));
-    assert!(d.join("good.jsonl").exists());
-
-    let out = run(&["import"], &[&d.join("absent.json")]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("absent.json"));
-}
-
-#[test]
-fn import_refuses_to_overwrite_a_log() {
-    let tmp = tempfile::tempdir().unwrap();
-    let good = original(tmp.path(), "conversation_20250818_143022.json", GOOD);
-    let out = run(&["import"], &[&good]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let log = good.with_extension("jsonl");
-    let before = std::fs::read(&log).unwrap();
-    let again = run(&["import"], &[&good]);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        stderr(&again).contains("already exists; refusing to overwrite it"),
-        "{}",
-        stderr(&again)
-    );
-    assert_eq!(std::fs::read(&log).unwrap(), before);
-    // The original, the log and the stamp marking the original as such.
-    assert_eq!(entries(tmp.path()).len(), 3);
-
-    // The imported session spans its messages and is ended.
-    let v = json_lines(&stdout(&run(&["ls", "--json"], &[&log])));
-    assert_eq!(v[0]["state"], "ended");
-    // The file beside the log is the user's original, which is never replaced.
-    assert_eq!(v[0]["export"]["state"], "original");
-    assert!(
-        v[0]["start"]
-            .as_str()
-            .unwrap()
-            .starts_with("2025-08-18T14:30:22.123456"),
-        "{}",
-        v[0]
-    );
-    assert_eq!(
-        v[0]["stop"].as_str().unwrap(),
-        "2025-08-18T14:30:22.123456+05:30"
-    );
-}
-
-#[test]
-fn import_keeps_extra_fields_in_meta_and_says_the_export_differs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let p = original(
-        tmp.path(),
-        "extra.json",
-        "{\n  \"conversation\": [\n    {\n      \"role\": \"agent\",\n      \"content\": \"hi\",\n      \"timestamp\": \"2025-08-18T14:30:22.123456\",\n      \"source\": \"tts\",\n      \"latency_ms\": 412\n    }\n  ]\n}",
-    );
-    let out = run(&["import"], &[&p]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("extra field(s) latency_ms are kept in `meta`"),
-        "{text}"
-    );
-    assert!(
-        text.contains("differs from the original from line 7"),
-        "{text}"
-    );
-    // And stats picks the kept latency up.
-    let v: Value =
-        serde_json::from_slice(&run(&["stats", "--json"], &[&p.with_extension("jsonl")]).stdout)
-            .unwrap();
-    assert_eq!(v["total"]["host_latency_ms"]["max"], 412.0);
-}
-
 // ---------------------------------------------------------------- tail
 
 #[test]

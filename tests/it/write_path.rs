@@ -3,32 +3,24 @@
 //! and how `append` behaves behind another process's lock. Each scenario is
 //! driven through the real binary, on a real filesystem.
 
-mod common;
+use crate::util::{convlog_command, new_log, stderr};
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::broken_files;
-use convlog::Recovery;
+use crate::util::broken_files;
 
+/// `convlog` with its console log at `info`: the echo lines are what some of
+/// these tests watch.
 fn convlog() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_convlog"));
-    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "info");
+    let mut c = convlog_command();
+    c.env("CONVLOG_LOG", "info");
     c
 }
-
-fn new_log(dir: &Path) -> PathBuf {
-    let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
+use convlog::Recovery;
 
 /// (messages, ended) as a reader sees the log.
 fn contents(log: &Path) -> (u64, bool) {
@@ -59,10 +51,6 @@ fn with_fsize_limit(cmd: &mut Command, limit: u64) -> &mut Command {
             Ok(())
         })
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -2,14 +2,15 @@
 //! codec, and its export by the exporter, so the committed files (which the
 //! README and FORMAT.md point to) can never drift from the code.
 //!
-//! Regenerate with `CONVLOG_BLESS=1 cargo test --test example`.
+//! Regenerate with `CONVLOG_BLESS=1 cargo test --test it example::`.
 
 use std::path::{Path, PathBuf};
 
 use convlog::export::{ExportOptions, export_to};
-use convlog::line::{self as codec, Kind};
 use convlog::reader::inspect;
-use convlog::record::{Header, Message, Role};
+use convlog::record::{Message, Role};
+
+use crate::util::LogBuilder;
 
 const STEM: &str = "conversation_20250818_143022";
 
@@ -123,14 +124,11 @@ const ROWS: &[Row] = &[
 ];
 
 fn example_log() -> Vec<u8> {
-    let mut out = Vec::new();
-    let header = Header {
-        version: convlog::FORMAT_VERSION,
-        session: "6b1f2c9e0d4a4e8f9a7c3b5d1e2f4a6c".into(),
-        created: "2025-08-18T14:30:21.998042+05:30".into(),
-    };
-    codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut out);
-    for (i, &(ts, role, source, turn, content, interrupted, meta)) in ROWS.iter().enumerate() {
+    let mut log = LogBuilder::new(
+        "6b1f2c9e0d4a4e8f9a7c3b5d1e2f4a6c",
+        "2025-08-18T14:30:21.998042+05:30",
+    );
+    for &(ts, role, source, turn, content, interrupted, meta) in ROWS {
         let mut m = Message::new(role, content, source)
             .turn(turn)
             .interrupted(interrupted)
@@ -138,20 +136,9 @@ fn example_log() -> Vec<u8> {
         if let Some(meta) = meta {
             m = m.meta(serde_json::from_str(meta).unwrap());
         }
-        codec::frame(
-            Kind::Message,
-            i as u64 + 1,
-            &codec::message_fields(&m, ts),
-            &mut out,
-        );
+        log = log.message(&m, ts);
     }
-    codec::frame(
-        Kind::End,
-        ROWS.len() as u64 + 1,
-        &codec::end_fields("2025-08-18T14:30:35.000512+05:30"),
-        &mut out,
-    );
-    out
+    log.end("2025-08-18T14:30:35.000512+05:30").bytes()
 }
 
 /// Asserts that the committed file at `path` holds `want`, or writes it
@@ -163,7 +150,7 @@ fn check_or_bless(path: &Path, want: &[u8]) {
     let have = std::fs::read(path).unwrap_or_default();
     assert!(
         have == want,
-        "{} is stale; run CONVLOG_BLESS=1 cargo test --test example",
+        "{} is stale; run CONVLOG_BLESS=1 cargo test --test it example::",
         path.display()
     );
 }

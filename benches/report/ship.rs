@@ -1,15 +1,8 @@
-//! `cargo bench --bench ship`: shipping to PostgreSQL, against `psql \copy`.
-//!
-//! Needs `CONVLOG_TEST_PG_URL` (source `.ci/postgres.sh`); without it, it
-//! prints why and measures nothing. Every figure is from this run:
-//!
-//! - ship throughput into a cold database (a fresh database, schema created
-//!   by the run), for the default method (binary COPY straight into the
-//!   table) and for staging + `INSERT … ON CONFLICT DO NOTHING`;
-//! - `psql \copy` of the same message rows from a CSV file into the same
-//!   schema in a fresh database: the baseline, as a ratio;
-//! - `--follow` lag from durable (append acknowledged) to visible in
-//!   PostgreSQL with 20 live writers, p50/p99.
+//! Shipping to PostgreSQL (`CONVLOG_TEST_PG_URL`): throughput into a cold
+//! database against `psql \\copy` of the same rows from a CSV file, for the
+//! default method (binary COPY straight into the table) and for staging +
+//! `INSERT … ON CONFLICT DO NOTHING`; and `--follow` lag from durable (append
+//! acknowledged) to visible in PostgreSQL with 20 live writers, p50/p99.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use convlog::record::Record;
 use convlog::ship::tokio_postgres::{self, Client, NoTls};
-use convlog::ship::{self, Method, Options, Stop, Target};
+use convlog::ship::{self, Method, Stop, Target};
 use convlog::{Message, Recovery, Session};
 
+use crate::harness::*;
+
 const SESSIONS: usize = 40;
-const PER_SESSION: usize = 10_000;
 
 async fn connect(url: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
@@ -51,7 +45,7 @@ async fn fresh_db(url: &str, name: &str) -> String {
     format!("{base}/{db}")
 }
 
-async fn write_logs(dir: &Path) -> Vec<PathBuf> {
+async fn write_logs(dir: &Path, per_session: usize) -> Vec<PathBuf> {
     let words = [
         "नमस्ते",
         "hotel",
@@ -72,7 +66,7 @@ async fn write_logs(dir: &Path) -> Vec<PathBuf> {
     let mut logs = Vec::new();
     for _ in 0..SESSIONS {
         let s = Session::create(dir).unwrap();
-        for chunk in 0..PER_SESSION / 1000 {
+        for chunk in 0..per_session / 1000 {
             let msgs: Vec<Message> = (0..1000)
                 .map(|i| {
                     let n = 4 + (next() % 16) as usize;
@@ -153,12 +147,12 @@ async fn count(url: &str) -> i64 {
         .get(0)
 }
 
-async fn ship_cold(admin: &str, dir: &Path, method: Method, name: &str) -> f64 {
+async fn ship_cold(admin: &str, dir: &Path, method: Method, name: &str, total: u64) -> f64 {
     let url = fresh_db(admin, name).await;
     let target = Target::resolve(Some(&url)).unwrap();
-    let opts = Options {
+    let opts = ship::Options {
         method,
-        ..Options::default()
+        ..ship::Options::default()
     };
     let start = Instant::now();
     let summary = ship::ship(
@@ -171,7 +165,6 @@ async fn ship_cold(admin: &str, dir: &Path, method: Method, name: &str) -> f64 {
     .await
     .unwrap();
     let secs = start.elapsed().as_secs_f64();
-    let total = (SESSIONS * PER_SESSION) as u64;
     assert_eq!(summary.messages, total);
     assert_eq!(count(&url).await, total as i64);
     secs
@@ -192,9 +185,9 @@ async fn follow_lag(admin: &str) -> (Duration, Duration, usize) {
         let dir = dir.path().to_path_buf();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let opts = Options {
+            let opts = ship::Options {
                 follow: true,
-                ..Options::default()
+                ..ship::Options::default()
             };
             ship::ship(&target, &[dir], &opts, &stop, &mut |e| eprintln!("{e:?}"))
                 .await
@@ -262,35 +255,38 @@ async fn follow_lag(admin: &str) -> (Duration, Duration, usize) {
     (percentile(&lags, 50.0), percentile(&lags, 99.0), lags.len())
 }
 
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful.
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
+/// The ship scenario: skipped with a printed reason without a database.
+pub(crate) fn ship_scenario(cfg: &Config, rows: &mut Vec<Row>) {
+    println!("[ship]");
     let Some(admin) = std::env::var("CONVLOG_TEST_PG_URL")
         .ok()
         .filter(|s| !s.is_empty())
     else {
-        eprintln!(
-            "ship bench skipped: CONVLOG_TEST_PG_URL is not set (source .ci/postgres.sh to start a throwaway PostgreSQL)"
-        );
+        let why = "CONVLOG_TEST_PG_URL is not set (source .ci/postgres.sh to start a throwaway PostgreSQL)";
+        rows.push(skipped("ship, cold database", Goal::Ratio(0.5), why));
+        rows.push(skipped(
+            "ship --follow lag, 20 writers",
+            Goal::MaxP99Millis(1000.0),
+            why,
+        ));
         return;
     };
+    let per_session = cfg.size("CONVLOG_REPORT_SHIP_N", 10_000, 1_000) / 1_000 * 1_000;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = rt.block_on(write_logs(dir.path()));
-    let total = SESSIONS * PER_SESSION;
+    let dir = cfg.dir("ship");
+    let logs = rt.block_on(write_logs(&dir, per_session));
+    let total = SESSIONS * per_session;
     let bytes: u64 = logs.iter().map(|l| l.metadata().unwrap().len()).sum();
     println!(
-        "ship: {total} messages in {SESSIONS} sessions, {:.1} MB of logs",
+        "  {total} messages in {SESSIONS} sessions, {:.1} MB of logs",
         bytes as f64 / 1e6
     );
 
-    let csv = dir.path().join("rows.csv");
+    let csv = cfg.root.join("ship-rows.csv");
     write_csv(&logs, &csv);
     let psql_secs = rt.block_on(async {
         let url = fresh_db(&admin, "psql").await;
@@ -305,34 +301,71 @@ fn main() {
                 "\\copy convlog.messages (session_id, seq, ts, utc_offset, role, content, source, turn, interrupted, speaker, lang, meta) FROM '{}' WITH (FORMAT csv)",
                 csv.display()
             ))
-            .output()
-            .expect("run psql");
+            .output();
         let secs = start.elapsed().as_secs_f64();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(count(&url).await, total as i64);
-        secs
+        match out {
+            Ok(out) if out.status.success() => {
+                assert_eq!(count(&url).await, total as i64);
+                Ok(secs)
+            }
+            Ok(out) => Err(format!("psql failed: {}", String::from_utf8_lossy(&out.stderr).trim())),
+            Err(e) => Err(format!("cannot run psql: {e}")),
+        }
     });
-    let direct = rt.block_on(ship_cold(&admin, dir.path(), Method::Direct, "direct"));
-    let staging = rt.block_on(ship_cold(&admin, dir.path(), Method::Staging, "staging"));
-    let rate = |s: f64| total as f64 / s;
-    println!(
-        "psql \\copy (CSV, baseline):          {:>9.0} msgs/s  ({psql_secs:.2} s)",
-        rate(psql_secs)
-    );
-    println!(
-        "convlog ship, cold, direct COPY:     {:>9.0} msgs/s  ({direct:.2} s)  {:.2}x psql \\copy",
-        rate(direct),
-        psql_secs / direct
-    );
-    println!(
-        "convlog ship, cold, staging+INSERT:  {:>9.0} msgs/s  ({staging:.2} s)  {:.2}x psql \\copy",
-        rate(staging),
-        psql_secs / staging
-    );
+    let direct = rt.block_on(ship_cold(
+        &admin,
+        &dir,
+        Method::Direct,
+        "direct",
+        total as u64,
+    ));
+    let staging = rt.block_on(ship_cold(
+        &admin,
+        &dir,
+        Method::Staging,
+        "staging",
+        total as u64,
+    ));
+    let _ = std::fs::remove_file(&csv);
+    let msgs = |s: f64| fmt_rate(rate(total, s), "msgs");
+    rows.push(Row {
+        scenario: format!("ship {total} msgs, cold database, direct COPY"),
+        convlog: msgs(direct),
+        baseline: "-".into(),
+        value: Some(rate(total, direct)),
+        goal: Goal::MinRate(100_000.0),
+        note: None,
+    });
+    for (what, secs, goal) in [
+        ("direct COPY", direct, Goal::Ratio(0.5)),
+        ("staging + INSERT", staging, Goal::Aim(0.5)),
+    ] {
+        let (baseline, value) = match &psql_secs {
+            Ok(p) => (format!("{} psql \\copy", msgs(*p)), Some(p / secs)),
+            Err(why) => (why.clone(), None),
+        };
+        rows.push(Row {
+            scenario: format!("ship vs psql \\copy, {what}"),
+            convlog: msgs(secs),
+            baseline,
+            value,
+            goal,
+            note: None,
+        });
+    }
     let (p50, p99, n) = rt.block_on(follow_lag(&admin));
-    println!(
-        "ship --follow lag, 20 writers, {n} msgs: p50 {:.1} ms, p99 {:.1} ms (durable to visible; 5 ms polling)",
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
-    );
+    rows.push(Row {
+        scenario: format!("ship --follow lag, 20 writers, {n} msgs"),
+        convlog: format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        ),
+        baseline: "-".into(),
+        value: Some(p99.as_secs_f64() * 1e3),
+        goal: Goal::MaxP99Millis(1000.0),
+        note: Some(
+            "durable (append acknowledged) to visible in PostgreSQL; polled every 5 ms".into(),
+        ),
+    });
 }

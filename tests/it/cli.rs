@@ -1,28 +1,13 @@
-//! The CLI contract of issue 2, driven the way a user or another tool would.
+//! Each command end to end (new, append, ingest, export, verify, repair,
+//! compact, tail, demo), run as a separate process the way a user would.
 
+use crate::util::{convlog, new_log};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "warn");
-    c
-}
-
-fn new_log(dir: &Path) -> PathBuf {
-    let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
 
 fn ingest(log: &Path, input: &str, extra: &[&str]) -> std::process::Output {
     convlog()

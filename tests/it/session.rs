@@ -1,20 +1,18 @@
 //! The library's writer and reader, end to end.
 
+use crate::util::quiet;
 use convlog::reader::{Recovery, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{Error, Message, Options, Session};
 
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        ..Options::default()
-    }
-}
-
 #[tokio::test]
 async fn append_end_and_export() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path().join("conversations"), quiet()).unwrap();
+    let with_export = Options {
+        export_on_end: true,
+        ..quiet()
+    };
+    let s = Session::create_with(dir.path().join("conversations"), with_export).unwrap();
     let name = s.path().file_name().unwrap().to_str().unwrap().to_string();
     assert!(
         name.starts_with("conversation_") && name.ends_with(".jsonl"),
@@ -198,6 +196,10 @@ async fn limits_and_bad_fields_are_rejected_without_writing() {
 
 #[tokio::test]
 async fn export_on_end_can_be_turned_off() {
+    assert!(
+        Options::default().export_on_end,
+        "an export is written by default"
+    );
     let dir = tempfile::tempdir().unwrap();
     let s = Session::create_with(
         dir.path(),
@@ -218,7 +220,11 @@ async fn files_and_directories_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b");
-    let s = Session::create_with(&nested, quiet()).unwrap();
+    let with_export = Options {
+        export_on_end: true,
+        ..quiet()
+    };
+    let s = Session::create_with(&nested, with_export).unwrap();
     s.append(Message::user("hi", "stt")).await.unwrap();
     let ended = s.end().await.unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -2,19 +2,13 @@
 //! on their own threads, async callers through the pool, and both keep the
 //! log's promises (contiguous seqs, order per caller, poisoning, the end).
 
+use crate::util::quiet;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use convlog::{Error, IoHooks, Message, Options, Session};
-
-fn quiet() -> Options {
-    Options {
-        echo: false,
-        ..Options::default()
-    }
-}
 
 fn seqs_in(log: &std::path::Path) -> Vec<u64> {
     let mut seqs = Vec::new();
@@ -36,7 +30,11 @@ fn seqs_in(log: &std::path::Path) -> Vec<u64> {
 #[test]
 fn blocking_and_async_callers_share_one_ordered_log() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let with_export = Options {
+        export_on_end: true,
+        ..quiet()
+    };
+    let s = Session::create_with(dir.path(), with_export).unwrap();
     let threads = 6;
     let per = 40;
     let rt = tokio::runtime::Builder::new_multi_thread()

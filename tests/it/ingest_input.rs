@@ -1,18 +1,8 @@
 //! What `ingest` accepts and how it says what it rejects: naive timestamps
 //! (the original design's), clear parse errors, and `meta` kept exactly.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn convlog() -> Command {
-    Command::cargo_bin("convlog").unwrap()
-}
-
-fn new_log(dir: &Path) -> PathBuf {
-    let out = convlog().args(["new", "--dir"]).arg(dir).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
+use crate::util::{convlog, new_log};
+use std::path::Path;
 
 fn ingest(log: &Path, input: &str) -> std::process::Output {
     convlog()

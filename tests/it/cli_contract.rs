@@ -2,41 +2,10 @@
 //! go wrong, the `--json` vocabulary, time spans, damage wording and escaped
 //! terminal output, checked the way a new user or a script meets them.
 
+use crate::util::{convlog, json_lines, new_log, run, stderr, stdout};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "warn");
-    c
-}
-
-fn run(args: &[&str], paths: &[&Path]) -> Output {
-    convlog().args(args).args(paths).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
-}
-
-fn new_log(dir: &Path) -> PathBuf {
-    let out = run(&["new", "--dir"], &[dir]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    PathBuf::from(stdout(&out).trim())
-}
 
 /// A log holding one message per `(role, content, timestamp)`, ended when `end`.
 fn log_with(dir: &Path, msgs: &[(&str, &str, &str)], end: bool) -> PathBuf {

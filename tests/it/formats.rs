@@ -1,15 +1,12 @@
-//! Export formats against golden files, and the import round trip on files
-//! the original design wrote.
+//! Export formats against golden files.
 //!
 //! The golden files in `tests/golden/` are the real output of
 //! `convlog export --format F` for the example session in `conversations/`.
 //! After a deliberate change, regenerate them with
-//! `CONVLOG_BLESS=1 cargo test --test formats` and review the diff.
+//! `CONVLOG_BLESS=1 cargo test --test it formats::` and review the diff.
 
+use crate::util::{convlog, export};
 use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
-
-use assert_cmd::Command;
 
 const STEM: &str = "conversation_20250818_143022";
 
@@ -19,27 +16,6 @@ fn root() -> &'static Path {
 
 fn example_log() -> PathBuf {
     root().join("conversations").join(format!("{STEM}.jsonl"))
-}
-
-fn convlog() -> Command {
-    let mut c = Command::cargo_bin("convlog").unwrap();
-    c.env_remove("NO_COLOR").env("CONVLOG_LOG", "warn");
-    c
-}
-
-fn export(log: &Path, args: &[&str]) -> Vec<u8> {
-    let out = convlog()
-        .arg("export")
-        .arg(log)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "export {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// Compares `actual` with the golden file `name`, or rewrites it when `CONVLOG_BLESS=1`.
@@ -53,7 +29,7 @@ fn golden(name: &str, actual: &[u8]) {
     }
     let expected = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run CONVLOG_BLESS=1 cargo test --test formats",
+            "{}: {e}; run CONVLOG_BLESS=1 cargo test --test it formats::",
             path.display()
         )
     });
@@ -324,188 +300,4 @@ fn an_empty_log_renders_an_empty_document_in_every_format() {
             "{format}"
         );
     }
-}
-
-// ------------------------------------------------------------ import round trip
-
-/// The original design's code (original-design.md): `setup_conversation_log`
-/// and the body of `_log_stt_message` / `_log_tts_message`, which read the
-/// whole file, append one message and `json.dump(..., ensure_ascii=False,
-/// indent=2)` it back. Extra messages with fixed times come from argv.
-const ORIGINAL_DESIGN_PY: &str = r#"
-import datetime, json, os, sys
-
-def setup_conversation_log(base):
-    log_dir = os.path.join(base, "conversations")
-    os.makedirs(log_dir, exist_ok=True)
-    timestamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
-    log_path = os.path.join(log_dir, f"conversation_{timestamp}.json")
-    with open(log_path, "w", encoding="utf-8") as f:
-        json.dump({"conversation": []}, f, ensure_ascii=False, indent=2)
-    return log_path
-
-def log_message(log_file, role, text, source, now=None):
-    with open(log_file, "r", encoding="utf-8") as f:
-        data = json.load(f)
-    message = {
-        "role": role,
-        "content": text,
-        "timestamp": (now or datetime.datetime.now()).isoformat(),
-        "source": source,
-    }
-    data["conversation"].append(message)
-    with open(log_file, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-
-path = setup_conversation_log(sys.argv[1])
-log_message(path, "user", "नमस्कार, आप कैसे हैं?", "deepgram_stt")
-log_message(path, "agent", "नमस्ते! मैं ठीक हूँ, धन्यवाद।", "cartesia_tts")
-log_message(path, "agent", "आपका दिन कैसा जा रहा है?", "cartesia_tts")
-log_message(path, "user", "Hello, how are you? \"quoted\" back\\slash\ttab\nnew line \x01 \u2028 😀", "deepgram_stt")
-log_message(path, "agent", "ठीक है। ₹2,400 per night — शुभ यात्रा! 🙏", "cartesia_tts")
-for arg in sys.argv[2:]:
-    log_message(path, "user", "fixed time " + arg, "deepgram_stt", datetime.datetime.fromisoformat(arg))
-print(path)
-"#;
-
-/// Runs the original design's Python in `dir`; `None` (with the reason
-/// printed) when python3 is missing.
-fn original_file(dir: &Path, fixed_times: &[&str], tz: Option<&str>) -> Option<PathBuf> {
-    let script = dir.join("original_design.py");
-    std::fs::write(&script, ORIGINAL_DESIGN_PY).unwrap();
-    let mut cmd = StdCommand::new("python3");
-    cmd.arg(&script).arg(dir).args(fixed_times);
-    if let Some(tz) = tz {
-        cmd.env("TZ", tz);
-    }
-    match cmd.output() {
-        Ok(out) if out.status.success() => {
-            Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-        }
-        Ok(out) => panic!("python3 failed: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(e) => {
-            println!("skipped: python3 is not available ({e}); the import round trip needs it");
-            None
-        }
-    }
-}
-
-fn import(files: &[&Path], tz: Option<&str>) -> std::process::Output {
-    let mut c = convlog();
-    c.arg("import").args(files);
-    if let Some(tz) = tz {
-        c.env("TZ", tz);
-    }
-    c.output().unwrap()
-}
-
-#[test]
-fn import_then_export_reproduces_the_original_byte_for_byte() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(original) = original_file(tmp.path(), &[], None) else {
-        return;
-    };
-    let bytes = std::fs::read(&original).unwrap();
-    assert!(String::from_utf8_lossy(&bytes).contains("नमस्कार"));
-    let out = import(&[&original], None);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("(5 messages)"), "{stdout}");
-    assert!(
-        stdout.contains("reproduces the original byte for byte"),
-        "{stdout}"
-    );
-    let log = original.with_extension("jsonl");
-    assert_eq!(export(&log, &[]), bytes);
-    // The original was not touched.
-    assert_eq!(std::fs::read(&original).unwrap(), bytes);
-
-    // The log is a real, ended, intact convlog log, written 0600.
-    use std::os::unix::fs::PermissionsExt;
-    let report = convlog::reader::inspect(&log).unwrap();
-    assert!(report.ended && report.is_intact());
-    assert_eq!(report.messages, 5);
-    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    // The original sits where the log's export goes: compact leaves it alone.
-    convlog()
-        .arg("compact")
-        .arg(&log)
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("kept original"));
-    assert_eq!(std::fs::read(&original).unwrap(), bytes);
-    // Nothing else was left in the directory (no temporary files): the log,
-    // the original and the stamp that marks it as the original.
-    let mut names: Vec<String> = std::fs::read_dir(original.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    let stem = log.file_stem().unwrap().to_str().unwrap();
-    assert_eq!(
-        names,
-        [
-            format!(".{stem}.json.stamp"),
-            format!("{stem}.json"),
-            format!("{stem}.jsonl")
-        ],
-        "{names:?}"
-    );
-}
-
-#[test]
-fn import_keeps_wall_clock_times_in_any_time_zone() {
-    // Naive times are local: in New York, 2025-03-09T02:30 never happened (DST
-    // gap) and 2025-11-02T01:30 happened twice; both must still round-trip.
-    for tz in ["Asia/Kolkata", "America/New_York", "UTC"] {
-        let tmp = tempfile::tempdir().unwrap();
-        let Some(original) = original_file(
-            tmp.path(),
-            &["2025-03-09T02:30:00.250000", "2025-11-02T01:30:00.500000"],
-            Some(tz),
-        ) else {
-            return;
-        };
-        let out = import(&[&original], Some(tz));
-        assert!(
-            out.status.success(),
-            "{tz}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let log = original.with_extension("jsonl");
-        assert_eq!(export(&log, &[]), std::fs::read(&original).unwrap(), "{tz}");
-    }
-}
-
-#[test]
-fn zero_microseconds_are_the_one_documented_exception() {
-    let tmp = tempfile::tempdir().unwrap();
-    // Python's isoformat() leaves out the fraction when microseconds are 0.
-    let Some(original) = original_file(tmp.path(), &["2025-08-18T14:30:22"], None) else {
-        return;
-    };
-    let bytes = String::from_utf8(std::fs::read(&original).unwrap()).unwrap();
-    assert!(bytes.contains("\"timestamp\": \"2025-08-18T14:30:22\""));
-    let out = import(&[&original], None);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("the timestamp of conversation[5] gains .000000"),
-        "{stdout}"
-    );
-    // The export is the original with exactly that fraction added.
-    let exported = String::from_utf8(export(&original.with_extension("jsonl"), &[])).unwrap();
-    assert_eq!(
-        exported,
-        bytes.replace(
-            "\"timestamp\": \"2025-08-18T14:30:22\"",
-            "\"timestamp\": \"2025-08-18T14:30:22.000000\""
-        )
-    );
-    assert_ne!(exported, bytes);
 }

@@ -19,6 +19,8 @@ use convlog::record::Record;
 use convlog::ship::tokio_postgres::{self, Client, NoTls};
 use convlog::{Message, Recovery, Session};
 
+use crate::util::stderr;
+
 const BIN: &str = env!("CARGO_BIN_EXE_convlog");
 
 fn pg_url(test: &str) -> Option<String> {
@@ -26,10 +28,7 @@ fn pg_url(test: &str) -> Option<String> {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
             let why = "CONVLOG_TEST_PG_URL is not set (source .ci/postgres.sh to start a throwaway PostgreSQL)";
-            if std::env::var("CONVLOG_REQUIRE_ALL").as_deref() == Ok("1") {
-                panic!("{test}: CONVLOG_REQUIRE_ALL=1 but {why}");
-            }
-            eprintln!("skipping {test}: {why}");
+            crate::util::skip(test, why);
             None
         }
     }
@@ -80,10 +79,6 @@ fn ship(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run convlog ship")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Every message record of a log, in file order.
@@ -695,7 +690,7 @@ fn follow_with_twenty_writers_ships_everything_and_prints_the_lag() {
     let writers = std::thread::spawn({
         let acked = acked.clone();
         move || {
-            let rt = crate::rt();
+            let rt = self::rt();
             rt.block_on(async {
                 let mut tasks = Vec::new();
                 for s in sessions {
@@ -960,10 +955,7 @@ fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
     }
     if Command::new("openssl").arg("version").output().is_err() {
         let why = "openssl is not installed (it makes the test server's certificate)";
-        if std::env::var("CONVLOG_REQUIRE_ALL").as_deref() == Ok("1") {
-            panic!("tls: CONVLOG_REQUIRE_ALL=1 but {why}");
-        }
-        eprintln!("skipping tls: {why}");
+        crate::util::skip("tls", why);
         return;
     }
     let mut ca = PathBuf::new();
