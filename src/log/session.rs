@@ -367,15 +367,24 @@ impl Session {
     }
 
     /// [`Session::end`] with a callback; see [`Session::append_with`] for
-    /// where `done` runs and what it must not do. The export is rendered
-    /// on the committing thread before `done` runs.
+    /// what `done` must not do. Without an export it runs on the committing
+    /// thread; with one, on the thread that rendered it, once it is in place.
     pub fn end_with(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
         let (req, export, rx) = match self.end_request(now_rfc3339()) {
             Ok(queued) => queued,
             Err(e) => return done(Err(e)),
         };
         self.inner.log.submit(req);
-        when_answered(rx, move |r| done(r.map(|seq| Ended { seq, export })));
+        let log = self.path().to_path_buf();
+        when_answered(rx, move |r| match (r, export) {
+            (Ok(seq), Some(out)) => render_apart(log, out.clone(), move |rendered| {
+                done(rendered.map(|()| Ended {
+                    seq,
+                    export: Some(out),
+                }))
+            }),
+            (r, export) => done(r.map(|seq| Ended { seq, export })),
+        });
     }
 
     /// Logs `msg` without waiting for durability, as the original design's
@@ -452,15 +461,10 @@ impl Session {
         self.inner.log.submit(req);
         let seq = rx.await?;
         if let Some(out) = &export {
-            // Rendering reads the whole log and fsyncs: off the async thread.
-            let (log, out) = (self.path().to_path_buf(), out.clone());
             let (tx, done) = tokio::sync::oneshot::channel();
-            std::thread::Builder::new()
-                .name("convlog-export".into())
-                .spawn(move || {
-                    let _ = tx.send(render_export(&log, &out));
-                })
-                .map_err(|e| Error::io(self.path(), "start the export thread", e))?;
+            render_apart(self.path().to_path_buf(), out.clone(), move |r| {
+                let _ = tx.send(r);
+            });
             done.await.map_err(|_| {
                 Error::Internal(format!(
                     "{}: the export thread panicked",
@@ -768,6 +772,30 @@ fn render_export(log: &Path, out: &Path) -> Result<()> {
         &crate::export::ExportOptions::default(),
     )
     .map(drop)
+}
+
+/// Renders the export on a thread of its own, then calls `then` there:
+/// rendering reads the whole log and fsyncs, which neither an async worker
+/// nor the committing thread should wait for. Should no thread be had, it
+/// renders here rather than never.
+fn render_apart<F>(log: PathBuf, out: PathBuf, then: F)
+where
+    F: FnOnce(Result<()>) + Send + 'static,
+{
+    type Job<F> = Mutex<Option<(PathBuf, PathBuf, F)>>;
+    fn run<F: FnOnce(Result<()>)>(job: &Job<F>) {
+        if let Some((log, out, then)) = lock(job).take() {
+            then(render_export(&log, &out));
+        }
+    }
+    let job = Arc::new(Mutex::new(Some((log, out, then))));
+    let theirs = Arc::clone(&job);
+    let spawned = std::thread::Builder::new()
+        .name("convlog-export".into())
+        .spawn(move || run(&theirs));
+    if spawned.is_err() {
+        run(&job);
+    }
 }
 
 fn print_echo(echo: Option<Echo>) {

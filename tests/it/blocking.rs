@@ -352,7 +352,7 @@ fn a_callback_runs_on_the_committing_thread_once_the_record_is_durable() {
 #[test]
 fn callbacks_answer_every_append_flush_and_end() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    let s = Session::create_with(dir.path(), quiet().export_on_end(true)).unwrap();
     let n = 200;
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..n {
