@@ -1,5 +1,5 @@
 # Sourced by .ci/run before `cargo test`: a throwaway PostgreSQL cluster for
-# tests/ship.rs and benches/ship.rs. It installs Debian's postgresql if it is
+# tests/it/ship.rs and the bench report's ship scenario. It installs Debian's postgresql if it is
 # missing, runs initdb in a temporary directory as the `postgres` user (initdb
 # refuses root), listens only on a private Unix socket directory and a private
 # localhost port, and is stopped and removed when the sourcing shell exits.
