@@ -162,3 +162,21 @@ fn import_keeps_extra_numbers_exactly() {
     assert!(text.contains("0.9299999999999999"), "{text}");
     assert!(text.contains("123456789012345678901234567890"), "{text}");
 }
+
+#[test]
+fn a_rejected_line_names_the_log_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let out = ingest(
+        &log,
+        "{\"role\":\"user\",\"content\":\"x\",\"source\":\"s\",\"meta\":[1]}\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("stdin line 1: rejected: `meta` must be a JSON object"),
+        "{err}"
+    );
+    let name = log.file_name().unwrap().to_str().unwrap();
+    assert_eq!(err.matches(name).count(), 1, "{err}");
+}
