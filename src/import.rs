@@ -52,10 +52,6 @@ use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
 use crate::log::layout::{self, export_path};
 use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session};
-/// The ingest command's name for [`parse_rfc3339_or_local`], kept until the
-/// curated API (`cli/write.rs` still imports it from here).
-#[doc(hidden)]
-pub use crate::time::parse_rfc3339_or_local as parse_original_ts;
 
 /// One entry of an original-design file, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +116,6 @@ pub struct Imported {
     /// How the export of the new log compares with the original.
     pub round_trip: RoundTrip,
 }
-
-pub use crate::log::layout::import_log_path as log_path_for;
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}: {what}", path.display()))
@@ -350,7 +344,7 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
 /// Imports one original-design file into a new log beside it (see the
 /// [module docs](self)). Refuses when the log already exists.
 pub fn import_file(original: &Path) -> Result<Imported> {
-    let log = log_path_for(original);
+    let log = layout::import_log_path(original);
     if log == original {
         return Err(bad(
             original,
@@ -570,6 +564,6 @@ mod tests {
             stdout.contains("kind: poisoned") || stdout.contains("kind: io"),
             "{stdout}"
         );
-        assert!(!log_path_for(&original).exists());
+        assert!(!layout::import_log_path(&original).exists());
     }
 }

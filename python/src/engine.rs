@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convlog::reader::{self, Recovery};
+use convlog::read::{self, Recovery};
 use convlog::record::{Record, Role};
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
 use serde::Serialize;
@@ -241,7 +241,7 @@ struct Bytes {
 /// [`VerifyJson`] for `path`, as JSON text.
 pub fn verify(path: &Path) -> Result<String> {
     use convlog::stats::{State, duration_secs, span};
-    let r = reader::inspect(path)?;
+    let r = read::inspect(path)?;
     let (start, stop) = span(&r);
     let v = VerifyJson {
         path: path.display().to_string(),
@@ -322,7 +322,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
 
 /// Where an export of `log` in `format` goes when no destination is given.
 pub fn default_export_path(log: &Path, format: &str) -> Result<PathBuf> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     Ok(log.with_extension(f.extension()))
 }
 
@@ -335,9 +335,9 @@ pub fn export_file(
     merge: bool,
     recovery: &str,
 ) -> Result<()> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     let opts = export_options(timestamps, merge, recovery)?;
-    convlog::formats::export_file_as(log, out, f, &opts)?;
+    convlog::export::export_file(log, out, f, &opts)?;
     Ok(())
 }
 
@@ -349,10 +349,10 @@ pub fn export_bytes(
     merge: bool,
     recovery: &str,
 ) -> Result<Vec<u8>> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     let opts = export_options(timestamps, merge, recovery)?;
     let mut buf = Vec::new();
-    convlog::formats::render_to(log, f, &mut buf, Path::new("<memory>"), &opts)?;
+    convlog::export::render(log, f, &mut buf, Path::new("<memory>"), &opts)?;
     Ok(buf)
 }
 
@@ -374,7 +374,7 @@ pub struct Stored {
 pub fn messages(log: &Path, recovery: &str) -> Result<Vec<Stored>> {
     let mode = recovery.parse::<Recovery>()?;
     let mut out = Vec::new();
-    reader::scan_file(log, mode, |rec| {
+    read::scan_file(log, mode, |rec| {
         if let Record::Message(m) = rec {
             out.push(Stored {
                 seq: m.seq,

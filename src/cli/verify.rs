@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use convlog::reader::inspect;
+use convlog::read::inspect;
 use convlog::repair::{Repair, repair};
 use convlog::stats::{State, damage_summary};
 use convlog::{Report, Result};
@@ -234,7 +234,7 @@ struct Bytes {
 #[derive(Serialize)]
 struct Found<'a> {
     state: State,
-    damage: &'a [convlog::reader::Damage],
+    damage: &'a [convlog::read::Damage],
 }
 
 #[derive(Serialize)]

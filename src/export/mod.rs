@@ -66,7 +66,7 @@ use std::str::FromStr;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::reader::{self, Recovery, Report};
+use crate::read::scan::{self as reader, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
@@ -86,7 +86,7 @@ pub use markdown::{MarkdownRender, md_escape};
 pub use merge::Merger;
 pub use stamp::{
     ExportState, Refreshed, Stamp, crc_hex, export_state, is_original, is_up_to_date, log_tail_crc,
-    read_stamp, refresh_export, stamp_original, stamp_path, write_stamp,
+    read_stamp, refresh_export, stamp_original, write_stamp,
 };
 pub use subtitles::{SubtitleRender, Subtitles};
 pub use text::{TextRender, escape_controls};
@@ -610,21 +610,6 @@ fn role_name(role: Role) -> &'static str {
         Role::Agent => "Agent",
     }
 }
-
-/// Old names, kept until the curated API: the bench programs and the
-/// branches in flight (the Python binding) still call them.
-#[doc(hidden)]
-pub use crate::json::write_json_str as write_py_str;
-
-/// [`render`] in JSON to a writer; kept until the curated API (the bench
-/// programs still call it).
-#[doc(hidden)]
-pub fn export_to<W: Write>(log: &Path, out: W, opts: &ExportOptions) -> Result<Report> {
-    render(log, Format::Json, out, Path::new("<stdout>"), opts)
-}
-
-#[doc(hidden)]
-pub use render_with as render_log;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use convlog::{Error, IoHooks, Message, Options, Session};
 
 fn seqs_in(log: &std::path::Path) -> Vec<u64> {
     let mut seqs = Vec::new();
-    convlog::reader::scan(
+    convlog::read::scan(
         log,
         io::BufReader::new(std::fs::File::open(log).unwrap()),
         convlog::Recovery::Absolute,
@@ -103,7 +103,7 @@ fn blocking_and_async_callers_share_one_ordered_log() {
         s.append_blocking(Message::user("late", "stt")),
         Err(Error::Ended { .. })
     ));
-    assert!(convlog::reader::inspect(s.path()).unwrap().is_intact());
+    assert!(convlog::read::inspect(s.path()).unwrap().is_intact());
 }
 
 /// Fails the n-th fdatasync, after pausing in it so that other callers
@@ -219,7 +219,7 @@ fn many_sessions_share_a_bounded_pool() {
             t.await.unwrap();
         }
     });
-    assert!(convlog::writer::pool_threads() <= convlog::writer::MAX_POOL_THREADS);
+    assert!(convlog::Session::pool_threads() <= convlog::Session::MAX_POOL_THREADS);
     for s in &sessions {
         assert_eq!(seqs_in(s.path()), vec![1, 2, 3]);
     }
@@ -394,7 +394,7 @@ fn callbacks_answer_every_append_flush_and_end() {
     let (ended, rendered) = erx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(ended.seq, n as u64 + 2);
     assert!(rendered, "done ran before the export was rendered");
-    assert!(convlog::reader::inspect(s.path()).unwrap().ended);
+    assert!(convlog::read::inspect(s.path()).unwrap().ended);
 
     // After the end an append is refused.
     let (ltx, lrx) = std::sync::mpsc::channel();

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use convlog::reader::{Recovery, inspect, scan_file};
+use convlog::read::{Recovery, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{DamageKind, Error, IoHooks, Message, Options, Session};
 

@@ -102,7 +102,7 @@ fn formats_merge_fragments_like_the_json_export() {
     assert!(vtt.starts_with("WEBVTT\n\n"));
     assert_eq!(vtt.matches(" --> ").count(), messages.len());
     // Fewer messages than records: the example streams agent replies in fragments.
-    let records = convlog::reader::inspect(&log).unwrap().messages;
+    let records = convlog::read::inspect(&log).unwrap().messages;
     assert!(messages.len() < records as usize);
 }
 

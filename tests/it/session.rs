@@ -1,7 +1,7 @@
 //! The library's writer and reader, end to end.
 
 use crate::util::quiet;
-use convlog::reader::{Recovery, inspect, scan_file};
+use convlog::read::{Recovery, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{Error, Message, Options, Session};
 
@@ -295,7 +295,7 @@ async fn append_many_gives_consecutive_seqs_and_is_all_or_nothing() {
 async fn a_rejected_message_names_the_log_it_was_meant_for() {
     let dir = tempfile::tempdir().unwrap();
     let log = Session::create(dir.path()).unwrap();
-    let big = "x".repeat(convlog::session::DEFAULT_MAX_CONTENT_BYTES + 1);
+    let big = "x".repeat(convlog::DEFAULT_MAX_CONTENT_BYTES + 1);
     let e = log
         .append(Message::user(big, "stt"))
         .await

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use convlog::line::{self as codec, Kind};
-use convlog::reader::inspect;
+use convlog::read::inspect;
 use convlog::record::{Header, Message, Role};
 use convlog::{Options, Session};
 use proptest::prelude::*;
