@@ -23,12 +23,7 @@ impl IoHooks for NoSync {
 }
 
 fn options(io: Arc<dyn IoHooks>) -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        io,
-        ..Options::default()
-    }
+    Options::default().echo(false).export_on_end(false).io(io)
 }
 
 fn message(i: u64) -> Message {

@@ -16,11 +16,7 @@ fn generate(n: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let s = Session::create_with(
         dir.path(),
-        Options {
-            echo: false,
-            export_on_end: false,
-            ..Options::default()
-        },
+        Options::default().echo(false).export_on_end(false),
     )
     .expect("create");
     let rt = tokio::runtime::Builder::new_current_thread()

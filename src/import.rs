@@ -299,12 +299,10 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
     crate::log::create::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
-        Options {
-            echo: false,
-            export_on_end: false,
-            max_content_bytes: MAX_CONTENT_LIMIT,
-            ..Options::default()
-        },
+        Options::default()
+            .echo(false)
+            .export_on_end(false)
+            .max_content_bytes(MAX_CONTENT_LIMIT),
     )?;
     block_on(async {
         // Queue everything first (the writer commits it in large batches),

@@ -30,11 +30,8 @@ pub struct Settings {
 
 impl Settings {
     fn options(&self) -> Result<Options> {
-        let mut o = Options {
-            // The binding echoes through Python's `logging` instead.
-            echo: false,
-            ..Options::default()
-        };
+        // The binding echoes through Python's `logging` instead.
+        let mut o = Options::default().echo(false);
         if let Some(n) = self.max_content_bytes {
             o.max_content_bytes = n;
         }

@@ -338,14 +338,7 @@ mod tests {
     use crate::{Message, Options, Session};
 
     fn session(dir: &Path) -> Session {
-        Session::create_with(
-            dir,
-            Options {
-                echo: false,
-                ..Options::default()
-            },
-        )
-        .unwrap()
+        Session::create_with(dir, Options::default().echo(false)).unwrap()
     }
 
     #[tokio::test]

@@ -33,7 +33,11 @@ pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
 pub const MAX_CONTENT_LIMIT: usize = 8 << 20;
 
 /// How a session behaves. `Options::default()` is what the CLI uses.
+///
+/// Non-exhaustive, so a new setting is not a breaking change: build one with
+/// the setters, `Options::default().echo(false).export_on_end(false)`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Content longer than this (in bytes) is rejected. Default 1 MiB, at most [`MAX_CONTENT_LIMIT`].
     pub max_content_bytes: usize,

@@ -134,15 +134,7 @@ fn export_to_a_file_is_private_and_matches_stdout() {
 /// A log written through the library with awkward content, for the renderers' edge cases.
 fn awkward_log(dir: &Path) -> PathBuf {
     use convlog::{Message, Options, Session};
-    let s = Session::create_with(
-        dir,
-        Options {
-            echo: false,
-            export_on_end: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir, Options::default().echo(false).export_on_end(false)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
