@@ -498,20 +498,7 @@ mod tests {
         let Some(original) = std::env::var_os(FSIZE_CHILD) else {
             return;
         };
-        // SAFETY: plain syscalls on valid, initialised arguments.
-        unsafe {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-            let small = libc::rlimit {
-                rlim_cur: 4096,
-                rlim_max: cur.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &small), 0);
-        }
+        crate::test_support::limit_file_size(4096);
         let e = import_file(Path::new(&original)).unwrap_err();
         println!("rejected input: {}", e.is_rejected_input());
         println!(

@@ -100,6 +100,29 @@ pub const FORMAT_NAME: &str = "convlog";
 pub const FORMAT_VERSION: u32 = 1;
 
 #[cfg(test)]
+mod test_support {
+    /// A full disk for the child process a full-disk test runs: no file may
+    /// grow past `bytes`, and a write past it fails with EFBIG instead of
+    /// killing the process with SIGXFSZ.
+    pub(crate) fn limit_file_size(bytes: libc::rlim_t) {
+        // SAFETY: plain syscalls on valid, initialised arguments.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: cur.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+        }
+    }
+}
+
+#[cfg(test)]
 mod readme {
     /// The README's library example is the crate's doc test, so it is
     /// compiled as a `main.rs` by `cargo test`; this keeps the two the same.

@@ -262,7 +262,7 @@ pub fn verify(path: &Path) -> Result<String> {
             valid: r.valid_len,
             torn: r.torn_bytes(),
         },
-        advice: advice(path, &r),
+        advice: convlog::repair::advice(path, &r, None),
         repair: None,
     };
     serde_json::to_string(&v)
@@ -270,45 +270,6 @@ pub fn verify(path: &Path) -> Result<String> {
 }
 
 /// The CLI's `next:` line for a log verify did not repair.
-fn advice(path: &Path, r: &convlog::Report) -> Option<String> {
-    let p = path.display();
-    let plural = |n: u64| format!("{n} message{}", if n == 1 { "" } else { "s" });
-    if r.mid_file_damage().next().is_some() {
-        let skipped: Vec<String> = r
-            .mid_file_damage()
-            .filter(|d| d.skips_record())
-            .map(|d| d.line.to_string())
-            .collect();
-        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
-        let mut s = if skipped.is_empty() {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` exports all {}",
-                plural(r.messages)
-            )
-        } else {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
-                if skipped.len() == 1 { "" } else { "s" },
-                skipped.join(", ")
-            )
-        };
-        if !missing.is_empty() {
-            s.push_str(&format!(
-                "; {} never reached this file or was removed from it",
-                missing.join(", ")
-            ));
-        }
-        s.push_str("; --repair never touches mid-file damage");
-        return Some(s);
-    }
-    r.torn_bytes().map(|bytes| {
-        format!(
-            "`convlog verify --repair {p}` is safe: only a torn tail was found \
-             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
-        )
-    })
-}
-
 fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
     Ok(ExportOptions {
         timestamps: timestamps.parse::<TimestampStyle>()?,

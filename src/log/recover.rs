@@ -192,20 +192,7 @@ mod tests {
         let Some(log) = std::env::var_os(CHILD_ENV) else {
             return;
         };
-        // SAFETY: plain syscalls on valid, initialised arguments.
-        unsafe {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: cur.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &none), 0);
-        }
+        crate::test_support::limit_file_size(0);
         let e = repair(Path::new(&log), None).unwrap_err();
         println!("REPAIR FAILED AS EXPECTED: {e}");
     }
