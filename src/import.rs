@@ -531,16 +531,10 @@ mod tests {
         )
         .unwrap();
 
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "import::tests::full_disk_child", "--nocapture"])
-            .env(FSIZE_CHILD, &original)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = crate::test_support::run_child(
+            "import::tests::full_disk_child",
+            FSIZE_CHILD,
+            &original,
         );
         // `convlog import` exits 1 for a rejected input and 2 for anything
         // else: a full disk must be the latter, with its real kind.

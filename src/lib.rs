@@ -101,6 +101,24 @@ pub const FORMAT_VERSION: u32 = 1;
 
 #[cfg(test)]
 mod test_support {
+    /// Runs the unit test `name` alone in a child of this test binary, with
+    /// `var` set to `value` (what tells it it is the child), and returns its
+    /// stdout once it has passed.
+    pub(crate) fn run_child(name: &str, var: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
     /// A full disk for the child process a full-disk test runs: no file may
     /// grow past `bytes`, and a write past it fails with EFBIG instead of
     /// killing the process with SIGXFSZ.

@@ -154,7 +154,6 @@ pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     use crate::repair::{Repair, repair};
     use crate::{Message, Options, Session};
@@ -204,21 +203,8 @@ mod tests {
         let before = std::fs::read(&log).unwrap();
         let listed = names(dir.path());
 
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "log::recover::tests::full_disk_child",
-                "--nocapture",
-            ])
-            .env(CHILD_ENV, &log)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout =
+            crate::test_support::run_child("log::recover::tests::full_disk_child", CHILD_ENV, &log);
         assert!(stdout.contains("REPAIR FAILED AS EXPECTED"), "{stdout}");
 
         // Nothing was cut, and no backup (empty or not) and no temporary file was left.
