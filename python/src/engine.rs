@@ -269,7 +269,6 @@ pub fn verify(path: &Path) -> Result<String> {
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
 }
 
-/// The CLI's `next:` line for a log verify did not repair.
 fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
     Ok(ExportOptions {
         timestamps: timestamps.parse::<TimestampStyle>()?,
