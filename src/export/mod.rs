@@ -22,7 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Records go through the [`Merger`] (which joins the fragments of one
+//! Records go through a merger (which joins the fragments of one
 //! streamed turn) into a [`Render`] implementation, one file per format, so
 //! memory stays bounded by the longest turn, not the log. [`render`] writes
 //! to any writer and [`export_file`] replaces a file atomically; both take
@@ -79,17 +79,19 @@ mod stamp;
 mod subtitles;
 mod text;
 
-pub use csv::{CsvRender, write_csv_field};
-pub use json::JsonRender;
-pub use jsonl::JsonlRender;
-pub use markdown::{MarkdownRender, md_escape};
-pub use merge::Merger;
+pub(crate) use csv::CsvRender;
+pub(crate) use json::JsonRender;
+pub(crate) use jsonl::JsonlRender;
+pub(crate) use markdown::MarkdownRender;
+pub(crate) use merge::Merger;
 pub use stamp::{
-    ExportState, Refreshed, Stamp, crc_hex, export_state, is_original, is_up_to_date, log_tail_crc,
-    read_stamp, refresh_export, stamp_original, write_stamp,
+    ExportState, Refreshed, export_state, is_original, is_up_to_date, refresh_export,
+    stamp_original,
 };
-pub use subtitles::{SubtitleRender, Subtitles};
-pub use text::{TextRender, escape_controls};
+pub(crate) use stamp::{Stamp, crc_hex, log_tail_crc, write_stamp};
+pub(crate) use subtitles::{SubtitleRender, Subtitles};
+pub(crate) use text::TextRender;
+pub use text::escape_controls;
 
 /// How `timestamp` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
