@@ -451,7 +451,7 @@ fn render_from<R: Render, B: io::BufRead>(
 /// spelling of its name is caught) or any other log (its first bytes are a
 /// checksummed record): a typo such as `export LOG -o LOG` must never
 /// replace a transcript with its own export.
-pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
+pub(crate) fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let Ok(target) = std::fs::metadata(out) else {
@@ -496,7 +496,8 @@ pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 
 /// Renders `log` in `format` into the file `out`, atomically (tmp → fsync →
 /// rename → fsync dir), so nobody ever reads a half-written file. Refuses an
-/// `out` that is a log or an original ([`refuse_unsafe_output`]). The log is read
+/// `out` that is a log (the one exported, under any name, or any other) or
+/// an original. The log is read
 /// once: a failure discards the temporary file, so nothing half-done shows.
 ///
 /// When `out` is the JSON export beside the log (`NAME.json` beside
