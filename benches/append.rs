@@ -23,12 +23,7 @@ impl IoHooks for NoSync {
 }
 
 fn options(io: Arc<dyn IoHooks>) -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        io,
-        ..Options::default()
-    }
+    Options::default().echo(false).export_on_end(false).io(io)
 }
 
 fn message(i: u64) -> Message {
@@ -50,8 +45,8 @@ fn bench(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(3));
 
-    let durable = Session::create_with(dir.path(), options(Arc::new(convlog::writer::RealIo)))
-        .expect("create");
+    let durable =
+        Session::create_with(dir.path(), options(Arc::new(convlog::RealIo))).expect("create");
     g.bench_function("durable, awaited (write+fdatasync each)", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -91,8 +86,8 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let concurrent = Session::create_with(dir.path(), options(Arc::new(convlog::writer::RealIo)))
-        .expect("create");
+    let concurrent =
+        Session::create_with(dir.path(), options(Arc::new(convlog::RealIo))).expect("create");
     g.bench_function("64 producers x 4 appends, each awaited", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -119,8 +114,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("log");
-    let logged = Session::create_with(dir.path(), options(Arc::new(convlog::writer::RealIo)))
-        .expect("create");
+    let logged =
+        Session::create_with(dir.path(), options(Arc::new(convlog::RealIo))).expect("create");
     g.bench_function("Session::log (not awaited)", |b| {
         let mut i = 0;
         b.iter_batched(

@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use convlog::codec::{self, Kind};
-use convlog::export::write_py_str;
+use convlog::line::write_json_str as write_py_str;
+use convlog::line::{self as codec, Kind};
 use convlog::{Message, Role};
 
 const TS: &str = "2025-08-18T14:30:22.123456+05:30";

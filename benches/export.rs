@@ -9,18 +9,14 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use convlog::export::{self, ExportOptions};
-use convlog::reader;
+use convlog::read;
 use convlog::{Message, Options, Session};
 
 fn generate(n: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let s = Session::create_with(
         dir.path(),
-        Options {
-            echo: false,
-            export_on_end: false,
-            ..Options::default()
-        },
+        Options::default().echo(false).export_on_end(false),
     )
     .expect("create");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -54,15 +50,22 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("export");
     g.sample_size(20);
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function(format!("export_to sink/{n} msgs"), |b| {
+    g.bench_function(format!("export::render json sink/{n} msgs"), |b| {
         b.iter(|| {
             black_box(
-                export::export_to(&log, io::sink(), &ExportOptions::default()).expect("export"),
+                export::render(
+                    &log,
+                    convlog::Format::Json,
+                    io::sink(),
+                    std::path::Path::new("<stdout>"),
+                    &ExportOptions::default(),
+                )
+                .expect("export"),
             )
         })
     });
-    g.bench_function(format!("verify (reader::inspect)/{n} msgs"), |b| {
-        b.iter(|| black_box(reader::inspect(&log).expect("inspect")))
+    g.bench_function(format!("verify (read::inspect)/{n} msgs"), |b| {
+        b.iter(|| black_box(read::inspect(&log).expect("inspect")))
     });
     g.finish();
 }

@@ -52,10 +52,6 @@ use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
 use crate::log::layout::{self, export_path};
 use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session};
-/// The ingest command's name for [`parse_rfc3339_or_local`], kept until the
-/// curated API (`cli/write.rs` still imports it from here).
-#[doc(hidden)]
-pub use crate::time::parse_rfc3339_or_local as parse_original_ts;
 
 /// One entry of an original-design file, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +116,6 @@ pub struct Imported {
     /// How the export of the new log compares with the original.
     pub round_trip: RoundTrip,
 }
-
-pub use crate::log::layout::import_log_path as log_path_for;
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}: {what}", path.display()))
@@ -305,12 +299,10 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
     crate::log::create::write_header_file(tmp, created)?;
     let session = Session::open_with(
         tmp,
-        Options {
-            echo: false,
-            export_on_end: false,
-            max_content_bytes: MAX_CONTENT_LIMIT,
-            ..Options::default()
-        },
+        Options::default()
+            .echo(false)
+            .export_on_end(false)
+            .max_content_bytes(MAX_CONTENT_LIMIT),
     )?;
     block_on(async {
         // Queue everything first (the writer commits it in large batches),
@@ -350,7 +342,7 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
 /// Imports one original-design file into a new log beside it (see the
 /// [module docs](self)). Refuses when the log already exists.
 pub fn import_file(original: &Path) -> Result<Imported> {
-    let log = log_path_for(original);
+    let log = layout::import_log_path(original);
     if log == original {
         return Err(bad(
             original,
@@ -506,20 +498,7 @@ mod tests {
         let Some(original) = std::env::var_os(FSIZE_CHILD) else {
             return;
         };
-        // SAFETY: plain syscalls on valid, initialised arguments.
-        unsafe {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-            let small = libc::rlimit {
-                rlim_cur: 4096,
-                rlim_max: cur.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &small), 0);
-        }
+        crate::test_support::limit_file_size(4096);
         let e = import_file(Path::new(&original)).unwrap_err();
         println!("rejected input: {}", e.is_rejected_input());
         println!(
@@ -552,16 +531,10 @@ mod tests {
         )
         .unwrap();
 
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "import::tests::full_disk_child", "--nocapture"])
-            .env(FSIZE_CHILD, &original)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = crate::test_support::run_child(
+            "import::tests::full_disk_child",
+            FSIZE_CHILD,
+            &original,
         );
         // `convlog import` exits 1 for a rejected input and 2 for anything
         // else: a full disk must be the latter, with its real kind.
@@ -570,6 +543,6 @@ mod tests {
             stdout.contains("kind: poisoned") || stdout.contains("kind: io"),
             "{stdout}"
         );
-        assert!(!log_path_for(&original).exists());
+        assert!(!layout::import_log_path(&original).exists());
     }
 }

@@ -34,25 +34,36 @@
 //! }
 //! ```
 //!
-//! The modules follow the data's path: [`record`] (what a log holds) →
-//! [`line`](mod@line) (the checksummed line format) → [`log`] (the
-//! session handle appending under the lock, its group commit, and the
-//! durability rules) → [`read`] (the scanner, an
-//! iterator of owned messages, following a live log, finding logs) and
-//! [`repair`] → [`export`] (every output format, and the stamp that says
-//! whether an export is fresh). Beside them: [`json`] escapes strings for
-//! the line format and the exports alike, [`time`] parses and writes every
-//! timestamp, and [`stats`] and [`import`] build on the reader and the writer.
-//! The on-disk format is specified in [`format`](mod@format).
+//! ## What is public, and why
+//!
+//! The root re-exports what a voice agent needs: [`Session`] and its
+//! [`Options`], the [`Message`] it logs, the [`Error`] it gets back, and what
+//! reading a log reports ([`Report`], [`Damage`], [`Recovery`]). A few
+//! namespaces are API in their own right, one per thing a user does with a
+//! log: [`read`] it back (scan, iterate, follow, discover), [`export`] it to
+//! the other formats, [`repair`] it, [`import`] an original-design file,
+//! summarise it ([`stats`]), parse and write its timestamps ([`time`]), keep
+//! a process-wide handle ([`global`]), write beside it durably ([`fs`]),
+//! ship it to PostgreSQL (`ship`, behind the `postgres` feature), and look at
+//! the types a scan yields ([`record`]). The on-disk format is specified in
+//! [`format`](mod@format).
+//!
+//! [`line`](mod@line), the codec, is public too: the format is documented so
+//! that other tools can write and check logs, and the crate's own integration
+//! tests and benchmarks, which sit outside the library like any such tool,
+//! build logs line by line with it (damaged ones included). Everything else,
+//! the group commit, creating and recovering a log file, the file system
+//! primitives and the JSON string escaper, is private: it can change without
+//! breaking anyone.
 
 #![warn(missing_docs)]
 
-pub mod error;
+mod error;
 pub mod export;
 pub mod import;
-pub mod json;
+mod json;
 pub mod line;
-pub mod log;
+mod log;
 pub mod read;
 pub mod record;
 pub mod repair;
@@ -61,30 +72,14 @@ pub mod ship;
 pub mod stats;
 pub mod time;
 
-/// The line format's old path, kept until the curated API replaces the
-/// public modules (the bench programs and the branches in flight still name it).
-#[doc(hidden)]
-pub use line as codec;
+pub use log::global;
 
-/// The scanner's and discovery's old paths, kept until the curated API:
-/// the writer, the bench programs and the branches in flight still name them.
-#[doc(hidden)]
-pub use read::discover;
-#[doc(hidden)]
-pub use read::scan as reader;
-
-/// The other formats' old path, kept until the curated API: the Python
-/// binding's branch still names it.
-#[doc(hidden)]
-pub mod formats {
-    pub use crate::export::{Format, escape_controls};
-    pub use crate::export::{export_file as export_file_as, render as render_to};
+/// Writing files beside a log with the durability rules logs follow:
+/// tmp → fsync → rename → fsync(dir), so a reader sees the old file or the
+/// new one, never a mix, and a crash never leaves half a file in its place.
+pub mod fs {
+    pub use crate::log::fsutil::{NewFileMode, ensure_shared_dir, write_atomic, write_atomic_as};
 }
-
-/// The log modules' old paths, kept until the curated API: the CLI, the
-/// tests, the benches and the Python binding still name them.
-#[doc(hidden)]
-pub use log::{commit as writer, fsutil, global, session};
 
 #[doc = include_str!("../FORMAT.md")]
 pub mod format {}
@@ -93,9 +88,9 @@ pub use error::{Error, Result};
 pub use export::{ExportOptions, Format, TimestampStyle};
 #[cfg(feature = "__test_hooks")]
 #[doc(hidden)]
-pub use log::commit::IoHooks;
+pub use log::commit::{IoHooks, RealIo};
 pub use log::layout::export_path;
-pub use log::session::{Ended, Options, Session};
+pub use log::session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
 pub use record::{Message, Role};
 
@@ -103,6 +98,47 @@ pub use record::{Message, Role};
 pub const FORMAT_NAME: &str = "convlog";
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+
+#[cfg(test)]
+mod test_support {
+    /// Runs the unit test `name` alone in a child of this test binary, with
+    /// `var` set to `value` (what tells it it is the child), and returns its
+    /// stdout once it has passed.
+    pub(crate) fn run_child(name: &str, var: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// A full disk for the child process a full-disk test runs: no file may
+    /// grow past `bytes`, and a write past it fails with EFBIG instead of
+    /// killing the process with SIGXFSZ.
+    pub(crate) fn limit_file_size(bytes: libc::rlim_t) {
+        // SAFETY: plain syscalls on valid, initialised arguments.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: cur.rlim_max,
+            };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+        }
+    }
+}
 
 #[cfg(test)]
 mod readme {

@@ -13,10 +13,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-// The time functions' old home, kept until the curated API: the writer and
-// the branches in flight still import them from here.
-#[doc(hidden)]
-pub use crate::time::{now_rfc3339, parse_ts};
 
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
@@ -299,7 +295,7 @@ impl PartialEq for MessageRecord<'_> {
 impl MessageRecord<'_> {
     /// The timestamp, parsed. The codec has already checked that it parses.
     pub fn time(&self) -> Result<DateTime<FixedOffset>> {
-        parse_ts(&self.ts)
+        crate::time::parse_ts(&self.ts)
     }
 
     /// Converts to an owned [`Message`], e.g. to copy a record into another log.

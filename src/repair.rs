@@ -76,3 +76,48 @@ fn repair_locked(log: &Path, file: &std::fs::File) -> Result<(Repair, Report)> {
     file.sync_all().map_err(|e| Error::io(log, "fsync", e))?;
     Ok((Repair::Truncated { bytes, backup }, report))
 }
+
+/// What to run next for a log in the state `r` describes, in the words
+/// `convlog verify` and the Python binding's `verify` both print: salvage
+/// around mid-file damage, or cut a torn tail (unless `repair` already did).
+/// `None` when there is nothing to do.
+pub fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
+    let p = path.display();
+    if r.mid_file_damage().next().is_some() {
+        let skipped: Vec<String> = r
+            .mid_file_damage()
+            .filter(|d| d.skips_record())
+            .map(|d| d.line.to_string())
+            .collect();
+        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
+        let mut s = if skipped.is_empty() {
+            format!(
+                "`convlog export --recovery skip-corrupt {p}` exports all {} message{}",
+                r.messages,
+                if r.messages == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
+                if skipped.len() == 1 { "" } else { "s" },
+                skipped.join(", ")
+            )
+        };
+        if !missing.is_empty() {
+            s.push_str(&format!(
+                "; {} never reached this file or was removed from it",
+                missing.join(", ")
+            ));
+        }
+        s.push_str("; --repair never touches mid-file damage");
+        return Some(s);
+    }
+    match (r.torn_bytes(), repair) {
+        (Some(_), Some(Repair::Truncated { .. })) => None,
+        (Some(bytes), _) => Some(format!(
+            "`convlog verify --repair {p}` is safe: only a torn tail was found \
+             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
+        )),
+        (None, _) => None,
+    }
+}

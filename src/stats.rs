@@ -29,7 +29,9 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::reader::{self, DamageKind, Lines, Position, Recovery, Report, decode_line};
+use crate::read::scan::{
+    self as reader, DamageKind, Lines, Position, Recovery, Report, decode_line,
+};
 use crate::record::{Header, Record, Role};
 use crate::time::parse_ts;
 
@@ -343,7 +345,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
     let mut prev: Option<(Role, Option<DateTime<FixedOffset>>)> = None;
     let mut turn_interrupted = false;
 
-    // Under a shared lock, as `reader::inspect` reads: a batch a live writer
+    // Under a shared lock, as `read::inspect` reads: a batch a live writer
     // is writing is waited out rather than reported as a torn tail.
     let file = crate::log::fsutil::open_read(log)?;
     let locked =

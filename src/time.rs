@@ -5,12 +5,13 @@
 //! Input is more forgiving, each in its own documented way:
 //! - an imported file or an ingest line may carry RFC 3339 or a naive
 //!   date-time (what Python's `isoformat()` writes), read as local time
-//!   ([`parse_rfc3339_or_local`], [`localize`], [`parse_input_ts`]);
+//!   (`parse_rfc3339_or_local`, `localize`, `parse_input_ts`, behind
+//!   [`import`](crate::import) and a message's JSON input);
 //! - `--since`/`--until` also take a time to the minute or a bare date
 //!   ([`parse_time`]).
 //!
 //! The JSON export writes the wall clock without an offset
-//! ([`wall_clock`], [`wall_clock_of`]), the form the Python exporter wrote.
+//! (`wall_clock`), the form the Python exporter wrote.
 //!
 //! All of them agree on an instant: the same text read by two of these
 //! parsers gives the same time (the tests below check it).
@@ -60,7 +61,7 @@ pub fn parse_ts(ts: &str) -> Result<DateTime<FixedOffset>> {
 /// Parses RFC 3339 or a naive date-time read as local time (see
 /// [`localize`]). The flag is true for a naive one, whose stored form the
 /// caller has to write out itself ([`to_rfc3339`]).
-pub fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
+pub(crate) fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some((t, false));
     }
@@ -74,7 +75,7 @@ pub fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, bool)> 
 /// naive date-time (what the original design wrote) read as local time
 /// exactly as an import reads it, so both paths store the same instant for
 /// the same text.
-pub fn parse_input_ts(ts: String) -> Result<String> {
+pub(crate) fn parse_input_ts(ts: String) -> Result<String> {
     match parse_rfc3339_or_local(&ts) {
         Some((_, false)) => Ok(ts),
         Some((time, true)) => Ok(to_rfc3339(&time)),
@@ -89,7 +90,7 @@ pub fn parse_input_ts(ts: String) -> Result<String> {
 /// wall-clock part is always `naive` itself: in a DST overlap the earlier
 /// offset is taken, and in a DST gap (a time that never existed locally) the
 /// offset from just before it, so the export still shows the original text.
-pub fn localize(naive: &NaiveDateTime) -> DateTime<FixedOffset> {
+pub(crate) fn localize(naive: &NaiveDateTime) -> DateTime<FixedOffset> {
     match Local.from_local_datetime(naive) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.fixed_offset(),
         LocalResult::None => {
@@ -105,7 +106,7 @@ pub fn localize(naive: &NaiveDateTime) -> DateTime<FixedOffset> {
 /// Parses a time bound such as `--since`/`--until`: RFC 3339 (the seconds
 /// may be left out when an offset is given), or a local date-time or date.
 ///
-/// Unlike [`localize`], a local time inside a DST gap is refused: a bound
+/// Unlike `localize` (an imported naive time), a local time inside a DST gap is refused: a bound
 /// that never existed is a typo, not a record to keep.
 pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>> {
     let s = s.trim();
@@ -161,14 +162,14 @@ pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>> {
 
 /// The wall clock of `ts` in the export's form: local date-time with exactly
 /// six fractional digits and no offset, e.g. `2025-08-18T14:30:22.123456`.
-pub fn wall_clock(ts: &DateTime<FixedOffset>) -> String {
+pub(crate) fn wall_clock(ts: &DateTime<FixedOffset>) -> String {
     ts.naive_local().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 /// [`wall_clock`] of a stored timestamp. The writer stores local time with
 /// its offset, so the wall-clock part is simply the text before the offset;
 /// that fast path avoids a full date parse per record on million-line exports.
-pub fn wall_clock_of(ts: &str) -> Result<Cow<'_, str>> {
+pub(crate) fn wall_clock_of(ts: &str) -> Result<Cow<'_, str>> {
     let b = ts.as_bytes();
     if b.len() > 26
         && b[19] == b'.'

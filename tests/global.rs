@@ -22,5 +22,5 @@ async fn default_session_errors_before_init_then_logs_from_anywhere() {
         .await
         .unwrap();
     assert_eq!(seq, Some(2));
-    assert_eq!(convlog::reader::inspect(s.path()).unwrap().messages, 2);
+    assert_eq!(convlog::read::inspect(s.path()).unwrap().messages, 2);
 }

@@ -100,11 +100,18 @@ pub(crate) fn export_and_memory(cfg: &Config, rows: &mut Vec<Row>, spawner: &mut
             .map(|_| {
                 let t = Instant::now();
                 let w = BufWriter::with_capacity(1 << 16, File::create(&conv_out).expect("create"));
-                export::export_to(&log, w, &ExportOptions::default()).expect("export");
+                export::render(
+                    &log,
+                    convlog::Format::Json,
+                    w,
+                    std::path::Path::new("<stdout>"),
+                    &ExportOptions::default(),
+                )
+                .expect("export");
                 t.elapsed().as_secs_f64()
             })
             .fold(f64::INFINITY, f64::min);
-        let scenario = format!("export of a {n}-message log (library export_to)");
+        let scenario = format!("export of a {n}-message log (library export::render)");
         match py_secs {
             Some(py_secs) => {
                 let same = same_bytes(&py_out, &conv_out).unwrap_or(false);

@@ -278,12 +278,7 @@ impl Counting {
 }
 
 pub(crate) fn options(io: Arc<dyn IoHooks>) -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        io,
-        ..Options::default()
-    }
+    Options::default().echo(false).export_on_end(false).io(io)
 }
 
 /// The i-th message of the workload: alternating user and agent turns in

@@ -167,7 +167,7 @@ fn child(role: &str) -> i32 {
                 }
             }
         }
-        "verify" => match convlog::reader::inspect(&log) {
+        "verify" => match convlog::read::inspect(&log) {
             Ok(r) if r.is_intact() => 0,
             Ok(r) => {
                 eprintln!("damage: {:?}", r.damage);

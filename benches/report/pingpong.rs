@@ -108,7 +108,7 @@ pub(crate) fn pingpong(cfg: &Config, rows: &mut Vec<Row>) {
     }
     conv.finish();
     raw.finish();
-    let report = convlog::reader::inspect(&log).expect("inspect");
+    let report = convlog::read::inspect(&log).expect("inspect");
     assert_eq!(report.messages, n as u64);
     let _ = fs::remove_file(&log);
     let us = |x: f64| x * 1e6;

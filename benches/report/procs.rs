@@ -58,7 +58,7 @@ pub(crate) fn processes(cfg: &Config, rows: &mut Vec<Row>) {
                     .unwrap_or(0);
             }
             let secs = t.elapsed().as_secs_f64();
-            let report = convlog::reader::inspect(&log).expect("inspect");
+            let report = convlog::read::inspect(&log).expect("inspect");
             assert!(report.is_intact(), "damage: {:?}", report.damage);
             assert_eq!(report.messages, n as u64);
             assert_eq!(report.last_seq, Some(n as u64));

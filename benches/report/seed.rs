@@ -61,7 +61,7 @@ pub(crate) fn seed(cfg: &Config, rows: &mut Vec<Row>) {
         .map_or_else(|| rate(n, t.elapsed().as_secs_f64()), |s| rate(n, s));
     println!("  seed: {}", text.trim());
     let conv = (0..cfg.reps)
-        .map(|_| convlog_single(&dir, n, Arc::new(convlog::writer::RealIo)))
+        .map(|_| convlog_single(&dir, n, Arc::new(convlog::RealIo)))
         .fold(0.0, f64::max);
     // Awaiting each append is one fdatasync per message, so the disk caps
     // the ratio: the raw loop's rate over the seed's is the best any durable

@@ -19,8 +19,7 @@ pub(crate) fn sessions(cfg: &Config, rows: &mut Vec<Row>) {
         let t = Instant::now();
         let all: Vec<Session> = (0..count)
             .map(|_| {
-                Session::create_with(&dir, options(Arc::new(convlog::writer::RealIo)))
-                    .expect("create")
+                Session::create_with(&dir, options(Arc::new(convlog::RealIo))).expect("create")
             })
             .collect();
         let create = t.elapsed().as_secs_f64();
@@ -49,7 +48,7 @@ pub(crate) fn sessions(cfg: &Config, rows: &mut Vec<Row>) {
                             let mut p = peak.lock().unwrap();
                             p.0 = p.0.max(th);
                             p.1 = p.1.max(rss);
-                            p.2 = p.2.max(convlog::writer::pool_threads());
+                            p.2 = p.2.max(convlog::Session::pool_threads());
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }

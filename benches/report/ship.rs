@@ -107,7 +107,7 @@ fn write_csv(logs: &[PathBuf], path: &Path) {
     let mut out = Vec::new();
     for log in logs {
         let mut id = String::new();
-        convlog::reader::scan_file(log, Recovery::TolerateTail, |r| {
+        convlog::read::scan_file(log, Recovery::TolerateTail, |r| {
             match r {
                 Record::Header(h) => id = h.session.clone(),
                 Record::Message(m) => {

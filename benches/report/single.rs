@@ -23,7 +23,7 @@ pub(crate) fn single_producer(cfg: &Config, rows: &mut Vec<Row>) {
     );
     let hooks = Arc::new(Counting::default());
     let s = Session::create_with(&dir, options(hooks.clone())).expect("create");
-    let b = Session::create_with(&dir, options(Arc::new(convlog::writer::RealIo))).expect("create");
+    let b = Session::create_with(&dir, options(Arc::new(convlog::RealIo))).expect("create");
     let rt = current_thread();
     let mut raw = Raw::new(&dir, "raw.log");
     let line = raw_line();

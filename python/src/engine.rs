@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convlog::reader::{self, Recovery};
+use convlog::read::{self, Recovery};
 use convlog::record::{Record, Role};
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
 use serde::Serialize;
@@ -30,11 +30,8 @@ pub struct Settings {
 
 impl Settings {
     fn options(&self) -> Result<Options> {
-        let mut o = Options {
-            // The binding echoes through Python's `logging` instead.
-            echo: false,
-            ..Options::default()
-        };
+        // The binding echoes through Python's `logging` instead.
+        let mut o = Options::default().echo(false);
         if let Some(n) = self.max_content_bytes {
             o.max_content_bytes = n;
         }
@@ -241,7 +238,7 @@ struct Bytes {
 /// [`VerifyJson`] for `path`, as JSON text.
 pub fn verify(path: &Path) -> Result<String> {
     use convlog::stats::{State, duration_secs, span};
-    let r = reader::inspect(path)?;
+    let r = read::inspect(path)?;
     let (start, stop) = span(&r);
     let v = VerifyJson {
         path: path.display().to_string(),
@@ -265,51 +262,11 @@ pub fn verify(path: &Path) -> Result<String> {
             valid: r.valid_len,
             torn: r.torn_bytes(),
         },
-        advice: advice(path, &r),
+        advice: convlog::repair::advice(path, &r, None),
         repair: None,
     };
     serde_json::to_string(&v)
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
-}
-
-/// The CLI's `next:` line for a log verify did not repair.
-fn advice(path: &Path, r: &convlog::Report) -> Option<String> {
-    let p = path.display();
-    let plural = |n: u64| format!("{n} message{}", if n == 1 { "" } else { "s" });
-    if r.mid_file_damage().next().is_some() {
-        let skipped: Vec<String> = r
-            .mid_file_damage()
-            .filter(|d| d.skips_record())
-            .map(|d| d.line.to_string())
-            .collect();
-        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
-        let mut s = if skipped.is_empty() {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` exports all {}",
-                plural(r.messages)
-            )
-        } else {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
-                if skipped.len() == 1 { "" } else { "s" },
-                skipped.join(", ")
-            )
-        };
-        if !missing.is_empty() {
-            s.push_str(&format!(
-                "; {} never reached this file or was removed from it",
-                missing.join(", ")
-            ));
-        }
-        s.push_str("; --repair never touches mid-file damage");
-        return Some(s);
-    }
-    r.torn_bytes().map(|bytes| {
-        format!(
-            "`convlog verify --repair {p}` is safe: only a torn tail was found \
-             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
-        )
-    })
 }
 
 fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
@@ -322,7 +279,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
 
 /// Where an export of `log` in `format` goes when no destination is given.
 pub fn default_export_path(log: &Path, format: &str) -> Result<PathBuf> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     Ok(log.with_extension(f.extension()))
 }
 
@@ -335,9 +292,9 @@ pub fn export_file(
     merge: bool,
     recovery: &str,
 ) -> Result<()> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     let opts = export_options(timestamps, merge, recovery)?;
-    convlog::formats::export_file_as(log, out, f, &opts)?;
+    convlog::export::export_file(log, out, f, &opts)?;
     Ok(())
 }
 
@@ -349,10 +306,10 @@ pub fn export_bytes(
     merge: bool,
     recovery: &str,
 ) -> Result<Vec<u8>> {
-    let f: convlog::formats::Format = format.parse()?;
+    let f: convlog::Format = format.parse()?;
     let opts = export_options(timestamps, merge, recovery)?;
     let mut buf = Vec::new();
-    convlog::formats::render_to(log, f, &mut buf, Path::new("<memory>"), &opts)?;
+    convlog::export::render(log, f, &mut buf, Path::new("<memory>"), &opts)?;
     Ok(buf)
 }
 
@@ -374,7 +331,7 @@ pub struct Stored {
 pub fn messages(log: &Path, recovery: &str) -> Result<Vec<Stored>> {
     let mode = recovery.parse::<Recovery>()?;
     let mut out = Vec::new();
-    reader::scan_file(log, mode, |rec| {
+    read::scan_file(log, mode, |rec| {
         if let Record::Message(m) = rec {
             out.push(Stored {
                 seq: m.seq,

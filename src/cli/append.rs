@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use convlog::{Message, Options, Result, Role, Session};
+use convlog::{Message, Result, Role, Session};
 
 use super::exit::Exit;
 use super::util::silent_options;
@@ -82,13 +82,7 @@ pub fn run(a: AppendArgs) -> Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    let session = Session::open_with(
-        &a.log,
-        Options {
-            lock_timeout: a.lock_timeout,
-            ..silent_options()
-        },
-    )?;
+    let session = Session::open_with(&a.log, silent_options().lock_timeout(a.lock_timeout))?;
     session.append_blocking(msg)?;
     Ok(Exit::Ok)
 }

@@ -84,14 +84,14 @@ impl Tracker {
     }
 
     /// The logs the paths name, each expanded as
-    /// [`find_logs`](convlog::discover::find_logs) does. A path that cannot
+    /// [`find_logs`](convlog::read::find_logs) does. A path that cannot
     /// be read is reported and skipped, so one typo does not hide the answer
     /// for the others (as ripgrep and fd do). A directory without logs is
     /// noted on stderr and is not an error.
     pub fn expand(&mut self, paths: &[PathBuf]) -> Vec<PathBuf> {
         let mut logs = Vec::new();
         for p in paths {
-            match convlog::discover::find_logs(std::slice::from_ref(p)) {
+            match convlog::read::find_logs(std::slice::from_ref(p)) {
                 Ok(found) if found.is_empty() => {
                     eprintln!("convlog: no logs found in {}", p.display());
                 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use convlog::export::{ExportOptions, Format, TimestampStyle};
-use convlog::reader::DamageKind;
+use convlog::read::DamageKind;
 use convlog::{Error, Recovery, Report, Result};
 
 use super::exit::Exit;

@@ -49,13 +49,7 @@ const MAX_CHUNK: usize = 4096;
 /// are queued instead (committed by convlog's pool while this thread parses
 /// the next), and their acks follow in input order.
 pub fn run(a: IngestArgs) -> Result<Exit> {
-    let session = Session::open_with(
-        &a.log,
-        Options {
-            echo: a.echo,
-            ..Options::default()
-        },
-    )?;
+    let session = Session::open_with(&a.log, Options::default().echo(a.echo))?;
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut st = Ingest {
         session: &session,

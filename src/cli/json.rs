@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use convlog::Report;
-use convlog::reader::Damage;
+use convlog::read::Damage;
 use convlog::stats::State;
 use serde::Serialize;
 

@@ -43,7 +43,7 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
 pub fn run(a: ManArgs) -> Result<Exit> {
     let pages = man_pages()?;
     if let Some(dir) = &a.dir {
-        convlog::fsutil::ensure_shared_dir(dir)?;
+        convlog::fs::ensure_shared_dir(dir)?;
         let stdout = io::stdout();
         let mut out = stdout.lock();
         for (name, page) in &pages {
@@ -65,7 +65,7 @@ pub fn run(a: ManArgs) -> Result<Exit> {
 /// Man pages are for every user of the machine: the umask decides, not the
 /// 0600 that logs and exports get.
 fn write_page(path: &Path, bytes: &[u8]) -> Result<()> {
-    use convlog::fsutil::{NewFileMode, write_atomic_as};
+    use convlog::fs::{NewFileMode, write_atomic_as};
     write_atomic_as(path, NewFileMode::Umask, |w| {
         w.write_all(bytes).map_err(|e| Error::io(path, "write", e))
     })

@@ -26,7 +26,7 @@ pub fn run(a: RefreshArgs) -> Result<Exit> {
         let torn = refreshed
             .as_ref()
             .ok()
-            .and_then(|_| convlog::reader::inspect(log).ok())
+            .and_then(|_| convlog::read::inspect(log).ok())
             .and_then(|r| r.torn_bytes());
         if let Some(bytes) = torn {
             exit.finding();

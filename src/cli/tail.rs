@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use convlog::Result;
-use convlog::read::follow::POLL;
+use convlog::read::POLL;
 use convlog::read::{Followed, Follower};
 
 use super::console::Paint;
@@ -32,7 +32,7 @@ pub fn run(a: TailArgs, color: bool) -> Result<Exit> {
     // non-log is an error (exit 2) before anything is printed, and damage
     // anywhere in it, a torn tail included, makes the exit code 1.
     let mut exit = Tracker::new();
-    exit.damage(&convlog::reader::inspect(&a.log)?);
+    exit.damage(&convlog::read::inspect(&a.log)?);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut backlog: Option<VecDeque<String>> = a.lines.map(VecDeque::with_capacity);

@@ -53,10 +53,7 @@ pub fn json_err(e: serde_json::Error) -> Error {
 
 /// Options for commands that print their own output: no `[USER]`/`[AGENT]` echo.
 pub fn silent_options() -> Options {
-    Options {
-        echo: false,
-        ..Options::default()
-    }
+    Options::default().echo(false)
 }
 
 /// A current-thread tokio runtime, for commands with truly async work.

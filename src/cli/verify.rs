@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use convlog::reader::inspect;
+use convlog::read::inspect;
 use convlog::repair::{Repair, repair};
 use convlog::stats::{State, damage_summary};
 use convlog::{Report, Result};
@@ -124,46 +124,6 @@ fn span(r: &Report) -> String {
     s
 }
 
-fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String> {
-    let p = path.display();
-    if r.mid_file_damage().next().is_some() {
-        let skipped: Vec<String> = r
-            .mid_file_damage()
-            .filter(|d| d.skips_record())
-            .map(|d| d.line.to_string())
-            .collect();
-        let missing: Vec<String> = r.damage.iter().filter_map(|d| d.missing_seqs()).collect();
-        let mut s = if skipped.is_empty() {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` exports all {}",
-                plural(r.messages, "message", "messages")
-            )
-        } else {
-            format!(
-                "`convlog export --recovery skip-corrupt {p}` salvages all but line{} {}",
-                if skipped.len() == 1 { "" } else { "s" },
-                skipped.join(", ")
-            )
-        };
-        if !missing.is_empty() {
-            s.push_str(&format!(
-                "; {} never reached this file or was removed from it",
-                missing.join(", ")
-            ));
-        }
-        s.push_str("; --repair never touches mid-file damage");
-        return Some(s);
-    }
-    match (r.torn_bytes(), repair) {
-        (Some(_), Some(Repair::Truncated { .. })) => None,
-        (Some(bytes), _) => Some(format!(
-            "`convlog verify --repair {p}` is safe: only a torn tail was found \
-             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
-        )),
-        (None, _) => None,
-    }
-}
-
 fn human(o: &Verified, paint: Paint) -> String {
     let p = o.path.display();
     let paint_state = |r: &Report| {
@@ -211,7 +171,7 @@ fn human(o: &Verified, paint: Paint) -> String {
         _ => {}
     }
     let repair = o.repair.as_ref().map(|(r, _)| r);
-    if let Some(next) = advice(&o.path, &o.report, repair) {
+    if let Some(next) = convlog::repair::advice(&o.path, &o.report, repair) {
         s.push_str(&format!("  {} {next}\n", paint.dim("next:")));
     }
     s
@@ -234,7 +194,7 @@ struct Bytes {
 #[derive(Serialize)]
 struct Found<'a> {
     state: State,
-    damage: &'a [convlog::reader::Damage],
+    damage: &'a [convlog::read::Damage],
 }
 
 #[derive(Serialize)]
@@ -300,7 +260,7 @@ fn to_json(o: &Verified) -> VerifyJson<'_> {
             valid: r.valid_len,
             torn: r.torn_bytes(),
         },
-        advice: advice(&o.path, r, o.repair.as_ref().map(|(rep, _)| rep)),
+        advice: convlog::repair::advice(&o.path, r, o.repair.as_ref().map(|(rep, _)| rep)),
         repair,
     }
 }

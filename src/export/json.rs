@@ -33,8 +33,9 @@ impl<W: Write> JsonRender<W> {
         }
     }
 
-    /// The inner writer.
-    pub fn into_inner(self) -> W {
+    /// The inner writer, for a test to read what was rendered.
+    #[cfg(test)]
+    fn into_inner(self) -> W {
         self.out
     }
 

@@ -22,7 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Records go through the [`Merger`] (which joins the fragments of one
+//! Records go through a merger (which joins the fragments of one
 //! streamed turn) into a [`Render`] implementation, one file per format, so
 //! memory stays bounded by the longest turn, not the log. [`render`] writes
 //! to any writer and [`export_file`] replaces a file atomically; both take
@@ -66,7 +66,7 @@ use std::str::FromStr;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::reader::{self, Recovery, Report};
+use crate::read::scan::{self as reader, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
@@ -79,17 +79,19 @@ mod stamp;
 mod subtitles;
 mod text;
 
-pub use csv::{CsvRender, write_csv_field};
-pub use json::JsonRender;
-pub use jsonl::JsonlRender;
-pub use markdown::{MarkdownRender, md_escape};
-pub use merge::Merger;
+pub(crate) use csv::CsvRender;
+pub(crate) use json::JsonRender;
+pub(crate) use jsonl::JsonlRender;
+pub(crate) use markdown::MarkdownRender;
+pub(crate) use merge::Merger;
 pub use stamp::{
-    ExportState, Refreshed, Stamp, crc_hex, export_state, is_original, is_up_to_date, log_tail_crc,
-    read_stamp, refresh_export, stamp_original, stamp_path, write_stamp,
+    ExportState, Refreshed, export_state, is_original, is_up_to_date, refresh_export,
+    stamp_original,
 };
-pub use subtitles::{SubtitleRender, Subtitles};
-pub use text::{TextRender, escape_controls};
+pub(crate) use stamp::{Stamp, crc_hex, log_tail_crc, write_stamp};
+pub(crate) use subtitles::{SubtitleRender, Subtitles};
+pub(crate) use text::TextRender;
+pub use text::escape_controls;
 
 /// How `timestamp` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -449,7 +451,7 @@ fn render_from<R: Render, B: io::BufRead>(
 /// spelling of its name is caught) or any other log (its first bytes are a
 /// checksummed record): a typo such as `export LOG -o LOG` must never
 /// replace a transcript with its own export.
-pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
+pub(crate) fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let Ok(target) = std::fs::metadata(out) else {
@@ -494,7 +496,8 @@ pub fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 
 /// Renders `log` in `format` into the file `out`, atomically (tmp → fsync →
 /// rename → fsync dir), so nobody ever reads a half-written file. Refuses an
-/// `out` that is a log or an original ([`refuse_unsafe_output`]). The log is read
+/// `out` that is a log (the one exported, under any name, or any other) or
+/// an original. The log is read
 /// once: a failure discards the temporary file, so nothing half-done shows.
 ///
 /// When `out` is the JSON export beside the log (`NAME.json` beside
@@ -610,21 +613,6 @@ fn role_name(role: Role) -> &'static str {
         Role::Agent => "Agent",
     }
 }
-
-/// Old names, kept until the curated API: the bench programs and the
-/// branches in flight (the Python binding) still call them.
-#[doc(hidden)]
-pub use crate::json::write_json_str as write_py_str;
-
-/// [`render`] in JSON to a writer; kept until the curated API (the bench
-/// programs still call it).
-#[doc(hidden)]
-pub fn export_to<W: Write>(log: &Path, out: W, opts: &ExportOptions) -> Result<Report> {
-    render(log, Format::Json, out, Path::new("<stdout>"), opts)
-}
-
-#[doc(hidden)]
-pub use render_with as render_log;
 
 #[cfg(test)]
 mod tests {

@@ -127,7 +127,7 @@ fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
 /// How many bytes before `log_len` the stamp's checksum covers.
 const TAIL: u64 = 4096;
 
-pub use crate::log::layout::stamp_path;
+use crate::log::layout::stamp_path;
 
 /// Reads the stamp of `file`; `None` when there is none. A stamp that does
 /// not parse counts as none: the file is then of unknown origin, which only
@@ -338,14 +338,7 @@ mod tests {
     use crate::{Message, Options, Session};
 
     fn session(dir: &Path) -> Session {
-        Session::create_with(
-            dir,
-            Options {
-                echo: false,
-                ..Options::default()
-            },
-        )
-        .unwrap()
+        Session::create_with(dir, Options::default().echo(false)).unwrap()
     }
 
     #[tokio::test]

@@ -57,7 +57,7 @@ pub fn message_fields(msg: &Message, ts: &str) -> Vec<u8> {
 /// [`message_fields`] appended to `out`, so that a caller can reuse buffers
 /// (for example ones the writer thread hands back, instead of freeing on the
 /// writer a buffer the caller's thread allocated).
-pub fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
+pub(crate) fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 16);
     out.reserve(
         64 + ts.len()

@@ -8,9 +8,9 @@
 use std::fmt;
 
 /// The fixed start of every line, before the eight hex digits.
-pub const PREFIX_HEAD: &[u8; 8] = b"{\"crc\":\"";
+pub(crate) const PREFIX_HEAD: &[u8; 8] = b"{\"crc\":\"";
 /// Bytes before the body: `{"crc":"` + 8 hex digits + `",`.
-pub const PREFIX_LEN: usize = 18;
+pub(crate) const PREFIX_LEN: usize = 18;
 /// Longest line the reader will buffer. Longer lines are reported as corrupt
 /// and skipped without holding them in memory.
 pub const MAX_LINE_BYTES: usize = 64 << 20;

@@ -20,6 +20,10 @@ mod frame;
 #[cfg(test)]
 mod tests;
 
+/// The fields' string encoding, the one the original design's `json.dumps`
+/// wrote (`ensure_ascii=False`): a tool writing lines escapes strings with it.
+pub use crate::json::write_json_str;
 pub use decode::decode;
-pub use encode::{end_fields, header_fields, message_fields, message_fields_into};
-pub use frame::{Kind, LineError, MAX_LINE_BYTES, PREFIX_HEAD, PREFIX_LEN, check, frame};
+pub(crate) use encode::message_fields_into;
+pub use encode::{end_fields, header_fields, message_fields};
+pub use frame::{Kind, LineError, MAX_LINE_BYTES, check, frame};

@@ -4,7 +4,7 @@
 use super::decode::decode_general;
 use super::encode::reference_fields;
 use super::fast;
-use super::frame::{read_hex, write_hex};
+use super::frame::{PREFIX_HEAD, PREFIX_LEN, read_hex, write_hex};
 use super::*;
 use crate::record::{Header, Message, Record, Role};
 use crate::time::parse_ts;

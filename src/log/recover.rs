@@ -154,7 +154,6 @@ pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     use crate::repair::{Repair, repair};
     use crate::{Message, Options, Session};
@@ -192,20 +191,7 @@ mod tests {
         let Some(log) = std::env::var_os(CHILD_ENV) else {
             return;
         };
-        // SAFETY: plain syscalls on valid, initialised arguments.
-        unsafe {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: cur.rlim_max,
-            };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &none), 0);
-        }
+        crate::test_support::limit_file_size(0);
         let e = repair(Path::new(&log), None).unwrap_err();
         println!("REPAIR FAILED AS EXPECTED: {e}");
     }
@@ -217,21 +203,8 @@ mod tests {
         let before = std::fs::read(&log).unwrap();
         let listed = names(dir.path());
 
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "log::recover::tests::full_disk_child",
-                "--nocapture",
-            ])
-            .env(CHILD_ENV, &log)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout =
+            crate::test_support::run_child("log::recover::tests::full_disk_child", CHILD_ENV, &log);
         assert!(stdout.contains("REPAIR FAILED AS EXPECTED"), "{stdout}");
 
         // Nothing was cut, and no backup (empty or not) and no temporary file was left.

@@ -3,22 +3,6 @@
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
 //! path can each keep one. All clones share one queue; no thread belongs to
 //! a session (see [`commit`] for who commits).
-//!
-//! Every write has an async form (`append`, `flush`, `end`) and a blocking
-//! one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
-//! forms are for threads that may wait: the CLI, a Python binding with the
-//! GIL released, a `spawn_blocking` task. They commit on the caller's own
-//! thread when nobody else is committing, which is the fastest path there
-//! is for a lone caller. Never call them on an async runtime's worker: they
-//! hold it through fdatasync (and, without a lock timeout, through another
-//! process's lock). The async forms never block the thread that polls them.
-//!
-//! A third form (`append_with`, `flush_with`, `end_with`) takes a callback
-//! instead of returning a future, for a caller that can neither block nor
-//! poll a Rust future, such as another language's event loop. The callback
-//! runs on the thread that committed the record, right after its
-//! fdatasync: no executor and no extra thread sit between the disk and the
-//! caller's own hand-off back to its loop.
 
 use std::fmt;
 use std::future::Future;
@@ -37,8 +21,10 @@ use crate::log::commit::IoHooks;
 use crate::log::commit::{
     self, Answer, Config, Echo, Log, Parts, RealIo, Request, Shared, Start, lock, reply_pair,
 };
+use crate::log::layout::export_path;
 use crate::log::{create, fsutil, recover};
-use crate::record::{Message, now_rfc3339, parse_ts};
+use crate::record::Message;
+use crate::time::{now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -47,7 +33,11 @@ pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
 pub const MAX_CONTENT_LIMIT: usize = 8 << 20;
 
 /// How a session behaves. `Options::default()` is what the CLI uses.
+///
+/// Non-exhaustive, so a new setting is not a breaking change: build one with
+/// the setters, `Options::default().echo(false).export_on_end(false)`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Content longer than this (in bytes) is rejected. Default 1 MiB, at most [`MAX_CONTENT_LIMIT`].
     pub max_content_bytes: usize,
@@ -147,6 +137,22 @@ pub struct Ended {
 /// A handle to one open log. Clone it freely: every clone appends to the
 /// same log, and the log is closed when the last one is dropped.
 ///
+/// Every write has an async form (`append`, `flush`, `end`) and a blocking
+/// one (`append_blocking`, `flush_blocking`, `end_blocking`). The blocking
+/// forms are for threads that may wait: the CLI, a Python binding with the
+/// GIL released, a `spawn_blocking` task. They commit on the caller's own
+/// thread when nobody else is committing, which is the fastest path there
+/// is for a lone caller. Never call them on an async runtime's worker: they
+/// hold it through fdatasync (and, without a lock timeout, through another
+/// process's lock). The async forms never block the thread that polls them.
+///
+/// A third form (`append_with`, `flush_with`, `end_with`) takes a callback
+/// instead of returning a future, for a caller that can neither block nor
+/// poll a Rust future, such as another language's event loop. The callback
+/// runs on the thread that committed the record, right after its
+/// fdatasync: no executor and no extra thread sit between the disk and the
+/// caller's own hand-off back to its loop.
+///
 /// ```
 /// use convlog::{Message, Session};
 ///
@@ -187,6 +193,18 @@ impl Drop for Inner {
     }
 }
 
+/// The commit pool every session shares, seen from outside: a report watches
+/// it to show the pool stays bounded however many sessions are open.
+impl Session {
+    /// The most threads the commit pool ever runs.
+    pub const MAX_POOL_THREADS: usize = commit::MAX_POOL_THREADS;
+
+    /// Threads the commit pool is running now, idle ones included.
+    pub fn pool_threads() -> usize {
+        commit::pool_threads()
+    }
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
@@ -195,8 +213,6 @@ impl fmt::Debug for Session {
             .finish()
     }
 }
-
-pub use super::layout::export_path;
 
 impl Session {
     /// Creates a new session in `dir` (made 0700 if missing) with default options.
@@ -318,7 +334,7 @@ impl Session {
     /// record is durable. When no other append to this log is in flight,
     /// the lock, write and fdatasync run right here, with no thread hand-off;
     /// otherwise it joins the next group commit. Not for an async worker
-    /// thread (see the [module docs](crate::log::session)).
+    /// thread (see [`Session`]).
     pub fn append_blocking(&self, msg: Message) -> Result<Option<u64>> {
         let Some((req, rx, echo)) = self.enqueue(msg)? else {
             return Ok(None);

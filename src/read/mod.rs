@@ -27,11 +27,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod discover;
-pub mod follow;
-pub mod messages;
-pub mod scan;
+mod discover;
+pub(crate) mod follow;
+mod messages;
+pub(crate) mod scan;
 
-pub use follow::{Followed, Follower};
+pub use discover::find_logs;
+pub use follow::{Followed, Follower, POLL};
 pub use messages::{LoggedMessage, Messages, messages};
-pub use scan::{Damage, DamageKind, Recovery, Report, inspect};
+pub use scan::{Damage, DamageKind, Position, Recovery, Report, inspect, scan, scan_file};

@@ -373,7 +373,9 @@ pub fn decode_line<'a>(info: &LineInfo, bytes: &'a [u8]) -> Result<Record<'a>, L
     }
 }
 
-/// Scans a whole log from the start. See [`scan_from`].
+/// Scans a whole log from the start, handing each record the mode accepts
+/// to `visit`, and returns the full report, or the damage the mode does not
+/// accept as an [`Error::Damaged`]. `path` is only used in messages.
 pub fn scan<R, F>(path: &Path, r: R, mode: Recovery, visit: F) -> Result<Report>
 where
     R: BufRead,

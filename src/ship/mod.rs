@@ -380,7 +380,7 @@ pub async fn ship(
     on_event: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<Summary, ShipError> {
     // Paths that do not exist are a usage error, found before connecting.
-    let logs = crate::discover::find_logs(paths).map_err(ShipError::Log)?;
+    let logs = crate::read::find_logs(paths).map_err(ShipError::Log)?;
     let mut db = Db {
         target,
         opts,

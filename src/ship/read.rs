@@ -15,10 +15,10 @@ use chrono::DateTime;
 use tokio::sync::mpsc;
 
 use crate::Recovery;
-use crate::discover::find_logs;
 use crate::error::Error;
 use crate::log::fsutil;
-use crate::reader::{DamageKind, Position, scan_from};
+use crate::read::find_logs;
+use crate::read::scan::{DamageKind, Position, scan_from};
 use crate::record::{MessageRecord, Record};
 
 use super::Stop;
@@ -167,7 +167,7 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
 
 /// The session id on line 1, if it is a valid header.
 pub(crate) fn header_id(file: &File) -> Option<String> {
-    use crate::reader::{Lines, decode_line};
+    use crate::read::scan::{Lines, decode_line};
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
     match decode_line(&info, bytes).ok()? {
@@ -326,7 +326,7 @@ fn scan_new(
         });
         return Ok((Vec::new(), notes));
     }
-    let damaged = |d: &crate::reader::Damage, what: &str| Item::Damaged {
+    let damaged = |d: &crate::read::Damage, what: &str| Item::Damaged {
         log: log.to_path_buf(),
         detail: format!(
             "{}: line {} (byte {}): {}: {} (recovery mode {}: {what})",

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use convlog::{Error, IoHooks, Message, Options, Session};
+use convlog::{Error, IoHooks, Message, Session};
 
 fn seqs_in(log: &std::path::Path) -> Vec<u64> {
     let mut seqs = Vec::new();
-    convlog::reader::scan(
+    convlog::read::scan(
         log,
         io::BufReader::new(std::fs::File::open(log).unwrap()),
         convlog::Recovery::Absolute,
@@ -30,10 +30,7 @@ fn seqs_in(log: &std::path::Path) -> Vec<u64> {
 #[test]
 fn blocking_and_async_callers_share_one_ordered_log() {
     let dir = tempfile::tempdir().unwrap();
-    let with_export = Options {
-        export_on_end: true,
-        ..quiet()
-    };
+    let with_export = quiet().export_on_end(true);
     let s = Session::create_with(dir.path(), with_export).unwrap();
     let threads = 6;
     let per = 40;
@@ -103,7 +100,7 @@ fn blocking_and_async_callers_share_one_ordered_log() {
         s.append_blocking(Message::user("late", "stt")),
         Err(Error::Ended { .. })
     ));
-    assert!(convlog::reader::inspect(s.path()).unwrap().is_intact());
+    assert!(convlog::read::inspect(s.path()).unwrap().is_intact());
 }
 
 /// Fails the n-th fdatasync, after pausing in it so that other callers
@@ -131,14 +128,7 @@ fn a_failed_sync_fails_every_blocking_waiter_and_is_never_retried() {
         syncs: AtomicUsize::new(0),
         fail_at: 2,
     });
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            io: hooks.clone(),
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().io(hooks.clone())).unwrap();
     assert_eq!(
         s.append_blocking(Message::user("one", "stt")).unwrap(),
         Some(1)
@@ -171,10 +161,7 @@ fn a_lock_timeout_fails_the_call_but_not_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let s = Session::create_with(
         dir.path(),
-        Options {
-            lock_timeout: Some(Duration::from_millis(200)),
-            ..quiet()
-        },
+        quiet().lock_timeout(Some(Duration::from_millis(200))),
     )
     .unwrap();
     let holder = std::fs::File::open(s.path()).unwrap();
@@ -219,7 +206,7 @@ fn many_sessions_share_a_bounded_pool() {
             t.await.unwrap();
         }
     });
-    assert!(convlog::writer::pool_threads() <= convlog::writer::MAX_POOL_THREADS);
+    assert!(convlog::Session::pool_threads() <= convlog::Session::MAX_POOL_THREADS);
     for s in &sessions {
         assert_eq!(seqs_in(s.path()), vec![1, 2, 3]);
     }
@@ -258,14 +245,7 @@ fn an_awaited_append_leaves_the_runtime_thread_free_during_fdatasync() {
     let hooks = Arc::new(HeldSync {
         in_sync: Default::default(),
     });
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            io: hooks.clone(),
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().io(hooks.clone())).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -315,14 +295,7 @@ fn a_callback_runs_on_the_committing_thread_once_the_record_is_durable() {
         done: AtomicUsize::new(0),
         threads: Default::default(),
     });
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            io: hooks.clone(),
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().io(hooks.clone())).unwrap();
     let path = s.path().to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     let seen = hooks.clone();
@@ -394,7 +367,7 @@ fn callbacks_answer_every_append_flush_and_end() {
     let (ended, rendered) = erx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(ended.seq, n as u64 + 2);
     assert!(rendered, "done ran before the export was rendered");
-    assert!(convlog::reader::inspect(s.path()).unwrap().ended);
+    assert!(convlog::read::inspect(s.path()).unwrap().ended);
 
     // After the end an append is refused.
     let (ltx, lrx) = std::sync::mpsc::channel();
@@ -410,14 +383,7 @@ fn a_failed_sync_reaches_the_callback_and_later_calls_fail_at_once() {
         syncs: AtomicUsize::new(0),
         fail_at: 1,
     });
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            io: hooks.clone(),
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().io(hooks.clone())).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     s.append_with(Message::user("lost", "stt"), move |r| tx.send(r).unwrap());
     let e = rx

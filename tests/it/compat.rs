@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use convlog::export::{ExportOptions, TimestampStyle, export_to};
+use convlog::export::{ExportOptions, TimestampStyle};
 use convlog::record::{Message, Role};
 
 use crate::util::LogBuilder;
@@ -106,7 +106,14 @@ fn check(contents: &[String], style: TimestampStyle) {
         timestamps: style,
         ..ExportOptions::default()
     };
-    export_to(&log, &mut ours, &opts).unwrap();
+    convlog::export::render(
+        &log,
+        convlog::Format::Json,
+        &mut ours,
+        std::path::Path::new("<stdout>"),
+        &opts,
+    )
+    .unwrap();
     let Some(theirs) = python_render(&expected_rows(contents, style)) else {
         return;
     };

@@ -10,8 +10,8 @@ use crate::util::{broken_files, quiet, reopen_and_append};
 
 use std::path::Path;
 
-use convlog::export::{ExportOptions, export_to};
-use convlog::reader::{Recovery, Report, inspect, scan_file};
+use convlog::export::ExportOptions;
+use convlog::read::{Recovery, Report, inspect, scan_file};
 use convlog::record::Record;
 use convlog::repair::{Repair, repair};
 use convlog::{DamageKind, Error, Message, Role, Session};
@@ -119,7 +119,13 @@ fn numbered(msgs: &[(Role, String)], first_seq: u64) -> Msgs {
 /// The documented export, parsed, as `(role, content)`.
 fn export_messages(path: &Path) -> convlog::Result<Vec<(Role, String)>> {
     let mut out = Vec::new();
-    export_to(path, &mut out, &ExportOptions::default())?;
+    convlog::export::render(
+        path,
+        convlog::Format::Json,
+        &mut out,
+        std::path::Path::new("<stdout>"),
+        &ExportOptions::default(),
+    )?;
     let v: serde_json::Value = serde_json::from_slice(&out).expect("export is JSON");
     Ok(v["conversation"]
         .as_array()

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use convlog::reader::{Recovery, Report, inspect, scan_file};
+use convlog::read::{Recovery, Report, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{DamageKind, IoHooks, Message, Role, Session};
 

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use convlog::export::{ExportOptions, export_to};
-use convlog::reader::inspect;
+use convlog::export::ExportOptions;
+use convlog::read::inspect;
 use convlog::record::{Message, Role};
 
 use crate::util::LogBuilder;
@@ -168,7 +168,14 @@ fn example_export_matches_the_exporter() {
     let log = dir.path().join(format!("{STEM}.jsonl"));
     std::fs::write(&log, example_log()).unwrap();
     let mut want = Vec::new();
-    export_to(&log, &mut want, &ExportOptions::default()).unwrap();
+    convlog::export::render(
+        &log,
+        convlog::Format::Json,
+        &mut want,
+        std::path::Path::new("<stdout>"),
+        &ExportOptions::default(),
+    )
+    .unwrap();
     check_or_bless(&example_dir().join(format!("{STEM}.json")), &want);
 }
 
@@ -211,7 +218,14 @@ fn first_turn_renders_the_original_design_example() {
         .sum();
     std::fs::write(&log, &full[..cut]).unwrap();
     let mut out = Vec::new();
-    export_to(&log, &mut out, &ExportOptions::default()).unwrap();
+    convlog::export::render(
+        &log,
+        convlog::Format::Json,
+        &mut out,
+        std::path::Path::new("<stdout>"),
+        &ExportOptions::default(),
+    )
+    .unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), ORIGINAL);
 
     // When the design document is beside the repository (as in CI), check the quote too.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use convlog::reader::{Recovery, inspect, scan_file};
+use convlog::read::{Recovery, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{DamageKind, Error, IoHooks, Message, Options, Session};
 
@@ -24,7 +24,7 @@ const FSIZE_ENV: &str = "CONVLOG_FSIZE_CHILD";
 const LOCK_ENV: &str = "CONVLOG_LOCK_CHILD";
 
 fn with_io(io: Arc<dyn IoHooks>) -> Options {
-    Options { io, ..quiet() }
+    quiet().io(io)
 }
 
 fn msg(i: usize) -> Message {
@@ -430,10 +430,7 @@ async fn appends_wait_for_a_lock_held_elsewhere() {
 #[tokio::test]
 async fn lock_timeout_fails_every_waiting_append_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        lock_timeout: Some(Duration::from_millis(200)),
-        ..quiet()
-    };
+    let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
     let s = Session::create_with(dir.path(), opts).unwrap();
     assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
     let log = s.path().to_path_buf();
@@ -482,10 +479,7 @@ async fn lock_held_by_a_process_that_then_dies() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        lock_timeout: Some(Duration::from_millis(200)),
-        ..quiet()
-    };
+    let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
     let s = Session::create_with(dir.path(), opts).unwrap();
     assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
     let log = s.path().to_path_buf();
@@ -553,10 +547,7 @@ async fn open_does_not_block_on_a_held_lock_and_catches_up_after() {
     assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
     let log = s.path().to_path_buf();
     drop(s);
-    let opts = Options {
-        lock_timeout: Some(Duration::from_millis(200)),
-        ..quiet()
-    };
+    let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
 
     let holder = File::open(&log).unwrap();
     holder.lock().unwrap();

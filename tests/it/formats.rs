@@ -102,7 +102,7 @@ fn formats_merge_fragments_like_the_json_export() {
     assert!(vtt.starts_with("WEBVTT\n\n"));
     assert_eq!(vtt.matches(" --> ").count(), messages.len());
     // Fewer messages than records: the example streams agent replies in fragments.
-    let records = convlog::reader::inspect(&log).unwrap().messages;
+    let records = convlog::read::inspect(&log).unwrap().messages;
     assert!(messages.len() < records as usize);
 }
 
@@ -134,15 +134,7 @@ fn export_to_a_file_is_private_and_matches_stdout() {
 /// A log written through the library with awkward content, for the renderers' edge cases.
 fn awkward_log(dir: &Path) -> PathBuf {
     use convlog::{Message, Options, Session};
-    let s = Session::create_with(
-        dir,
-        Options {
-            echo: false,
-            export_on_end: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir, Options::default().echo(false).export_on_end(false)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

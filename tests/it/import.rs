@@ -208,7 +208,7 @@ fn import_then_export_reproduces_the_original_byte_for_byte() {
 
     // The log is a real, ended, intact convlog log, written 0600.
     use std::os::unix::fs::PermissionsExt;
-    let report = convlog::reader::inspect(&log).unwrap();
+    let report = convlog::read::inspect(&log).unwrap();
     assert!(report.ended && report.is_intact());
     assert_eq!(report.messages, 5);
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;

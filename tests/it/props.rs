@@ -1,9 +1,9 @@
 //! Property tests: the codec round-trips anything a caller can send, and the
 //! reader never panics, whatever bytes it is given.
 
-use convlog::json::write_json_str;
+use convlog::line::write_json_str;
 use convlog::line::{self as codec, Kind};
-use convlog::reader::{Recovery, scan};
+use convlog::read::{Recovery, scan};
 use convlog::record::{Message, Record};
 use proptest::prelude::*;
 

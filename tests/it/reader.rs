@@ -5,7 +5,7 @@ use std::path::Path;
 
 use convlog::Error;
 use convlog::line::{self as codec, Kind};
-use convlog::reader::{DamageKind, Recovery, Report, scan};
+use convlog::read::{DamageKind, Recovery, Report, scan};
 use convlog::record::{Header, Message, Record};
 
 const TS: &str = "2025-08-18T14:30:22.123456+05:30";

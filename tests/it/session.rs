@@ -1,17 +1,14 @@
 //! The library's writer and reader, end to end.
 
 use crate::util::quiet;
-use convlog::reader::{Recovery, inspect, scan_file};
+use convlog::read::{Recovery, inspect, scan_file};
 use convlog::record::Record;
 use convlog::{Error, Message, Options, Session};
 
 #[tokio::test]
 async fn append_end_and_export() {
     let dir = tempfile::tempdir().unwrap();
-    let with_export = Options {
-        export_on_end: true,
-        ..quiet()
-    };
+    let with_export = quiet().export_on_end(true);
     let s = Session::create_with(dir.path().join("conversations"), with_export).unwrap();
     let name = s.path().file_name().unwrap().to_str().unwrap().to_string();
     assert!(
@@ -155,14 +152,7 @@ async fn log_without_waiting_is_durable_after_flush() {
 #[tokio::test]
 async fn limits_and_bad_fields_are_rejected_without_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            max_content_bytes: 16,
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().max_content_bytes(16)).unwrap();
     let err = s
         .append(Message::user("x".repeat(17), "stt"))
         .await
@@ -201,14 +191,7 @@ async fn export_on_end_can_be_turned_off() {
         "an export is written by default"
     );
     let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(
-        dir.path(),
-        Options {
-            export_on_end: false,
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let s = Session::create_with(dir.path(), quiet().export_on_end(false)).unwrap();
     s.append(Message::user("hi", "stt")).await.unwrap();
     let ended = s.end().await.unwrap();
     assert_eq!(ended.export, None);
@@ -220,10 +203,7 @@ async fn files_and_directories_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b");
-    let with_export = Options {
-        export_on_end: true,
-        ..quiet()
-    };
+    let with_export = quiet().export_on_end(true);
     let s = Session::create_with(&nested, with_export).unwrap();
     s.append(Message::user("hi", "stt")).await.unwrap();
     let ended = s.end().await.unwrap();
@@ -295,7 +275,7 @@ async fn append_many_gives_consecutive_seqs_and_is_all_or_nothing() {
 async fn a_rejected_message_names_the_log_it_was_meant_for() {
     let dir = tempfile::tempdir().unwrap();
     let log = Session::create(dir.path()).unwrap();
-    let big = "x".repeat(convlog::session::DEFAULT_MAX_CONTENT_BYTES + 1);
+    let big = "x".repeat(convlog::DEFAULT_MAX_CONTENT_BYTES + 1);
     let e = log
         .append(Message::user(big, "stt"))
         .await

@@ -84,7 +84,7 @@ fn ship(args: &[&str]) -> Output {
 /// Every message record of a log, in file order.
 fn records(log: &Path) -> Vec<(u64, Message)> {
     let mut out = Vec::new();
-    convlog::reader::scan_file(log, Recovery::TolerateTail, |r| {
+    convlog::read::scan_file(log, Recovery::TolerateTail, |r| {
         if let Record::Message(m) = r {
             out.push((m.seq, m.to_message()?));
         }
@@ -124,7 +124,7 @@ async fn all_contents(db: &Client) -> HashMap<String, BTreeMap<u64, String>> {
 fn expected_contents(logs: &[PathBuf]) -> HashMap<String, BTreeMap<u64, String>> {
     logs.iter()
         .map(|l| {
-            let id = convlog::reader::inspect(l).unwrap().header.unwrap().session;
+            let id = convlog::read::inspect(l).unwrap().header.unwrap().session;
             let m = records(l)
                 .into_iter()
                 .map(|(seq, m)| (seq, m.content))
@@ -198,7 +198,7 @@ fn three_sessions_equal_the_export_field_by_field_and_shipping_twice_changes_not
     rt.block_on(async {
         let db = connect(&url).await;
         for (i, log) in logs.iter().enumerate() {
-            let header = convlog::reader::inspect(log).unwrap().header.unwrap();
+            let header = convlog::read::inspect(log).unwrap().header.unwrap();
             let s = db
                 .query_one(
                     "SELECT log_name, host, (extract(epoch FROM created) * 1000000)::bigint,
@@ -420,7 +420,7 @@ fn killed_ten_times_at_random_moments_ships_exactly_the_logs_records() {
         .get(0);
     let want_ended = logs
         .iter()
-        .filter(|l| convlog::reader::inspect(l).unwrap().ended)
+        .filter(|l| convlog::read::inspect(l).unwrap().ended)
         .count() as i64;
     assert_eq!(ended, want_ended);
     assert!(
@@ -904,7 +904,7 @@ fn bad_input_gets_a_clear_error_naming_what_failed() {
         e.contains(&format!("{}: line 3", damaged.display())) && e.contains("corrupt record"),
         "{e}"
     );
-    let refused_id = convlog::reader::inspect(&refused)
+    let refused_id = convlog::read::inspect(&refused)
         .unwrap()
         .header
         .unwrap()
@@ -917,12 +917,12 @@ fn bad_input_gets_a_clear_error_naming_what_failed() {
     );
     assert!(e.contains("0x00"), "{e}");
     let got = runtime.block_on(async { all_contents(&connect(&db_url).await).await });
-    let good_id = convlog::reader::inspect(&good)
+    let good_id = convlog::read::inspect(&good)
         .unwrap()
         .header
         .unwrap()
         .session;
-    let damaged_id = convlog::reader::inspect(&damaged)
+    let damaged_id = convlog::read::inspect(&damaged)
         .unwrap()
         .header
         .unwrap()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use convlog::line::{self as codec, Kind};
-use convlog::reader::inspect;
+use convlog::read::inspect;
 use convlog::record::{Header, Message, Role};
 use convlog::{Options, Session};
 use proptest::prelude::*;
@@ -13,13 +13,9 @@ use proptest::prelude::*;
 /// Options for a session under test: no `[USER]`/`[AGENT]` console lines and
 /// no export beside the log on `end`, so a directory holds only what the
 /// test wrote. A test that wants the export asks for it:
-/// `Options { export_on_end: true, ..quiet() }`.
+/// `quiet().export_on_end(true)`.
 pub fn quiet() -> Options {
-    Options {
-        echo: false,
-        export_on_end: false,
-        ..Options::default()
-    }
+    Options::default().echo(false).export_on_end(false)
 }
 
 /// The time zone every `convlog` child runs in. Not UTC, and with a

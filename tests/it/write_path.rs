@@ -24,7 +24,7 @@ use convlog::Recovery;
 
 /// (messages, ended) as a reader sees the log.
 fn contents(log: &Path) -> (u64, bool) {
-    let report = convlog::reader::scan(
+    let report = convlog::read::scan(
         log,
         std::io::BufReader::new(std::fs::File::open(log).unwrap()),
         Recovery::Absolute,
