@@ -8,6 +8,7 @@ mod engine;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
@@ -241,7 +242,7 @@ fn build(
 /// which completes the awaitable through ``call_soon_threadsafe``.
 #[pyclass(frozen, module = "convlog", name = "Session")]
 struct Session {
-    engine: Engine,
+    engine: Arc<Engine>,
     ended: AtomicBool,
     echo: bool,
 }
@@ -546,6 +547,45 @@ impl Session {
     }
 }
 
+/// Every session still alive, so that the exit hook can commit what each
+/// one queued while a pool thread may still take the GIL.
+static OPEN: Mutex<Vec<Weak<Engine>>> = Mutex::new(Vec::new());
+
+/// Set by the exit hook once every open session is committed. A completion
+/// that runs after it (an `*_async` call made during shutdown) must not take
+/// the GIL: on Python < 3.13 a thread that asks for it while the interpreter
+/// finalizes is ended by `pthread_exit`, which unwinds through Rust frames
+/// and aborts, and after finalization PyO3's attach panics inside a
+/// destructor, which aborts too.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Registered with `atexit` when the module is imported, so it runs before
+/// the interpreter starts finalizing: commits what every open session queued
+/// (`log` records and pending `*_async` appends alike) with the GIL
+/// released, so that their completions can still take it, and then tells
+/// later completions to leave Python alone.
+#[pyfunction]
+fn _at_exit(py: Python<'_>) {
+    let engines: Vec<Arc<Engine>> = OPEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    let failed: Vec<String> = py.detach(move || {
+        // The handles are dropped here too, GIL released: a last handle
+        // waits for its committer, whose completions may want the GIL.
+        engines
+            .into_iter()
+            .filter_map(|e| e.flush_blocking().err().map(|err| err.to_string()))
+            .collect()
+    });
+    EXITING.store(true, Ordering::Release);
+    for err in failed {
+        warn(py, &format!("at exit: {err}"));
+    }
+}
+
 /// The library's last handle waits for its log's committer as it goes, and
 /// an `*_async` call's completion takes the GIL on that committer: so what
 /// is queued is committed here with the GIL released first, leaving the
@@ -560,6 +600,11 @@ impl Drop for Session {
 
 impl Session {
     fn new(engine: Engine, echo: bool) -> Session {
+        let engine = Arc::new(engine);
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|w| w.strong_count() > 0);
+        open.push(Arc::downgrade(&engine));
+        drop(open);
         Session {
             engine,
             ended: AtomicBool::new(false),
@@ -660,7 +705,7 @@ impl Waiter {
         r: engine::Result<T>,
         convert: impl for<'py> FnOnce(Python<'py>, T) -> PyResult<Bound<'py, PyAny>>,
     ) {
-        Python::attach(|py| {
+        self.attach(move |py, w| {
             static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let (ok, value) = match r {
                 Ok(v) => match convert(py, v) {
@@ -669,19 +714,18 @@ impl Waiter {
                 },
                 Err(e) => (
                     false,
-                    to_pyerr(py, &e, Some(&self.path))
+                    to_pyerr(py, &e, Some(&w.path))
                         .into_value(py)
                         .into_bound(py)
                         .into_any(),
                 ),
             };
             let sent = cached(py, &RESOLVE, "convlog._errors", "_resolve").and_then(|resolve| {
-                self.loop_.bind(py).call_method1(
-                    "call_soon_threadsafe",
-                    (resolve, self.fut.bind(py), ok, value),
-                )
+                w.loop_
+                    .bind(py)
+                    .call_method1("call_soon_threadsafe", (resolve, w.fut.bind(py), ok, value))
             });
-            self.sent(py, sent);
+            w.sent(py, sent);
         });
     }
 
@@ -690,17 +734,35 @@ impl Waiter {
     /// logging handlers never run on the committer, which holds the log),
     /// and the awaitable returns False so that the block's exception goes on.
     fn finish_logged(self, e: &engine::Error) {
-        Python::attach(|py| {
+        let text = e.to_string();
+        self.attach(move |py, w| {
             static LOGGED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let sent =
                 cached(py, &LOGGED, "convlog._errors", "_resolve_logged").and_then(|resolve| {
-                    self.loop_.bind(py).call_method1(
-                        "call_soon_threadsafe",
-                        (resolve, self.fut.bind(py), e.to_string()),
-                    )
+                    w.loop_
+                        .bind(py)
+                        .call_method1("call_soon_threadsafe", (resolve, w.fut.bind(py), text))
                 });
-            self.sent(py, sent);
+            w.sent(py, sent);
         });
+    }
+
+    /// Runs `f` with the GIL unless the interpreter is exiting (see
+    /// [`EXITING`]) or gone, when nobody is left to await the result and the
+    /// record's fate is in the log either way. The waiter's references are
+    /// then leaked rather than released: releasing them needs the GIL.
+    fn attach(self, f: impl for<'py> FnOnce(Python<'py>, Waiter)) {
+        let mut me = Some(self);
+        if !EXITING.load(Ordering::Acquire) {
+            Python::try_attach(|py| {
+                if let Some(w) = me.take() {
+                    f(py, w);
+                }
+            });
+        }
+        if let Some(w) = me {
+            std::mem::forget(w);
+        }
     }
 
     /// A closed loop has nobody left to await the result; says so at DEBUG,
@@ -819,5 +881,7 @@ fn _convlog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(export, m)?)?;
     m.add_function(wrap_pyfunction!(messages, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let hook = wrap_pyfunction!(_at_exit, m)?;
+    m.py().import("atexit")?.call_method1("register", (hook,))?;
     Ok(())
 }
