@@ -69,7 +69,7 @@ mod hooks {
 
 /// Where the committer puts a waiting caller's answer: the record's seq
 /// (0 for a flush). One per awaited request, recycled through
-/// [`Shared::spare_slots`], so the hot path allocates none.
+/// [`LogState::spare_slots`], so the hot path allocates none.
 pub(crate) struct Slot {
     state: Mutex<SlotState>,
 }
@@ -86,7 +86,7 @@ struct SlotState {
 /// The committer's end of a [`Slot`].
 pub(crate) struct Reply {
     slot: Option<Arc<Slot>>,
-    shared: Arc<Shared>,
+    shared: Arc<LogState>,
 }
 
 impl Reply {
@@ -125,7 +125,7 @@ impl Drop for Reply {
 /// serves blocking callers through [`Answer::try_take`].
 pub(crate) struct Answer {
     slot: Option<Arc<Slot>>,
-    shared: Arc<Shared>,
+    shared: Arc<LogState>,
 }
 
 impl Answer {
@@ -189,7 +189,7 @@ impl Drop for Answer {
 }
 
 /// A fresh pair of ends for one awaited request.
-pub(crate) fn reply_pair(shared: &Arc<Shared>) -> (Reply, Answer) {
+pub(crate) fn reply_pair(shared: &Arc<LogState>) -> (Reply, Answer) {
     let slot = lock(&shared.spare_slots).pop().unwrap_or_else(|| {
         Arc::new(Slot {
             state: Mutex::new(SlotState::default()),
@@ -245,7 +245,7 @@ pub(crate) enum Parts {
 }
 
 /// State shared between the handles and whoever commits.
-pub(crate) struct Shared {
+pub(crate) struct LogState {
     pub path: PathBuf,
     /// The first failure of a request nobody awaited, for [`Session::last_error`](crate::Session::last_error).
     pub detached_error: Mutex<Option<String>>,
@@ -258,9 +258,9 @@ pub(crate) struct Shared {
     pub spare_bufs: Mutex<Vec<Vec<u8>>>,
 }
 
-impl Shared {
-    pub fn new(path: PathBuf) -> Shared {
-        Shared {
+impl LogState {
+    pub fn new(path: PathBuf) -> LogState {
+        LogState {
             path,
             detached_error: Mutex::default(),
             poisoned: Mutex::default(),
@@ -310,7 +310,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) struct Config {
+pub(crate) struct CommitOptions {
     pub lock_timeout: Option<Duration>,
     pub max_batch_bytes: usize,
     pub io: Arc<dyn IoHooks>,
@@ -318,9 +318,9 @@ pub(crate) struct Config {
 
 /// The file and what is known about it; only the leader touches it.
 struct Writer {
-    shared: Arc<Shared>,
+    shared: Arc<LogState>,
     file: File,
-    cfg: Config,
+    cfg: CommitOptions,
     /// File length after our last write (or scan); a different length under
     /// the lock means another process appended or something cut the file.
     known_len: u64,
@@ -330,14 +330,14 @@ struct Writer {
     buf: Vec<u8>,
     /// The group being committed; kept to reuse its allocation.
     batch: Vec<Request>,
-    /// Field buffers of the last group, on their way to `Shared::spare_bufs`.
+    /// Field buffers of the last group, on their way to `LogState::spare_bufs`.
     used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
     results: Vec<Result<u64>>,
 }
 
 /// Where the log stood when it was opened.
-pub(crate) struct Start {
+pub(crate) struct OpenedAt {
     pub len: u64,
     pub lines: u64,
     pub last_seq: u64,
@@ -346,7 +346,7 @@ pub(crate) struct Start {
 /// One open log: its queue and its file. Shared by every handle and by the
 /// pool thread leading it, if any.
 pub(crate) struct Log {
-    pub shared: Arc<Shared>,
+    pub shared: Arc<LogState>,
     queue: Mutex<Queue>,
     /// Signalled after every group, for blocking callers waiting for their
     /// answer or for their turn to lead.
@@ -384,7 +384,12 @@ enum Leader {
 }
 
 /// Sets up an open log. No thread is started: see the module docs.
-pub(crate) fn open(shared: Arc<Shared>, file: File, start: Start, cfg: Config) -> Arc<Log> {
+pub(crate) fn open(
+    shared: Arc<LogState>,
+    file: File,
+    start: OpenedAt,
+    cfg: CommitOptions,
+) -> Arc<Log> {
     let max_batch_bytes = cfg.max_batch_bytes.max(1);
     Arc::new(Log {
         shared: shared.clone(),

@@ -11,7 +11,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::log::commit::Start;
+use crate::log::commit::OpenedAt;
 use crate::log::{fsutil, layout};
 use crate::read::scan::{self, DamageKind, Position, Recovery, Report};
 use crate::record::Record;
@@ -67,7 +67,7 @@ const UNKNOWN_LEN: u64 = u64::MAX;
 /// lockless read only serves the open-time checks (ended? session id?),
 /// whose worst case is an `Error::Ended` from that first batch instead of
 /// from `open`.
-pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, Report)> {
+pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(OpenedAt, Report)> {
     let locked = match file.try_lock_shared() {
         Ok(()) => true,
         Err(std::fs::TryLockError::WouldBlock) => false,
@@ -84,7 +84,7 @@ pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(Start, Repor
         .filter(|d| d.kind == DamageKind::TornTail)
         .count() as u64;
     Ok((
-        Start {
+        OpenedAt {
             // A torn tail is left for the first batch to cut under the
             // exclusive lock: `known_len` stops before it, so it is noticed.
             len: if locked {

@@ -19,7 +19,8 @@ use crate::line as codec;
 #[cfg(feature = "__test_hooks")]
 use crate::log::commit::IoHooks;
 use crate::log::commit::{
-    self, Answer, Config, Echo, Log, Parts, RealIo, Request, Shared, Start, lock, reply_pair,
+    self, Answer, CommitOptions, Echo, Log, LogState, OpenedAt, Parts, RealIo, Request, lock,
+    reply_pair,
 };
 use crate::log::layout::export_path;
 use crate::log::{create, fsutil, recover};
@@ -170,10 +171,10 @@ pub struct Ended {
 /// ```
 #[derive(Clone)]
 pub struct Session {
-    inner: Arc<Inner>,
+    inner: Arc<SessionState>,
 }
 
-struct Inner {
+struct SessionState {
     log: Arc<Log>,
     id: String,
     max_content_bytes: usize,
@@ -187,7 +188,7 @@ struct Inner {
 /// caller never flushed. The wait is one group's write and fdatasync (or as
 /// long as another process holds the lock, when no
 /// [`Options::lock_timeout`] is set).
-impl Drop for Inner {
+impl Drop for SessionState {
     fn drop(&mut self) {
         self.log.drain();
     }
@@ -232,7 +233,7 @@ impl Session {
         check_options(&opts)?;
         let (header, len, path) = create::create_log(dir, &Local::now().fixed_offset())?;
         let file = fsutil::open_append(&path)?;
-        let start = Start {
+        let start = OpenedAt {
             len,
             lines: 1,
             last_seq: 0,
@@ -269,11 +270,11 @@ impl Session {
         path: PathBuf,
         file: std::fs::File,
         id: String,
-        start: Start,
+        start: OpenedAt,
         opts: Options,
     ) -> Result<Session> {
-        let shared = Arc::new(Shared::new(path));
-        let cfg = Config {
+        let shared = Arc::new(LogState::new(path));
+        let cfg = CommitOptions {
             lock_timeout: opts.lock_timeout,
             max_batch_bytes: opts.max_batch_bytes.max(1),
             #[cfg(feature = "__test_hooks")]
@@ -282,7 +283,7 @@ impl Session {
             io: Arc::new(RealIo),
         };
         Ok(Session {
-            inner: Arc::new(Inner {
+            inner: Arc::new(SessionState {
                 log: commit::open(shared, file, start, cfg),
                 id,
                 max_content_bytes: opts.max_content_bytes,
