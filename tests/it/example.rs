@@ -242,3 +242,26 @@ fn first_turn_renders_the_original_design_example() {
         ),
     }
 }
+
+/// The README's library example is the crate's doc test, so it is
+/// compiled as a `main.rs` by `cargo test`; this keeps the two the same.
+#[test]
+fn the_readme_example_is_the_crate_doc_test() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Using the library").expect("section")..];
+    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let block = &section[start..start + section[start..].find("```").expect("closed")];
+    let doc: String = include_str!("../../src/lib.rs")
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .unwrap_or(l.trim_start_matches("//!"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        doc.contains(block.trim_end()),
+        "README's library example and the crate doc test differ"
+    );
+}
