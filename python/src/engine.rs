@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use convlog::read::{self, Recovery};
-use convlog::record::{Record, Role};
+use convlog::record::Role;
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
 use serde::Serialize;
 
@@ -313,42 +313,11 @@ pub fn export_bytes(
     Ok(buf)
 }
 
-/// One stored message, owned.
-pub struct Stored {
-    pub seq: u64,
-    pub ts: String,
-    pub role: &'static str,
-    pub content: String,
-    pub source: String,
-    pub turn: Option<String>,
-    pub interrupted: bool,
-    pub speaker: Option<String>,
-    pub lang: Option<String>,
-    pub meta: Option<String>,
-}
-
-/// Every message record of `log` under `recovery`, in file order.
-pub fn messages(log: &Path, recovery: &str) -> Result<Vec<Stored>> {
+/// Every message record of `log` under `recovery`, in file order, once the
+/// whole log has been checked.
+pub fn messages(log: &Path, recovery: &str) -> Result<Vec<read::LoggedMessage>> {
     let mode = recovery.parse::<Recovery>()?;
-    let mut out = Vec::new();
-    read::scan_file(log, mode, |rec| {
-        if let Record::Message(m) = rec {
-            out.push(Stored {
-                seq: m.seq,
-                ts: m.ts.to_string(),
-                role: m.role.as_str(),
-                content: m.content.to_string(),
-                source: m.source.to_string(),
-                turn: m.turn.as_deref().map(str::to_string),
-                interrupted: m.interrupted,
-                speaker: m.speaker.as_deref().map(str::to_string),
-                lang: m.lang.as_deref().map(str::to_string),
-                meta: m.meta.map(|r| r.get().to_string()),
-            });
-        }
-        Ok(())
-    })?;
-    Ok(out)
+    read::messages(log, mode)?.collect()
 }
 
 /// Which Python exception class an error maps to.

@@ -855,7 +855,7 @@ fn messages<'py>(
         let d = PyDict::new(py);
         d.set_item("seq", r.seq)?;
         d.set_item("timestamp", r.ts)?;
-        d.set_item("role", r.role)?;
+        d.set_item("role", r.role.as_str())?;
         d.set_item("content", r.content)?;
         d.set_item("source", r.source)?;
         d.set_item("turn", r.turn)?;
