@@ -66,6 +66,7 @@ pub mod line;
 mod log;
 pub mod read;
 pub mod record;
+pub mod redact;
 pub mod repair;
 #[cfg(feature = "postgres")]
 pub mod ship;

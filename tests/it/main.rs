@@ -19,6 +19,7 @@ mod example;
 mod faults;
 mod props;
 mod reader;
+mod redact;
 mod session;
 
 // The command line.
