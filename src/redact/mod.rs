@@ -16,7 +16,7 @@
 //! ```
 //! use convlog::redact::{Kind, Policy};
 //! let policy = Policy::parse("card,email")?;
-//! let out = policy.redact("it's four one one one, 1111 1111 1111 1111; mail a@b.in").unwrap();
+//! let out = policy.redact("it's four one one one, 1111 1111 1111; mail a@b.in").unwrap();
 //! assert_eq!(out.text, "it's [CARD]; mail [EMAIL]");
 //! assert_eq!((out.audit.get(Kind::Card), out.audit.get(Kind::Email)), (1, 1));
 //! # Ok::<(), convlog::Error>(())
