@@ -68,6 +68,7 @@ pub mod read;
 pub mod record;
 pub mod redact;
 pub mod repair;
+pub mod retain;
 #[cfg(feature = "postgres")]
 pub mod ship;
 pub mod stats;

@@ -33,6 +33,7 @@ use crate::read::scan::{
     self as reader, DamageKind, Lines, Position, Recovery, Report, decode_line,
 };
 use crate::record::{Header, Record, Role};
+use crate::redact::Audit;
 use crate::time::parse_ts;
 
 /// Counts for one role.
@@ -182,6 +183,8 @@ pub struct SessionStats {
     /// User → agent changes whose agent record is timed before the user record
     /// (clocks of different producers, or ingested times); left out of the latency.
     pub unordered: u64,
+    /// What the writer redacted, summed over the records' `redacted` fields.
+    pub redacted: Audit,
 }
 
 impl SessionStats {
@@ -340,6 +343,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
     let mut host = Samples::default();
     let mut unordered = 0u64;
     let mut end_ts = None;
+    let mut redacted = Audit::default();
     // The previous message's role and time, and whether the current agent
     // turn has already been counted as interrupted.
     let mut prev: Option<(Role, Option<DateTime<FixedOffset>>)> = None;
@@ -391,6 +395,9 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
                     {
                         host.push(ms);
                     }
+                    if let Some(audit) = m.redacted.and_then(|r| Audit::from_json(r.get()).ok()) {
+                        redacted.merge(&audit);
+                    }
                     prev = Some((m.role, ts));
                 }
                 Record::End { ts, .. } => end_ts = Some(ts.to_string()),
@@ -412,6 +419,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
         response_latency: response,
         host_latency: host,
         unordered,
+        redacted,
     })
 }
 
@@ -432,6 +440,8 @@ pub struct Totals {
     pub host_latency: Samples,
     /// Unordered user → agent changes, summed.
     pub unordered: u64,
+    /// Redactions by kind, summed.
+    pub redacted: Audit,
 }
 
 impl Totals {
@@ -444,6 +454,7 @@ impl Totals {
         self.response_latency.extend(&s.response_latency);
         self.host_latency.extend(&s.host_latency);
         self.unordered += s.unordered;
+        self.redacted.merge(&s.redacted);
     }
 }
 

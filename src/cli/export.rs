@@ -9,6 +9,7 @@ use convlog::read::DamageKind;
 use convlog::{Error, Recovery, Report, Result};
 
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::is_stdout;
 
 #[derive(Args, Debug)]
@@ -35,20 +36,24 @@ pub struct ExportArgs {
     /// stops before the first damage; skip-corrupt skips bad lines.
     #[arg(long, value_enum, default_value_t = Recovery::TolerateTail)]
     recovery: Recovery,
+    /// Redact on the way out, for a log written without redaction.
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 impl ExportArgs {
-    fn options(&self) -> ExportOptions {
-        ExportOptions {
+    fn options(&self) -> Result<ExportOptions> {
+        Ok(ExportOptions {
             timestamps: self.timestamps,
             no_merge: self.no_merge,
             recovery: self.recovery,
-        }
+            redact: self.redact.policy()?,
+        })
     }
 }
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
-    let opts = a.options();
+    let opts = a.options()?;
     let format = a.format;
     let report = if is_stdout(&a.output) {
         refuse_stdout_onto_log(&a.log)?;

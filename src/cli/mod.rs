@@ -10,12 +10,15 @@ mod console;
 mod demo;
 mod exit;
 mod export;
+mod forget;
 mod import;
 mod ingest;
 mod json;
 mod ls;
 mod man;
 mod new;
+mod prune;
+mod redact;
 mod refresh;
 mod search;
 mod ship;
@@ -67,7 +70,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create a new session log and print its path.
     #[command(after_help = "Example:\n  log=$(convlog new --dir conversations)")]
-    New(DirArg),
+    New(new::NewArgs),
     /// Append one message durably (returns once it is fdatasynced).
     #[command(
         after_help = "Example:\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello, how are you?'"
@@ -116,7 +119,7 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// Write a short bilingual demo session, end it and export it.
     #[command(after_help = "Example:\n  convlog demo --dir conversations")]
-    Demo(DirArg),
+    Demo(demo::DemoArgs),
     /// List sessions: start, duration, messages per role, state and export.
     ///
     /// One line per log: when it started (its first message's time, as the
@@ -184,6 +187,26 @@ pub enum Command {
         after_help = "Examples:\n  convlog ship conversations/ --to postgres://convlog@db.internal/transcripts\n  CONVLOG_PG_URL=postgres://convlog@db/transcripts convlog ship --follow"
     )]
     Ship(ship::ShipArgs),
+    /// Remove whole sessions older than an age: log, exports, stamps, .broken files.
+    ///
+    /// A session's age is the time of its last record (its end record, once
+    /// ended), not the file's mtime, which a copy or a restore changes. An
+    /// open session (a writer holds its lock) is never removed. Every path is
+    /// checked first: a path that is not a convlog directory or log, or a
+    /// malformed age, exits 2 with nothing removed. The directory is fsynced.
+    #[command(
+        after_help = "Examples:\n  convlog prune --older-than 30d --dry-run\n  convlog prune conversations/ --older-than 90d --require-shipped postgres://convlog@db/transcripts"
+    )]
+    Prune(prune::PruneArgs),
+    /// Erase sessions by id: their files and, with --to, their database rows.
+    ///
+    /// Prints a receipt (session ids, files removed, rows deleted, time) for
+    /// a compliance log; --json prints it as one object. An open session is
+    /// refused before anything is erased. The rows go in one transaction.
+    #[command(
+        after_help = "Examples:\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4 conversations/ --to postgres://convlog@db/transcripts --json >> erasures.jsonl"
+    )]
+    Forget(forget::ForgetArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
@@ -252,6 +275,8 @@ pub fn main() -> i32 {
         Command::Search(a) => search::run(a, color),
         Command::Import(a) => import::run(a, color),
         Command::Ship(a) => ship::run(a),
+        Command::Prune(a) => prune::run(a),
+        Command::Forget(a) => forget::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

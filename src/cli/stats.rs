@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use clap::Args;
 use convlog::Result;
+use convlog::redact::Audit;
 use convlog::stats::{Percentiles, RoleStats, Samples, SessionStats, State, Totals, talk_ratio};
 use serde::Serialize;
 
@@ -53,6 +54,8 @@ struct Figures {
     response_latency_ms: Option<Percentiles>,
     host_latency_ms: Option<Percentiles>,
     unordered_responses: u64,
+    /// Values the writer redacted, by kind (never the values).
+    redacted: Audit,
 }
 
 impl Figures {
@@ -62,6 +65,7 @@ impl Figures {
         response: &Samples,
         host: &Samples,
         unordered: u64,
+        redacted: &Audit,
     ) -> Figures {
         Figures {
             user: *user,
@@ -70,6 +74,7 @@ impl Figures {
             response_latency_ms: response.summary(),
             host_latency_ms: host.summary(),
             unordered_responses: unordered,
+            redacted: *redacted,
         }
     }
 }
@@ -106,6 +111,7 @@ fn session_json(s: &SessionStats) -> SessionJson<'_> {
             &s.response_latency,
             &s.host_latency,
             s.unordered,
+            &s.redacted,
         ),
     }
 }
@@ -127,6 +133,7 @@ struct FiguresText<'a> {
     response: &'a Samples,
     host: &'a Samples,
     unordered: u64,
+    redacted: &'a Audit,
 }
 
 impl FiguresText<'_> {
@@ -173,6 +180,9 @@ impl FiguresText<'_> {
                 p.count
             ));
         }
+        if !self.redacted.is_empty() {
+            s.push_str(&format!("  {:<17}{}\n", "redacted", self.redacted));
+        }
     }
 }
 
@@ -198,6 +208,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
                     &totals.response_latency,
                     &totals.host_latency,
                     totals.unordered,
+                    &totals.redacted,
                 ),
             },
         };
@@ -227,6 +238,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &s.response_latency,
             host: &s.host_latency,
             unordered: s.unordered,
+            redacted: &s.redacted,
         }
         .render(paint, &mut text);
         text.push('\n');
@@ -244,6 +256,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &totals.response_latency,
             host: &totals.host_latency,
             unordered: totals.unordered,
+            redacted: &totals.redacted,
         }
         .render(paint, &mut text);
         text.push('\n');

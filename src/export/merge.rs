@@ -7,21 +7,26 @@ use std::borrow::Cow;
 use super::{ExportMessage, Render};
 use crate::error::Result;
 use crate::record::MessageRecord;
+use crate::redact::Policy;
 
-/// Joins consecutive records of the same role and the same `turn`.
+/// Joins consecutive records of the same role and the same `turn`, and
+/// redacts each message on its way out when asked: after merging, so that
+/// a number read out across two fragments is still found.
 pub struct Merger<R> {
     out: R,
     merge: bool,
+    redact: Policy,
     pending: ExportMessage,
     has_pending: bool,
 }
 
 impl<R: Render> Merger<R> {
     /// Wraps a renderer; `merge: false` passes every record through.
-    pub fn new(out: R, merge: bool) -> Merger<R> {
+    pub fn new(out: R, merge: bool, redact: Policy) -> Merger<R> {
         Merger {
             out,
             merge,
+            redact,
             pending: ExportMessage::default(),
             has_pending: false,
         }
@@ -42,7 +47,7 @@ impl<R: Render> Merger<R> {
             return Ok(());
         }
         if self.has_pending {
-            self.out.message(&self.pending)?;
+            self.emit()?;
         }
         self.pending.set_from(m);
         self.has_pending = true;
@@ -52,9 +57,16 @@ impl<R: Render> Merger<R> {
     /// Flushes the last message and returns the renderer.
     pub fn finish(mut self) -> Result<R> {
         if self.has_pending {
-            self.out.message(&self.pending)?;
+            self.emit()?;
         }
         Ok(self.out)
+    }
+
+    fn emit(&mut self) -> Result<()> {
+        if let Some(r) = self.redact.redact(&self.pending.content) {
+            self.pending.content = r.text;
+        }
+        self.out.message(&self.pending)
     }
 }
 

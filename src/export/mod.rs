@@ -138,6 +138,9 @@ pub struct ExportOptions {
     pub no_merge: bool,
     /// What to do about damage.
     pub recovery: Recovery,
+    /// Personal data to redact from each message on the way out, for logs
+    /// written without redaction. Default: none.
+    pub redact: crate::redact::Policy,
 }
 /// The formats `convlog export --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -436,7 +439,7 @@ fn render_from<R: Render, B: io::BufRead>(
 ) -> Result<(R, Report)> {
     let mut render = render;
     render.begin()?;
-    let mut merger = Merger::new(render, !opts.no_merge);
+    let mut merger = Merger::new(render, !opts.no_merge, opts.redact.clone());
     let report = reader::scan(log, bytes, opts.recovery, |rec| match rec {
         Record::Message(m) => merger.push(m),
         _ => Ok(()),

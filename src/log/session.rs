@@ -25,6 +25,7 @@ use crate::log::commit::{
 use crate::log::layout::export_path;
 use crate::log::{create, fsutil, recover};
 use crate::record::Message;
+use crate::redact::{Audit, Policy};
 use crate::time::{now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
@@ -52,6 +53,10 @@ pub struct Options {
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
+    /// Personal data to redact from each message's content before it is
+    /// encoded, on the caller's thread: the raw text never reaches the log,
+    /// the echo, a `.broken` file or an error. Default: none.
+    pub redact: Policy,
     /// The disk seam, replaced only to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -66,6 +71,7 @@ impl Default for Options {
             lock_timeout: None,
             echo: true,
             max_batch_bytes: 4 << 20,
+            redact: Policy::none(),
             #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
@@ -105,6 +111,12 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::redact`].
+    pub fn redact(mut self, policy: Policy) -> Options {
+        self.redact = policy;
+        self
+    }
+
     /// Replaces the disk seam, to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -122,6 +134,7 @@ impl fmt::Debug for Options {
             .field("lock_timeout", &self.lock_timeout)
             .field("echo", &self.echo)
             .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("redact", &self.redact)
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +193,7 @@ struct SessionState {
     max_content_bytes: usize,
     export_on_end: bool,
     echo: bool,
+    redact: Policy,
 }
 
 /// Dropping the last handle commits whatever is still queued (on this
@@ -289,6 +303,7 @@ impl Session {
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
                 echo: opts.echo,
+                redact: opts.redact,
             }),
         })
     }
@@ -408,7 +423,8 @@ impl Session {
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
     pub fn log(&self, msg: Message) {
-        let queued = self.prepare(&msg).map(|fields| {
+        let (msg, audit) = self.redacted(msg);
+        let queued = self.prepare(&msg, &audit).map(|fields| {
             fields.map(|fields| Request::Append {
                 fields,
                 parts: Parts::One,
@@ -548,7 +564,7 @@ impl Session {
 
     /// Validates and encodes on the caller's side, so the committer only
     /// frames and writes. Returns `None` for blank content.
-    fn prepare(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
+    fn prepare(&self, msg: &Message, audit: &Audit) -> Result<Option<Vec<u8>>> {
         if msg.is_blank() {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
@@ -563,13 +579,21 @@ impl Session {
                 codec::message_fields_into(&mut fields, msg, now_into(&mut now));
             }
         }
+        audit.append_field(&mut fields);
         Ok(Some(fields))
+    }
+
+    /// `msg` with the session's redaction applied, and what it took out.
+    fn redacted(&self, mut msg: Message) -> (Message, Audit) {
+        let audit = self.inner.redact.apply(&mut msg);
+        (msg, audit)
     }
 
     /// An awaited append's request, its answer, and what to echo once durable.
     #[allow(clippy::type_complexity)]
     fn enqueue(&self, msg: Message) -> Result<Option<(Request, Answer, Option<Echo>)>> {
-        let Some(fields) = self.prepare(&msg)? else {
+        let (msg, audit) = self.redacted(msg);
+        let Some(fields) = self.prepare(&msg, &audit)? else {
             return Ok(None);
         };
         let (tx, rx) = reply_pair(&self.inner.log.shared);
@@ -643,7 +667,8 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
+        let (msgs, audits): (Vec<Message>, Vec<Audit>) =
+            msgs.into_iter().map(|m| self.redacted(m)).unzip();
         for msg in msgs.iter().filter(|m| !m.is_blank()) {
             self.check(msg)?;
         }
@@ -652,7 +677,7 @@ impl Session {
         let mut fields = Vec::new();
         let mut ends = Vec::new();
         let mut slots = Vec::with_capacity(msgs.len());
-        for msg in &msgs {
+        for (msg, audit) in msgs.iter().zip(&audits) {
             if msg.is_blank() {
                 slots.push(None);
                 continue;
@@ -662,6 +687,7 @@ impl Session {
                 None => now.get_or_insert_with(now_rfc3339).as_str(),
             };
             codec::message_fields_into(&mut fields, msg, ts);
+            audit.append_field(&mut fields);
             slots.push(Some(ends.len()));
             ends.push(fields.len());
         }

@@ -65,6 +65,18 @@ impl Audit {
         out.push(b'}');
     }
 
+    /// Adds the `redacted` field to a message's encoded fields (which end
+    /// in `}`), unless nothing was redacted.
+    pub(crate) fn append_field(&self, fields: &mut Vec<u8>) {
+        if self.is_empty() || fields.last() != Some(&b'}') {
+            return;
+        }
+        fields.pop();
+        fields.extend_from_slice(b",\"redacted\":");
+        self.write_json(fields);
+        fields.push(b'}');
+    }
+
     /// Reads a record's `redacted` field back. Kinds this build does not
     /// know (a later version's) are skipped, as readers skip unknown fields.
     pub fn from_json(raw: &str) -> Result<Audit> {
@@ -80,6 +92,18 @@ impl Audit {
             }
         }
         Ok(audit)
+    }
+}
+
+/// As the record field: `{"card":2,"email":1}`.
+impl serde::Serialize for Audit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (kind, n) in self.iter() {
+            map.serialize_entry(kind.name(), &n)?;
+        }
+        map.end()
     }
 }
 

@@ -269,6 +269,19 @@ impl Policy {
         Some(Redacted { text: out, audit })
     }
 
+    /// Redacts `msg.content` in place and says what it took out. Only the
+    /// content: `source`, `turn`, `speaker` and `lang` are the producer's
+    /// labels, and `meta` is the caller's own structured data.
+    pub fn apply(&self, msg: &mut crate::record::Message) -> Audit {
+        match self.redact(&msg.content) {
+            Some(r) => {
+                msg.content = r.text;
+                r.audit
+            }
+            None => Audit::default(),
+        }
+    }
+
     fn hits(&self, text: &str) -> Vec<Hit> {
         let mut hits = Vec::new();
         if self.kinds == 0 || text.is_empty() {

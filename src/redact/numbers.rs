@@ -401,7 +401,8 @@ fn lead(b: &[u8], start: usize) -> u8 {
         .checked_sub(1)
         .map(|i| b[i])
         .filter(|c| matches!(c, b'+' | b'('))
-        .unwrap_or(0)}
+        .unwrap_or(0)
+}
 
 /// `।` (U+0964) and `॥` (U+0965) end a Hindi sentence, as `.` does.
 fn is_danda(b: &[u8], i: usize) -> bool {

@@ -12,6 +12,7 @@
 //! checksummed records are shipped; a torn tail is a write in flight and is
 //! waited out. The schema is documented in `SHIP.md`.
 
+mod erase;
 mod read;
 pub mod schema;
 mod target;
@@ -30,6 +31,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+pub use erase::{Erased, erase, shipped};
 pub use target::Target;
 /// The PostgreSQL client the shipper is built on, for callers that query the result.
 pub use tokio_postgres;
