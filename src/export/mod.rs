@@ -66,7 +66,7 @@ use std::str::FromStr;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::read::scan::{self as reader, Recovery, Report};
+use crate::read::{self as reader, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
