@@ -11,7 +11,7 @@ use crate::record::{FORMAT_VERSION, Record, Role};
 /// The scan's judgement, one line at a time: what is damaged (a bad line
 /// waits in `pending` until the next valid line or the end of the file says
 /// which kind it is), which records the recovery mode delivers, and the
-/// report. [`scan_from`] drives it with a visitor; an iterator such as
+/// report. [`scan_from`](super::scan_from) drives it with a visitor; an iterator such as
 /// [`Messages`](super::messages::Messages) drives it one record at a time.
 pub(crate) struct Judge {
     mode: Recovery,

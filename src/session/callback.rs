@@ -13,7 +13,7 @@ use crate::log::commit::{Answer, lock};
 
 /// Calls `done` with `rx`'s answer from whichever thread answers it: the
 /// answer's waker polls it right there, so nothing else has to run for the
-/// callback to fire, and the task holds no [`Session`] (a last handle
+/// callback to fire, and the task holds no [`Session`](super::Session) (a last handle
 /// dropped on the committing thread would wait on itself).
 pub(super) fn when_answered(rx: Answer, done: impl FnOnce(Result<u64>) + Send + 'static) {
     Arc::new(Pending {

@@ -17,7 +17,7 @@ use crate::time::{now_rfc3339, parse_ts};
 pub struct Ended {
     /// The end record's seq.
     pub seq: u64,
-    /// The export it rendered, if [`Options::export_on_end`] was set.
+    /// The export it rendered, if [`Options::export_on_end`](super::Options::export_on_end) was set.
     pub export: Option<PathBuf>,
 }
 

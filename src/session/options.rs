@@ -30,7 +30,7 @@ pub struct Options {
     /// Give up waiting for another process's lock after this long. Default: wait forever.
     pub lock_timeout: Option<Duration>,
     /// Echo each message as `[USER] …` / `[AGENT] …` at INFO through
-    /// `tracing`, once it is durable (for [`Session::log`], once it is
+    /// `tracing`, once it is durable (for [`Session::log`](super::Session::log), once it is
     /// written), so the console never shows a message the log lacks. Default on.
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
