@@ -92,7 +92,7 @@ pub use log::commit::{IoHooks, RealIo};
 pub use log::layout::export_path;
 pub use log::session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
-pub use record::{Message, Role};
+pub use record::{Entry, Handoff, Message, Role, ToolCall};
 
 /// The `format` field of every header.
 pub const FORMAT_NAME: &str = "convlog";

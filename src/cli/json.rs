@@ -26,6 +26,24 @@ impl Messages {
     }
 }
 
+/// Tool call and handoff counts, beside the message counts.
+#[derive(Serialize)]
+pub struct Tools {
+    calls: u64,
+    errors: u64,
+    handoffs: u64,
+}
+
+impl Tools {
+    pub fn new(calls: u64, errors: u64, handoffs: u64) -> Tools {
+        Tools {
+            calls,
+            errors,
+            handoffs,
+        }
+    }
+}
+
 /// The keys every `--json` answer about one session starts with, in this
 /// order.
 #[derive(Serialize)]
@@ -37,6 +55,7 @@ pub struct SessionHead<'a> {
     stop: Option<&'a str>,
     duration_secs: Option<f64>,
     messages: Messages,
+    tools: Tools,
     damage: &'a [Damage],
 }
 
@@ -52,6 +71,7 @@ impl<'a> SessionHead<'a> {
             stop,
             duration_secs: convlog::stats::duration_secs(report),
             messages: Messages::new(report.user_messages, report.agent_messages),
+            tools: Tools::new(report.tool_calls, report.tool_errors, report.handoffs),
             damage: &report.damage,
         }
     }
