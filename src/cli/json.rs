@@ -55,8 +55,9 @@ pub struct SessionHead<'a> {
     stop: Option<&'a str>,
     duration_secs: Option<f64>,
     messages: Messages,
-    tools: Tools,
     damage: &'a [Damage],
+    /// After the keys every answer has always started with.
+    tools: Tools,
 }
 
 impl<'a> SessionHead<'a> {
@@ -71,8 +72,8 @@ impl<'a> SessionHead<'a> {
             stop,
             duration_secs: convlog::stats::duration_secs(report),
             messages: Messages::new(report.user_messages, report.agent_messages),
-            tools: Tools::new(report.tool_calls, report.tool_errors, report.handoffs),
             damage: &report.damage,
+            tools: Tools::new(report.tool_calls, report.tool_errors, report.handoffs),
         }
     }
 }

@@ -127,8 +127,9 @@ impl ToolCall {
 
     /// What an append refuses: a blank name, a negative or non-finite
     /// duration, `meta` that is not an object, a bad timestamp. Long
-    /// `arguments` and `output` are not refused: they are cut.
-    pub(crate) fn check(&self) -> Result<()> {
+    /// `arguments` and `output` are not refused: they are cut. A producer
+    /// can check a call before it queues it without waiting.
+    pub fn check(&self) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::InvalidInput("a tool call needs a `name`".into()));
         }
@@ -204,7 +205,9 @@ impl Handoff {
         self
     }
 
-    pub(crate) fn check(&self) -> Result<()> {
+    /// What an append refuses: a blank `to`, `meta` that is not an object,
+    /// a bad timestamp.
+    pub fn check(&self) -> Result<()> {
         if self.to.trim().is_empty() {
             return Err(Error::InvalidInput(
                 "a handoff needs the agent it hands `to`".into(),
