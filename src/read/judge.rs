@@ -180,6 +180,11 @@ impl Judge {
                     None => self.report.last_ts = Some(m.ts.to_string()),
                 }
             }
+            Record::Tool(t) => {
+                self.report.tool_calls += 1;
+                self.report.tool_errors += u64::from(t.error);
+            }
+            Record::Handoff(_) => self.report.handoffs += 1,
             Record::End { .. } => self.report.ended = true,
             Record::Header(_) => {}
         }

@@ -107,6 +107,7 @@ impl Session {
         }
         let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
         let req = Request::Append {
+            kind: codec::Kind::Message,
             fields,
             parts: Parts::Many(ends),
             reply: Some(tx),

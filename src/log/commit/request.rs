@@ -1,6 +1,7 @@
 //! What a handle asks of the commit path: append, end or flush.
 
 use super::reply::Reply;
+use crate::line::Kind;
 
 /// What a detached append prints once it is written: the role's tag and the text.
 pub(crate) type Echo = (&'static str, String);
@@ -9,6 +10,8 @@ pub(crate) enum Request {
     /// Messages whose fields after `seq` are already encoded, back to back
     /// in `fields`. They get consecutive seqs in one write; the reply is the first.
     Append {
+        /// The kind of every record in `fields`.
+        kind: Kind,
         fields: Vec<u8>,
         parts: Parts,
         reply: Option<Reply>,

@@ -120,14 +120,16 @@ impl Writer {
             results.push(Ok(seq + 1));
             match req {
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::One,
                     ..
                 } => {
                     seq += 1;
-                    codec::frame(Kind::Message, seq, fields, &mut self.buf);
+                    codec::frame(*kind, seq, fields, &mut self.buf);
                 }
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::Many(ends),
                     ..
@@ -135,7 +137,7 @@ impl Writer {
                     let mut start = 0;
                     for &end in ends {
                         seq += 1;
-                        codec::frame(Kind::Message, seq, &fields[start..end], &mut self.buf);
+                        codec::frame(*kind, seq, &fields[start..end], &mut self.buf);
                         start = end;
                     }
                 }
