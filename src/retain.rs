@@ -14,8 +14,8 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
 use crate::export::Format;
-use crate::log::fsutil;
-use crate::log::layout::{export_path, stamp_path};
+use crate::fs::layout::{export_path, file_name, stamp_path};
+use crate::fs::{self as fsutil, parent_dir};
 use crate::time::parse_ts;
 
 /// What retention needs to know about one session log.
@@ -90,11 +90,8 @@ pub fn session_files(log: &Path) -> Result<Vec<PathBuf>> {
         files.push(export);
     }
     debug_assert!(files.contains(&export_path(log)));
-    let dir = fsutil::parent_dir(log);
-    let name = log
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let dir = parent_dir(log);
+    let name = file_name(log);
     let stem = name.trim_end_matches(".jsonl").to_string();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?;
     for entry in entries {
@@ -137,7 +134,7 @@ pub fn remove_session(log: &Path) -> std::result::Result<Vec<PathBuf>, Kept> {
             Err(e) => return Err(Kept::Failed(Error::io(&f, "remove", e))),
         }
     }
-    fsutil::sync_dir(fsutil::parent_dir(log)).map_err(Kept::Failed)?;
+    fsutil::sync_dir(parent_dir(log)).map_err(Kept::Failed)?;
     Ok(removed)
 }
 

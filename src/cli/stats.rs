@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
-use super::json::{Messages, SessionHead};
+use super::json::{Messages, SessionHead, Tools};
 use super::util::{clock_duration, collect_stats, json_err, stdout_err, wall_clock_secs};
 
 #[derive(Args, Debug)]
@@ -92,6 +92,7 @@ struct TotalJson {
     sessions: u64,
     duration_secs: f64,
     messages: Messages,
+    tools: Tools,
     #[serde(flatten)]
     figures: Figures,
 }
@@ -133,6 +134,8 @@ struct FiguresText<'a> {
     response: &'a Samples,
     host: &'a Samples,
     unordered: u64,
+    /// Tool calls, failed tool calls, handoffs.
+    tools: (u64, u64, u64),
     redacted: &'a Audit,
 }
 
@@ -180,6 +183,14 @@ impl FiguresText<'_> {
                 p.count
             ));
         }
+        let (calls, errors, handoffs) = self.tools;
+        if calls + handoffs > 0 {
+            let mut t = format!("{calls} ({errors} failed)");
+            if handoffs > 0 {
+                t.push_str(&format!(" · {handoffs} handoff(s)"));
+            }
+            s.push_str(&format!("  {:<17}{t}\n", "tool calls"));
+        }
         if !self.redacted.is_empty() {
             s.push_str(&format!("  {:<17}{}\n", "redacted", self.redacted));
         }
@@ -202,6 +213,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
                 sessions: totals.sessions,
                 duration_secs: totals.duration_secs,
                 messages: Messages::new(totals.user.records, totals.agent.records),
+                tools: Tools::new(totals.tool_calls, totals.tool_errors, totals.handoffs),
                 figures: Figures::new(
                     &totals.user,
                     &totals.agent,
@@ -238,6 +250,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &s.response_latency,
             host: &s.host_latency,
             unordered: s.unordered,
+            tools: (s.report.tool_calls, s.report.tool_errors, s.report.handoffs),
             redacted: &s.redacted,
         }
         .render(paint, &mut text);
@@ -256,6 +269,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &totals.response_latency,
             host: &totals.host_latency,
             unordered: totals.unordered,
+            tools: (totals.tool_calls, totals.tool_errors, totals.handoffs),
             redacted: &totals.redacted,
         }
         .render(paint, &mut text);

@@ -282,6 +282,29 @@ impl Policy {
         }
     }
 
+    /// Redacts a record in place: a message's content, or a tool call's
+    /// arguments and output (a handoff carries only agent names).
+    pub fn apply_entry(&self, e: &mut crate::record::Entry) -> Audit {
+        use crate::record::Entry;
+        let mut audit = Audit::default();
+        if self.is_empty() {
+            return audit;
+        }
+        match e {
+            Entry::Message(m) => audit = self.apply(m),
+            Entry::Tool(t) => {
+                for text in std::iter::once(&mut t.arguments).chain(t.output.as_mut()) {
+                    if let Some(r) = self.redact(text) {
+                        *text = r.text;
+                        audit.merge(&r.audit);
+                    }
+                }
+            }
+            Entry::Handoff(_) => {}
+        }
+        audit
+    }
+
     fn hits(&self, text: &str) -> Vec<Hit> {
         let mut hits = Vec::new();
         if self.kinds == 0 || text.is_empty() {

@@ -21,6 +21,7 @@ mod props;
 mod reader;
 mod redact;
 mod session;
+mod tools;
 
 // The command line.
 mod cli;

@@ -247,6 +247,7 @@ fn the_cli_redacts_on_the_way_in_and_on_the_way_out() {
         "4111 1111 1111 1111"
     );
     let out = convlog()
+        .env("CONVLOG_LOG", "info")
         .args(["ingest", "--echo", "--redact", "all", "--end"])
         .arg(&log)
         .write_stdin(input)
@@ -327,6 +328,7 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
+        let filler = filler.clone();
         let feeder = std::thread::spawn(move || {
             for i in 0..100_000u64 {
                 let line = serde_json::json!({
