@@ -1,6 +1,11 @@
 //! Retention and erasure: which files make up a session, when it last
 //! spoke, and removing all of them, never while a writer holds it.
 //!
+//! A writer takes the log's lock for each batch, not for the session's
+//! life, so a session without an end record may have a live writer between
+//! two messages: only ended sessions are removed by age, and the lock is
+//! held while their files go, so no batch lands in a file being removed.
+//!
 //! A session's age is the time of its last record (its end record, once
 //! ended), read from the log itself, not the file's mtime: a copy, a backup
 //! restore or a `touch` changes the mtime of a conversation that took place

@@ -57,10 +57,12 @@ pub fn run(a: ForgetArgs) -> Result<Exit> {
     // An open session is refused before anything is erased anywhere.
     for (id, logs) in &found {
         for log in logs {
-            if convlog::retain::is_open(log)? {
+            let ended = convlog::read::inspect(log)?.ended;
+            if !ended || convlog::retain::is_open(log)? {
                 eprintln!(
-                    "convlog forget: {}: session {id} is open (a writer holds its lock); \
-                     end it first. Nothing was erased",
+                    "convlog forget: {}: session {id} is not ended, so a writer may still be \
+                     using it; end it first (`convlog ingest LOG --end </dev/null` ends an \
+                     abandoned one). Nothing was erased",
                     log.display()
                 );
                 return Ok(Exit::Error);

@@ -190,8 +190,9 @@ pub enum Command {
     /// Remove whole sessions older than an age: log, exports, stamps, .broken files.
     ///
     /// A session's age is the time of its last record (its end record, once
-    /// ended), not the file's mtime, which a copy or a restore changes. An
-    /// open session (a writer holds its lock) is never removed. Every path is
+    /// ended), not the file's mtime, which a copy or a restore changes. Only
+    /// ended sessions are removed: one without an end record may have a live
+    /// writer, and the lock is held while the files go. Every path is
     /// checked first: a path that is not a convlog directory or log, or a
     /// malformed age, exits 2 with nothing removed. The directory is fsynced.
     #[command(

@@ -66,6 +66,14 @@ pub fn run(a: PruneArgs) -> Result<Exit> {
     let (mut removed, mut files) = (0, 0);
     for age in &old {
         let log = &age.log;
+        if !age.ended {
+            println!(
+                "kept {}: not ended (a writer may still be using it; `convlog ingest LOG --end \
+                 </dev/null` ends an abandoned one)",
+                log.display()
+            );
+            continue;
+        }
         if let Some(counts) = &shipped {
             let have = age
                 .session

@@ -20,6 +20,7 @@ mod faults;
 mod props;
 mod reader;
 mod redact;
+mod retain;
 mod session;
 mod tools;
 

@@ -23,7 +23,7 @@ use crate::util::stderr;
 
 const BIN: &str = env!("CARGO_BIN_EXE_convlog");
 
-fn pg_url(test: &str) -> Option<String> {
+pub(crate) fn pg_url(test: &str) -> Option<String> {
     match std::env::var("CONVLOG_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -34,7 +34,7 @@ fn pg_url(test: &str) -> Option<String> {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -42,7 +42,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn connect(url: &str) -> Client {
+pub(crate) async fn connect(url: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
@@ -59,7 +59,7 @@ fn with_db(url: &str, db: &str) -> String {
 }
 
 /// A fresh, empty database for one test; returns its URL.
-async fn fresh_db(url: &str, name: &str) -> String {
+pub(crate) async fn fresh_db(url: &str, name: &str) -> String {
     let admin = connect(url).await;
     let db = format!("convlog_{name}_{}", std::process::id());
     admin
