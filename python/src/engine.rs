@@ -152,6 +152,16 @@ impl Engine {
         self.s.append_with(m, done);
     }
 
+    /// Queues a tool call or handoff without waiting, as [`Engine::log`] does.
+    pub fn log_entry(&self, e: convlog::Entry) {
+        self.s.log(e);
+    }
+
+    /// Blocks until a tool call or handoff is durable.
+    pub fn append_entry_blocking(&self, e: convlog::Entry) -> Result<Option<u64>> {
+        self.s.append_blocking(e)
+    }
+
     pub fn flush_blocking(&self) -> Result<()> {
         self.s.flush_blocking()
     }
