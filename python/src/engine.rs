@@ -157,11 +157,6 @@ impl Engine {
         self.s.log(e);
     }
 
-    /// Blocks until a tool call or handoff is durable.
-    pub fn append_entry_blocking(&self, e: convlog::Entry) -> Result<Option<u64>> {
-        self.s.append_blocking(e)
-    }
-
     pub fn flush_blocking(&self) -> Result<()> {
         self.s.flush_blocking()
     }

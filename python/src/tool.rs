@@ -1,4 +1,4 @@
-//! `Session.log_tool`, `Session.append_tool` and `Session.log_handoff`: what
+//! `Session.log_tool` and `Session.log_handoff`: what
 //! the agent did between what it said, as records of their own (see the
 //! format's `tool` and `handoff` records).
 //!
@@ -175,7 +175,8 @@ impl Session {
     /// returned, or the error it raised with ``error=True``. ``arguments``
     /// and ``output`` longer than 64 KiB are cut and marked with their
     /// full length. ``duration_ms`` is how long the call took;
-    /// ``timestamp`` when it was made (default: now).
+    /// ``timestamp`` when it was made (default: now). Durable, as a
+    /// message is, after the next :meth:`flush`, :meth:`append` or :meth:`end`.
     #[pyo3(signature = (name, arguments = None, output = None, *, source = None, call_id = None, error = false, duration_ms = None, turn = None, meta = None, timestamp = None))]
     #[allow(clippy::too_many_arguments)]
     fn log_tool(
@@ -211,45 +212,6 @@ impl Session {
         let entry = self.checked(py, built)?;
         self.queue_entry(py, entry);
         Ok(())
-    }
-
-    /// :meth:`log_tool`, returning the record's seq once it is fdatasynced.
-    /// The GIL is released while it waits.
-    #[pyo3(signature = (name, arguments = None, output = None, *, source = None, call_id = None, error = false, duration_ms = None, turn = None, meta = None, timestamp = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn append_tool(
-        &self,
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        arguments: Option<&Bound<'_, PyAny>>,
-        output: Option<&Bound<'_, PyAny>>,
-        source: Option<&Bound<'_, PyAny>>,
-        call_id: Option<&Bound<'_, PyAny>>,
-        error: bool,
-        duration_ms: Option<f64>,
-        turn: Option<&Bound<'_, PyAny>>,
-        meta: Option<&Bound<'_, PyAny>>,
-        timestamp: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<u64>> {
-        let source = source
-            .cloned()
-            .unwrap_or_else(|| PyString::new(py, "python").into_any());
-        let built = Session::tool_call(
-            py,
-            name,
-            arguments,
-            output,
-            &source,
-            call_id,
-            error,
-            duration_ms,
-            turn,
-            meta,
-            timestamp,
-        )?;
-        let entry = self.checked(py, built)?;
-        py.detach(|| self.engine.append_entry_blocking(entry))
-            .map_err(|e| to_pyerr(py, &e, Some(self.engine.path())))
     }
 
     /// Queues an agent handoff: the conversation passed from ``from_agent``

@@ -98,21 +98,6 @@ class Session:
         timestamp: _Timestamp = None,
     ) -> None:
         """Queues a tool call; ``arguments``/``output`` over 64 KiB are cut and marked."""
-    def append_tool(
-        self,
-        name: str,
-        arguments: str | Any = None,
-        output: str | Any = None,
-        *,
-        source: str = "python",
-        call_id: str | int | None = None,
-        error: bool = False,
-        duration_ms: float | None = None,
-        turn: str | int | None = None,
-        meta: dict[str, Any] | None = None,
-        timestamp: _Timestamp = None,
-    ) -> int | None:
-        """:meth:`log_tool`, returning the seq once the record is fdatasynced."""
     def log_handoff(
         self,
         from_agent: str | None,
