@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `CONVLOG_REPORT_SCALE` | `1` | multiplies every size below |
 //! | `CONVLOG_REPORT_REPS` | `5` | alternating rounds of the round-based scenarios |
-//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python` |
+//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,redact` |
 //! | `CONVLOG_REPORT_DIR` | `target/tmp` | where the logs are written (same filesystem for every side) |
 //! | `CONVLOG_REPORT_KEEP` | unset | keep the generated files |
 //! | `CONVLOG_REPORT_SINGLE_N` | 2000 | appends in the one-producer scenario |
@@ -25,6 +25,8 @@
 //! | `CONVLOG_REPORT_EXPORT_N` | 1000000 | messages in the exported / verified log |
 //! | `CONVLOG_REPORT_LATENCY_N` | 20000 | `Session::log` calls timed |
 //! | `CONVLOG_REPORT_SHIP_N` | 10000 | messages per session shipped (40 sessions) |
+//! | `CONVLOG_REPORT_REDACT_CALLS` | 400000 | `Policy::all().redact` calls timed per round |
+//! | `CONVLOG_REPORT_REDACT_N` | 100000 | messages ingested with and without `--redact all` |
 //! | `CONVLOG_TEST_PG_URL` | unset | a PostgreSQL to ship to; without it `ship` is skipped |
 //! | `CONVLOG_TEST_PYTHON` | unset | a python with `pip install ./python`; without it `python` is skipped |
 //!
@@ -41,6 +43,8 @@ use convlog::Session;
 use convlog::export::{self, ExportOptions};
 
 mod concurrent;
+#[path = "../../tests/redact/corpus.rs"]
+mod corpus;
 mod export_memory;
 mod harness;
 mod ingest;
@@ -48,6 +52,7 @@ mod latency;
 mod pingpong;
 mod procs;
 mod python;
+mod redact;
 mod seed;
 mod sessions;
 #[cfg(feature = "postgres")]
@@ -123,6 +128,9 @@ fn main() {
     }
     if cfg.wants("python") {
         python(&cfg, &mut rows);
+    }
+    if cfg.wants("redact") {
+        redact::redaction(&cfg, &mut rows);
     }
     println!();
     print_table(&rows);

@@ -26,12 +26,14 @@ pub struct Settings {
     pub max_content_bytes: Option<usize>,
     pub export_on_end: Option<bool>,
     pub lock_timeout: Option<f64>,
+    /// What the library redacts before encoding (`redact=`, `redact_key=`).
+    pub redact: convlog::redact::Policy,
 }
 
 impl Settings {
     fn options(&self) -> Result<Options> {
         // The binding echoes through Python's `logging` instead.
-        let mut o = Options::default().echo(false);
+        let mut o = Options::default().echo(false).redact(self.redact.clone());
         if let Some(n) = self.max_content_bytes {
             o.max_content_bytes = n;
         }
@@ -280,6 +282,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
         tools: None,
+        redact: Default::default(),
     })
 }
 

@@ -246,6 +246,11 @@ struct Session {
     engine: Arc<Engine>,
     ended: AtomicBool,
     echo: bool,
+    /// The library redacts what it writes; the echo, printed here before
+    /// the write, shows the same redacted text.
+    policy: convlog::redact::Policy,
+    /// `redactor=`: the caller's own detector, run on the content first.
+    redactor: Option<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -253,7 +258,8 @@ impl Session {
     /// Creates a new log ``conversation_YYYYMMDD_HHMMSS.jsonl`` in ``dir``
     /// (made 0700 if missing).
     #[staticmethod]
-    #[pyo3(signature = (dir = PathBuf::from("conversations"), *, max_content_bytes = None, export_on_end = None, lock_timeout = None, echo = true))]
+    #[pyo3(signature = (dir = PathBuf::from("conversations"), *, max_content_bytes = None, export_on_end = None, lock_timeout = None, echo = true, redact = None, redact_key = None, redactor = None))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         dir: PathBuf,
@@ -261,21 +267,27 @@ impl Session {
         export_on_end: Option<bool>,
         lock_timeout: Option<f64>,
         echo: bool,
+        redact: Option<&str>,
+        redact_key: Option<PathBuf>,
+        redactor: Option<Py<PyAny>>,
     ) -> PyResult<Session> {
+        let policy = policy(py, redact, redact_key, &dir)?;
         let settings = Settings {
             max_content_bytes,
             export_on_end,
             lock_timeout,
+            redact: policy.clone(),
         };
         let engine = py
             .detach(|| Engine::create(&dir, &settings))
             .map_err(|e| to_pyerr(py, &e, Some(&dir)))?;
-        Ok(Session::new(engine, echo))
+        Ok(Session::new(engine, echo, policy, redactor))
     }
 
     /// Reopens an existing log to append to it. An ended log is refused.
     #[staticmethod]
-    #[pyo3(signature = (path, *, max_content_bytes = None, export_on_end = None, lock_timeout = None, echo = true))]
+    #[pyo3(signature = (path, *, max_content_bytes = None, export_on_end = None, lock_timeout = None, echo = true, redact = None, redact_key = None, redactor = None))]
+    #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
         path: PathBuf,
@@ -283,16 +295,21 @@ impl Session {
         export_on_end: Option<bool>,
         lock_timeout: Option<f64>,
         echo: bool,
+        redact: Option<&str>,
+        redact_key: Option<PathBuf>,
+        redactor: Option<Py<PyAny>>,
     ) -> PyResult<Session> {
+        let policy = policy(py, redact, redact_key, &path)?;
         let settings = Settings {
             max_content_bytes,
             export_on_end,
             lock_timeout,
+            redact: policy.clone(),
         };
         let engine = py
             .detach(|| Engine::open(&path, &settings))
             .map_err(|e| to_pyerr(py, &e, Some(&path)))?;
-        Ok(Session::new(engine, echo))
+        Ok(Session::new(engine, echo, policy, redactor))
     }
 
     /// Queues a message and returns at once. It never waits on the disk and
@@ -600,7 +617,12 @@ impl Drop for Session {
 }
 
 impl Session {
-    fn new(engine: Engine, echo: bool) -> Session {
+    fn new(
+        engine: Engine,
+        echo: bool,
+        policy: convlog::redact::Policy,
+        redactor: Option<Py<PyAny>>,
+    ) -> Session {
         let engine = Arc::new(engine);
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|w| w.strong_count() > 0);
@@ -610,6 +632,8 @@ impl Session {
             engine,
             ended: AtomicBool::new(false),
             echo,
+            policy,
+            redactor,
         }
     }
 
@@ -621,7 +645,15 @@ impl Session {
     /// and prints the console line.
     fn prepare(&self, py: Python<'_>, built: Result<Msg, String>) -> PyResult<engine::Prepared> {
         let path = self.engine.path();
-        let msg = built.map_err(|e| invalid(py, e, Some(path)))?;
+        let mut msg = built.map_err(|e| invalid(py, e, Some(path)))?;
+        if let Some(redactor) = &self.redactor {
+            // The caller's detector (Presidio, say) sees the text first, and
+            // its result is what the library's own detectors then read.
+            let out = redactor.call1(py, (msg.content.as_str(),))?;
+            msg.content = out.extract::<String>(py).map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err("redactor must return a str")
+            })?;
+        }
         if self.ended.load(Ordering::Acquire) {
             return Err(to_pyerr(
                 py,
@@ -634,10 +666,37 @@ impl Session {
         let role = msg.role.clone();
         let m = self.engine.check(msg).map_err(|e| self.err(py, &e))?;
         if self.echo && !m.content.trim().is_empty() {
-            echo(py, Msg::tag(&role), &m.content)?;
+            match self.policy.redact(&m.content) {
+                Some(r) => echo(py, Msg::tag(&role), &r.text)?,
+                None => echo(py, Msg::tag(&role), &m.content)?,
+            }
         }
         Ok(m)
     }
+}
+
+/// The policy `redact=` and `redact_key=` ask for: kinds as in the CLI
+/// (`"card,phone"`, `"all"`), the key file read now, so that an unknown
+/// kind or a missing key fails when the session opens, never per message.
+fn policy(
+    py: Python<'_>,
+    redact: Option<&str>,
+    key: Option<PathBuf>,
+    path: &std::path::Path,
+) -> PyResult<convlog::redact::Policy> {
+    let policy = match redact {
+        Some(kinds) => convlog::redact::Policy::parse(kinds),
+        None if key.is_some() => Err(engine::Error::InvalidInput(
+            "redact_key needs redact= (the kinds to redact)".into(),
+        )),
+        None => Ok(convlog::redact::Policy::none()),
+    };
+    policy
+        .and_then(|p| match &key {
+            Some(k) => p.key_file(k),
+            None => Ok(p),
+        })
+        .map_err(|e| to_pyerr(py, &e, Some(path)))
 }
 
 /// The `convlog` logger, fetched once.

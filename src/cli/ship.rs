@@ -10,6 +10,7 @@ use convlog::{Error, Result};
 use convlog::Recovery;
 
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::{paths_or_default, runtime};
 
 #[derive(Args, Debug)]
@@ -51,6 +52,10 @@ pub struct ShipArgs {
     /// Print nothing but problems.
     #[arg(short, long)]
     quiet: bool,
+    /// Redact each message's content on its way to the database, for logs
+    /// written without redaction (the logs are left as they are).
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 pub fn run(a: ShipArgs) -> Result<Exit> {
@@ -70,6 +75,7 @@ pub fn run(a: ShipArgs) -> Result<Exit> {
         create_schema: true,
         max_backoff: Duration::from_secs(a.max_backoff),
         batch_rows: a.batch as usize,
+        redact: a.redact.policy()?,
         ..Options::default()
     };
     let quiet = a.quiet;

@@ -58,6 +58,9 @@ pub struct Options {
     pub batch_rows: usize,
     /// How rows reach the messages table.
     pub method: Method,
+    /// Personal data to redact from each message's content on its way to
+    /// the database, for logs written without redaction. Default: none.
+    pub redact: crate::redact::Policy,
 }
 
 /// How a batch's rows reach `convlog.messages`.
@@ -85,6 +88,7 @@ impl Default for Options {
             max_backoff: Duration::from_secs(10),
             batch_rows: 20_000,
             method: Method::Direct,
+            redact: crate::redact::Policy::none(),
         }
     }
 }
@@ -412,6 +416,7 @@ pub async fn ship(
             follow: opts.follow,
             poll: opts.poll,
             batch_rows: opts.batch_rows.max(1),
+            redact: opts.redact.clone(),
         };
         let rs = reader_stop.clone();
         std::thread::Builder::new()

@@ -86,6 +86,7 @@ pub(crate) struct ReadOptions {
     pub follow: bool,
     pub poll: Duration,
     pub batch_rows: usize,
+    pub redact: crate::redact::Policy,
 }
 
 #[derive(Default)]
@@ -292,6 +293,12 @@ fn scan_new(
                     if let Some(g) = segs.last_mut() {
                         g.starts.push(g.rows.len());
                         g.seqs.push(m.seq);
+                        let redacted = opts.redact.redact(&m.content).map(|r| {
+                            let mut m = m.clone();
+                            m.content = std::borrow::Cow::Owned(r.text);
+                            m
+                        });
+                        let m = redacted.as_ref().unwrap_or(m);
                         encode_row(&mut g.rows, &s.id, m).map_err(|why| Error::Damaged {
                             path: log.to_path_buf(),
                             line: 0,

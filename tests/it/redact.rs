@@ -320,7 +320,8 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
     let filler = "and then some more words about the booking ".repeat(300);
     for cycle in 0..6u64 {
         let mut child = convlog_command()
-            .args(["ingest", "--echo", "--redact", "all"])
+            .env("CONVLOG_LOG", "info")
+            .args(["ingest", "--ack", "--echo", "--redact", "all"])
             .arg(&log)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -341,12 +342,27 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(150 + 70 * cycle));
+        // Drained as it comes, so the echo never blocks the writer.
+        let mut err = child.stderr.take().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut v);
+            v
+        });
+        // Wait for the first acknowledged record, then kill while the
+        // batches behind it are being written.
+        let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut acks, &mut first).unwrap();
+        assert!(!first.is_empty(), "ingest acknowledged nothing");
+        console.extend(first.as_bytes());
+        std::thread::sleep(Duration::from_millis(10 + 25 * cycle));
         child.kill().unwrap();
         let out = child.wait_with_output().unwrap();
         feeder.join().unwrap();
-        console.extend(out.stdout);
-        console.extend(out.stderr);
+        std::io::Read::read_to_end(&mut acks, &mut console).unwrap();
+        assert!(out.stderr.is_empty());
+        console.extend(drain.join().unwrap());
     }
     // Reopening cuts any torn tail into LOG.broken; verify and export read it all.
     let out = run(&["verify", "--repair"], &[&log]);
@@ -355,7 +371,114 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
     let out = run(&["export", "-o", "-"], &[&log]);
     console.extend(out.stdout);
     console.extend(out.stderr);
-    assert!(convlog::read::inspect(&log).unwrap().messages > 0);
+    let report = convlog::read::inspect(&log).unwrap();
+    assert!(report.messages > 0);
+    let torn = crate::util::broken_files(&log).len();
+    println!(
+        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
+        report.messages
+    );
+    assert_no_raw("the console", &console);
+    assert_no_raw("the directory", &all_bytes(dir.path()));
+}
+
+const CHILD_ENV: &str = "CONVLOG_REDACT_CRASH_CHILD";
+
+/// Not a test by itself: the child of the test below. It appends messages
+/// full of personal data with every kind redacted, from four tasks, each
+/// batch written a byte per `write` (crash.rs's `ChunkedIo`), so that a
+/// SIGKILL often tears a batch and leaves a real torn tail.
+#[test]
+fn redact_crash_child() {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let mut opts = quiet().echo(true).redact(Policy::all());
+        opts.io = std::sync::Arc::new(crate::crash::ChunkedIo(1));
+        let s = Session::open_with(&path, opts).expect("child: open the log");
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let filler = "so that was the booking and the rest of it ".repeat(40);
+                    for i in 0..20_000u64 {
+                        let msg = Message::user(format!("{t}/{i}: {SAID} {filler} {SAID}"), "stt");
+                        let seq = s.append(msg).await.expect("child: append").unwrap();
+                        println!("ACK {seq}");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+/// kill -9 of a writer with redaction on, mid-batch (the batches are
+/// written in pieces, so kills tear them), six times; each restart cuts the
+/// torn tail into a `.broken` file. No file and no console output holds a
+/// raw value.
+#[test]
+fn a_torn_write_with_redaction_leaves_no_raw_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let mut console = Vec::new();
+    for cycle in 0..6u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "redact::redact_crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &log)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut v);
+            v
+        });
+        let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("ACK") {
+            line.clear();
+            if std::io::BufRead::read_line(&mut acks, &mut line).unwrap() == 0 {
+                break;
+            }
+            console.extend(line.as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(5 + 13 * cycle));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::io::Read::read_to_end(&mut acks, &mut console).unwrap();
+        console.extend(drain.join().unwrap());
+        if let Some(bytes) = convlog::read::inspect(&log).unwrap().torn_bytes() {
+            println!("cycle {cycle}: the kill tore {bytes} bytes");
+        }
+    }
+    let out = run(&["verify", "--repair"], &[&log]);
+    console.extend(out.stdout);
+    console.extend(out.stderr);
+    let report = convlog::read::inspect(&log).unwrap();
+    assert!(report.messages > 0 && report.is_intact());
+    let torn = crate::util::broken_files(&log).len();
+    println!(
+        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
+        report.messages
+    );
     assert_no_raw("the console", &console);
     assert_no_raw("the directory", &all_bytes(dir.path()));
 }

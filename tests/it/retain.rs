@@ -140,7 +140,24 @@ fn forget_deletes_the_rows_and_prune_requires_them_shipped() {
         stdout(&out)
     );
     // forget --to: `a`'s rows (its files are gone) and `b`'s files and rows.
-    run(&["ship", "--to", &db, "--quiet"], &[&b]);
+    // ship --redact: the database gets the redacted text; the log keeps its own.
+    let out = run(
+        &["ship", "--to", &db, "--quiet", "--redact", "phone"],
+        &[&b],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shipped: String = rt.block_on(async {
+        let c = crate::ship::connect(&db).await;
+        let row = c
+            .query_one(
+                "SELECT content FROM convlog.messages WHERE session_id = $1",
+                &[&id_b],
+            )
+            .await
+            .unwrap();
+        row.get(0)
+    });
+    assert_eq!(shipped, "call me on [PHONE]");
     let out = run(&["forget", &id_a, &id_b, "--to", &db], &[dir.path()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);

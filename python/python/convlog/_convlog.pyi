@@ -1,5 +1,5 @@
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +60,9 @@ class Session:
         export_on_end: bool | None = None,
         lock_timeout: float | None = None,
         echo: bool = True,
+        redact: str | None = None,
+        redact_key: str | os.PathLike[str] | None = None,
+        redactor: Callable[[str], str] | None = None,
     ) -> Session: ...
     @staticmethod
     def open(
@@ -69,6 +72,9 @@ class Session:
         export_on_end: bool | None = None,
         lock_timeout: float | None = None,
         echo: bool = True,
+        redact: str | None = None,
+        redact_key: str | os.PathLike[str] | None = None,
+        redactor: Callable[[str], str] | None = None,
     ) -> Session: ...
     def log(
         self,
