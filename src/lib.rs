@@ -64,6 +64,7 @@ pub mod import;
 mod json;
 pub mod line;
 mod log;
+pub mod parts;
 pub mod read;
 pub mod record;
 pub mod repair;

@@ -175,7 +175,9 @@ async def test_bare_session_emits_never_raise(logdir: Path) -> None:
     session.emit("close", None)
     session.emit("close", object())
     export = await recorder.aclose()
-    assert [r["content"] for r in convlog.messages(recorder.path)] == ["still recording"]
+    # A message over max_content_bytes is kept whole (issue 17, defect 2).
+    contents = [m["content"] for m in json.loads(export.read_text())["conversation"]]
+    assert contents == ["x" * (2 << 20), "still recording"]
     assert recorder.log.ended and export is not None
     # After the end, late events are ignored, not raised.
     session.emit("conversation_item_added", ConversationItemAddedEvent(item=good))
@@ -222,10 +224,13 @@ async def test_stream_agent_text_logs_fragments_without_duplicates(logdir: Path)
     await session.aclose()
     export = await recorder.aclose()
     rows = list(convlog.messages(recorder.path))
-    agent = [r for r in rows if r["role"] == "agent"]
-    assert len(agent) >= 2, rows  # logged as fragments while it streamed
-    assert len({r["turn"] for r in agent}) == 1
-    assert " ".join(r["content"] for r in agent) == reply
+    *fragments, final = [r for r in rows if r["role"] == "agent"]
+    assert len(fragments) >= 2, rows  # logged as fragments while it streamed
+    assert len({r["turn"] for r in fragments}) == 1
+    assert " ".join(r["content"] for r in fragments) == reply
+    # Then the history item, whole, in the fragments' place.
+    assert final["content"] == reply
+    assert final["meta"]["convlog.replaces"] == fragments[0]["turn"]
     conv = json.loads(export.read_text())["conversation"]
     assert [(m["role"], m["content"]) for m in conv] == [
         ("user", "stream please"),
@@ -248,13 +253,17 @@ async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -
     await session.aclose()
     export = await recorder.aclose()
     rows = list(convlog.messages(recorder.path))
-    agent = [r for r in rows if r["role"] == "agent"]
-    assert agent and len({r["turn"] for r in agent}) == 1
-    streamed = " ".join(r["content"] for r in agent)
+    *fragments, final = [r for r in rows if r["role"] == "agent"]
+    assert fragments and len({r["turn"] for r in fragments}) == 1
+    streamed = " ".join(r["content"] for r in fragments)
     assert " ".join(long_reply.split()).startswith(streamed)
-    assert {r["source"] for r in agent} == {"cartesia_tts"}
+    assert {r["source"] for r in fragments + [final]} == {"cartesia_tts"}
+    assert final["interrupted"] and final["content"] == messages_of(session)[1].text_content
     conv = json.loads(export.read_text())["conversation"]
-    assert [m["role"] for m in conv] == ["user", "agent"]
+    assert [(m["role"], m["content"]) for m in conv] == [
+        ("user", "tell me a story"),
+        ("agent", final["content"]),
+    ]
 
 
 async def test_inside_a_job_a_shutdown_callback_ends_the_log(logdir: Path) -> None:

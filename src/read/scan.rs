@@ -196,9 +196,10 @@ pub struct Report {
     pub ended: bool,
     /// Valid message records.
     pub messages: u64,
-    /// Valid message records of role `user`.
+    /// Messages of role `user`: valid message records, less the later
+    /// parts of a message split into several (see [`crate::parts`]).
     pub user_messages: u64,
-    /// Valid message records of role `agent`.
+    /// Messages of role `agent`, counted as `user_messages` are.
     pub agent_messages: u64,
     /// Message records handed to the caller under the recovery mode.
     pub delivered: u64,
@@ -550,9 +551,12 @@ impl Judge {
         match &rec {
             Record::Message(m) => {
                 self.report.messages += 1;
-                match m.role {
-                    crate::record::Role::User => self.report.user_messages += 1,
-                    crate::record::Role::Agent => self.report.agent_messages += 1,
+                // The later parts of one message (see `parts`) are not more messages.
+                if !crate::parts::marks(m.meta).continues() {
+                    match m.role {
+                        crate::record::Role::User => self.report.user_messages += 1,
+                        crate::record::Role::Agent => self.report.agent_messages += 1,
+                    }
                 }
                 if self.report.first_seq.is_none() {
                     self.report.first_seq = Some(seq);
