@@ -241,6 +241,7 @@ struct VerifyJson<'a> {
     duration_secs: Option<f64>,
     messages: Messages,
     damage: &'a [convlog::Damage],
+    tools: Tools,
     seq: Seqs,
     bytes: Bytes,
     advice: Option<String>,
@@ -253,6 +254,13 @@ struct Messages {
     user: u64,
     agent: u64,
     total: u64,
+}
+
+#[derive(Serialize)]
+struct Tools {
+    calls: u64,
+    errors: u64,
+    handoffs: u64,
 }
 
 #[derive(Serialize)]
@@ -286,6 +294,11 @@ pub fn verify(path: &Path) -> Result<String> {
             total: r.user_messages + r.agent_messages,
         },
         damage: &r.damage,
+        tools: Tools {
+            calls: r.tool_calls,
+            errors: r.tool_errors,
+            handoffs: r.handoffs,
+        },
         seq: Seqs {
             first: r.first_seq,
             last: r.last_seq,
@@ -307,6 +320,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
         timestamps: timestamps.parse::<TimestampStyle>()?,
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
+        tools: None,
     })
 }
 

@@ -18,7 +18,8 @@ fn path_arg(p: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 /// the same keys in the same order: ``path``, ``session``, ``state``
 /// (``ended``, ``open`` or ``damaged``), ``start``, ``stop``,
 /// ``duration_secs``, ``messages`` (``user``, ``agent``, ``total``),
-/// ``damage`` (every damaged line), ``seq``, ``bytes``, ``advice`` and
+/// ``damage`` (every damaged line), ``tools`` (``calls``, ``errors``,
+/// ``handoffs``), ``seq``, ``bytes``, ``advice`` and
 /// ``repair`` (always ``None``: this never repairs).
 #[pyfunction]
 pub fn verify<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

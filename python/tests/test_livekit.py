@@ -257,7 +257,7 @@ async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -
     assert fragments and len({r["turn"] for r in fragments}) == 1
     streamed = " ".join(r["content"] for r in fragments)
     assert " ".join(long_reply.split()).startswith(streamed)
-    assert {r["source"] for r in fragments + [final]} == {"cartesia_tts"}
+    assert {r["source"] for r in [*fragments, final]} == {"cartesia_tts"}
     assert final["interrupted"] and final["content"] == messages_of(session)[1].text_content
     conv = json.loads(export.read_text())["conversation"]
     assert [(m["role"], m["content"]) for m in conv] == [

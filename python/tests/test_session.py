@@ -243,7 +243,7 @@ def test_verify_says_what_the_cli_says(logdir: Path) -> None:
         assert report["state"] == state, report
         assert list(report) == [
             "path", "session", "state", "start", "stop", "duration_secs", "messages",
-            "damage", "seq", "bytes", "advice", "repair",
+            "damage", "tools", "seq", "bytes", "advice", "repair",
         ]  # fmt: skip
         assert report["session"] == log.id
         if cli:

@@ -3,10 +3,15 @@
 //! by the longest turn, not the log. The markers of [`parts`] put a
 //! message split into parts, and a streamed reply's final record, back
 //! together.
+//!
+//! A tool call or handoff never splits a turn: it is held back until the
+//! message that started before it is written, so the messages come out the
+//! same whether the export shows actions or not, and everything stays in
+//! the order it started.
 
 use std::borrow::Cow;
 
-use super::{ExportMessage, Render};
+use super::{Action, ExportMessage, Render};
 use crate::error::Result;
 use crate::parts;
 use crate::record::MessageRecord;
@@ -17,6 +22,8 @@ pub struct Merger<R> {
     merge: bool,
     pending: ExportMessage,
     has_pending: bool,
+    /// Actions logged after `pending` started, written after it.
+    held: Vec<Action>,
 }
 
 impl<R: Render> Merger<R> {
@@ -27,6 +34,7 @@ impl<R: Render> Merger<R> {
             merge,
             pending: ExportMessage::default(),
             has_pending: false,
+            held: Vec::new(),
         }
     }
 
@@ -61,19 +69,36 @@ impl<R: Render> Merger<R> {
             self.pending.fragments += 1;
             return Ok(());
         }
-        if self.has_pending {
-            self.out.message(&self.pending)?;
-        }
+        self.flush()?;
         self.pending.set_from(m);
         self.has_pending = true;
         Ok(())
     }
 
-    /// Flushes the last message and returns the renderer.
-    pub fn finish(mut self) -> Result<R> {
+    /// Feeds one tool call or handoff.
+    pub fn action(&mut self, a: Action) -> Result<()> {
+        if self.has_pending {
+            self.held.push(a);
+            Ok(())
+        } else {
+            self.out.action(&a)
+        }
+    }
+
+    /// Writes the pending message and the actions held behind it.
+    fn flush(&mut self) -> Result<()> {
         if self.has_pending {
             self.out.message(&self.pending)?;
         }
+        for a in self.held.drain(..) {
+            self.out.action(&a)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the last message and returns the renderer.
+    pub fn finish(mut self) -> Result<R> {
+        self.flush()?;
         Ok(self.out)
     }
 }

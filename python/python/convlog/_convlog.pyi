@@ -21,6 +21,11 @@ class _Messages(TypedDict):
     agent: int
     total: int
 
+class _Tools(TypedDict):
+    calls: int
+    errors: int
+    handoffs: int
+
 class _Seqs(TypedDict):
     first: int | None
     last: int | None
@@ -44,6 +49,7 @@ class VerifyReport(TypedDict):
     # "seq-regression", "missing-header", "after-end"), reason, and for
     # seq-gap expected/found, for seq-regression previous/found.
     damage: list[dict[str, Any]]
+    tools: _Tools
     seq: _Seqs
     bytes: _Bytes
     advice: str | None
