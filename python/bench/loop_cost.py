@@ -269,8 +269,10 @@ def summary(name: str, bare: list[Run] | None, rec: list[Run], p99_goal: float) 
         worst = f"worst max {max(r.max for r in bare):.0f} us bare"
         held = f"{med(r.blocks_per_event for r in bare):+.2f} bare"
         gbase = "bare " + gcs_per_10k(bare)
-    under_1ms = sum(r.max <= 1000 for r in rec)
     runs = len(rec)
+    # "max <= 1 ms in at least 4 of 5 runs" is "the 4th best max <= 1 ms".
+    k = min(4, runs)
+    kth = sorted(r.max for r in rec)[k - 1]
     return [
         (f"{name} p50, median of {runs}", f"{p50:.1f} us", base, "-", "<= 10 us", p50 <= 10),
         (
@@ -282,12 +284,12 @@ def summary(name: str, bare: list[Run] | None, rec: list[Run], p99_goal: float) 
             p99 <= p99_goal,
         ),
         (
-            f"{name} runs with max <= 1 ms",
-            f"{under_1ms} of {runs}",
+            f"{name} max, {k}th best of {runs} runs",
+            f"{kth:.0f} us",
             worst,
             "-",
-            ">= 4 of 5",
-            under_1ms >= min(4, runs),
+            "<= 1000 us",
+            kth <= 1000,
         ),
         (
             f"{name} blocks held per event",

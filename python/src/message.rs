@@ -30,6 +30,19 @@ pub enum Mode {
     Lenient,
 }
 
+/// The arguments' names, in their order.
+const NAMES: [&str; 9] = [
+    "role",
+    "content",
+    "source",
+    "turn",
+    "interrupted",
+    "speaker",
+    "lang",
+    "meta",
+    "timestamp",
+];
+
 /// The arguments of one write, as Python passed them.
 pub struct MsgArgs<'py> {
     role: Bound<'py, PyAny>,
@@ -65,27 +78,15 @@ impl<'py> MsgArgs<'py> {
         }
         if let Some(kw) = kwargs {
             for (k, v) in kw.iter() {
-                let key = k.cast::<PyString>()?;
-                let i = match key.to_str()? {
-                    "role" => 0,
-                    "content" => 1,
-                    "source" => 2,
-                    "turn" => 3,
-                    "interrupted" => 4,
-                    "speaker" => 5,
-                    "lang" => 6,
-                    "meta" => 7,
-                    "timestamp" => 8,
-                    other => {
-                        return Err(PyTypeError::new_err(format!(
-                            "{func}() got an unexpected keyword argument '{other}'"
-                        )));
-                    }
+                let key = k.cast::<PyString>()?.to_string_lossy();
+                let Some(i) = NAMES.iter().position(|n| *n == key) else {
+                    return Err(PyTypeError::new_err(format!(
+                        "{func}() got an unexpected keyword argument '{key}'"
+                    )));
                 };
                 if slots[i].is_some() {
                     return Err(PyTypeError::new_err(format!(
-                        "{func}() got multiple values for argument '{}'",
-                        key.to_str()?
+                        "{func}() got multiple values for argument '{key}'"
                     )));
                 }
                 slots[i] = Some(v);

@@ -3,7 +3,6 @@ against real livekit-agents AgentSessions, offline."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -13,28 +12,11 @@ import pytest
 from livekit.agents import Agent, AgentSession
 from livekit.agents.llm import ChatMessage
 from livekit.agents.voice.events import ConversationItemAddedEvent
-from test_livekit import audio_session, local_ts, messages_of, wait_for
+from test_livekit import audio_session, interrupted_reply, local_ts, messages_of, wait_for
 
 import convlog
 import convlog.livekit
 from lk_fakes import ScriptedLLM, SilenceTTS
-
-STORY = "This is a long answer that keeps going. " * 20
-
-
-async def interrupted_reply(logdir: Path, *, stream: bool) -> tuple[Path, list[ChatMessage]]:
-    """A real audio session whose reply is interrupted while it plays."""
-    session, stt = audio_session(ScriptedLLM({"tell me a story": STORY}), per_char=0.01)
-    recorder = convlog.livekit.record(session, logdir, stream_agent_text=stream, echo=False)
-    await session.start(Agent(instructions="x"))
-    await stt.lines.put("tell me a story")
-    await wait_for(lambda: session.agent_state == "speaking")
-    await asyncio.sleep(0.5)
-    await session.interrupt()
-    await wait_for(lambda: len(messages_of(session)) >= 2)
-    await session.aclose()
-    await recorder.aclose()
-    return recorder.path, messages_of(session)
 
 
 def merged(path: Path, fmt: str = "jsonl") -> str:
