@@ -12,6 +12,7 @@ mod livekit;
 mod message;
 mod read;
 mod session;
+mod tool;
 mod waiting;
 
 use pyo3::prelude::*;

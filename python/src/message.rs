@@ -175,6 +175,28 @@ pub fn mark_repaired(msg: &mut Msg, repaired: Vec<&'static str>) {
     }
 }
 
+/// `meta` and `timestamp` as :meth:`Session.log` takes them, for the other
+/// records' writes: the value, or why it cannot be stored.
+#[allow(clippy::type_complexity)]
+pub fn meta_and_timestamp(
+    py: Python<'_>,
+    meta: Option<&Bound<'_, PyAny>>,
+    timestamp: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Result<(Option<Value>, Option<String>), String>> {
+    let mut c = Converter {
+        mode: Mode::Strict,
+        repaired: Vec::new(),
+    };
+    let both = c
+        .meta(meta)
+        .and_then(|m| c.timestamp(py, timestamp).map(|t| (m, t)));
+    match both {
+        Ok(v) => Ok(Ok(v)),
+        Err(Failure::Invalid(why)) => Ok(Err(why)),
+        Err(Failure::Python(e)) => Err(e),
+    }
+}
+
 enum Failure {
     Invalid(String),
     Python(PyErr),
@@ -408,6 +430,15 @@ fn rfc3339(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<Result<String, Str
     Ok(Ok(local
         .call_method("isoformat", (), Some(&kw))?
         .extract::<String>()?))
+}
+
+/// `s` as UTF-8, with each unpaired surrogate (which UTF-8 cannot hold)
+/// as one U+FFFD.
+pub fn text_lossy(s: &Bound<'_, PyString>) -> PyResult<String> {
+    match s.to_str() {
+        Ok(t) => Ok(t.to_owned()),
+        Err(_) => lossy(s),
+    }
 }
 
 /// `s` with each unpaired surrogate as one U+FFFD (PyO3's own lossy

@@ -63,7 +63,7 @@ impl SessionOptions {
 /// which completes the awaitable through ``call_soon_threadsafe``.
 #[pyclass(frozen, module = "convlog", name = "Session")]
 pub struct Session {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     ended: AtomicBool,
     echo: bool,
 }
@@ -282,7 +282,7 @@ impl Session {
 
     /// True once :meth:`end` (or :meth:`end_async`) has been called.
     #[getter]
-    fn ended(&self) -> bool {
+    pub(crate) fn ended(&self) -> bool {
         self.ended.load(Ordering::Acquire)
     }
 

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - another livekit-agents
 
 from ._convlog import Session
 from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
+from ._tools import LiveKitTools
 
 __all__ = ["Recorder", "record"]
 
@@ -148,6 +149,7 @@ class Recorder(BaseRecorder):
         *,
         source: Source = None,
         stream_agent_text: bool = False,
+        tools: bool = True,
     ) -> None:
         super().__init__(log)
         self.session = session
@@ -161,6 +163,10 @@ class Recorder(BaseRecorder):
         on, off = session.on, session.off
         self._subscribe(on, off, "conversation_item_added", _handler(self._on_item_added))
         self._subscribe(on, off, "close", _handler(self._close_soon))
+        self._tools = LiveKitTools(session, log) if tools else None
+        if self._tools is not None:
+            for event, method in self._tools.handlers():
+                self._subscribe(on, off, event, _handler(method))
         self._register_shutdown()
         if self._stream is not None:
             # Room I/O sets its own transcription output in session.start(),
@@ -222,7 +228,11 @@ class Recorder(BaseRecorder):
         # On the agent's event loop for every history item: only what the
         # role, the text and the source need is read here; the ids, flags,
         # metrics and timestamp are read by `Session._record_item` in Rust.
-        if item is None or getattr(item, "type", None) != "message":
+        if item is None:
+            return
+        if getattr(item, "type", None) != "message":
+            if self._tools is not None:
+                self._tools.on_item(item)
             return
         lk_role = getattr(item, "role", None)
         if lk_role == "user":
@@ -271,6 +281,8 @@ class Recorder(BaseRecorder):
                 self._write("agent", fragment, source, turn=state.turn)
 
     async def _before_end(self) -> None:
+        if self._tools is not None:
+            self._tools.close()
         if self._stream is not None:
             self._streamed("", done=True)
 
@@ -352,6 +364,7 @@ def record(
     *,
     source: Source = None,
     stream_agent_text: bool = False,
+    tools: bool = True,
     log: Session | None = None,
     **options: Any,
 ) -> Recorder:
@@ -362,14 +375,16 @@ def record(
     ``options`` go to :meth:`convlog.Session.create` (``max_content_bytes``,
     ``export_on_end``, ``lock_timeout``, ``echo``). ``source`` overrides the
     source (a string, or ``{"user": …, "agent": …}``); ``log`` records into an
-    already open :class:`convlog.Session` instead.
+    already open :class:`convlog.Session` instead. Function calls
+    (``function_tools_executed``) and agent handoffs are recorded as tool and
+    handoff records; ``tools=False`` leaves them out.
 
     Called again for a session it is recording, ``record()`` returns the same
     recorder (one log, each message once) when the arguments are the same,
     and raises ``ValueError`` when they differ. Once that recorder is closed,
     ``record()`` starts a new log.
     """
-    call = call_key(dir, log, options, source, stream_agent_text)
+    call = call_key(dir, log, options, source, stream_agent_text, tools)
     existing = _recorders.existing(session, "record", call)
     if existing is not None:
         return existing  # type: ignore[return-value]
@@ -378,6 +393,7 @@ def record(
         open_log("record", dir, log, options),
         source=source,
         stream_agent_text=stream_agent_text,
+        tools=tools,
     )
     _recorders.remember(session, recorder, call)
     return recorder

@@ -29,6 +29,7 @@ from pipecat.frames.frames import TranscriptionFrame
 
 from ._convlog import Session
 from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
+from ._tools import PipecatTools
 
 __all__ = ["Recorder", "record"]
 
@@ -62,6 +63,7 @@ class Recorder(BaseRecorder):
         log: Session,
         *,
         source: Source = None,
+        tools: bool = True,
     ) -> None:
         super().__init__(log)
         self._sources = {"user": "pipecat_stt", "agent": "pipecat_tts"}
@@ -77,6 +79,15 @@ class Recorder(BaseRecorder):
             (assistant_aggregator, "on_assistant_turn_stopped", self._on_assistant_turn_stopped),
         ):
             self._subscribe(agg.add_event_handler, agg.remove_event_handler, event, handler)
+        self._tools = PipecatTools(assistant_aggregator, log) if tools else None
+        if self._tools is not None:
+            agg = assistant_aggregator
+            for event, handler in self._tools.handlers():
+                self._subscribe(agg.add_event_handler, agg.remove_event_handler, event, handler)
+
+    async def _before_end(self) -> None:
+        if self._tools is not None:
+            self._tools.close()
 
     def _on_user_frame(self, _processor: Any, frame: Any) -> None:
         # Every frame the user aggregator gets passes here: the least work.
@@ -130,6 +141,7 @@ def record(
     *,
     source: Source = None,
     task: Any = None,
+    tools: bool = True,
     log: Session | None = None,
     **options: Any,
 ) -> Recorder:
@@ -139,19 +151,25 @@ def record(
     ``options`` go to :meth:`convlog.Session.create`. ``source`` overrides the
     default sources ``pipecat_stt``/``pipecat_tts`` (a string, or
     ``{"user": "deepgram_stt", "agent": "cartesia_tts"}``). With ``task`` (a
-    ``PipelineTask``) the log is ended when the pipeline finishes.
+    ``PipelineTask``) the log is ended when the pipeline finishes. The
+    function calls that reach the assistant aggregator are recorded as tool
+    records; ``tools=False`` leaves them out.
 
     Called again for an aggregator pair it is recording, ``record()`` returns
     the same recorder when the arguments are the same, and raises
     ``ValueError`` when they differ; once that recorder is closed, it starts
     a new log.
     """
-    call = call_key(dir, log, options, source, id(assistant_aggregator), id(task))
+    call = call_key(dir, log, options, source, id(assistant_aggregator), id(task), tools)
     existing = _recorders.existing(user_aggregator, "record", call)
     if existing is not None:
         return existing  # type: ignore[return-value]
     recorder = Recorder(
-        user_aggregator, assistant_aggregator, open_log("record", dir, log, options), source=source
+        user_aggregator,
+        assistant_aggregator,
+        open_log("record", dir, log, options),
+        source=source,
+        tools=tools,
     )
     if task is not None:
         recorder._subscribe(
