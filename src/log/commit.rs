@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::line::{self as codec, Kind};
-use crate::log::{fsutil, recover};
+use crate::log::recover::{self, OpenedAt};
 use crate::read::scan::{DamageKind, Position};
 use crate::record::Record;
 
@@ -219,6 +219,8 @@ pub(crate) enum Request {
     /// Messages whose fields after `seq` are already encoded, back to back
     /// in `fields`. They get consecutive seqs in one write; the reply is the first.
     Append {
+        /// The kind of every record in `fields`.
+        kind: Kind,
         fields: Vec<u8>,
         parts: Parts,
         reply: Option<Reply>,
@@ -334,13 +336,6 @@ struct Writer {
     used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
     results: Vec<Result<u64>>,
-}
-
-/// Where the log stood when it was opened.
-pub(crate) struct OpenedAt {
-    pub len: u64,
-    pub lines: u64,
-    pub last_seq: u64,
 }
 
 /// One open log: its queue and its file. Shared by every handle and by the
@@ -649,7 +644,7 @@ impl Writer {
         let path = &shared.path;
         self.lock_file()?;
         let result = self.commit_locked(batch);
-        fsutil::unlock(&self.file, path);
+        crate::fs::unlock(&self.file, path);
         result
     }
 
@@ -674,10 +669,10 @@ impl Writer {
             return self.file.lock().map_err(|e| Error::io(path, "lock", e));
         };
         if timeout <= LOCK_NOTICE {
-            return fsutil::lock_exclusive(&self.file, path, Some(timeout));
+            return crate::fs::lock_exclusive(&self.file, path, Some(timeout));
         }
         let start = Instant::now();
-        match fsutil::lock_exclusive(&self.file, path, Some(LOCK_NOTICE)) {
+        match crate::fs::lock_exclusive(&self.file, path, Some(LOCK_NOTICE)) {
             Err(Error::LockTimeout { .. }) => {}
             done => return done,
         }
@@ -687,7 +682,7 @@ impl Writer {
             path.display(), timeout.as_secs_f64()
         );
         let rest = timeout.saturating_sub(start.elapsed());
-        match fsutil::lock_exclusive(&self.file, path, Some(rest)) {
+        match crate::fs::lock_exclusive(&self.file, path, Some(rest)) {
             Err(Error::LockTimeout { path, .. }) => Err(Error::LockTimeout {
                 path,
                 waited: start.elapsed(),
@@ -704,7 +699,7 @@ impl Writer {
             .file
             .metadata()
             .map_err(|e| Error::io(path, "fstat", e))?;
-        if !fsutil::same_file(&meta, path)? {
+        if !crate::fs::same_file(&meta, path)? {
             return Err(self.poison(format!(
                 "{} was removed or replaced by another file while open",
                 path.display()
@@ -729,14 +724,16 @@ impl Writer {
             results.push(Ok(seq + 1));
             match req {
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::One,
                     ..
                 } => {
                     seq += 1;
-                    codec::frame(Kind::Message, seq, fields, &mut self.buf);
+                    codec::frame(*kind, seq, fields, &mut self.buf);
                 }
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::Many(ends),
                     ..
@@ -744,7 +741,7 @@ impl Writer {
                     let mut start = 0;
                     for &end in ends {
                         seq += 1;
-                        codec::frame(Kind::Message, seq, &fields[start..end], &mut self.buf);
+                        codec::frame(*kind, seq, &fields[start..end], &mut self.buf);
                         start = end;
                     }
                 }

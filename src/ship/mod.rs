@@ -176,13 +176,14 @@ pub async fn ship(
     result.map(|()| db.ledger.summary)
 }
 
-/// The sessions among `logs` that the database holds ended and whole (no
-/// gap an earlier `--recovery skip-corrupt` run left), so that a restarted
-/// shipper does not read every old log again.
+/// The sessions among `logs` that the database holds ended, so that a
+/// restarted shipper does not read every old log again. A session is
+/// recorded ended only once all of it is there (see `read`), so ended is
+/// whole.
 async fn complete_sessions(db: &Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<String>> {
     let mut ids = Vec::with_capacity(logs.len());
     for log in logs {
-        if let Ok(f) = crate::log::fsutil::open_read(log)
+        if let Ok(f) = crate::fs::open_read(log)
             && let Some((id, _)) = read::header_of(&f)
         {
             ids.push(id);
@@ -199,10 +200,8 @@ async fn complete_sessions(db: &Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<Str
             async {
                 Ok(client
                     .query(
-                        "SELECT s.id FROM convlog.sessions s
-                      WHERE s.ended IS NOT NULL AND s.id = ANY($1::text[])
-                        AND (SELECT coalesce(max(m.seq), 0) = count(*)
-                               FROM convlog.messages m WHERE m.session_id = s.id)",
+                        "SELECT id FROM convlog.sessions
+                      WHERE ended IS NOT NULL AND id = ANY($1::text[])",
                         &[&chunk],
                     )
                     .await?)

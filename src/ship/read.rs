@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 
 use crate::Recovery;
 use crate::error::Error;
-use crate::log::fsutil;
 use crate::read::find_logs;
 use crate::read::scan::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
 use crate::record::Record;
@@ -127,6 +126,10 @@ struct FileState {
     /// Shipped up to damage the mode stops at, or not a log: left alone
     /// until the file changes.
     parked: bool,
+    /// Records were skipped as damaged (`skip-corrupt`) since the scan
+    /// from the start: the end is not recorded, so the session stays open
+    /// in the database (and is read again) until a run ships it whole.
+    skipped: bool,
 }
 
 /// Gathers segments into batches of about `batch_rows` rows and sends them.
@@ -228,7 +231,7 @@ fn step(
         log: log.to_path_buf(),
         detail: e.to_string(),
     };
-    let file = match fsutil::open_read(log) {
+    let file = match crate::fs::open_read(log) {
         Ok(f) => f,
         Err(e) => {
             // Reported once per change, not on every poll.
@@ -278,6 +281,7 @@ fn step(
         st.pos = Position::default();
         st.session = None;
         st.parked = false;
+        st.skipped = false;
     }
     st.header_crc = header.map(|h| h.1);
     let unread = meta.len().saturating_sub(st.pos.offset);
@@ -386,6 +390,9 @@ fn scan_new(
                     None
                 }
             }
+            // The shipped table holds messages; tool calls and handoffs
+            // stay in the log (and its exports).
+            Record::Tool(_) | Record::Handoff(_) => continue,
             Record::End { seq, ts } => {
                 let Some(s) = &session else { continue };
                 let g = cur.get_or_insert_with(|| Segment::new(s.clone()));
@@ -429,7 +436,11 @@ fn scan_new(
         st.parked = true;
         return Ok(true);
     }
-    for seg in held {
+    st.skipped |= report.mid_file_damage().next().is_some();
+    for mut seg in held {
+        if st.skipped {
+            seg.end = None;
+        }
         if !out.push(seg) {
             return Ok(false);
         }

@@ -221,6 +221,11 @@ fn a_gap_left_by_skip_corrupt_is_filled_by_a_later_run() {
     let out = ship(&[&l, "--to", &url, "--recovery", "skip-corrupt"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(count(&url, "SELECT count(*) FROM convlog.messages"), 9);
+    assert_eq!(
+        count(&url, "SELECT count(ended) FROM convlog.sessions"),
+        0,
+        "a session with a gap is not recorded ended"
+    );
 
     std::fs::write(&log, &good).unwrap();
     let out = ship(&[&l, "--to", &url]);
