@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::Recovery;
 use crate::error::Error;
 use crate::read::find_logs;
-use crate::read::scan::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
+use crate::read::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
 use crate::record::Record;
 
 use super::Stop;
