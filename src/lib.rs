@@ -67,6 +67,10 @@ mod log;
 pub mod read;
 pub mod record;
 pub mod repair;
+#[cfg(feature = "search")]
+pub mod search;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "postgres")]
 pub mod ship;
 pub mod stats;

@@ -9,11 +9,10 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
-use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
+use convlog::export::{ExportMessage, ExportOptions, escape_controls};
+use convlog::search::{Query, search_log};
 use convlog::stats::read_header;
-use convlog::time::parse_ts;
 use convlog::{Recovery, Result, Role};
-use regex::Regex;
 use serde::Serialize;
 
 use super::PathsArg;
@@ -62,36 +61,6 @@ pub struct SearchArgs {
     json: bool,
 }
 
-struct Filters {
-    re: Regex,
-    role: Option<Role>,
-    source: Option<String>,
-    speaker: Option<String>,
-    since: Option<DateTime<FixedOffset>>,
-    until: Option<DateTime<FixedOffset>>,
-}
-
-impl Filters {
-    fn keep(&self, m: &ExportMessage) -> Result<bool> {
-        if self.role.is_some_and(|r| r != m.role())
-            || self.source.as_ref().is_some_and(|s| *s != m.source)
-            || self
-                .speaker
-                .as_ref()
-                .is_some_and(|s| m.speaker.as_deref() != Some(s))
-        {
-            return Ok(false);
-        }
-        if self.since.is_some() || self.until.is_some() {
-            let t = parse_ts(&m.ts)?;
-            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
 #[derive(Serialize)]
 struct Span {
     start: usize,
@@ -115,9 +84,8 @@ struct MatchJson<'a> {
     matches: Vec<Span>,
 }
 
-/// A renderer that prints the messages that match.
-struct SearchSink<'a> {
-    filters: &'a Filters,
+/// Prints the messages that match.
+struct Printer<'a> {
     out: &'a mut Vec<u8>,
     log: &'a Path,
     session: Option<&'a str>,
@@ -126,23 +94,9 @@ struct SearchSink<'a> {
     found: u64,
 }
 
-impl Render for SearchSink<'_> {
-    fn begin(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn message(&mut self, m: &ExportMessage) -> Result<()> {
-        if !self.filters.keep(m)? || !self.filters.re.is_match(&m.content) {
-            return Ok(());
-        }
+impl Printer<'_> {
+    fn print(&mut self, m: &ExportMessage, spans: &[(usize, usize)]) -> Result<()> {
         self.found += 1;
-        let spans: Vec<(usize, usize)> = self
-            .filters
-            .re
-            .find_iter(&m.content)
-            .filter(|x| !x.is_empty())
-            .map(|x| (x.start(), x.end()))
-            .collect();
         if self.json {
             let v = MatchJson {
                 path: self.log.display().to_string(),
@@ -170,7 +124,7 @@ impl Render for SearchSink<'_> {
         let text = &m.content;
         let mut shown = String::with_capacity(text.len() + 16);
         let mut at = 0;
-        for &(s, e) in &spans {
+        for &(s, e) in spans {
             shown.push_str(&escape_controls(&text[at..s]));
             shown.push_str(&p.bold(&p.red(&escape_controls(&text[s..e]))));
             at = e;
@@ -188,10 +142,6 @@ impl Render for SearchSink<'_> {
         );
         Ok(())
     }
-
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 fn session_matches(want: &str, log: &Path, id: Option<&str>) -> bool {
@@ -204,30 +154,19 @@ fn session_matches(want: &str, log: &Path, id: Option<&str>) -> bool {
 }
 
 pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
-    let pattern = if a.fixed_strings {
-        regex::escape(&a.pattern)
-    } else {
-        a.pattern.clone()
-    };
-    let re = match regex::RegexBuilder::new(&pattern)
-        .case_insensitive(a.ignore_case)
-        .build()
-    {
-        Ok(re) => re,
+    let mut query = match Query::new(&a.pattern, a.fixed_strings, a.ignore_case) {
+        Ok(q) => q,
         Err(e) => {
             // A bad pattern is a usage error: exit 2, as grep and ripgrep do.
-            eprintln!("convlog: invalid pattern: {e}");
+            eprintln!("convlog: {e}");
             return Ok(Exit::Error);
         }
     };
-    let filters = Filters {
-        re,
-        role: a.role,
-        source: a.source,
-        speaker: a.speaker,
-        since: a.since,
-        until: a.until,
-    };
+    query.role = a.role;
+    query.source = a.source;
+    query.speaker = a.speaker;
+    query.since = a.since;
+    query.until = a.until;
     let mut exit = Tracker::new();
     let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
@@ -250,8 +189,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
             {
                 return Ok(0);
             }
-            let sink = SearchSink {
-                filters: &filters,
+            let mut printer = Printer {
                 out: &mut buf,
                 log,
                 session: id,
@@ -259,7 +197,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
                 paint: Paint(color),
                 found: 0,
             };
-            let (sink, rep) = render_with(log, sink, &opts)?;
+            let rep = search_log(log, &query, &opts, |m, spans| printer.print(m, spans))?;
             let skipped = rep.mid_file_damage().count();
             if skipped > 0 {
                 eprintln!(
@@ -267,7 +205,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
                     log.display()
                 );
             }
-            Ok(sink.found)
+            Ok(printer.found)
         })();
         match result {
             Ok(n) => found += n,

@@ -38,6 +38,7 @@
 //! | `csv`      | RFC 4180: header row, CRLF line ends, fields quoted when needed |
 //! | `srt`      | numbered cues `00:00:01,234 --> 00:00:03,000` with `[USER] …` |
 //! | `vtt`      | `WEBVTT` cues `00:00:01.234 --> 00:00:03.000` with `<v User>…` |
+//! | `html`     | an `<li>` with role, offset, source, flags and latency bars, in one self-contained page |
 //!
 //! `text` is one message per line and is meant for a terminal, so newlines
 //! and control characters in the content are escaped ([`escape_controls`]):
@@ -71,6 +72,7 @@ use crate::record::{Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
 mod csv;
+pub mod html;
 mod json;
 mod jsonl;
 mod markdown;
@@ -80,6 +82,7 @@ mod subtitles;
 mod text;
 
 pub(crate) use csv::CsvRender;
+pub(crate) use html::HtmlRender;
 pub(crate) use json::JsonRender;
 pub(crate) use jsonl::JsonlRender;
 pub(crate) use markdown::MarkdownRender;
@@ -189,11 +192,17 @@ pub enum Format {
         value(help = "WebVTT subtitles, timed from the session start")
     )]
     Vtt,
+    /// The session as one self-contained page (timeline, latency, damage).
+    #[cfg_attr(
+        feature = "cli",
+        value(help = "One self-contained HTML page: timeline, conversation, latency bars, damage")
+    )]
+    Html,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Json,
         Format::Jsonl,
         Format::Markdown,
@@ -201,6 +210,7 @@ impl Format {
         Format::Csv,
         Format::Srt,
         Format::Vtt,
+        Format::Html,
     ];
 
     /// The name `--format` takes.
@@ -213,6 +223,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
+            Format::Html => "html",
         }
     }
 
@@ -309,6 +320,7 @@ enum Renderer<W> {
     Text(TextRender<W>),
     Csv(CsvRender<W>),
     Subtitles(SubtitleRender<W>),
+    Html(Box<HtmlRender<W>>),
 }
 
 impl<W: Write> Renderer<W> {
@@ -339,6 +351,13 @@ impl<W: Write> Renderer<W> {
                     crate::stats::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
                 Renderer::Subtitles(SubtitleRender::new(out, dest, kind, origin))
             }
+            Format::Html => Renderer::Html(Box::new(HtmlRender::new(
+                out,
+                dest,
+                log,
+                opts,
+                html::PageOptions::default(),
+            )?)),
         })
     }
 }
@@ -352,6 +371,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.begin(),
             Renderer::Csv(r) => r.begin(),
             Renderer::Subtitles(r) => r.begin(),
+            Renderer::Html(r) => r.begin(),
         }
     }
 
@@ -363,6 +383,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.message(m),
             Renderer::Csv(r) => r.message(m),
             Renderer::Subtitles(r) => r.message(m),
+            Renderer::Html(r) => r.message(m),
         }
     }
 
@@ -374,6 +395,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.finish(),
             Renderer::Csv(r) => r.finish(),
             Renderer::Subtitles(r) => r.finish(),
+            Renderer::Html(r) => r.finish(),
         }
     }
 }

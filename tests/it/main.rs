@@ -30,9 +30,11 @@ mod import;
 mod ingest_input;
 mod insight;
 mod symlinked_dirs;
+mod viewer;
 mod write_path;
 
 // Suites that need a system beside Rust: they skip with a printed reason,
 // unless `CONVLOG_REQUIRE_ALL=1`.
+mod browser;
 mod python;
 mod ship;
