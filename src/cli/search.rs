@@ -10,8 +10,8 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
 use convlog::export::{ExportMessage, ExportOptions, escape_controls};
+use convlog::read::read_header;
 use convlog::search::{Query, search_log};
-use convlog::stats::read_header;
 use convlog::{Recovery, Result, Role};
 use serde::Serialize;
 

@@ -442,7 +442,7 @@ async fn download_log(
     };
     let read = blocking(move || {
         use std::io::Read;
-        let mut f = crate::log::fsutil::open_read(&log)?;
+        let mut f = crate::fs::open_read(&log)?;
         let mut out = Vec::new();
         f.read_to_end(&mut out)
             .map_err(|e| Error::io(&log, "read", e))?;
