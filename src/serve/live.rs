@@ -284,26 +284,34 @@ pub async fn events(
     let after = q.0.after.unwrap_or(0);
     let (missed, rx) = app.hubs.subscribe(&log, after);
     let state = (VecDeque::from(missed), rx, false);
-    let stream = futures_util::stream::unfold(state, |(mut missed, mut rx, over)| async move {
-        if over {
-            return None;
-        }
-        let ev = match missed.pop_front() {
-            Some(ev) => ev,
-            None => match rx.as_mut()?.recv().await {
-                Ok(ev) => ev,
-                Err(broadcast::error::RecvError::Lagged(_)) => Arc::new(Ev {
-                    seq: 0,
-                    name: "reload",
-                    data: "{}".into(),
-                    last: true,
-                }),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-        };
-        let event = Event::default().event(ev.name).data(ev.data.as_str());
-        Some((Ok::<_, Infallible>(event), (missed, rx, ev.last)))
-    });
+    let stream =
+        futures_util::stream::unfold(state, move |(mut missed, mut rx, over)| async move {
+            if over {
+                return None;
+            }
+            // A new follower starts from the log's first record: what the page
+            // already shows is skipped here.
+            let ev = loop {
+                let ev = match missed.pop_front() {
+                    Some(ev) => ev,
+                    None => match rx.as_mut()?.recv().await {
+                        Ok(ev) => ev,
+                        Err(broadcast::error::RecvError::Lagged(_)) => Arc::new(Ev {
+                            seq: 0,
+                            name: "reload",
+                            data: "{}".into(),
+                            last: true,
+                        }),
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                };
+                if ev.seq == 0 || ev.seq > after {
+                    break ev;
+                }
+            };
+            let event = Event::default().event(ev.name).data(ev.data.as_str());
+            Some((Ok::<_, Infallible>(event), (missed, rx, ev.last)))
+        });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -7,200 +7,22 @@
 //! Without Chromium the suite skips with a printed reason, unless
 //! `CONVLOG_REQUIRE_ALL=1`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convlog::Session;
 use convlog::record::Message;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::{LogBuilder, quiet, skip};
 use crate::viewer::{Server, sample_log};
+use crate::webdriver::Browser;
 
 /// Where the screenshots go.
 pub fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn find(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|d| names.iter().map(move |n| d.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// A chromedriver process and one browser session on it.
-pub struct Browser {
-    driver: Child,
-    port: u16,
-    session: String,
-}
-
-impl Browser {
-    /// Starts headless Chromium, or says why it cannot.
-    pub fn start() -> Result<Browser, String> {
-        let driver = find(&["chromedriver"])
-            .ok_or("chromedriver is not installed (apt-get install chromium-driver)")?;
-        let chromium = find(&["chromium", "chromium-browser"])
-            .ok_or("chromium is not installed (apt-get install chromium)")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("chromedriver did not start: {e}"))?;
-        let mut b = Browser {
-            driver: child,
-            port,
-            session: String::new(),
-        };
-        let t = Instant::now();
-        while b.call("GET", "/status", None).is_err() {
-            if t.elapsed() > Duration::from_secs(20) {
-                return Err("chromedriver did not answer within 20 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1100,860", "--hide-scrollbars", "--lang=en-US"]
-            }
-        }}});
-        let v = b.call("POST", "/session", Some(caps))?;
-        b.session = v["sessionId"]
-            .as_str()
-            .ok_or(format!("no session: {v}"))?
-            .to_string();
-        Ok(b)
-    }
-
-    /// One WebDriver command: its `value`, or the error it reported.
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.port,
-            body.len()
-        )
-        .map_err(|e| e.to_string())?;
-        // chromedriver keeps the connection open: read the head, then
-        // exactly the body it announces.
-        let mut r = std::io::BufReader::new(s);
-        let mut len = None;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if std::io::BufRead::read_line(&mut r, &mut line).map_err(|e| e.to_string())? == 0 {
-                return Err("connection closed".into());
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse::<usize>().ok();
-            }
-        }
-        let mut raw = vec![0; len.ok_or("no Content-Length")?];
-        r.read_exact(&mut raw).map_err(|e| e.to_string())?;
-        let body = String::from_utf8_lossy(&raw).into_owned();
-        let v: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
-        if v["value"]["error"].is_string() {
-            return Err(format!(
-                "{}: {}",
-                v["value"]["error"], v["value"]["message"]
-            ));
-        }
-        Ok(v["value"].clone())
-    }
-
-    fn cmd(&self, method: &str, what: &str, body: Option<Value>) -> Value {
-        let path = format!("/session/{}{what}", self.session);
-        self.call(method, &path, body)
-            .unwrap_or_else(|e| panic!("{what}: {e}"))
-    }
-
-    /// Opens `url` and waits for it to load.
-    pub fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    /// Runs `script` (a function body) in the page and returns its result.
-    pub fn js(&self, script: &str) -> Value {
-        self.cmd(
-            "POST",
-            "/execute/sync",
-            Some(json!({ "script": script, "args": [] })),
-        )
-    }
-
-    /// Waits up to `limit` for `script` to return true.
-    pub fn wait_for(&self, script: &str, limit: Duration) -> bool {
-        let t = Instant::now();
-        while t.elapsed() < limit {
-            if self.js(script) == Value::Bool(true) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// Saves a PNG screenshot of the viewport to `path`.
-    pub fn screenshot(&self, path: &Path) {
-        let v = self.cmd("GET", "/screenshot", None);
-        std::fs::write(path, base64(v.as_str().unwrap())).unwrap();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-fn base64(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|c| !matches!(c, b'=' | b'\n' | b'\r'))
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= (val(c) as u32) << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
 }
 
 /// A pleasant session to look at: the README's screenshot.
@@ -275,6 +97,9 @@ fn the_viewer_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let hostile = dir.path().join("conversation_20250818_143022.jsonl");
     sample_log(&hostile, true);
+    // A file name is from the log's side too.
+    let evil_name = "\"><img src=x onerror=\"window.__xss=4\">.jsonl";
+    sample_log(&dir.path().join(evil_name), true);
     showcase(&dir.path().join("conversation_20250818_143001.jsonl"));
     let live = Session::create_with(dir.path(), quiet()).unwrap();
     live.append_blocking(Message::user("Is anyone there?", "deepgram_stt"))
@@ -293,9 +118,18 @@ fn the_viewer_in_a_real_browser() {
     browser.goto(&format!("{}/", server.base));
     assert_eq!(
         browser.js("return document.querySelectorAll('#sessions tbody tr').length"),
-        json!(3)
+        json!(4)
     );
+    assert_eq!(browser.js("return typeof window.__xss"), json!("undefined"));
+    assert_eq!(browser.js("return document.images.length"), json!(0));
     browser.screenshot(&out.join("sessions.png"));
+    // Its link leads to its page, named as text.
+    browser.js("document.querySelector('a[href*=\"%3Cimg\"]').click(); return 1");
+    assert!(browser.wait_for(
+        "return document.querySelector('h1') && document.querySelector('h1').textContent.indexOf('<img') >= 0",
+        Duration::from_secs(10)
+    ));
+    assert_eq!(browser.js("return typeof window.__xss"), json!("undefined"));
 
     // A page full of payloads: shown as text, none of them runs.
     browser.goto(&format!(

@@ -8,6 +8,7 @@
 //! Tests here that need a fresh process (crash, faults) re-execute this
 //! binary, naming the child test by its full path (`crash::crash_child`).
 
+mod http;
 mod util;
 
 // The library, from the line up.
@@ -38,3 +39,4 @@ mod write_path;
 mod browser;
 mod python;
 mod ship;
+mod webdriver;

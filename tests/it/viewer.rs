@@ -2,8 +2,7 @@
 //! script talks to them: the pages, the security rules, the live updates,
 //! and bad input. The browser itself is in `browser.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 use convlog::Session;
 use convlog::record::Message;
 
+use crate::http::{get, next_event, request, sse};
 use crate::util::{LogBuilder, convlog, convlog_command, quiet};
 
 /// What every field of a message gets in the XSS test: markup, an
@@ -117,68 +117,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// One HTTP response.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// `GET target` with extra header lines, over a plain socket.
-pub fn get(port: u16, target: &str, extra: &[&str]) -> Resp {
-    request(port, "GET", target, extra)
-}
-
-pub fn request(port: u16, method: &str, target: &str, extra: &[&str]) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
-    if !extra
-        .iter()
-        .any(|h| h.to_ascii_lowercase().starts_with("host:"))
-    {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for h in extra {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
     }
 }
 
@@ -615,50 +553,6 @@ fn a_huge_message_shows_cut_and_downloads_whole() {
     assert!(text.body.len() > big.len());
 }
 
-/// Reads server-sent events from `target` until `until` says stop or
-/// `limit` passes: (event name, data, when it arrived).
-pub fn sse(port: u16, target: &str) -> BufReader<TcpStream> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
-    )
-    .unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            return r;
-        }
-    }
-}
-
-/// The next event on a stream opened by [`sse`] (chunked framing skipped).
-pub fn next_event(r: &mut BufReader<TcpStream>) -> Option<(String, String)> {
-    let (mut name, mut data) = (String::new(), String::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let l = line.trim_end_matches(['\r', '\n']);
-        if let Some(v) = l
-            .strip_prefix("event: ")
-            .or_else(|| l.strip_prefix("event:"))
-        {
-            name = v.to_string();
-        } else if let Some(v) = l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")) {
-            data.push_str(v);
-        } else if l.is_empty() && !name.is_empty() {
-            return Some((name, data));
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_session_streams_each_append_and_stops_at_the_end() {
     let dir = tmp();
@@ -713,6 +607,34 @@ async fn an_open_session_streams_each_append_and_stops_at_the_end() {
     );
     // How soon is a figure of the bench report (`viewer`), not a timed test.
     assert!(*at > appended);
+    // A log deleted while a page follows it: the stream says so and ends.
+    let doomed = Session::create_with(dir.path(), quiet()).unwrap();
+    doomed
+        .append(Message::user("soon gone", "stt"))
+        .await
+        .unwrap();
+    let doomed_name = doomed
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let target = format!("/s/0/{doomed_name}/events?after=1");
+    let reader = std::thread::spawn(move || {
+        let mut r = sse(port, &target);
+        next_event(&mut r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::remove_file(doomed.path()).unwrap();
+    let ev = tokio::task::spawn_blocking(move || reader.join().unwrap())
+        .await
+        .unwrap();
+    let (event, data) = ev.expect("an event before the stream ends");
+    assert_eq!(event, "gone", "{data}");
+    assert_eq!(get(port, &format!("/s/0/{doomed_name}"), &[]).status, 404);
+    drop(doomed);
+
     // Nothing was written beside the log, and the log is as the writer left it.
     assert_eq!(crate::util::entries(dir.path()).len(), 1);
     assert!(

@@ -302,10 +302,8 @@ fn timeline(b: &mut String, o: &Outline) {
     b.push_str("<div class=\"lanes\"><span class=\"lane-name user\">User</span><span class=\"lane-name agent\">Agent</span></div>\n");
     b.push_str("<svg class=\"tl\" viewBox=\"0 0 1000 40\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Timeline of who spoke when\">\n");
     for s in &o.segments {
-        let x = s.start_ms / span * W;
-        let w = ((s.end_ms - s.start_ms) / span * W)
-            .max(2.0)
-            .min(W - x + 2.0);
+        let w = ((s.end_ms - s.start_ms) / span * W).clamp(2.0, W);
+        let x = (s.start_ms / span * W).min(W - w);
         let (y, class) = match s.role {
             Role::User => (2, "user"),
             Role::Agent => (22, "agent"),
