@@ -1,4 +1,5 @@
-//! `convlog search`: messages whose content matches a regular expression.
+//! `convlog search`: messages whose content matches a regular expression,
+//! and tool calls and handoffs whose one-line summary does.
 //!
 //! Reads with skip-corrupt recovery, so it answers for live, ended, crashed
 //! and damaged logs alike. Exit code 0 when something matched, 1 when
@@ -9,9 +10,9 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
-use convlog::export::{ExportMessage, ExportOptions, escape_controls};
+use convlog::export::{ExportOptions, escape_controls};
 use convlog::read::read_header;
-use convlog::search::{Query, search_log};
+use convlog::search::{Hit, HitKind, Query, search_log};
 use convlog::{Recovery, Result, Role};
 use serde::Serialize;
 
@@ -59,6 +60,10 @@ pub struct SearchArgs {
     /// One JSON object per matching message (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Leave out tool calls and handoffs; by default they are searched
+    /// too, as `name(arguments) -> output` and `from -> to`.
+    #[arg(long)]
+    no_tools: bool,
 }
 
 #[derive(Serialize)]
@@ -74,7 +79,7 @@ struct MatchJson<'a> {
     session: Option<&'a str>,
     seq: u64,
     timestamp: &'a str,
-    role: Role,
+    role: &'a str,
     source: &'a str,
     speaker: Option<&'a str>,
     turn: Option<&'a str>,
@@ -84,7 +89,7 @@ struct MatchJson<'a> {
     matches: Vec<Span>,
 }
 
-/// Prints the messages that match.
+/// Prints the items that match.
 struct Printer<'a> {
     out: &'a mut Vec<u8>,
     log: &'a Path,
@@ -95,20 +100,20 @@ struct Printer<'a> {
 }
 
 impl Printer<'_> {
-    fn print(&mut self, m: &ExportMessage, spans: &[(usize, usize)]) -> Result<()> {
+    fn print(&mut self, h: &Hit<'_>, spans: &[(usize, usize)]) -> Result<()> {
         self.found += 1;
         if self.json {
             let v = MatchJson {
                 path: self.log.display().to_string(),
                 session: self.session,
-                seq: m.seq,
-                timestamp: &m.ts,
-                role: m.role(),
-                source: &m.source,
-                speaker: m.speaker.as_deref(),
-                turn: m.turn.as_deref(),
-                interrupted: m.interrupted,
-                content: &m.content,
+                seq: h.seq,
+                timestamp: h.ts,
+                role: h.role,
+                source: h.source,
+                speaker: h.speaker,
+                turn: h.turn,
+                interrupted: h.interrupted,
+                content: h.content,
                 matches: spans
                     .iter()
                     .map(|&(start, end)| Span { start, end })
@@ -121,7 +126,7 @@ impl Printer<'_> {
         let p = self.paint;
         // One line per message, nothing raw for the terminal to obey:
         // each piece is escaped on its own, so the spans stay valid.
-        let text = &m.content;
+        let text = h.content;
         let mut shown = String::with_capacity(text.len() + 16);
         let mut at = 0;
         for &(s, e) in spans {
@@ -130,15 +135,18 @@ impl Printer<'_> {
             at = e;
         }
         shown.push_str(&escape_controls(&text[at..]));
-        if m.interrupted {
+        if h.interrupted {
             shown.push_str(&p.dim(" [interrupted]"));
         }
+        let tag = match h.kind {
+            HitKind::Message(role) => p.role_tag(role),
+            HitKind::Action(a) => p.action_tag(a.tag()),
+        };
         let _ = writeln!(
             self.out,
-            "{}  {}  {} {shown}",
+            "{}  {}  {tag} {shown}",
             p.bold(&self.log.display().to_string()),
-            p.dim(&wall_clock_secs(&m.ts)),
-            p.role_tag(m.role()),
+            p.dim(&wall_clock_secs(h.ts)),
         );
         Ok(())
     }
@@ -175,6 +183,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
     let opts = ExportOptions {
         no_merge: a.no_merge,
         recovery: Recovery::SkipCorrupt,
+        tools: Some(!a.no_tools),
         ..ExportOptions::default()
     };
     let mut found = 0u64;
@@ -197,7 +206,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
                 paint: Paint(color),
                 found: 0,
             };
-            let rep = search_log(log, &query, &opts, |m, spans| printer.print(m, spans))?;
+            let rep = search_log(log, &query, &opts, |h, spans| printer.print(h, spans))?;
             let skipped = rep.mid_file_damage().count();
             if skipped > 0 {
                 eprintln!(

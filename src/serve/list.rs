@@ -35,12 +35,13 @@ pub struct ListQuery {
     pub page: Option<usize>,
 }
 
-const COLUMNS: [(&str, &str); 8] = [
+const COLUMNS: [(&str, &str); 9] = [
     ("name", "Log"),
     ("start", "Start"),
     ("duration", "Duration"),
     ("user", "User"),
     ("agent", "Agent"),
+    ("tools", "Tools"),
     ("state", "State"),
     ("export", "Export"),
     ("", "Matches"),
@@ -107,6 +108,7 @@ pub fn render(catalog: &Catalog, q: &ListQuery) -> std::result::Result<String, S
                 .total_cmp(&y.duration_secs.unwrap_or(-1.0)),
             "user" => x.count(Role::User).cmp(&y.count(Role::User)),
             "agent" => x.count(Role::Agent).cmp(&y.count(Role::Agent)),
+            "tools" => x.report.tool_calls.cmp(&y.report.tool_calls),
             "state" => x.state().as_str().cmp(y.state().as_str()),
             "export" => export_name(x).cmp(export_name(y)),
             _ => x
@@ -215,12 +217,13 @@ fn row(b: &mut String, s: &Summary, matches: Option<u64>) {
     push_escaped(b, &shown);
     let _ = write!(
         b,
-        "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+        "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
         s.duration_secs
             .map(|d| clock(d * 1000.0))
             .unwrap_or_else(|| "-".into()),
         s.count(Role::User),
-        s.count(Role::Agent)
+        s.count(Role::Agent),
+        tools(&s.report),
     );
     let state = s.state().as_str();
     let _ = write!(b, "<td><span class=\"state {state}\">{state}</span>");
@@ -239,6 +242,18 @@ fn row(b: &mut String, s: &Summary, matches: Option<u64>) {
         let _ = write!(b, "<td class=\"num\">{n}</td>");
     }
     b.push_str("</tr>\n");
+}
+
+/// Tool calls, with how many failed, and handoffs.
+fn tools(r: &crate::read::Report) -> String {
+    let mut t = r.tool_calls.to_string();
+    if r.tool_errors > 0 {
+        t.push_str(&format!(" ({} failed)", r.tool_errors));
+    }
+    if r.handoffs > 0 {
+        t.push_str(&format!(" + {} handoff(s)", r.handoffs));
+    }
+    t
 }
 
 fn filter_form(b: &mut String, q: &ListQuery, regex: bool) {

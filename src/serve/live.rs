@@ -22,8 +22,8 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use super::App;
-use crate::export::ExportMessage;
 use crate::export::html::{ItemWriter, escaped, outline};
+use crate::export::{Action, ExportMessage};
 use crate::read::{Followed, Follower, LoggedMessage, POLL, Recovery};
 
 /// Events kept for pages that subscribe late.
@@ -167,6 +167,10 @@ fn follow(log: &FsPath, hub: &Hub, map: &Mutex<HashMap<PathBuf, Arc<Hub>>>) {
                 });
                 publish(m.seq, "msg", data.to_string(), false);
             }
+            Ok(Some(Followed::Tool(t))) => action(&publish, &mut items, &mut html, Action::Tool(t)),
+            Ok(Some(Followed::Handoff(h))) => {
+                action(&publish, &mut items, &mut html, Action::Handoff(h))
+            }
             Ok(Some(Followed::End)) => {
                 publish(0, "end", "{}".into(), true);
                 finish(log, hub, map, true);
@@ -223,6 +227,19 @@ fn follow(log: &FsPath, hub: &Hub, map: &Mutex<HashMap<PathBuf, Arc<Hub>>>) {
             }
         }
     }
+}
+
+/// Publishes a tool call or handoff as the page shows it.
+fn action(
+    publish: &impl Fn(u64, &'static str, String, bool),
+    items: &mut ItemWriter,
+    html: &mut String,
+    a: Action,
+) {
+    html.clear();
+    items.write_action(html, &a);
+    let data = serde_json::json!({ "seq": a.seq(), "role": a.role(), "turn": null, "html": html });
+    publish(a.seq(), "msg", data.to_string(), false);
 }
 
 /// Stops the hub (unconditionally, or only if still nobody listens, checked

@@ -66,6 +66,16 @@ pub fn sample_log(path: &Path, hostile: bool) {
             .interrupted(true),
         &ts(4),
     );
+    b = b.tool(
+        &convlog::ToolCall::new(
+            format!("book_table{}", p(0)),
+            format!("{{\"when\":\"{}\"}}", p(1)),
+            "livekit",
+        )
+        .output(format!("booked {}", p(2)))
+        .duration_ms(120.0),
+        &ts(5),
+    );
     b = b.message(
         &Message::user(format!("Next week. {}", p(2)), "deepgram_stt"),
         &ts(6),
@@ -172,7 +182,12 @@ fn the_html_export_is_self_contained_escaped_and_the_same_every_time() {
     assert!(page.contains("\\x1b[31m\\x07\\x00\\u{202e}ctl"));
     assert!(!page.contains('\u{1b}') && !page.contains('\u{0}') && !page.contains('\u{202e}'));
     // Four turns (the two fragments of a1 merged), one interrupted, one slow.
-    assert_eq!(page.matches("<li id=\"seq-").count(), 4);
+    assert_eq!(page.matches("class=\"msg ").count(), 4);
+    assert_eq!(
+        page.matches("class=\"act tool\"").count(),
+        1,
+        "the tool call, folded in"
+    );
     assert_eq!(page.matches("class=\"msg agent interrupted").count(), 1);
     assert_eq!(page.matches("2 fragments merged").count(), 1);
     assert_eq!(

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use super::escape::push_escaped;
 use super::outline::Latency;
 use super::{SHOWN_CONTENT_MAX, clock, offset_ms};
-use crate::export::{ExportMessage, role_name};
+use crate::export::{Action, ExportMessage, role_name};
 use crate::record::Role;
 
 /// Writes messages as list items, carrying what one message tells the
@@ -110,6 +110,34 @@ impl ItemWriter {
             meta_details(b, meta);
         }
         b.push_str("</li>\n");
+    }
+
+    /// Appends a tool call or handoff, folded into the conversation where
+    /// it happened, as its one-line summary.
+    pub fn write_action(&mut self, b: &mut String, a: &Action) {
+        if self.origin.is_none() {
+            self.origin = crate::time::parse_ts(a.ts()).ok();
+        }
+        let role = a.role();
+        b.push_str(&format!(
+            "<li id=\"seq-{}\" class=\"act {role}\" data-seq=\"{}\" data-role=\"{role}\" data-turn=\"",
+            a.seq(),
+            a.seq()
+        ));
+        push_escaped(b, a.turn().unwrap_or(""));
+        let offset = offset_ms(self.origin.as_ref(), a.ts());
+        b.push_str(&format!(
+            "\">\n<div class=\"head\"><a class=\"offset\" href=\"#seq-{}\">+{}</a> <span class=\"role\">{}</span> <span class=\"source\">",
+            a.seq(),
+            offset.map(clock).unwrap_or_else(|| "?".into()),
+            if role == "tool" { "Tool call" } else { "Handoff" },
+        ));
+        push_escaped(b, a.source());
+        b.push_str("</span> <time>");
+        push_escaped(b, a.ts());
+        b.push_str("</time></div>\n<p class=\"content\">");
+        content(b, &a.summary());
+        b.push_str("</p>\n</li>\n");
     }
 
     /// Latency bars, one per figure the turn has, on the session's scale.

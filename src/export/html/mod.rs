@@ -17,7 +17,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{ExportMessage, ExportOptions, Render, Sink, role_name};
+use super::{Action, ExportMessage, ExportOptions, Render, Sink, role_name};
 use crate::error::Result;
 use crate::read::scan::{Damage, Report};
 use crate::record::Role;
@@ -187,6 +187,16 @@ impl<W: Write> HtmlRender<W> {
             "Messages",
             &format!("{} user · {} agent", r.user_messages, r.agent_messages),
         );
+        if r.tool_calls + r.handoffs > 0 {
+            fact(
+                b,
+                "Actions",
+                &format!(
+                    "{} tool calls ({} failed) · {} handoffs",
+                    r.tool_calls, r.tool_errors, r.handoffs
+                ),
+            );
+        }
         let state = crate::stats::State::of(r);
         b.push_str("<div><dt>State</dt><dd><span id=\"state\" class=\"state ");
         b.push_str(state.as_str());
@@ -239,6 +249,12 @@ impl<W: Write> Render for HtmlRender<W> {
         if self.buf.len() >= 1 << 16 {
             self.flush_buf()?;
         }
+        Ok(())
+    }
+
+    fn action(&mut self, a: &Action) -> Result<()> {
+        self.damage_before(Some(a.seq()));
+        self.items.write_action(&mut self.buf, a);
         Ok(())
     }
 
