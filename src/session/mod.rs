@@ -3,137 +3,39 @@
 //! A [`Session`] is a cheap `Clone` (an `Arc`), so the STT path and the TTS
 //! path can each keep one. All clones share one queue; no thread belongs to
 //! a session (see [`commit`] for who commits).
+//!
+//! Beside the handle: its `options`, the `callback` bridge for callers that
+//! cannot poll a future, appending `many` messages in one request, and how a
+//! session `end`s (the export rendered on a thread of its own).
+
+mod callback;
+mod end;
+mod many;
+mod options;
+
+use callback::when_answered;
+pub use end::Ended;
+use options::check_options;
+pub use options::{DEFAULT_MAX_CONTENT_BYTES, MAX_CONTENT_LIMIT, Options};
 
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::Local;
 
 use crate::error::{Error, Result};
-use crate::fs::layout::export_path;
 use crate::line as codec;
-#[cfg(feature = "__test_hooks")]
-use crate::log::commit::IoHooks;
+#[cfg(not(feature = "__test_hooks"))]
+use crate::log::commit::RealIo;
 use crate::log::commit::{
-    self, Answer, CommitOptions, Echo, Log, LogState, Parts, RealIo, Request, lock, reply_pair,
+    self, Answer, CommitOptions, Echo, Log, LogState, Parts, Request, lock, reply_pair,
 };
 use crate::log::create;
 use crate::log::recover::{self, OpenedAt};
 use crate::record::{Entry, Message};
-use crate::time::{now_rfc3339, parse_ts};
-
-/// Default cap on one message's content: 1 MiB.
-pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
-/// Largest cap [`Options::max_content_bytes`] may be set to: 8 MiB, so that
-/// every line fits the reader's buffer cap even with worst-case escaping.
-pub const MAX_CONTENT_LIMIT: usize = 8 << 20;
-
-/// How a session behaves. `Options::default()` is what the CLI uses.
-///
-/// Non-exhaustive, so a new setting is not a breaking change: build one with
-/// the setters, `Options::default().echo(false).export_on_end(false)`.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct Options {
-    /// Content longer than this (in bytes) is rejected. Default 1 MiB, at most [`MAX_CONTENT_LIMIT`].
-    pub max_content_bytes: usize,
-    /// Render `conversation_….json` beside the log when the session ends. Default on.
-    pub export_on_end: bool,
-    /// Give up waiting for another process's lock after this long. Default: wait forever.
-    pub lock_timeout: Option<Duration>,
-    /// Echo each message as `[USER] …` / `[AGENT] …` at INFO through
-    /// `tracing`, once it is durable (for [`Session::log`], once it is
-    /// written), so the console never shows a message the log lacks. Default on.
-    pub echo: bool,
-    /// A batch stops growing at about this many bytes. Default 4 MiB.
-    pub max_batch_bytes: usize,
-    /// The disk seam, replaced only to inject faults in tests.
-    #[cfg(feature = "__test_hooks")]
-    #[doc(hidden)]
-    pub io: Arc<dyn IoHooks>,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
-            export_on_end: true,
-            lock_timeout: None,
-            echo: true,
-            max_batch_bytes: 4 << 20,
-            #[cfg(feature = "__test_hooks")]
-            io: Arc::new(RealIo),
-        }
-    }
-}
-
-/// Builder-style setters, so that `Options::default().echo(false)` works
-/// from outside the crate, where a struct literal cannot name every field.
-impl Options {
-    /// Sets [`Options::max_content_bytes`].
-    pub fn max_content_bytes(mut self, bytes: usize) -> Options {
-        self.max_content_bytes = bytes;
-        self
-    }
-
-    /// Sets [`Options::export_on_end`].
-    pub fn export_on_end(mut self, on: bool) -> Options {
-        self.export_on_end = on;
-        self
-    }
-
-    /// Sets [`Options::lock_timeout`].
-    pub fn lock_timeout(mut self, timeout: Option<Duration>) -> Options {
-        self.lock_timeout = timeout;
-        self
-    }
-
-    /// Sets [`Options::echo`].
-    pub fn echo(mut self, on: bool) -> Options {
-        self.echo = on;
-        self
-    }
-
-    /// Sets [`Options::max_batch_bytes`].
-    pub fn max_batch_bytes(mut self, bytes: usize) -> Options {
-        self.max_batch_bytes = bytes;
-        self
-    }
-
-    /// Replaces the disk seam, to inject faults in tests.
-    #[cfg(feature = "__test_hooks")]
-    #[doc(hidden)]
-    pub fn io(mut self, io: Arc<dyn IoHooks>) -> Options {
-        self.io = io;
-        self
-    }
-}
-
-impl fmt::Debug for Options {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("max_content_bytes", &self.max_content_bytes)
-            .field("export_on_end", &self.export_on_end)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("echo", &self.echo)
-            .field("max_batch_bytes", &self.max_batch_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What [`Session::end`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ended {
-    /// The end record's seq.
-    pub seq: u64,
-    /// The export it rendered, if [`Options::export_on_end`] was set.
-    pub export: Option<PathBuf>,
-}
+use crate::time::{now_into, now_rfc3339, parse_ts};
 
 /// A handle to one open log. Clone it freely: every clone appends to the
 /// same log, and the log is closed when the last one is dropped.
@@ -382,30 +284,9 @@ impl Session {
         if let Err(e) = self.ready() {
             return done(Err(e));
         }
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
         self.inner.log.submit(Request::Flush { reply: tx });
         when_answered(rx, move |r| done(r.map(|_| ())));
-    }
-
-    /// [`Session::end`] with a callback; see [`Session::append_with`] for
-    /// what `done` must not do. Without an export it runs on the committing
-    /// thread; with one, on the thread that rendered it, once it is in place.
-    pub fn end_with(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
-        let (req, export, rx) = match self.end_request(now_rfc3339()) {
-            Ok(queued) => queued,
-            Err(e) => return done(Err(e)),
-        };
-        self.inner.log.submit(req);
-        let log = self.path().to_path_buf();
-        when_answered(rx, move |r| match (r, export) {
-            (Ok(seq), Some(out)) => render_apart(log, out.clone(), move |rendered| {
-                done(rendered.map(|()| Ended {
-                    seq,
-                    export: Some(out),
-                }))
-            }),
-            (r, export) => done(r.map(|seq| Ended { seq, export })),
-        });
     }
 
     /// Logs `msg` without waiting for durability, as the original design's
@@ -448,7 +329,7 @@ impl Session {
     /// Resolves once every record queued before it is durable (or has failed).
     pub async fn flush(&self) -> Result<()> {
         self.ready()?;
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
         self.inner.log.submit(Request::Flush { reply: tx });
         rx.await.map(|_| ())
     }
@@ -458,64 +339,11 @@ impl Session {
     /// else is.
     pub fn flush_blocking(&self) -> Result<()> {
         self.ready()?;
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
         self.inner
             .log
             .commit_blocking(Request::Flush { reply: tx }, rx)
             .map(|_| ())
-    }
-
-    /// Appends the end record and, unless turned off, renders the export
-    /// beside the log. Appending afterwards is an error, from any process.
-    pub async fn end(&self) -> Result<Ended> {
-        self.end_at(now_rfc3339()).await
-    }
-
-    /// [`Session::end`] for a thread that may block. The export is rendered
-    /// on this thread too.
-    pub fn end_blocking(&self) -> Result<Ended> {
-        self.end_at_blocking(now_rfc3339())
-    }
-
-    /// Like [`Session::end`], with the end time given (RFC 3339): an imported
-    /// session ended when its last message was logged, not when it was imported.
-    pub async fn end_at(&self, ts: impl Into<String>) -> Result<Ended> {
-        let (req, export, rx) = self.end_request(ts.into())?;
-        self.inner.log.submit(req);
-        let seq = rx.await?;
-        if let Some(out) = &export {
-            let (tx, done) = tokio::sync::oneshot::channel();
-            render_apart(self.path().to_path_buf(), out.clone(), move |r| {
-                let _ = tx.send(r);
-            });
-            done.await.map_err(|_| {
-                Error::Internal(format!(
-                    "{}: the export thread panicked",
-                    self.path().display()
-                ))
-            })??;
-        }
-        Ok(Ended { seq, export })
-    }
-
-    /// [`Session::end_at`] for a thread that may block.
-    pub fn end_at_blocking(&self, ts: impl Into<String>) -> Result<Ended> {
-        let (req, export, rx) = self.end_request(ts.into())?;
-        let seq = self.inner.log.commit_blocking(req, rx)?;
-        if let Some(out) = &export {
-            render_export(self.path(), out)?;
-        }
-        Ok(Ended { seq, export })
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn end_request(&self, ts: String) -> Result<(Request, Option<PathBuf>, Answer)> {
-        parse_ts(&ts)?;
-        self.ready()?;
-        let export = self.inner.export_on_end.then(|| export_path(self.path()));
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
-        let req = Request::End { ts, reply: tx };
-        Ok((req, export, rx))
     }
 
     /// Fails fast once the writer is broken, before anything is queued.
@@ -619,7 +447,7 @@ impl Session {
         let Some((kind, fields)) = self.prepare(&msg)? else {
             return Ok(None);
         };
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
+        let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
         let req = Request::Append {
             kind,
             fields,
@@ -629,275 +457,10 @@ impl Session {
         };
         Ok(Some((req, rx, self.echo_of(msg))))
     }
-
-    /// Appends several messages in one request and resolves once all are
-    /// durable, with each one's seq (`None` where the content was blank), in
-    /// order. They get consecutive seqs and share one write, one fdatasync
-    /// and one timestamp where none is given: the way to feed a burst (such
-    /// as `convlog ingest` reading a pipe) without a round trip per message.
-    ///
-    /// Every message is checked before any is queued; one bad message fails
-    /// the call and writes nothing. Like [`Session::append`], the records are
-    /// queued when this is called, and dropping the future does not cancel them.
-    pub fn append_many<I>(
-        &self,
-        msgs: I,
-    ) -> impl Future<Output = Result<Vec<Option<u64>>>> + Send + 'static
-    where
-        I: IntoIterator<Item = Message>,
-    {
-        let queued = self.enqueue_many(msgs).map(|(slots, queued, echo)| {
-            let rx = queued.map(|(req, rx)| {
-                self.inner.log.submit(req);
-                rx
-            });
-            (slots, rx, echo)
-        });
-        async move {
-            let (slots, rx, echo) = queued?;
-            let first = match rx {
-                Some(rx) => rx.await?,
-                None => 0,
-            };
-            echo.into_iter().for_each(|e| print_echo(Some(e)));
-            Ok(seqs(slots, first))
-        }
-    }
-
-    /// [`Session::append_many`] for a thread that may block: returns once
-    /// all are durable, having committed them here if nobody else was.
-    pub fn append_many_blocking<I>(&self, msgs: I) -> Result<Vec<Option<u64>>>
-    where
-        I: IntoIterator<Item = Message>,
-    {
-        let (slots, queued, echo) = self.enqueue_many(msgs)?;
-        let first = match queued {
-            Some((req, rx)) => self.inner.log.commit_blocking(req, rx)?,
-            None => 0,
-        };
-        echo.into_iter().for_each(|e| print_echo(Some(e)));
-        Ok(seqs(slots, first))
-    }
-
-    /// Encodes a chunk into one buffer. Returns, per message, its index among
-    /// the records written (`None` if blank), the request with the receiver
-    /// of its first seq (none if all were blank), and what to echo.
-    #[allow(clippy::type_complexity)]
-    fn enqueue_many<I>(
-        &self,
-        msgs: I,
-    ) -> Result<(Vec<Option<usize>>, Option<(Request, Answer)>, Vec<Echo>)>
-    where
-        I: IntoIterator<Item = Message>,
-    {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        for msg in msgs.iter().filter(|m| !m.is_blank()) {
-            self.check(msg)?;
-        }
-        self.ready()?;
-        let mut now: Option<String> = None;
-        let mut fields = Vec::new();
-        let mut ends = Vec::new();
-        let mut slots = Vec::with_capacity(msgs.len());
-        for msg in &msgs {
-            if msg.is_blank() {
-                slots.push(None);
-                continue;
-            }
-            let ts = match &msg.timestamp {
-                Some(ts) => ts.as_str(),
-                None => now.get_or_insert_with(now_rfc3339).as_str(),
-            };
-            codec::message_fields_into(&mut fields, msg, ts);
-            slots.push(Some(ends.len()));
-            ends.push(fields.len());
-        }
-        let echo = if self.inner.echo {
-            msgs.into_iter()
-                .filter(|m| !m.is_blank())
-                .map(|m| (m.role.tag(), m.content))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if ends.is_empty() {
-            return Ok((slots, None, echo));
-        }
-        let (tx, rx) = reply_pair(&self.inner.log.shared);
-        let req = Request::Append {
-            kind: codec::Kind::Message,
-            fields,
-            parts: Parts::Many(ends),
-            reply: Some(tx),
-            echo: None,
-        };
-        Ok((slots, Some((req, rx)), echo))
-    }
 }
 
-/// Calls `done` with `rx`'s answer from whichever thread answers it: the
-/// answer's waker polls it right there, so nothing else has to run for the
-/// callback to fire, and the task holds no [`Session`] (a last handle
-/// dropped on the committing thread would wait on itself).
-fn when_answered(rx: Answer, done: impl FnOnce(Result<u64>) + Send + 'static) {
-    Arc::new(Pending {
-        state: Mutex::new(Some((rx, Box::new(done)))),
-    })
-    .poll();
-}
-
-type Done = Box<dyn FnOnce(Result<u64>) + Send>;
-
-struct Pending {
-    state: Mutex<Option<(Answer, Done)>>,
-}
-
-impl Pending {
-    // An answer never wakes its waker from inside its own poll, so the
-    // waker's poll never finds this lock held by its own thread.
-    fn poll(self: &Arc<Self>) {
-        let waker = Waker::from(Arc::clone(self));
-        let mut cx = Context::from_waker(&waker);
-        let mut state = lock(&self.state);
-        let Some((rx, _)) = state.as_mut() else {
-            return;
-        };
-        let Poll::Ready(result) = Pin::new(rx).poll(&mut cx) else {
-            return;
-        };
-        let taken = state.take();
-        drop(state);
-        if let Some((rx, done)) = taken {
-            drop(rx);
-            done(result);
-        }
-    }
-}
-
-impl Wake for Pending {
-    fn wake(self: Arc<Self>) {
-        self.poll();
-    }
-}
-
-fn seqs(slots: Vec<Option<usize>>, first: u64) -> Vec<Option<u64>> {
-    slots
-        .into_iter()
-        .map(|slot| slot.map(|i| first + i as u64))
-        .collect()
-}
-
-/// The current local time in [`now_rfc3339`]'s format, written into `buf`
-/// instead of a new `String`: one allocation fewer on every append that
-/// carries no timestamp of its own.
-fn now_into(buf: &mut [u8; 40]) -> &str {
-    use chrono::{Datelike, Timelike};
-    use std::io::Write;
-    let now = Local::now().fixed_offset();
-    let off = now.offset().local_minus_utc();
-    let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
-    let len = {
-        let mut w = std::io::Cursor::new(&mut buf[..]);
-        let ok = (0..=9999).contains(&now.year())
-            && now.nanosecond() < 1_000_000_000
-            && write!(
-                w,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{sign}{:02}:{:02}",
-                now.year(),
-                now.month(),
-                now.day(),
-                now.hour(),
-                now.minute(),
-                now.second(),
-                now.nanosecond() / 1000,
-                off / 3600,
-                off % 3600 / 60,
-            )
-            .is_ok();
-        if ok { w.position() as usize } else { 0 }
-    };
-    let len = if len > 0 {
-        len
-    } else {
-        // A leap second or a year chrono's own formatter handles specially.
-        let s = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        let n = s.len().min(buf.len());
-        buf[..n].copy_from_slice(&s.as_bytes()[..n]);
-        n
-    };
-    std::str::from_utf8(&buf[..len]).unwrap_or_default()
-}
-
-/// Renders the JSON export of an ended log, once the end record is durable.
-fn render_export(log: &Path, out: &Path) -> Result<()> {
-    crate::export::export_file(
-        log,
-        out,
-        crate::export::Format::Json,
-        &crate::export::ExportOptions::default(),
-    )
-    .map(drop)
-}
-
-/// Renders the export on a thread of its own, then calls `then` there:
-/// rendering reads the whole log and fsyncs, which neither an async worker
-/// nor the committing thread should wait for. Should no thread be had, it
-/// renders here rather than never.
-fn render_apart<F>(log: PathBuf, out: PathBuf, then: F)
-where
-    F: FnOnce(Result<()>) + Send + 'static,
-{
-    type Job<F> = Mutex<Option<(PathBuf, PathBuf, F)>>;
-    fn run<F: FnOnce(Result<()>)>(job: &Job<F>) {
-        if let Some((log, out, then)) = lock(job).take() {
-            then(render_export(&log, &out));
-        }
-    }
-    let job = Arc::new(Mutex::new(Some((log, out, then))));
-    let theirs = Arc::clone(&job);
-    let spawned = std::thread::Builder::new()
-        .name("convlog-export".into())
-        .spawn(move || run(&theirs));
-    if spawned.is_err() {
-        run(&job);
-    }
-}
-
-fn print_echo(echo: Option<Echo>) {
+pub(super) fn print_echo(echo: Option<Echo>) {
     if let Some((tag, content)) = echo {
         tracing::info!(target: "convlog", "[{tag}] {content}");
-    }
-}
-
-fn check_options(opts: &Options) -> Result<()> {
-    if opts.max_content_bytes == 0 || opts.max_content_bytes > MAX_CONTENT_LIMIT {
-        return Err(Error::InvalidInput(format!(
-            "max_content_bytes must be between 1 and {MAX_CONTENT_LIMIT}"
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_stack_timestamp_matches_now_rfc3339() {
-        let mut buf = [0u8; 40];
-        let ours = now_into(&mut buf).to_string();
-        let theirs = now_rfc3339();
-        assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
-        // Same shape and offset; the clock moved between the two calls.
-        assert_eq!(ours[ours.len() - 6..], theirs[theirs.len() - 6..]);
-        let (a, b) = (parse_ts(&ours).unwrap(), parse_ts(&theirs).unwrap());
-        assert!(
-            (b - a).num_milliseconds().abs() < 1000,
-            "{ours} vs {theirs}"
-        );
-        assert_eq!(
-            a.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-            ours
-        );
     }
 }
