@@ -19,7 +19,7 @@ use std::path::Path;
 
 use super::{Action, ExportMessage, ExportOptions, Render, Sink, role_name};
 use crate::error::Result;
-use crate::read::scan::{Damage, Report};
+use crate::read::{Damage, Report};
 use crate::record::Role;
 use crate::time::parse_ts;
 

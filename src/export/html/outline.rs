@@ -11,7 +11,7 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::Result;
-use crate::read::scan::{self as reader, Damage, Recovery, Report};
+use crate::read::{self as reader, Damage, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::time::parse_ts;
 
