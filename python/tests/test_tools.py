@@ -143,6 +143,9 @@ async def test_livekit_function_calls_and_handoff_are_recorded(logdir: Path) -> 
         assert rec.get("error", False) == out.is_error
         assert rec["source"] == "livekit"
         assert rec["duration_ms"] == pytest.approx((out.created_at - call.created_at) * 1000, abs=1)
+    # The turn is the speech that ran the tools; each request was its own.
+    assert all(t["turn"].startswith("speech_") for t in tools)
+    assert len({t["turn"] for t in tools}) == 3
     assert tools[0]["output"] == "sunny in Pune for 2 days, 31°C"
     assert tools[0]["duration_ms"] >= 40  # the tool slept 50 ms
     assert tools[1]["error"] is True

@@ -20,6 +20,7 @@ use super::PathsArg;
 use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::util::{Progress, json_err, stdout_err, wall_clock_secs};
+use super::values::RoleArg;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -35,7 +36,7 @@ pub struct SearchArgs {
     fixed_strings: bool,
     /// Only messages of this role.
     #[arg(long, value_enum)]
-    role: Option<Role>,
+    role: Option<RoleArg>,
     /// Only messages from this source (exact), e.g. deepgram_stt.
     #[arg(long)]
     source: Option<String>,
@@ -170,7 +171,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    query.role = a.role;
+    query.role = a.role.map(Role::from);
     query.source = a.source;
     query.speaker = a.speaker;
     query.since = a.since;

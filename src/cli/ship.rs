@@ -7,10 +7,9 @@ use clap::Args;
 use convlog::ship::{self, Event, Options, ShipError, Stop, Target};
 use convlog::{Error, Result};
 
-use convlog::Recovery;
-
 use super::exit::Exit;
 use super::util::{paths_or_default, runtime};
+use super::values::RecoveryArg;
 
 #[derive(Args, Debug)]
 pub struct ShipArgs {
@@ -37,8 +36,8 @@ pub struct ShipArgs {
     /// nothing of a log with mid-file damage; absolute also refuses a torn
     /// tail (when not following); point-in-time ships what precedes the
     /// damage; skip-corrupt ships every valid record.
-    #[arg(long, value_enum, default_value_t = Recovery::TolerateTail)]
-    recovery: Recovery,
+    #[arg(long, value_enum, default_value_t = RecoveryArg::TolerateTail)]
+    recovery: RecoveryArg,
     /// The host column of new sessions (default: this machine's name).
     #[arg(long)]
     host: Option<String>,
@@ -64,7 +63,7 @@ pub fn run(a: ShipArgs) -> Result<Exit> {
     let rt = runtime()?;
     let paths = paths_or_default(a.paths.clone());
     let opts = Options {
-        recovery: a.recovery,
+        recovery: a.recovery.into(),
         follow: a.follow,
         host: a.host.clone().unwrap_or_else(ship::hostname),
         create_schema: true,

@@ -45,7 +45,8 @@ class LiveKitTools:
 
     A call's timestamp is its ``FunctionCall.created_at``; its duration runs
     to its ``FunctionCallOutput.created_at``; its turn is the id of the
-    speech that ran it (``session.current_speech``), when there is one. The
+    speech that asked for it: the latest ``speech_created`` when LiveKit
+    reports the calls (the reply that answers them is created after). The
     session's first agent starting is not a handoff (LiveKit adds an
     ``AgentHandoff`` item with no old agent for it): only a change of agent
     is recorded.
@@ -55,11 +56,14 @@ class LiveKitTools:
         self._session = session
         self._log = log
         self._source = source
+        self._speech: str | None = None
+        session.on("speech_created", self._on_speech)
         session.on("function_tools_executed", self._on_executed)
         session.on("conversation_item_added", self._on_item)
 
     def close(self) -> None:
         for event, handler in (
+            ("speech_created", self._on_speech),
             ("function_tools_executed", self._on_executed),
             ("conversation_item_added", self._on_item),
         ):
@@ -67,6 +71,13 @@ class LiveKitTools:
                 self._session.off(event, handler)
             except Exception:
                 pass
+
+    def _on_speech(self, *args: Any) -> None:
+        try:
+            sid = getattr(getattr(args[0], "speech_handle", None), "id", None) if args else None
+            self._speech = sid if isinstance(sid, str) and sid else self._speech
+        except Exception:
+            logger.exception("convlog: could not note a LiveKit speech")
 
     def _on_executed(self, *args: Any) -> None:
         try:
@@ -83,16 +94,11 @@ class LiveKitTools:
         except Exception:
             logger.exception("convlog: could not record a LiveKit agent handoff")
 
-    def _turn(self) -> str | None:
-        speech = getattr(self._session, "current_speech", None)
-        sid = getattr(speech, "id", None)
-        return sid if isinstance(sid, str) and sid else None
-
     def _record_calls(self, event: Any) -> None:
         calls = list(getattr(event, "function_calls", None) or [])
         outputs = list(getattr(event, "function_call_outputs", None) or [])
         by_id = {getattr(o, "call_id", None): o for o in outputs}
-        turn = self._turn()
+        turn = self._speech
         for i, call in enumerate(calls):
             call_id = getattr(call, "call_id", None)
             out = by_id.get(call_id) if call_id is not None else None
@@ -127,7 +133,7 @@ class LiveKitTools:
             str(old),
             str(new),
             source=self._source,
-            turn=self._turn(),
+            turn=self._speech,
             timestamp=created if isinstance(created, (int, float)) else None,
         )
 
