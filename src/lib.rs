@@ -79,6 +79,7 @@ pub mod import;
 mod json_escape;
 pub mod line;
 mod log;
+pub mod parts;
 pub mod read;
 pub mod record;
 pub mod repair;

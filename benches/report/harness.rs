@@ -97,6 +97,8 @@ pub(crate) enum Goal {
     MaxBytes(u64),
     /// p99 at most this many microseconds.
     P99Micros(f64),
+    /// A latency (a p50, a max) at most this many microseconds; the row names which.
+    MaxMicros(f64),
     /// At most this many threads.
     MaxThreads(u64),
     /// At least this many per second.
@@ -135,6 +137,7 @@ impl Row {
             Goal::Aim(g) => format!("report (aim {g})"),
             Goal::MaxBytes(b) => format!("<= {} MiB", b >> 20),
             Goal::P99Micros(us) => format!("p99 <= {us} us"),
+            Goal::MaxMicros(us) => format!("<= {us} us"),
             Goal::MaxThreads(t) => format!("<= {t} threads"),
             Goal::MinRate(r) => format!(">= {}", fmt_rate(r, "msgs")),
             Goal::MaxP99Millis(ms) => format!("p99 <= {ms} ms"),
@@ -149,7 +152,7 @@ impl Row {
         let ok = match self.goal {
             Goal::Ratio(g) | Goal::Aim(g) => v >= g,
             Goal::MaxBytes(b) => v <= b as f64,
-            Goal::P99Micros(us) => v <= us,
+            Goal::P99Micros(us) | Goal::MaxMicros(us) => v <= us,
             Goal::MaxThreads(t) => v <= t as f64,
             Goal::MinRate(r) => v >= r,
             Goal::MaxP99Millis(ms) => v <= ms,
