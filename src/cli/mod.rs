@@ -12,7 +12,6 @@ mod exit;
 mod export;
 mod import;
 mod ingest;
-mod json;
 mod ls;
 mod man;
 mod new;
