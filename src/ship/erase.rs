@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use super::{ShipError, Target};
 
 async fn client(target: &Target) -> Result<tokio_postgres::Client, ShipError> {
-    target.connect().await.map_err(|source| ShipError::Connect {
+    target.connect().await.map_err(|e| ShipError::Connect {
         target: target.describe().to_string(),
-        source,
+        reason: super::describe_pg_error(&e),
     })
 }
 

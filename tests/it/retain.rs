@@ -116,11 +116,11 @@ fn forget_erases_a_session_by_id_and_prints_a_receipt() {
 
 #[test]
 fn forget_deletes_the_rows_and_prune_requires_them_shipped() {
-    let Some(url) = crate::ship::pg_url("forget_deletes_the_rows") else {
+    let Some(url) = crate::ship::harness::pg_url("forget_deletes_the_rows") else {
         return;
     };
-    let rt = crate::ship::rt();
-    let db = rt.block_on(crate::ship::fresh_db(&url, "forget"));
+    let rt = crate::ship::harness::rt();
+    let db = rt.block_on(crate::ship::harness::fresh_db(&url, "forget"));
     let dir = tempfile::tempdir().unwrap();
     let (a, id_a) = old_session(dir.path(), "2020-01-05T10:00:00+00:00");
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -147,7 +147,7 @@ fn forget_deletes_the_rows_and_prune_requires_them_shipped() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let shipped: String = rt.block_on(async {
-        let c = crate::ship::connect(&db).await;
+        let c = crate::ship::harness::connect(&db).await;
         let row = c
             .query_one(
                 "SELECT content FROM convlog.messages WHERE session_id = $1",
@@ -168,7 +168,7 @@ fn forget_deletes_the_rows_and_prune_requires_them_shipped() {
     );
     assert!(!b.exists());
     let left: i64 = rt.block_on(async {
-        let c = crate::ship::connect(&db).await;
+        let c = crate::ship::harness::connect(&db).await;
         c.query_one("SELECT count(*) FROM convlog.messages", &[])
             .await
             .unwrap()

@@ -45,7 +45,8 @@ class LiveKitTools:
 
     A call's timestamp is its ``FunctionCall.created_at``; its duration runs
     to its ``FunctionCallOutput.created_at``; its turn is the id of the
-    speech that ran it (``session.current_speech``), when there is one. The
+    speech that asked for it: the latest ``speech_created`` when LiveKit
+    reports the calls (the reply that answers them is created after). The
     session's first agent starting is not a handoff (LiveKit adds an
     ``AgentHandoff`` item with no old agent for it): only a change of agent
     is recorded.
@@ -55,18 +56,27 @@ class LiveKitTools:
         self._session = session
         self._log = log
         self._source = source
-        session.on("function_tools_executed", self._on_executed)
-        session.on("conversation_item_added", self._on_item)
+        self._speech: str | None = None
+
+    def handlers(self) -> list[tuple[str, Any]]:
+        """The session events to subscribe to, and their handlers: the
+        recorder subscribes them (and unsubscribes them at its end). Its own
+        ``conversation_item_added`` handler hands non-message items to
+        :meth:`on_item`, so that LiveKit calls one handler per item."""
+        return [
+            ("speech_created", self._on_speech),
+            ("function_tools_executed", self._on_executed),
+        ]
 
     def close(self) -> None:
-        for event, handler in (
-            ("function_tools_executed", self._on_executed),
-            ("conversation_item_added", self._on_item),
-        ):
-            try:
-                self._session.off(event, handler)
-            except Exception:
-                pass
+        """Nothing is held between events."""
+
+    def _on_speech(self, *args: Any) -> None:
+        try:
+            sid = getattr(getattr(args[0], "speech_handle", None), "id", None) if args else None
+            self._speech = sid if isinstance(sid, str) and sid else self._speech
+        except Exception:
+            logger.exception("convlog: could not note a LiveKit speech")
 
     def _on_executed(self, *args: Any) -> None:
         try:
@@ -75,24 +85,19 @@ class LiveKitTools:
         except Exception:
             logger.exception("convlog: could not record a LiveKit function call")
 
-    def _on_item(self, *args: Any) -> None:
+    def on_item(self, item: Any) -> None:
+        """A conversation item that is not a message."""
         try:
-            item = getattr(args[0], "item", None) if args else None
             if getattr(item, "type", None) == "agent_handoff" and not self._log.ended:
                 self._record_handoff(item)
         except Exception:
             logger.exception("convlog: could not record a LiveKit agent handoff")
 
-    def _turn(self) -> str | None:
-        speech = getattr(self._session, "current_speech", None)
-        sid = getattr(speech, "id", None)
-        return sid if isinstance(sid, str) and sid else None
-
     def _record_calls(self, event: Any) -> None:
         calls = list(getattr(event, "function_calls", None) or [])
         outputs = list(getattr(event, "function_call_outputs", None) or [])
         by_id = {getattr(o, "call_id", None): o for o in outputs}
-        turn = self._turn()
+        turn = self._speech
         for i, call in enumerate(calls):
             call_id = getattr(call, "call_id", None)
             out = by_id.get(call_id) if call_id is not None else None
@@ -127,7 +132,7 @@ class LiveKitTools:
             str(old),
             str(new),
             source=self._source,
-            turn=self._turn(),
+            turn=self._speech,
             timestamp=created if isinstance(created, (int, float)) else None,
         )
 
@@ -152,13 +157,14 @@ class PipecatTools:
         self._source = source
         # tool_call_id -> (frame, wall-clock start, monotonic start)
         self._running: dict[str, tuple[Any, float, float]] = {}
-        assistant_aggregator.add_event_handler("on_before_process_frame", self._on_frame)
+
+    def handlers(self) -> list[tuple[str, Any]]:
+        """The assistant aggregator's events to subscribe to, and their
+        handlers: the recorder subscribes them (and unsubscribes them at its end)."""
+        return [("on_before_process_frame", self._on_frame)]
 
     def close(self) -> None:
-        try:
-            self._agg.remove_event_handler("on_before_process_frame", self._on_frame)
-        except Exception:
-            pass
+        """Records the calls still running, as they stand."""
         for call_id in list(self._running):
             self._settle(call_id, None, error=False, unfinished=True)
 
