@@ -123,8 +123,17 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<serde_json::Value, St
             .name()
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "?".into());
-        Err(format!("`meta` holds a {ty}, which is not JSON"))
+        Err(format!("`meta` holds {}, which is not JSON", a_or_an(&ty)))
     }
+}
+
+/// A type's name with its article: `a dict`, `an object`.
+fn a_or_an(name: &str) -> String {
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// A timestamp as RFC 3339 in local time: a `datetime` (naive means local),
@@ -144,7 +153,8 @@ fn to_rfc3339(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<Result<String, 
     } else {
         let ty = ts.get_type().name()?.to_string();
         return Ok(Err(format!(
-            "`timestamp` must be a datetime, epoch seconds or an RFC 3339 string, not a {ty}"
+            "`timestamp` must be a datetime, epoch seconds or an RFC 3339 string, not {}",
+            a_or_an(&ty)
         )));
     };
     let local = match dt.call_method0("astimezone") {

@@ -123,7 +123,9 @@ pub fn run(a: ShipArgs) -> Result<Exit> {
                 "convlog ship: {}: session {session}, seq {seq}: rejected by the database: {reason}; the rest of this session is not shipped",
                 log.display()
             ),
-            Event::Damaged { detail, .. } | Event::Unreadable { detail, .. } => {
+            Event::Damaged { detail, .. }
+            | Event::Unreadable { detail, .. }
+            | Event::TornTail { detail, .. } => {
                 eprintln!("convlog ship: {detail}")
             }
             _ => {}

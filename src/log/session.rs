@@ -52,6 +52,9 @@ pub struct Options {
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
+    /// Write blank content instead of skipping it: only `import`, whose
+    /// original file held a blank entry that its export must give back.
+    pub(crate) keep_blank: bool,
     /// The disk seam, replaced only to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -66,6 +69,7 @@ impl Default for Options {
             lock_timeout: None,
             echo: true,
             max_batch_bytes: 4 << 20,
+            keep_blank: false,
             #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
@@ -102,6 +106,12 @@ impl Options {
     /// Sets [`Options::max_batch_bytes`].
     pub fn max_batch_bytes(mut self, bytes: usize) -> Options {
         self.max_batch_bytes = bytes;
+        self
+    }
+
+    /// Sets `keep_blank`: write blank content instead of skipping it.
+    pub(crate) fn keep_blank(mut self, on: bool) -> Options {
+        self.keep_blank = on;
         self
     }
 
@@ -180,6 +190,7 @@ struct SessionState {
     max_content_bytes: usize,
     export_on_end: bool,
     echo: bool,
+    keep_blank: bool,
 }
 
 /// Dropping the last handle commits whatever is still queued (on this
@@ -289,6 +300,7 @@ impl Session {
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
                 echo: opts.echo,
+                keep_blank: opts.keep_blank,
             }),
         })
     }
@@ -546,10 +558,16 @@ impl Session {
         Ok(())
     }
 
+    /// Whether `msg` is left unwritten: blank content, as the original
+    /// design skipped empty transcripts (unless importing one it kept).
+    fn skips(&self, msg: &Message) -> bool {
+        msg.is_blank() && !self.inner.keep_blank
+    }
+
     /// Validates and encodes on the caller's side, so the committer only
     /// frames and writes. Returns `None` for blank content.
     fn prepare(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
-        if msg.is_blank() {
+        if self.skips(msg) {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
         }
@@ -644,7 +662,7 @@ impl Session {
         I: IntoIterator<Item = Message>,
     {
         let msgs: Vec<Message> = msgs.into_iter().collect();
-        for msg in msgs.iter().filter(|m| !m.is_blank()) {
+        for msg in msgs.iter().filter(|m| !self.skips(m)) {
             self.check(msg)?;
         }
         self.ready()?;
@@ -653,7 +671,7 @@ impl Session {
         let mut ends = Vec::new();
         let mut slots = Vec::with_capacity(msgs.len());
         for msg in &msgs {
-            if msg.is_blank() {
+            if self.skips(msg) {
                 slots.push(None);
                 continue;
             }
@@ -667,7 +685,7 @@ impl Session {
         }
         let echo = if self.inner.echo {
             msgs.into_iter()
-                .filter(|m| !m.is_blank())
+                .filter(|m| !self.skips(m))
                 .map(|m| (m.role.tag(), m.content))
                 .collect()
         } else {

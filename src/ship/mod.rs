@@ -202,6 +202,14 @@ pub enum Event<'a> {
         /// Why, as one sentence.
         detail: String,
     },
+    /// A torn tail (a write never acknowledged) was left unshipped; the
+    /// records before it were shipped. Not damage: the run stays clean.
+    #[allow(missing_docs)] // the fields' names say it
+    TornTail {
+        log: &'a Path,
+        /// Where, as one sentence.
+        detail: String,
+    },
 }
 
 /// What a run shipped.
@@ -437,6 +445,9 @@ pub async fn ship(
                 Some(Item::Unreadable { log, detail }) => {
                     db.summary.unreadable += 1;
                     on_event(Event::Unreadable { log: &log, detail });
+                }
+                Some(Item::TornTail { log, detail }) => {
+                    on_event(Event::TornTail { log: &log, detail });
                 }
             }
             if stop.is_stopped() {

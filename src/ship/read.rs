@@ -78,6 +78,11 @@ pub(crate) enum Item {
         log: PathBuf,
         detail: String,
     },
+    /// A torn tail passed over (one-pass runs only): noted, not damage.
+    TornTail {
+        log: PathBuf,
+        detail: String,
+    },
 }
 
 pub(crate) struct ReadOptions {
@@ -369,6 +374,21 @@ fn scan_new(
             }
         }
         _ => {}
+    }
+    // A torn tail is a write that was never acknowledged: everything before
+    // it ships and the run is clean, but a one-pass run says it saw one
+    // (under --follow it is most often a write in flight).
+    if let Some(d) = torn.filter(|_| !opts.follow) {
+        notes.push(Item::TornTail {
+            log: log.to_path_buf(),
+            detail: format!(
+                "{}: ignored torn tail line {} (byte {}): {}",
+                log.display(),
+                d.line,
+                d.offset,
+                d.reason
+            ),
+        });
     }
     let torn_lines = report
         .damage

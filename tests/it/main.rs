@@ -30,6 +30,7 @@ mod import;
 mod ingest_input;
 mod insight;
 mod symlinked_dirs;
+mod trial;
 mod write_path;
 
 // Suites that need a system beside Rust: they skip with a printed reason,
