@@ -14,6 +14,11 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 
+/// The `format` field of every header.
+pub const FORMAT_NAME: &str = "convlog";
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,7 +66,10 @@ impl FromStr for Role {
         match s {
             "user" => Ok(Role::User),
             "agent" => Ok(Role::Agent),
-            other => Err(Error::InvalidRole(other.to_string())),
+            other => Err(Error::InvalidRole(format!(
+                "invalid role {other:?}: expected one of: {}",
+                Role::NAMES.join(", ")
+            ))),
         }
     }
 }
@@ -244,7 +252,7 @@ enum TurnId {
 /// The first line of every log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Format version; this build reads and writes [`FORMAT_VERSION`](crate::FORMAT_VERSION).
+    /// Format version; this build reads and writes [`FORMAT_VERSION`].
     pub version: u32,
     /// Random session id.
     pub session: String,

@@ -22,17 +22,18 @@
 //! - Percentiles use the nearest-rank method: p50 of `n` sorted samples is
 //!   the `ceil(0.5 n)`-th smallest.
 
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::read::scan::{
-    self as reader, DamageKind, Lines, Position, Recovery, Report, decode_line,
-};
-use crate::record::{Header, Record, Role};
+/// Reading a header is [`read`](crate::read)'s job; the name stays here for
+/// callers of the path it had before.
+#[doc(no_inline)]
+pub use crate::read::read_header;
+use crate::read::scan::{self as reader, DamageKind, Recovery, Report};
+use crate::record::{Record, Role};
 use crate::time::parse_ts;
 
 /// Counts for one role.
@@ -347,9 +348,8 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
 
     // Under a shared lock, as `read::inspect` reads: a batch a live writer
     // is writing is waited out rather than reported as a torn tail.
-    let file = crate::log::fsutil::open_read(log)?;
-    let locked =
-        crate::log::fsutil::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
+    let file = crate::fs::open_read(log)?;
+    let locked = crate::fs::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
     let scanned = reader::scan(
         log,
         std::io::BufReader::with_capacity(1 << 16, &file),
@@ -400,7 +400,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
         },
     );
     if locked {
-        crate::log::fsutil::unlock(&file, log);
+        crate::fs::unlock(&file, log);
     }
     let report = scanned?;
     Ok(SessionStats {
@@ -445,22 +445,6 @@ impl Totals {
         self.host_latency.extend(&s.host_latency);
         self.unordered += s.unordered;
     }
-}
-
-/// The header on line 1 of `log`, if line 1 is an intact header. Reads one line.
-pub fn read_header(log: &Path) -> Result<Option<Header>> {
-    let file = crate::log::fsutil::open_read(log)?;
-    let mut lines = Lines::new(BufReader::new(file), Position::default());
-    let Some((info, bytes)) = lines
-        .next_line()
-        .map_err(|e| crate::Error::io(log, "read", e))?
-    else {
-        return Ok(None);
-    };
-    Ok(match decode_line(&info, bytes) {
-        Ok(Record::Header(h)) => Some(h),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

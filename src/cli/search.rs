@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
 use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
-use convlog::stats::read_header;
+use convlog::read::read_header;
 use convlog::time::parse_ts;
 use convlog::{Recovery, Result, Role};
 use regex::Regex;

@@ -335,8 +335,7 @@ impl<W: Write> Renderer<W> {
                 } else {
                     Subtitles::Vtt
                 };
-                let origin =
-                    crate::stats::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
+                let origin = crate::read::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
                 Renderer::Subtitles(SubtitleRender::new(out, dest, kind, origin))
             }
         })
@@ -404,7 +403,7 @@ pub fn render<W: Write>(
 /// extra read of the log, about as much as `verify`.
 pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
     use std::io::{Read, Seek};
-    let mut file = crate::log::fsutil::open_read(log)?;
+    let mut file = crate::fs::open_read(log)?;
     let checked = reader::scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -419,7 +418,7 @@ pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Re
 /// Renders in one pass, for a destination that a failure discards anyway
 /// (the temporary file of an atomic replace).
 fn render_once<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
-    let file = crate::log::fsutil::open_read(log)?;
+    let file = crate::fs::open_read(log)?;
     render_from(
         log,
         io::BufReader::with_capacity(1 << 16, file),
@@ -536,12 +535,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             },
         )
     };
-    crate::log::fsutil::write_atomic_with(
-        out,
-        crate::log::fsutil::NewFileMode::Private,
-        fill,
-        stamp,
-    )?;
+    crate::fs::write_atomic_with(out, crate::fs::NewFileMode::Private, fill, stamp)?;
     done.into_inner()
         .map(|(report, _, _)| report)
         .ok_or_else(|| Error::Internal("export produced no report".into()))
@@ -568,11 +562,11 @@ impl<W: Write> Write for Counted<W> {
 
 /// True when `out` names the export beside `log` (however either is spelled).
 fn is_beside(log: &Path, out: &Path) -> bool {
-    let expected = crate::log::layout::export_path(log);
+    let expected = crate::fs::layout::export_path(log);
     if expected == out {
         return true;
     }
-    let dir = |p: &Path| std::fs::canonicalize(crate::log::fsutil::parent_dir(p)).ok();
+    let dir = |p: &Path| std::fs::canonicalize(crate::fs::parent_dir(p)).ok();
     expected.file_name() == out.file_name()
         && dir(&expected).is_some()
         && dir(&expected) == dir(out)

@@ -99,10 +99,10 @@ pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
             ts: valid_ts(w.ts, "ts")?,
         }),
         "header" => {
-            if need(w.format, "format")? != crate::FORMAT_NAME {
+            if need(w.format, "format")? != crate::record::FORMAT_NAME {
                 return Err(LineError::Invalid(format!(
                     "header format is not {:?}",
-                    crate::FORMAT_NAME
+                    crate::record::FORMAT_NAME
                 )));
             }
             if w.seq != 0 {

@@ -117,7 +117,7 @@ pub fn header_fields(h: &Header) -> Vec<u8> {
         created: &'a str,
     }
     tail_of(&HeaderFields {
-        format: crate::FORMAT_NAME,
+        format: crate::record::FORMAT_NAME,
         version: h.version,
         session: &h.session,
         created: &h.created,

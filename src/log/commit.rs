@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::line::{self as codec, Kind};
-use crate::log::{fsutil, recover};
+use crate::log::recover::{self, OpenedAt};
 use crate::read::scan::{DamageKind, Position};
 use crate::record::Record;
 
@@ -334,13 +334,6 @@ struct Writer {
     used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
     results: Vec<Result<u64>>,
-}
-
-/// Where the log stood when it was opened.
-pub(crate) struct OpenedAt {
-    pub len: u64,
-    pub lines: u64,
-    pub last_seq: u64,
 }
 
 /// One open log: its queue and its file. Shared by every handle and by the
@@ -649,7 +642,7 @@ impl Writer {
         let path = &shared.path;
         self.lock_file()?;
         let result = self.commit_locked(batch);
-        fsutil::unlock(&self.file, path);
+        crate::fs::unlock(&self.file, path);
         result
     }
 
@@ -674,10 +667,10 @@ impl Writer {
             return self.file.lock().map_err(|e| Error::io(path, "lock", e));
         };
         if timeout <= LOCK_NOTICE {
-            return fsutil::lock_exclusive(&self.file, path, Some(timeout));
+            return crate::fs::lock_exclusive(&self.file, path, Some(timeout));
         }
         let start = Instant::now();
-        match fsutil::lock_exclusive(&self.file, path, Some(LOCK_NOTICE)) {
+        match crate::fs::lock_exclusive(&self.file, path, Some(LOCK_NOTICE)) {
             Err(Error::LockTimeout { .. }) => {}
             done => return done,
         }
@@ -687,7 +680,7 @@ impl Writer {
             path.display(), timeout.as_secs_f64()
         );
         let rest = timeout.saturating_sub(start.elapsed());
-        match fsutil::lock_exclusive(&self.file, path, Some(rest)) {
+        match crate::fs::lock_exclusive(&self.file, path, Some(rest)) {
             Err(Error::LockTimeout { path, .. }) => Err(Error::LockTimeout {
                 path,
                 waited: start.elapsed(),
@@ -704,7 +697,7 @@ impl Writer {
             .file
             .metadata()
             .map_err(|e| Error::io(path, "fstat", e))?;
-        if !fsutil::same_file(&meta, path)? {
+        if !crate::fs::same_file(&meta, path)? {
             return Err(self.poison(format!(
                 "{} was removed or replaced by another file while open",
                 path.display()

@@ -11,8 +11,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::log::commit::OpenedAt;
-use crate::log::{fsutil, layout};
+use crate::fs::layout;
 use crate::read::scan::{self, DamageKind, Position, Recovery, Report};
 use crate::record::Record;
 
@@ -55,6 +54,13 @@ where
 /// "shorter" than that and rescans it from the start, under the exclusive lock.
 const UNKNOWN_LEN: u64 = u64::MAX;
 
+/// Where the log stood when it was opened: what the writer starts from.
+pub(crate) struct OpenedAt {
+    pub len: u64,
+    pub lines: u64,
+    pub last_seq: u64,
+}
+
 /// Reads an existing log to find where it stands, under a shared lock so a
 /// concurrent batch is not seen half-written.
 ///
@@ -75,7 +81,7 @@ pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(OpenedAt, Re
     };
     let result = scan_locked(path, file, Position::default(), None, |_| Ok(()));
     if locked {
-        fsutil::unlock(file, path);
+        crate::fs::unlock(file, path);
     }
     let report = result?;
     let torn_lines = report
@@ -132,11 +138,11 @@ pub(crate) fn next_broken_path(log: &Path) -> PathBuf {
 /// into place (`link` fails if the name exists, so nothing is overwritten),
 /// so a write that fails (a full disk) leaves no empty `LOG.broken` behind.
 pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let dir = fsutil::parent_dir(log);
+    let dir = crate::fs::parent_dir(log);
     let first = layout::broken_path(log, 1);
     let tmp = layout::temp_path(dir, &layout::file_name(&first));
     let result = (|| {
-        let mut f = fsutil::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
+        let mut f = crate::fs::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
         f.write_all(bytes)
             .map_err(|e| Error::io(&first, "write", e))?;
         f.sync_all().map_err(|e| Error::io(&first, "fsync", e))?;
@@ -157,7 +163,7 @@ pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
     // The temporary name is only a staging area; removing it is tidy-up.
     let _ = std::fs::remove_file(&tmp);
     let saved = result?;
-    fsutil::sync_dir(dir)?;
+    crate::fs::sync_dir(dir)?;
     Ok(saved)
 }
 

@@ -62,7 +62,7 @@ impl Follower {
     pub fn open(log: &Path) -> Result<Follower> {
         Ok(Follower {
             path: log.to_path_buf(),
-            file: crate::log::fsutil::open_read(log)?,
+            file: crate::fs::open_read(log)?,
             pos: Position::default(),
             lines: None,
             ended: false,
@@ -149,7 +149,7 @@ mod tests {
         match kind {
             Kind::Header => {
                 let h = Header {
-                    version: crate::FORMAT_VERSION,
+                    version: crate::record::FORMAT_VERSION,
                     session: "s".into(),
                     created: TS.into(),
                 };

@@ -103,7 +103,7 @@ impl LoggedMessage {
 /// # Ok::<(), convlog::Error>(())
 /// ```
 pub fn messages(log: &Path, mode: Recovery) -> Result<Messages> {
-    let mut file = crate::log::fsutil::open_read(log)?;
+    let mut file = crate::fs::open_read(log)?;
     let checked = scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -177,7 +177,7 @@ mod tests {
     fn log_bytes(n: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let h = Header {
-            version: crate::FORMAT_VERSION,
+            version: crate::record::FORMAT_VERSION,
             session: "s".into(),
             created: TS.into(),
         };

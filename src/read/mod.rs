@@ -29,10 +29,12 @@
 
 mod discover;
 pub(crate) mod follow;
+mod header;
 mod messages;
 pub(crate) mod scan;
 
 pub use discover::find_logs;
 pub use follow::{Followed, Follower, POLL};
+pub use header::read_header;
 pub use messages::{LoggedMessage, Messages, messages};
 pub use scan::{Damage, DamageKind, Position, Recovery, Report, inspect, scan, scan_file};

@@ -475,13 +475,13 @@ impl Judge {
         let seq = rec.seq();
         let problem = match &rec {
             Record::Header(h) if self.from_start && info.line == 1 => {
-                if h.version != crate::FORMAT_VERSION {
+                if h.version != crate::record::FORMAT_VERSION {
                     return Err(Error::NotALog {
                         path: path.to_path_buf(),
                         reason: format!(
                             "format version {} (this build reads version {})",
                             h.version,
-                            crate::FORMAT_VERSION
+                            crate::record::FORMAT_VERSION
                         ),
                     });
                 }
@@ -633,7 +633,7 @@ pub fn scan_file<F>(path: &Path, mode: Recovery, visit: F) -> Result<Report>
 where
     F: FnMut(&Record<'_>) -> Result<()>,
 {
-    let file = crate::log::fsutil::open_read(path)?;
+    let file = crate::fs::open_read(path)?;
     scan(
         path,
         io::BufReader::with_capacity(1 << 16, file),
@@ -650,9 +650,8 @@ where
 /// means a batch in flight is never mistaken for a torn tail. A lock held for
 /// longer (a stuck process) does not stop the inspection.
 pub fn inspect(path: &Path) -> Result<Report> {
-    let file = crate::log::fsutil::open_read(path)?;
-    let locked =
-        crate::log::fsutil::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
+    let file = crate::fs::open_read(path)?;
+    let locked = crate::fs::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
     let report = scan(
         path,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -660,7 +659,7 @@ pub fn inspect(path: &Path) -> Result<Report> {
         |_| Ok(()),
     );
     if locked {
-        crate::log::fsutil::unlock(&file, path);
+        crate::fs::unlock(&file, path);
     }
     report
 }

@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 
 use crate::Recovery;
 use crate::error::Error;
-use crate::log::fsutil;
 use crate::read::find_logs;
 use crate::read::scan::{DamageKind, Position, scan_from};
 use crate::record::{MessageRecord, Record};
@@ -192,7 +191,7 @@ fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Ve
         log: log.to_path_buf(),
         detail: e.to_string(),
     };
-    let file = match fsutil::open_read(log) {
+    let file = match crate::fs::open_read(log) {
         Ok(f) => f,
         Err(e) => {
             // Reported once per change, not on every poll.

@@ -15,15 +15,15 @@ use std::time::Duration;
 use chrono::Local;
 
 use crate::error::{Error, Result};
+use crate::fs::layout::export_path;
 use crate::line as codec;
 #[cfg(feature = "__test_hooks")]
 use crate::log::commit::IoHooks;
 use crate::log::commit::{
-    self, Answer, CommitOptions, Echo, Log, LogState, OpenedAt, Parts, RealIo, Request, lock,
-    reply_pair,
+    self, Answer, CommitOptions, Echo, Log, LogState, Parts, RealIo, Request, lock, reply_pair,
 };
-use crate::log::layout::export_path;
-use crate::log::{create, fsutil, recover};
+use crate::log::create;
+use crate::log::recover::{self, OpenedAt};
 use crate::record::Message;
 use crate::time::{now_rfc3339, parse_ts};
 
@@ -243,7 +243,7 @@ impl Session {
         let dir = dir.as_ref();
         check_options(&opts)?;
         let (header, len, path) = create::create_log(dir, &Local::now().fixed_offset())?;
-        let file = fsutil::open_append(&path)?;
+        let file = crate::fs::open_append(&path)?;
         let start = OpenedAt {
             len,
             lines: 1,
@@ -262,7 +262,7 @@ impl Session {
     pub fn open_with(log: impl AsRef<Path>, opts: Options) -> Result<Session> {
         let path = log.as_ref().to_path_buf();
         check_options(&opts)?;
-        let file = fsutil::open_append(&path)?;
+        let file = crate::fs::open_append(&path)?;
         let (start, report) = recover::inspect_existing(&path, &file)?;
         if report.ended {
             return Err(Error::Ended { path });
