@@ -96,7 +96,7 @@ pub use fs::layout::export_path;
 #[doc(hidden)]
 pub use log::commit::{IoHooks, RealIo};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
-pub use record::{FORMAT_NAME, FORMAT_VERSION, Message, Role};
+pub use record::{Entry, FORMAT_NAME, FORMAT_VERSION, Handoff, Message, Role, ToolCall};
 pub use session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 
 #[cfg(test)]

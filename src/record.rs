@@ -1,8 +1,9 @@
-//! What a log holds: the header, message records and the end record.
+//! What a log holds: the header, message records, tool calls and handoffs,
+//! and the end record.
 //!
-//! [`Message`] is what a caller hands to the writer. [`Record`] is what the
-//! reader hands back; it borrows from the line buffer so that scanning a
-//! million-record log does not allocate per record.
+//! [`Message`] (and [`ToolCall`], [`Handoff`]) is what a caller hands to the
+//! writer. [`Record`] is what the reader hands back; it borrows from the line
+//! buffer so that scanning a million-record log does not allocate per record.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+
+mod tool;
+
+pub use tool::{Entry, Handoff, HandoffRecord, MAX_TOOL_TEXT_BYTES, ToolCall, ToolRecord};
+pub(crate) use tool::{cut, duration_text};
 
 /// The `format` field of every header.
 pub const FORMAT_NAME: &str = "convlog";
@@ -335,6 +341,10 @@ pub enum Record<'a> {
     Header(Header),
     /// A user or agent message.
     Message(MessageRecord<'a>),
+    /// A function call and its output.
+    Tool(ToolRecord<'a>),
+    /// The conversation passed to another agent.
+    Handoff(HandoffRecord<'a>),
     /// The session was ended; nothing may follow.
     End {
         /// Position in the file's sequence.
@@ -350,6 +360,8 @@ impl Record<'_> {
         match self {
             Record::Header(_) => 0,
             Record::Message(m) => m.seq,
+            Record::Tool(t) => t.seq,
+            Record::Handoff(h) => h.seq,
             Record::End { seq, .. } => *seq,
         }
     }

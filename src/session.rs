@@ -24,7 +24,7 @@ use crate::log::commit::{
 };
 use crate::log::create;
 use crate::log::recover::{self, OpenedAt};
-use crate::record::Message;
+use crate::record::{Entry, Message};
 use crate::time::{now_rfc3339, parse_ts};
 
 /// Default cap on one message's content: 1 MiB.
@@ -323,11 +323,15 @@ impl Session {
     /// commit runs on convlog's pool, never on the thread polling the
     /// future, and the future is woken from that pool thread, so it works
     /// under any executor (or a hand-rolled waker signalled across threads).
+    ///
+    /// A [`ToolCall`](crate::record::ToolCall) or a
+    /// [`Handoff`](crate::record::Handoff) is appended the same way, and is
+    /// durable the same way; only messages are echoed.
     pub fn append(
         &self,
-        msg: Message,
+        msg: impl Into<Entry>,
     ) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
-        let queued = self.enqueue(msg).map(|q| {
+        let queued = self.enqueue(msg.into()).map(|q| {
             q.map(|(req, rx, echo)| {
                 self.inner.log.submit(req);
                 (rx, echo)
@@ -348,8 +352,8 @@ impl Session {
     /// the lock, write and fdatasync run right here, with no thread hand-off;
     /// otherwise it joins the next group commit. Not for an async worker
     /// thread (see [`Session`]).
-    pub fn append_blocking(&self, msg: Message) -> Result<Option<u64>> {
-        let Some((req, rx, echo)) = self.enqueue(msg)? else {
+    pub fn append_blocking(&self, msg: impl Into<Entry>) -> Result<Option<u64>> {
+        let Some((req, rx, echo)) = self.enqueue(msg.into())? else {
             return Ok(None);
         };
         let seq = self.inner.log.commit_blocking(req, rx)?;
@@ -367,10 +371,10 @@ impl Session {
     /// of its last handle). Hand the result on and return.
     pub fn append_with(
         &self,
-        msg: Message,
+        msg: impl Into<Entry>,
         done: impl FnOnce(Result<Option<u64>>) + Send + 'static,
     ) {
-        let (req, rx, echo) = match self.enqueue(msg) {
+        let (req, rx, echo) = match self.enqueue(msg.into()) {
             Ok(Some(queued)) => queued,
             Ok(None) => return done(Ok(None)),
             Err(e) => return done(Err(e)),
@@ -419,13 +423,15 @@ impl Session {
     /// Logs `msg` without waiting for durability, as the original design's
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
-    pub fn log(&self, msg: Message) {
+    pub fn log(&self, msg: impl Into<Entry>) {
+        let msg = msg.into();
         let queued = self.prepare(&msg).map(|fields| {
-            fields.map(|fields| Request::Append {
+            fields.map(|(kind, fields)| Request::Append {
+                kind,
                 fields,
                 parts: Parts::One,
                 reply: None,
-                echo: self.inner.echo.then(|| (msg.role.tag(), msg.content)),
+                echo: self.echo_of(msg),
             })
         });
         match queued {
@@ -564,9 +570,50 @@ impl Session {
         msg.is_blank() && !self.inner.keep_blank
     }
 
+    /// What to print once `e` is durable: messages only, as the original
+    /// design printed them.
+    fn echo_of(&self, e: Entry) -> Option<Echo> {
+        match e {
+            Entry::Message(m) if self.inner.echo => Some((m.role.tag(), m.content)),
+            _ => None,
+        }
+    }
+
     /// Validates and encodes on the caller's side, so the committer only
     /// frames and writes. Returns `None` for blank content.
-    fn prepare(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
+    fn prepare(&self, e: &Entry) -> Result<Option<(codec::Kind, Vec<u8>)>> {
+        let (kind, fields) = match e {
+            Entry::Message(msg) => {
+                return Ok(self
+                    .prepare_message(msg)?
+                    .map(|f| (codec::Kind::Message, f)));
+            }
+            Entry::Tool(t) => {
+                t.check().map_err(|e| e.in_file(self.path()))?;
+                self.ready()?;
+                let ts = t.timestamp.clone().unwrap_or_else(now_rfc3339);
+                (codec::Kind::Tool, codec::tool_fields(t, &ts))
+            }
+            Entry::Handoff(h) => {
+                h.check().map_err(|e| e.in_file(self.path()))?;
+                self.ready()?;
+                let ts = h.timestamp.clone().unwrap_or_else(now_rfc3339);
+                (codec::Kind::Handoff, codec::handoff_fields(h, &ts))
+            }
+        };
+        // `arguments` and `output` are cut; this bounds the other fields,
+        // so that every line stays readable.
+        if fields.len() > MAX_CONTENT_LIMIT {
+            return Err(Error::ContentTooLarge {
+                len: fields.len(),
+                limit: MAX_CONTENT_LIMIT,
+            }
+            .in_file(self.path()));
+        }
+        Ok(Some((kind, fields)))
+    }
+
+    fn prepare_message(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
         if self.skips(msg) {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
@@ -586,19 +633,19 @@ impl Session {
 
     /// An awaited append's request, its answer, and what to echo once durable.
     #[allow(clippy::type_complexity)]
-    fn enqueue(&self, msg: Message) -> Result<Option<(Request, Answer, Option<Echo>)>> {
-        let Some(fields) = self.prepare(&msg)? else {
+    fn enqueue(&self, msg: Entry) -> Result<Option<(Request, Answer, Option<Echo>)>> {
+        let Some((kind, fields)) = self.prepare(&msg)? else {
             return Ok(None);
         };
         let (tx, rx) = reply_pair(&self.inner.log.shared);
         let req = Request::Append {
+            kind,
             fields,
             parts: Parts::One,
             reply: Some(tx),
             echo: None,
         };
-        let echo = self.inner.echo.then(|| (msg.role.tag(), msg.content));
-        Ok(Some((req, rx, echo)))
+        Ok(Some((req, rx, self.echo_of(msg))))
     }
 
     /// Appends several messages in one request and resolves once all are
@@ -696,6 +743,7 @@ impl Session {
         }
         let (tx, rx) = reply_pair(&self.inner.log.shared);
         let req = Request::Append {
+            kind: codec::Kind::Message,
             fields,
             parts: Parts::Many(ends),
             reply: Some(tx),

@@ -394,7 +394,8 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
                     prev = Some((m.role, ts));
                 }
                 Record::End { ts, .. } => end_ts = Some(ts.to_string()),
-                Record::Header(_) => {}
+                // Counted by the reader's report; they are not turns.
+                Record::Tool(_) | Record::Handoff(_) | Record::Header(_) => {}
             }
             Ok(())
         },
@@ -432,6 +433,12 @@ pub struct Totals {
     pub host_latency: Samples,
     /// Unordered user → agent changes, summed.
     pub unordered: u64,
+    /// Tool calls, summed.
+    pub tool_calls: u64,
+    /// Tool calls that failed, summed.
+    pub tool_errors: u64,
+    /// Handoffs, summed.
+    pub handoffs: u64,
 }
 
 impl Totals {
@@ -444,6 +451,9 @@ impl Totals {
         self.response_latency.extend(&s.response_latency);
         self.host_latency.extend(&s.host_latency);
         self.unordered += s.unordered;
+        self.tool_calls += s.report.tool_calls;
+        self.tool_errors += s.report.tool_errors;
+        self.handoffs += s.report.handoffs;
     }
 }
 

@@ -274,6 +274,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
         timestamps: timestamps.parse::<TimestampStyle>()?,
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
+        tools: None,
     })
 }
 

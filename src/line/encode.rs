@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::json::push_json_str;
 #[cfg(test)]
 use crate::record::Role;
-use crate::record::{Header, Message};
+use crate::record::{Handoff, Header, MAX_TOOL_TEXT_BYTES, Message, ToolCall, cut, duration_text};
 
 /// The reference encoding of a message's fields, through `serde_json`:
 /// [`message_fields`] must produce the same bytes.
@@ -96,6 +96,84 @@ pub(crate) fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
         let _ = serde_json::to_writer(&mut *out, meta);
     }
     out.push(b'}');
+}
+
+/// A tool call's fields after `seq`, with `arguments` and `output` cut at
+/// [`MAX_TOOL_TEXT_BYTES`] and marked. Through `serde_json`: tool calls are
+/// a few per turn, not the hot path messages are.
+pub fn tool_fields(call: &ToolCall, ts: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct ToolFields<'a> {
+        ts: &'a str,
+        name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call_id: Option<&'a str>,
+        arguments: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arguments_truncated: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output_truncated: Option<u64>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        error: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<serde_json::Number>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        turn: Option<&'a str>,
+        source: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<&'a serde_json::Value>,
+    }
+    let (arguments, arguments_truncated) = cut(&call.arguments, MAX_TOOL_TEXT_BYTES);
+    let (output, output_truncated) = match &call.output {
+        Some(o) => {
+            let (o, n) = cut(o, MAX_TOOL_TEXT_BYTES);
+            (Some(o), n)
+        }
+        None => (None, None),
+    };
+    tail_of(&ToolFields {
+        ts,
+        name: &call.name,
+        call_id: call.call_id.as_deref(),
+        arguments,
+        arguments_truncated,
+        output,
+        output_truncated,
+        error: call.error,
+        // A plain decimal always parses as a number.
+        duration_ms: call
+            .duration_ms
+            .and_then(|ms| duration_text(ms).parse().ok()),
+        turn: call.turn.as_deref(),
+        source: &call.source,
+        meta: call.meta.as_ref(),
+    })
+}
+
+/// A handoff's fields after `seq`.
+pub fn handoff_fields(h: &Handoff, ts: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct HandoffFields<'a> {
+        ts: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<&'a str>,
+        to: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        turn: Option<&'a str>,
+        source: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<&'a serde_json::Value>,
+    }
+    tail_of(&HandoffFields {
+        ts,
+        from: h.from.as_deref(),
+        to: &h.to,
+        turn: h.turn.as_deref(),
+        source: &h.source,
+        meta: h.meta.as_ref(),
+    })
 }
 
 /// The end record's fields after `seq`.

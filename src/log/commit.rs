@@ -219,6 +219,8 @@ pub(crate) enum Request {
     /// Messages whose fields after `seq` are already encoded, back to back
     /// in `fields`. They get consecutive seqs in one write; the reply is the first.
     Append {
+        /// The kind of every record in `fields`.
+        kind: Kind,
         fields: Vec<u8>,
         parts: Parts,
         reply: Option<Reply>,
@@ -722,14 +724,16 @@ impl Writer {
             results.push(Ok(seq + 1));
             match req {
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::One,
                     ..
                 } => {
                     seq += 1;
-                    codec::frame(Kind::Message, seq, fields, &mut self.buf);
+                    codec::frame(*kind, seq, fields, &mut self.buf);
                 }
                 Request::Append {
+                    kind,
                     fields,
                     parts: Parts::Many(ends),
                     ..
@@ -737,7 +741,7 @@ impl Writer {
                     let mut start = 0;
                     for &end in ends {
                         seq += 1;
-                        codec::frame(Kind::Message, seq, &fields[start..end], &mut self.buf);
+                        codec::frame(*kind, seq, &fields[start..end], &mut self.buf);
                         start = end;
                     }
                 }

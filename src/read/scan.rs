@@ -202,6 +202,12 @@ pub struct Report {
     pub agent_messages: u64,
     /// Message records handed to the caller under the recovery mode.
     pub delivered: u64,
+    /// Valid tool call records.
+    pub tool_calls: u64,
+    /// Valid tool call records marked `error`.
+    pub tool_errors: u64,
+    /// Valid handoff records.
+    pub handoffs: u64,
     /// Seq of the first valid message.
     pub first_seq: Option<u64>,
     /// Seq of the last valid record (message or end).
@@ -567,6 +573,11 @@ impl Judge {
                     None => self.report.last_ts = Some(m.ts.to_string()),
                 }
             }
+            Record::Tool(t) => {
+                self.report.tool_calls += 1;
+                self.report.tool_errors += u64::from(t.error);
+            }
+            Record::Handoff(_) => self.report.handoffs += 1,
             Record::End { .. } => self.report.ended = true,
             Record::Header(_) => {}
         }

@@ -305,6 +305,9 @@ fn scan_new(
                         })?;
                     }
                 }
+                // The shipped table holds messages; tool calls and handoffs
+                // stay in the log (and its exports).
+                Record::Tool(_) | Record::Handoff(_) => {}
                 Record::End { seq, ts } => {
                     let Some(s) = &session else { return Ok(()) };
                     if segs.is_empty() {
