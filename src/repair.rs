@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::log::recover;
-use crate::read::scan::{Position, Report};
+use crate::read::{Position, Report};
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use crate::error::Result;
 /// callers of the path it had before.
 #[doc(no_inline)]
 pub use crate::read::read_header;
-use crate::read::scan::{self as reader, DamageKind, Recovery, Report};
+use crate::read::{self as reader, DamageKind, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::time::parse_ts;
 

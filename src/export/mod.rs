@@ -71,7 +71,7 @@ use std::str::FromStr;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::read::scan::{self as reader, Recovery, Report};
+use crate::read::{self as reader, Recovery, Report};
 use crate::record::{Record, Role};
 
 mod action;

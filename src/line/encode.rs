@@ -1,9 +1,9 @@
-//! Encoding: a record's fields after `seq`, as the bytes [`frame`](super::frame)
+//! Encoding: a record's fields after `seq`, as the bytes [`frame`](fn@super::frame)
 //! wraps.
 //!
 //! The writer splits encoding in two: [`message_fields`] runs on the
 //! caller's task (it is the expensive part: JSON escaping), and
-//! [`frame`](super::frame) runs on the writer thread once the sequence number is
+//! [`frame`](fn@super::frame) runs on the writer thread once the sequence number is
 //! known under the file lock (a few dozen bytes and a CRC).
 
 use serde::Serialize;
@@ -35,7 +35,7 @@ struct MessageFields<'a> {
 }
 
 /// Serialises `fields` as a JSON object and drops its opening brace, leaving
-/// the `"key":value,…}` tail that [`frame`](super::frame) appends after `kind` and `seq`.
+/// the `"key":value,…}` tail that [`frame`](fn@super::frame) appends after `kind` and `seq`.
 fn tail_of(fields: &impl Serialize) -> Vec<u8> {
     // Serialising a struct of strings, bools and a `Value` cannot fail.
     let mut out = serde_json::to_vec(fields).unwrap_or_else(|_| b"{}".to_vec());

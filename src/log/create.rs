@@ -17,7 +17,7 @@ use crate::line::{self as codec, Kind};
 use crate::record::Header;
 
 /// Creates a new log in `dir` named after `created` (see
-/// [`layout`](super::layout)) and returns its header, its length and its path.
+/// [`layout`](mod@crate::fs::layout)) and returns its header, its length and its path.
 pub(crate) fn create_log(
     dir: &Path,
     created: &DateTime<FixedOffset>,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fs::layout;
-use crate::read::scan::{self, DamageKind, Position, Recovery, Report};
+use crate::read::{DamageKind, Position, Recovery, Report, scan_from};
 use crate::record::Record;
 
 /// Scans `file` from `pos` up to `end` (or to its end) with
@@ -33,14 +33,14 @@ where
     f.seek(SeekFrom::Start(pos.offset))
         .map_err(|e| Error::io(path, "seek", e))?;
     match end {
-        Some(end) => scan::scan_from(
+        Some(end) => scan_from(
             path,
             io::BufReader::new(f.take(end.saturating_sub(pos.offset))),
             pos,
             Recovery::SkipCorrupt,
             visit,
         ),
-        None => scan::scan_from(
+        None => scan_from(
             path,
             io::BufReader::new(f),
             pos,

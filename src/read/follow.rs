@@ -12,8 +12,9 @@ use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::lines::{Lines, decode_line};
 use super::messages::LoggedMessage;
-use super::scan::{Lines, Position, decode_line};
+use super::report::Position;
 use crate::error::{Error, Result};
 use crate::line::LineError;
 use crate::record::{HandoffRecord, Record, ToolRecord};

@@ -5,7 +5,8 @@
 use std::io::BufReader;
 use std::path::Path;
 
-use super::scan::{Lines, Position, decode_line};
+use super::lines::{Lines, decode_line};
+use super::report::Position;
 use crate::error::{Error, Result};
 use crate::record::{Header, Record};
 

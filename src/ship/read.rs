@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::Recovery;
 use crate::error::Error;
 use crate::read::find_logs;
-use crate::read::scan::{DamageKind, Position, scan_from};
+use crate::read::{DamageKind, Position, scan_from};
 use crate::record::{MessageRecord, Record};
 
 use super::Stop;
@@ -171,7 +171,7 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
 
 /// The session id on line 1, if it is a valid header.
 pub(crate) fn header_id(file: &File) -> Option<String> {
-    use crate::read::scan::{Lines, decode_line};
+    use crate::read::{Lines, decode_line};
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
     match decode_line(&info, bytes).ok()? {
