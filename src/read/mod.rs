@@ -42,6 +42,8 @@ mod scan;
 pub use discover::find_logs;
 pub use follow::{Followed, Follower, POLL};
 pub use header::read_header;
+// Only the shipper reads lines outside this module.
+#[cfg(feature = "postgres")]
 pub(crate) use lines::{Lines, decode_line};
 pub use messages::{LoggedMessage, Messages, messages};
 pub use report::{Damage, DamageKind, Position, Recovery, Report};

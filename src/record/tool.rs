@@ -332,15 +332,16 @@ impl ToolRecord<'_> {
         }
     }
 
-    /// One line of text for people: `name(arguments) -> output`, with
-    /// `-> error: …` for a failed call, and a note where a text was cut.
+    /// One line of text for people: `name(arguments) -> output` (no arrow
+    /// when the output is empty or absent), with `-> error: …` for a failed
+    /// call, and a note where a text was cut.
     /// What `tail`, `search` and the text, Markdown and CSV exports show.
     pub fn summary(&self) -> String {
         let mut s = format!("{}({})", self.name, self.arguments);
         if let Some(n) = self.arguments_truncated {
             s.push_str(&format!(" [arguments cut from {n} bytes]"));
         }
-        match (&self.output, self.error) {
+        match (self.output.as_deref().filter(|o| !o.is_empty()), self.error) {
             (Some(out), false) => s.push_str(&format!(" -> {out}")),
             (Some(out), true) => s.push_str(&format!(" -> error: {out}")),
             (None, true) => s.push_str(" -> error"),
