@@ -74,7 +74,7 @@ pub mod export;
 pub mod fs;
 pub mod global;
 pub mod import;
-mod json;
+mod json_escape;
 pub mod line;
 mod log;
 pub mod read;

@@ -22,6 +22,7 @@ mod ship;
 mod stats;
 mod tail;
 mod util;
+mod values;
 mod verify;
 
 use std::path::PathBuf;

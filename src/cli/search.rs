@@ -21,6 +21,7 @@ use super::PathsArg;
 use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::util::{Progress, json_err, stdout_err, wall_clock_secs};
+use super::values::RoleArg;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -36,7 +37,7 @@ pub struct SearchArgs {
     fixed_strings: bool,
     /// Only messages of this role.
     #[arg(long, value_enum)]
-    role: Option<Role>,
+    role: Option<RoleArg>,
     /// Only messages from this source (exact), e.g. deepgram_stt.
     #[arg(long)]
     source: Option<String>,
@@ -275,7 +276,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
     };
     let filters = Filters {
         re,
-        role: a.role,
+        role: a.role.map(Role::from),
         source: a.source,
         speaker: a.speaker,
         since: a.since,

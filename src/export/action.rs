@@ -7,7 +7,7 @@
 //! by default; subtitles never (nothing was said).
 //!
 //! In `json` and `jsonl` an action is one more object in the list, with
-//! `role` `"tool"` or `"handoff"`, in the key order of [`fields`].
+//! `role` `"tool"` or `"handoff"`, in the key order of [`Action::fields`].
 
 use std::borrow::Cow;
 
