@@ -177,9 +177,10 @@ pub struct Report {
     pub ended: bool,
     /// Valid message records.
     pub messages: u64,
-    /// Valid message records of role `user`.
+    /// Messages of role `user`: valid message records, less the later
+    /// parts of a message split into several (see [`crate::parts`]).
     pub user_messages: u64,
-    /// Valid message records of role `agent`.
+    /// Messages of role `agent`, counted as `user_messages` are.
     pub agent_messages: u64,
     /// Message records handed to the caller under the recovery mode.
     pub delivered: u64,
