@@ -211,6 +211,14 @@ pub fn check_timestamp(ts: &str) -> std::result::Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// RFC 3339 text as the same instant in local time, as the log writes it.
+pub fn local_rfc3339(ts: &str) -> std::result::Result<String, String> {
+    let t = convlog::time::parse_ts(ts).map_err(|e| e.to_string())?;
+    Ok(t.with_timezone(&chrono::Local)
+        .fixed_offset()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+}
+
 /// Epoch seconds (LiveKit's `created_at`) as the log's RFC 3339 local time,
 /// computed here rather than through Python's `datetime`: this is on the
 /// recorder's per-event path.
