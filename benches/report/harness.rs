@@ -103,6 +103,8 @@ pub(crate) enum Goal {
     MinRate(f64),
     /// p99 at most this many milliseconds.
     MaxP99Millis(f64),
+    /// At most this much, in the unit named (a size, a time).
+    AtMost(f64, String),
     /// No goal: a figure shown for context.
     Report,
 }
@@ -138,6 +140,7 @@ impl Row {
             Goal::MaxThreads(t) => format!("<= {t} threads"),
             Goal::MinRate(r) => format!(">= {}", fmt_rate(r, "msgs")),
             Goal::MaxP99Millis(ms) => format!("p99 <= {ms} ms"),
+            Goal::AtMost(limit, ref unit) => format!("<= {limit} {unit}"),
             Goal::Report => "-".into(),
         }
     }
@@ -153,6 +156,7 @@ impl Row {
             Goal::MaxThreads(t) => v <= t as f64,
             Goal::MinRate(r) => v >= r,
             Goal::MaxP99Millis(ms) => v <= ms,
+            Goal::AtMost(limit, _) => v <= limit,
             Goal::Report => return "-",
         };
         match (ok, &self.goal) {
