@@ -26,7 +26,10 @@ pub enum Error {
         /// The underlying error, shared by every clone.
         source: Arc<io::Error>,
     },
-    /// A role other than `user` or `agent`.
+    /// A role other than `user` or `agent`. The text is the whole message,
+    /// naming the role given and the valid ones: it is built where the
+    /// roles are known ([`Role`](crate::Role)'s parser), so that this
+    /// module, which every other one uses, depends on none of them.
     InvalidRole(String),
     /// Content over [`Options::max_content_bytes`](crate::Options::max_content_bytes).
     ContentTooLarge {
@@ -87,7 +90,7 @@ pub enum Error {
     /// thread that panicked, a state that should not occur. Unlike
     /// [`Error::InvalidInput`] it is never a finding about a file.
     Internal(String),
-    /// [`global`](crate::log::global) was used before [`global::init`](crate::log::global::init), or initialised twice.
+    /// [`global`](crate::global) was used before [`global::init`](crate::global::init), or initialised twice.
     DefaultSession(&'static str),
 }
 
@@ -160,11 +163,7 @@ impl fmt::Display for Error {
                 action,
                 source,
             } => write!(f, "{}: {action} failed: {source}", path.display()),
-            Error::InvalidRole(role) => write!(
-                f,
-                "invalid role {role:?}: expected one of: {}",
-                crate::record::Role::NAMES.join(", ")
-            ),
+            Error::InvalidRole(msg) => f.write_str(msg),
             Error::ContentTooLarge { len, limit } => {
                 write!(f, "content is {len} bytes, over the limit of {limit} bytes")
             }

@@ -46,12 +46,11 @@ use chrono::{DateTime, FixedOffset, Local};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::log::fsutil;
 use crate::record::{Message, Role};
 use crate::time::{localize, parse_rfc3339_or_local, to_rfc3339};
 
-use crate::log::layout::{self, export_path};
-use crate::log::session::{MAX_CONTENT_LIMIT, Options, Session};
+use crate::fs::layout::{self, export_path};
+use crate::session::{MAX_CONTENT_LIMIT, Options, Session};
 
 /// One entry of an original-design file, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -367,7 +366,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
     let parsed = parse_original(original, &bytes)?;
     let created = created_time(original, &parsed.entries);
 
-    let dir = fsutil::parent_dir(&log);
+    let dir = crate::fs::parent_dir(&log);
     let stem = log
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -385,7 +384,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
             Ok(())
         })
         .and_then(|()| match fs::hard_link(&tmp, &log) {
-            Ok(()) => fsutil::sync_dir(dir),
+            Ok(()) => crate::fs::sync_dir(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(refuse()),
             Err(e) => Err(Error::io(&log, "link the imported log into place", e)),
         });

@@ -54,12 +54,25 @@
 //! build logs line by line with it (damaged ones included). Everything else,
 //! the group commit, creating and recovering a log file, the file system
 //! primitives and the JSON string escaper, is private: it can change without
-//! breaking anyone.
+//! breaking anyone. [`fs`] is public only in its atomic replace and its
+//! shared directories; its opens, locks and names stay inside.
+//!
+//! ## Floors
+//!
+//! A record's path reads top to bottom, and no module reaches back up to a
+//! higher one (`modgraph.py src` checks it): [`global`] over the session
+//! handle, which ends a session by rendering its export; [`export`],
+//! [`stats`], [`repair`] and [`import`] over [`read`]; the writer (`log`)
+//! over [`read`], whose scanner also recovers a log it opens; then the codec
+//! ([`line`](mod@line)), [`record`] and [`time`]; and at the bottom
+//! [`fs`] and the error type, which know nothing of records.
 
 #![warn(missing_docs)]
 
 mod error;
 pub mod export;
+pub mod fs;
+pub mod global;
 pub mod import;
 mod json;
 pub mod line;
@@ -67,37 +80,24 @@ mod log;
 pub mod read;
 pub mod record;
 pub mod repair;
+mod session;
 #[cfg(feature = "postgres")]
 pub mod ship;
 pub mod stats;
 pub mod time;
-
-pub use log::global;
-
-/// Writing files beside a log with the durability rules logs follow:
-/// tmp → fsync → rename → fsync(dir), so a reader sees the old file or the
-/// new one, never a mix, and a crash never leaves half a file in its place.
-pub mod fs {
-    pub use crate::log::fsutil::{NewFileMode, ensure_shared_dir, write_atomic, write_atomic_as};
-}
 
 #[doc = include_str!("../FORMAT.md")]
 pub mod format {}
 
 pub use error::{Error, Result};
 pub use export::{ExportOptions, Format, TimestampStyle};
+pub use fs::layout::export_path;
 #[cfg(feature = "__test_hooks")]
 #[doc(hidden)]
 pub use log::commit::{IoHooks, RealIo};
-pub use log::layout::export_path;
-pub use log::session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
-pub use record::{Message, Role};
-
-/// The `format` field of every header.
-pub const FORMAT_NAME: &str = "convlog";
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub use record::{Entry, FORMAT_NAME, FORMAT_VERSION, Handoff, Message, Role, ToolCall};
+pub use session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 
 #[cfg(test)]
 mod test_support;

@@ -1,8 +1,9 @@
-//! What a log holds: the header, message records and the end record.
+//! What a log holds: the header, message records, tool calls and handoffs,
+//! and the end record.
 //!
-//! [`Message`] is what a caller hands to the writer. [`Record`] is what the
-//! reader hands back; it borrows from the line buffer so that scanning a
-//! million-record log does not allocate per record.
+//! [`Message`] (and [`ToolCall`], [`Handoff`]) is what a caller hands to the
+//! writer. [`Record`] is what the reader hands back; it borrows from the line
+//! buffer so that scanning a million-record log does not allocate per record.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,6 +14,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+
+mod tool;
+
+pub use tool::{Entry, Handoff, HandoffRecord, MAX_TOOL_TEXT_BYTES, ToolCall, ToolRecord};
+pub(crate) use tool::{cut, duration_text};
+
+/// The `format` field of every header.
+pub const FORMAT_NAME: &str = "convlog";
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
 
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
@@ -61,7 +72,10 @@ impl FromStr for Role {
         match s {
             "user" => Ok(Role::User),
             "agent" => Ok(Role::Agent),
-            other => Err(Error::InvalidRole(other.to_string())),
+            other => Err(Error::InvalidRole(format!(
+                "invalid role {other:?}: expected one of: {}",
+                Role::NAMES.join(", ")
+            ))),
         }
     }
 }
@@ -244,7 +258,7 @@ enum TurnId {
 /// The first line of every log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Format version; this build reads and writes [`FORMAT_VERSION`](crate::FORMAT_VERSION).
+    /// Format version; this build reads and writes [`FORMAT_VERSION`].
     pub version: u32,
     /// Random session id.
     pub session: String,
@@ -327,6 +341,10 @@ pub enum Record<'a> {
     Header(Header),
     /// A user or agent message.
     Message(MessageRecord<'a>),
+    /// A function call and its output.
+    Tool(ToolRecord<'a>),
+    /// The conversation passed to another agent.
+    Handoff(HandoffRecord<'a>),
     /// The session was ended; nothing may follow.
     End {
         /// Position in the file's sequence.
@@ -342,6 +360,8 @@ impl Record<'_> {
         match self {
             Record::Header(_) => 0,
             Record::Message(m) => m.seq,
+            Record::Tool(t) => t.seq,
+            Record::Handoff(h) => h.seq,
             Record::End { seq, .. } => *seq,
         }
     }

@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::log::{fsutil, recover};
-use crate::read::scan::{Position, Report};
+use crate::log::recover;
+use crate::read::{Position, Report};
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +56,10 @@ pub enum Repair {
 /// Running it twice is the same as running it once. Returns what it did and
 /// the report of the log as it was before.
 pub fn repair(log: &Path, lock_timeout: Option<Duration>) -> Result<(Repair, Report)> {
-    let file = fsutil::open_rw(log)?;
-    fsutil::lock_exclusive(&file, log, lock_timeout)?;
+    let file = crate::fs::open_rw(log)?;
+    crate::fs::lock_exclusive(&file, log, lock_timeout)?;
     let result = repair_locked(log, &file);
-    fsutil::unlock(&file, log);
+    crate::fs::unlock(&file, log);
     result
 }
 

@@ -22,17 +22,18 @@
 //! - Percentiles use the nearest-rank method: p50 of `n` sorted samples is
 //!   the `ceil(0.5 n)`-th smallest.
 
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::read::scan::{
-    self as reader, DamageKind, Lines, Position, Recovery, Report, decode_line,
-};
-use crate::record::{Header, Record, Role};
+/// Reading a header is [`read`](crate::read)'s job; the name stays here for
+/// callers of the path it had before.
+#[doc(no_inline)]
+pub use crate::read::read_header;
+use crate::read::{self as reader, DamageKind, Recovery, Report};
+use crate::record::{Record, Role};
 use crate::time::parse_ts;
 
 /// Counts for one role.
@@ -347,9 +348,8 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
 
     // Under a shared lock, as `read::inspect` reads: a batch a live writer
     // is writing is waited out rather than reported as a torn tail.
-    let file = crate::log::fsutil::open_read(log)?;
-    let locked =
-        crate::log::fsutil::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
+    let file = crate::fs::open_read(log)?;
+    let locked = crate::fs::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
     let scanned = reader::scan(
         log,
         std::io::BufReader::with_capacity(1 << 16, &file),
@@ -394,13 +394,14 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
                     prev = Some((m.role, ts));
                 }
                 Record::End { ts, .. } => end_ts = Some(ts.to_string()),
-                Record::Header(_) => {}
+                // Counted by the reader's report; they are not turns.
+                Record::Tool(_) | Record::Handoff(_) | Record::Header(_) => {}
             }
             Ok(())
         },
     );
     if locked {
-        crate::log::fsutil::unlock(&file, log);
+        crate::fs::unlock(&file, log);
     }
     let report = scanned?;
     Ok(SessionStats {
@@ -432,6 +433,12 @@ pub struct Totals {
     pub host_latency: Samples,
     /// Unordered user → agent changes, summed.
     pub unordered: u64,
+    /// Tool calls, summed.
+    pub tool_calls: u64,
+    /// Tool calls that failed, summed.
+    pub tool_errors: u64,
+    /// Handoffs, summed.
+    pub handoffs: u64,
 }
 
 impl Totals {
@@ -444,23 +451,10 @@ impl Totals {
         self.response_latency.extend(&s.response_latency);
         self.host_latency.extend(&s.host_latency);
         self.unordered += s.unordered;
+        self.tool_calls += s.report.tool_calls;
+        self.tool_errors += s.report.tool_errors;
+        self.handoffs += s.report.handoffs;
     }
-}
-
-/// The header on line 1 of `log`, if line 1 is an intact header. Reads one line.
-pub fn read_header(log: &Path) -> Result<Option<Header>> {
-    let file = crate::log::fsutil::open_read(log)?;
-    let mut lines = Lines::new(BufReader::new(file), Position::default());
-    let Some((info, bytes)) = lines
-        .next_line()
-        .map_err(|e| crate::Error::io(log, "read", e))?
-    else {
-        return Ok(None);
-    };
-    Ok(match decode_line(&info, bytes) {
-        Ok(Record::Header(h)) => Some(h),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

@@ -182,9 +182,69 @@ pub(crate) fn wall_clock_of(ts: &str) -> Result<Cow<'_, str>> {
     Ok(Cow::Owned(wall_clock(&parse_ts(ts)?)))
 }
 
+/// The current local time in [`now_rfc3339`]'s format, written into `buf`
+/// instead of a new `String`: one allocation fewer on every append that
+/// carries no timestamp of its own.
+pub(crate) fn now_into(buf: &mut [u8; 40]) -> &str {
+    use chrono::{Datelike, Timelike};
+    use std::io::Write;
+    let now = chrono::Local::now().fixed_offset();
+    let off = now.offset().local_minus_utc();
+    let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
+    let len = {
+        let mut w = std::io::Cursor::new(&mut buf[..]);
+        let ok = (0..=9999).contains(&now.year())
+            && now.nanosecond() < 1_000_000_000
+            && write!(
+                w,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{sign}{:02}:{:02}",
+                now.year(),
+                now.month(),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second(),
+                now.nanosecond() / 1000,
+                off / 3600,
+                off % 3600 / 60,
+            )
+            .is_ok();
+        if ok { w.position() as usize } else { 0 }
+    };
+    let len = if len > 0 {
+        len
+    } else {
+        // A leap second or a year chrono's own formatter handles specially.
+        let s = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        let n = s.len().min(buf.len());
+        buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+        n
+    };
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_timestamp_matches_now_rfc3339() {
+        let mut buf = [0u8; 40];
+        let ours = now_into(&mut buf).to_string();
+        let theirs = now_rfc3339();
+        assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
+        // Same shape and offset; the clock moved between the two calls.
+        assert_eq!(ours[ours.len() - 6..], theirs[theirs.len() - 6..]);
+        let (a, b) = (parse_ts(&ours).unwrap(), parse_ts(&theirs).unwrap());
+        assert!(
+            (b - a).num_milliseconds().abs() < 1000,
+            "{ours} vs {theirs}"
+        );
+        assert_eq!(
+            a.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            ours
+        );
+    }
 
     #[test]
     fn wall_clock_fast_path_matches_chrono() {

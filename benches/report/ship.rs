@@ -129,7 +129,7 @@ fn write_csv(logs: &[PathBuf], path: &Path) {
                     csv_field(&mut out, m.meta.map(|r| r.get()));
                     out.push(b'\n');
                 }
-                Record::End { .. } => {}
+                Record::Tool(_) | Record::Handoff(_) | Record::End { .. } => {}
             }
             Ok(())
         })

@@ -152,6 +152,11 @@ impl Engine {
         self.s.append_with(m, done);
     }
 
+    /// Queues a tool call or handoff without waiting, as [`Engine::log`] does.
+    pub fn log_entry(&self, e: convlog::Entry) {
+        self.s.log(e);
+    }
+
     pub fn flush_blocking(&self) -> Result<()> {
         self.s.flush_blocking()
     }
@@ -274,6 +279,7 @@ fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<Expor
         timestamps: timestamps.parse::<TimestampStyle>()?,
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
+        tools: None,
     })
 }
 

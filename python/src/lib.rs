@@ -5,6 +5,7 @@
 //! on a disk or a lock runs with the GIL released.
 
 mod engine;
+mod tool;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -105,4 +105,8 @@ impl Paint {
             Role::Agent => self.wrap("35", &tag),
         }
     }
+    /// `[TOOL]` or `[HANDOFF]`, blue: what the agent did rather than said.
+    pub fn action_tag(self, tag: &str) -> String {
+        self.wrap("34", &format!("[{tag}]"))
+    }
 }

@@ -35,6 +35,14 @@ pub struct ExportArgs {
     /// stops before the first damage; skip-corrupt skips bad lines.
     #[arg(long, value_enum, default_value_t = Recovery::TolerateTail)]
     recovery: Recovery,
+    /// Include tool calls and handoffs in json and csv too (as objects with
+    /// "role": "tool" / "handoff"). jsonl, markdown and text show them
+    /// without it; srt and vtt never do.
+    #[arg(long, conflicts_with = "no_tools")]
+    tools: bool,
+    /// Leave tool calls and handoffs out of every format.
+    #[arg(long)]
+    no_tools: bool,
 }
 
 impl ExportArgs {
@@ -43,6 +51,11 @@ impl ExportArgs {
             timestamps: self.timestamps,
             no_merge: self.no_merge,
             recovery: self.recovery,
+            tools: match (self.tools, self.no_tools) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         }
     }
 }

@@ -26,6 +26,24 @@ impl Messages {
     }
 }
 
+/// Tool call and handoff counts, beside the message counts.
+#[derive(Serialize)]
+pub struct Tools {
+    calls: u64,
+    errors: u64,
+    handoffs: u64,
+}
+
+impl Tools {
+    pub fn new(calls: u64, errors: u64, handoffs: u64) -> Tools {
+        Tools {
+            calls,
+            errors,
+            handoffs,
+        }
+    }
+}
+
 /// The keys every `--json` answer about one session starts with, in this
 /// order.
 #[derive(Serialize)]
@@ -38,6 +56,8 @@ pub struct SessionHead<'a> {
     duration_secs: Option<f64>,
     messages: Messages,
     damage: &'a [Damage],
+    /// After the keys every answer has always started with.
+    tools: Tools,
 }
 
 impl<'a> SessionHead<'a> {
@@ -53,6 +73,7 @@ impl<'a> SessionHead<'a> {
             duration_secs: convlog::stats::duration_secs(report),
             messages: Messages::new(report.user_messages, report.agent_messages),
             damage: &report.damage,
+            tools: Tools::new(report.tool_calls, report.tool_errors, report.handoffs),
         }
     }
 }

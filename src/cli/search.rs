@@ -1,4 +1,5 @@
-//! `convlog search`: messages whose content matches a regular expression.
+//! `convlog search`: messages whose content matches a regular expression,
+//! and tool calls and handoffs whose one-line summary does.
 //!
 //! Reads with skip-corrupt recovery, so it answers for live, ended, crashed
 //! and damaged logs alike. Exit code 0 when something matched, 1 when
@@ -9,8 +10,8 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
-use convlog::export::{ExportMessage, ExportOptions, Render, escape_controls, render_with};
-use convlog::stats::read_header;
+use convlog::export::{Action, ExportMessage, ExportOptions, Render, escape_controls, render_with};
+use convlog::read::read_header;
 use convlog::time::parse_ts;
 use convlog::{Recovery, Result, Role};
 use regex::Regex;
@@ -60,6 +61,10 @@ pub struct SearchArgs {
     /// One JSON object per matching message (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Leave out tool calls and handoffs; by default they are searched
+    /// too, as `name(arguments) -> output` and `from -> to`.
+    #[arg(long)]
+    no_tools: bool,
 }
 
 struct Filters {
@@ -72,18 +77,20 @@ struct Filters {
 }
 
 impl Filters {
-    fn keep(&self, m: &ExportMessage) -> Result<bool> {
-        if self.role.is_some_and(|r| r != m.role())
-            || self.source.as_ref().is_some_and(|s| *s != m.source)
+    /// Whether an item passes the filters other than the pattern. Tool
+    /// calls and handoffs have no role among `--role`'s and no speaker.
+    fn keep(&self, h: &Hit<'_>) -> Result<bool> {
+        if self.role.is_some_and(|r| h.role != r.as_str())
+            || self.source.as_ref().is_some_and(|s| s != h.source)
             || self
                 .speaker
                 .as_ref()
-                .is_some_and(|s| m.speaker.as_deref() != Some(s))
+                .is_some_and(|s| h.speaker != Some(s.as_str()))
         {
             return Ok(false);
         }
         if self.since.is_some() || self.until.is_some() {
-            let t = parse_ts(&m.ts)?;
+            let t = parse_ts(h.ts)?;
             if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
                 return Ok(false);
             }
@@ -98,6 +105,20 @@ struct Span {
     end: usize,
 }
 
+/// What search matches and prints: a (merged) message, or a tool call or
+/// handoff as its one-line summary.
+struct Hit<'a> {
+    seq: u64,
+    ts: &'a str,
+    /// `user`, `agent`, `tool` or `handoff`.
+    role: &'a str,
+    source: &'a str,
+    speaker: Option<&'a str>,
+    turn: Option<&'a str>,
+    interrupted: bool,
+    content: &'a str,
+}
+
 /// One line of `search --json`.
 #[derive(Serialize)]
 struct MatchJson<'a> {
@@ -105,7 +126,7 @@ struct MatchJson<'a> {
     session: Option<&'a str>,
     seq: u64,
     timestamp: &'a str,
-    role: Role,
+    role: &'a str,
     source: &'a str,
     speaker: Option<&'a str>,
     turn: Option<&'a str>,
@@ -126,20 +147,16 @@ struct SearchSink<'a> {
     found: u64,
 }
 
-impl Render for SearchSink<'_> {
-    fn begin(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn message(&mut self, m: &ExportMessage) -> Result<()> {
-        if !self.filters.keep(m)? || !self.filters.re.is_match(&m.content) {
+impl SearchSink<'_> {
+    fn hit(&mut self, h: &Hit<'_>, tag: String) -> Result<()> {
+        if !self.filters.keep(h)? || !self.filters.re.is_match(h.content) {
             return Ok(());
         }
         self.found += 1;
         let spans: Vec<(usize, usize)> = self
             .filters
             .re
-            .find_iter(&m.content)
+            .find_iter(h.content)
             .filter(|x| !x.is_empty())
             .map(|x| (x.start(), x.end()))
             .collect();
@@ -147,14 +164,14 @@ impl Render for SearchSink<'_> {
             let v = MatchJson {
                 path: self.log.display().to_string(),
                 session: self.session,
-                seq: m.seq,
-                timestamp: &m.ts,
-                role: m.role(),
-                source: &m.source,
-                speaker: m.speaker.as_deref(),
-                turn: m.turn.as_deref(),
-                interrupted: m.interrupted,
-                content: &m.content,
+                seq: h.seq,
+                timestamp: h.ts,
+                role: h.role,
+                source: h.source,
+                speaker: h.speaker,
+                turn: h.turn,
+                interrupted: h.interrupted,
+                content: h.content,
                 matches: spans
                     .iter()
                     .map(|&(start, end)| Span { start, end })
@@ -167,7 +184,7 @@ impl Render for SearchSink<'_> {
         let p = self.paint;
         // One line per message, nothing raw for the terminal to obey:
         // each piece is escaped on its own, so the spans stay valid.
-        let text = &m.content;
+        let text = h.content;
         let mut shown = String::with_capacity(text.len() + 16);
         let mut at = 0;
         for &(s, e) in &spans {
@@ -176,17 +193,53 @@ impl Render for SearchSink<'_> {
             at = e;
         }
         shown.push_str(&escape_controls(&text[at..]));
-        if m.interrupted {
+        if h.interrupted {
             shown.push_str(&p.dim(" [interrupted]"));
         }
         let _ = writeln!(
             self.out,
-            "{}  {}  {} {shown}",
+            "{}  {}  {tag} {shown}",
             p.bold(&self.log.display().to_string()),
-            p.dim(&wall_clock_secs(&m.ts)),
-            p.role_tag(m.role()),
+            p.dim(&wall_clock_secs(h.ts)),
         );
         Ok(())
+    }
+}
+
+impl Render for SearchSink<'_> {
+    fn begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn message(&mut self, m: &ExportMessage) -> Result<()> {
+        let hit = Hit {
+            seq: m.seq,
+            ts: &m.ts,
+            role: m.role().as_str(),
+            source: &m.source,
+            speaker: m.speaker.as_deref(),
+            turn: m.turn.as_deref(),
+            interrupted: m.interrupted,
+            content: &m.content,
+        };
+        self.hit(&hit, self.paint.role_tag(m.role()))
+    }
+
+    /// A tool call or handoff is matched on its one-line summary, the line
+    /// `tail` and the text export show.
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let summary = a.summary();
+        let hit = Hit {
+            seq: a.seq(),
+            ts: a.ts(),
+            role: a.role(),
+            source: a.source(),
+            speaker: None,
+            turn: a.turn(),
+            interrupted: false,
+            content: &summary,
+        };
+        self.hit(&hit, self.paint.action_tag(a.tag()))
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -236,6 +289,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
     let opts = ExportOptions {
         no_merge: a.no_merge,
         recovery: Recovery::SkipCorrupt,
+        tools: Some(!a.no_tools),
         ..ExportOptions::default()
     };
     let mut found = 0u64;

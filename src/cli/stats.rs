@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
-use super::json::{Messages, SessionHead};
+use super::json::{Messages, SessionHead, Tools};
 use super::util::{clock_duration, collect_stats, json_err, stdout_err, wall_clock_secs};
 
 #[derive(Args, Debug)]
@@ -87,6 +87,7 @@ struct TotalJson {
     sessions: u64,
     duration_secs: f64,
     messages: Messages,
+    tools: Tools,
     #[serde(flatten)]
     figures: Figures,
 }
@@ -127,6 +128,8 @@ struct FiguresText<'a> {
     response: &'a Samples,
     host: &'a Samples,
     unordered: u64,
+    /// Tool calls, failed tool calls, handoffs.
+    tools: (u64, u64, u64),
 }
 
 impl FiguresText<'_> {
@@ -173,6 +176,14 @@ impl FiguresText<'_> {
                 p.count
             ));
         }
+        let (calls, errors, handoffs) = self.tools;
+        if calls + handoffs > 0 {
+            let mut t = format!("{calls} ({errors} failed)");
+            if handoffs > 0 {
+                t.push_str(&format!(" · {handoffs} handoff(s)"));
+            }
+            s.push_str(&format!("  {:<17}{t}\n", "tool calls"));
+        }
     }
 }
 
@@ -192,6 +203,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
                 sessions: totals.sessions,
                 duration_secs: totals.duration_secs,
                 messages: Messages::new(totals.user.records, totals.agent.records),
+                tools: Tools::new(totals.tool_calls, totals.tool_errors, totals.handoffs),
                 figures: Figures::new(
                     &totals.user,
                     &totals.agent,
@@ -227,6 +239,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &s.response_latency,
             host: &s.host_latency,
             unordered: s.unordered,
+            tools: (s.report.tool_calls, s.report.tool_errors, s.report.handoffs),
         }
         .render(paint, &mut text);
         text.push('\n');
@@ -244,6 +257,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             response: &totals.response_latency,
             host: &totals.host_latency,
             unordered: totals.unordered,
+            tools: (totals.tool_calls, totals.tool_errors, totals.handoffs),
         }
         .render(paint, &mut text);
         text.push('\n');

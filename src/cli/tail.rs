@@ -1,4 +1,6 @@
-//! `convlog tail`: a log's messages as `[USER] …` / `[AGENT] …` lines, followed live with `-f`.
+//! `convlog tail`: a log's messages as `[USER] …` / `[AGENT] …` lines, and
+//! its tool calls and handoffs as `[TOOL] …` / `[HANDOFF] …` lines, followed
+//! live with `-f`.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -20,7 +22,7 @@ pub struct TailArgs {
     /// Keep following the log as records arrive, until the session ends.
     #[arg(short, long)]
     follow: bool,
-    /// Print only the last N messages first.
+    /// Print only the last N lines (messages, tool calls, handoffs) first.
     #[arg(short = 'n', long, value_name = "N")]
     lines: Option<usize>,
 }
@@ -38,7 +40,7 @@ pub fn run(a: TailArgs, color: bool) -> Result<Exit> {
     let mut backlog: Option<VecDeque<String>> = a.lines.map(VecDeque::with_capacity);
     loop {
         while let Some(event) = log.next_event()? {
-            match event {
+            let text = match event {
                 Followed::Message(m) => {
                     let mut text = format!(
                         "{} {}",
@@ -48,19 +50,19 @@ pub fn run(a: TailArgs, color: bool) -> Result<Exit> {
                     if m.interrupted {
                         text.push_str(&paint.yellow(" [interrupted]"));
                     }
-                    match backlog.as_mut() {
-                        Some(q) => {
-                            if q.len() == a.lines.unwrap_or(0) {
-                                q.pop_front();
-                            }
-                            if a.lines != Some(0) {
-                                q.push_back(text);
-                            }
-                        }
-                        None => writeln!(out, "{text}").map_err(stdout_err)?,
-                    }
+                    text
                 }
-                Followed::End => {}
+                Followed::Tool(t) => format!(
+                    "{} {}",
+                    paint.action_tag("TOOL"),
+                    convlog::export::escape_controls(&t.summary())
+                ),
+                Followed::Handoff(h) => format!(
+                    "{} {}",
+                    paint.action_tag("HANDOFF"),
+                    convlog::export::escape_controls(&h.summary())
+                ),
+                Followed::End => continue,
                 Followed::Skipped {
                     line,
                     offset,
@@ -70,7 +72,8 @@ pub fn run(a: TailArgs, color: bool) -> Result<Exit> {
                     eprintln!(
                         "convlog: {}: line {line} (byte {offset}): skipped: {error}",
                         a.log.display(),
-                    )
+                    );
+                    continue;
                 }
                 Followed::Shrunk { len } => {
                     // Repaired or truncated underneath us: the bytes we were waiting on are gone.
@@ -78,7 +81,19 @@ pub fn run(a: TailArgs, color: bool) -> Result<Exit> {
                         "convlog: {}: the log got shorter; following from byte {len}",
                         a.log.display()
                     );
+                    continue;
                 }
+            };
+            match backlog.as_mut() {
+                Some(q) => {
+                    if q.len() == a.lines.unwrap_or(0) {
+                        q.pop_front();
+                    }
+                    if a.lines != Some(0) {
+                        q.push_back(text);
+                    }
+                }
+                None => writeln!(out, "{text}").map_err(stdout_err)?,
             }
         }
         for text in backlog.take().into_iter().flatten() {

@@ -110,7 +110,16 @@ fn state(r: &Report) -> (&'static str, String) {
 }
 
 fn span(r: &Report) -> String {
-    let messages = plural(r.messages, "message", "messages");
+    let mut messages = plural(r.messages, "message", "messages");
+    if r.tool_calls > 0 {
+        messages.push_str(&format!(
+            ", {}",
+            plural(r.tool_calls, "tool call", "tool calls")
+        ));
+    }
+    if r.handoffs > 0 {
+        messages.push_str(&format!(", {}", plural(r.handoffs, "handoff", "handoffs")));
+    }
     let (Some(first), Some(last)) = (r.first_seq, r.last_seq) else {
         return messages;
     };

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{ExportMessage, Render, Sink, TimestampStyle};
+use super::{Action, ExportMessage, Render, Sink, TimestampStyle};
 use crate::error::Result;
 
 /// RFC 4180 CSV: a header row, CRLF line ends, a field quoted (with `"`
@@ -47,7 +47,7 @@ impl<W: Write> Render for CsvRender<W> {
     fn message(&mut self, m: &ExportMessage) -> Result<()> {
         let ts = m.timestamp(self.timestamps)?;
         let interrupted = if m.interrupted { "true" } else { "false" };
-        let fields: [&str; 8] = [
+        self.row([
             m.role().as_str(),
             &m.content,
             &ts,
@@ -56,7 +56,33 @@ impl<W: Write> Render for CsvRender<W> {
             interrupted,
             m.speaker.as_deref().unwrap_or(""),
             m.lang.as_deref().unwrap_or(""),
-        ];
+        ])
+    }
+
+    /// A row with `role` `tool` or `handoff` and the one-line summary as
+    /// its `content` (with `--tools` only).
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let ts = a.timestamp(self.timestamps)?;
+        let summary = a.summary();
+        self.row([
+            a.role(),
+            &summary,
+            &ts,
+            a.source(),
+            a.turn().unwrap_or(""),
+            "false",
+            "",
+            "",
+        ])
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sink.flush()
+    }
+}
+
+impl<W: Write> CsvRender<W> {
+    fn row(&mut self, fields: [&str; 8]) -> Result<()> {
         self.sink.write(|w| {
             for (i, f) in fields.iter().enumerate() {
                 if i > 0 {
@@ -66,10 +92,6 @@ impl<W: Write> Render for CsvRender<W> {
             }
             w.write_all(b"\r\n")
         })
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.sink.flush()
     }
 }
 

@@ -6,7 +6,8 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{ExportMessage, Render, TimestampStyle};
+use super::action::Value;
+use super::{Action, ExportMessage, Render, TimestampStyle};
 use crate::error::{Error, Result};
 use crate::json::push_json_str;
 
@@ -42,6 +43,15 @@ impl<W: Write> JsonRender<W> {
     fn io(&self, e: io::Error) -> Error {
         Error::io(&self.path, "write", e)
     }
+
+    /// Starts the next object of the list in the scratch buffer, with the
+    /// separator before it.
+    fn entry(&mut self) {
+        let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
+        self.count += 1;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(sep);
+    }
 }
 
 impl<W: Write> Render for JsonRender<W> {
@@ -53,11 +63,8 @@ impl<W: Write> Render for JsonRender<W> {
 
     fn message(&mut self, m: &ExportMessage) -> Result<()> {
         let ts = m.timestamp(self.timestamps)?;
-        let sep: &[u8] = if self.count == 0 { b"\n" } else { b",\n" };
-        self.count += 1;
+        self.entry();
         let buf = &mut self.scratch;
-        buf.clear();
-        buf.extend_from_slice(sep);
         buf.extend_from_slice(b"    {\n      \"role\": \"");
         buf.extend_from_slice(m.role().as_str().as_bytes());
         buf.extend_from_slice(b"\",\n      \"content\": ");
@@ -66,6 +73,30 @@ impl<W: Write> Render for JsonRender<W> {
         push_json_str(buf, &ts);
         buf.extend_from_slice(b",\n      \"source\": ");
         push_json_str(buf, &m.source);
+        buf.extend_from_slice(b"\n    }");
+        self.out.write_all(buf).map_err(|e| self.io(e))
+    }
+
+    /// The same layout as a message, with the keys of [`Action::fields`]:
+    /// what `json.dump(..., indent=2)` writes for that object.
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let ts = a.timestamp(self.timestamps)?;
+        let role = a.role();
+        let fields = a.fields(&ts);
+        self.entry();
+        let buf = &mut self.scratch;
+        buf.extend_from_slice(b"    {\n      \"role\": \"");
+        buf.extend_from_slice(role.as_bytes());
+        buf.push(b'"');
+        for (key, value) in &fields {
+            buf.extend_from_slice(b",\n      \"");
+            buf.extend_from_slice(key.as_bytes());
+            buf.extend_from_slice(b"\": ");
+            match value {
+                Value::Text(s) => push_json_str(buf, s),
+                Value::Raw(r) => buf.extend_from_slice(r.as_bytes()),
+            }
+        }
         buf.extend_from_slice(b"\n    }");
         self.out.write_all(buf).map_err(|e| self.io(e))
     }

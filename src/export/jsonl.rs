@@ -1,9 +1,11 @@
-//! `jsonl`: one message object per line, compact, non-ASCII raw.
+//! `jsonl`: one message object per line, compact, non-ASCII raw; tool calls
+//! and handoffs as objects of their own (`"role":"tool"`, `"role":"handoff"`).
 
 use std::io::Write;
 use std::path::Path;
 
-use super::{ExportMessage, Render, Sink, TimestampStyle};
+use super::action::Value;
+use super::{Action, ExportMessage, Render, Sink, TimestampStyle};
 use crate::error::Result;
 use crate::json::write_json_str;
 
@@ -40,6 +42,27 @@ impl<W: Write> Render for JsonlRender<W> {
             write_json_str(w, &ts)?;
             w.write_all(b",\"source\":")?;
             write_json_str(w, &m.source)?;
+            w.write_all(b"}\n")
+        })
+    }
+
+    /// `{"role":"tool",…}` with the keys of [`Action::fields`].
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let ts = a.timestamp(self.timestamps)?;
+        let fields = a.fields(&ts);
+        self.sink.write(|w| {
+            w.write_all(b"{\"role\":\"")?;
+            w.write_all(a.role().as_bytes())?;
+            w.write_all(b"\"")?;
+            for (key, value) in &fields {
+                w.write_all(b",\"")?;
+                w.write_all(key.as_bytes())?;
+                w.write_all(b"\":")?;
+                match value {
+                    Value::Text(s) => write_json_str(w, s)?,
+                    Value::Raw(r) => w.write_all(r.as_bytes())?,
+                }
+            }
             w.write_all(b"}\n")
         })
     }

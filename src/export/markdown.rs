@@ -5,8 +5,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::{ExportMessage, Render, Sink, role_name, time_of};
+use super::{Action, ExportMessage, Render, Sink, role_name, time_of};
 use crate::error::Result;
+use crate::time::parse_ts;
 
 /// A Markdown transcript: a title, a `## YYYY-MM-DD` heading whenever the
 /// date changes, and one `**HH:MM:SS · Role:** text` paragraph per message.
@@ -35,42 +36,61 @@ impl<W: Write> Render for MarkdownRender<W> {
     }
 
     fn message(&mut self, m: &ExportMessage) -> Result<()> {
-        let local = time_of(m)?.naive_local();
-        let day = local.date();
-        let new_day = self.day != Some(day);
-        self.day = Some(day);
-        let mut body = String::new();
-        for (i, line) in m
-            .content
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-        {
-            if i > 0 {
-                // A hard line break keeps the message one paragraph.
-                body.push_str("  \n");
-            }
-            body.push_str(&md_escape(line.trim_end(), i > 0));
-        }
+        let mut body = paragraph(&m.content);
         if m.interrupted {
             body.push_str(" *(interrupted)*");
         }
-        self.sink.write(|w| {
-            if new_day {
-                write!(w, "\n## {}\n", day.format("%Y-%m-%d"))?;
-            }
-            write!(
-                w,
-                "\n**{} · {}:** {body}\n",
-                local.format("%H:%M:%S"),
-                role_name(m.role())
-            )
-        })
+        self.entry(&time_of(m)?, role_name(m.role()), &body)
+    }
+
+    /// `**HH:MM:SS · Tool:** name(arguments) -> output`, in italics so that
+    /// what the agent did reads apart from what was said.
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let label = match a {
+            Action::Tool(_) => "Tool",
+            Action::Handoff(_) => "Handoff",
+        };
+        let body = format!("*{}*", paragraph(&a.summary()));
+        self.entry(&parse_ts(a.ts())?, label, &body)
     }
 
     fn finish(&mut self) -> Result<()> {
         self.sink.flush()
     }
+}
+
+impl<W: Write> MarkdownRender<W> {
+    /// One paragraph at `time`, under a new day's heading when the date changed.
+    fn entry(
+        &mut self,
+        time: &chrono::DateTime<chrono::FixedOffset>,
+        label: &str,
+        body: &str,
+    ) -> Result<()> {
+        let local = time.naive_local();
+        let day = local.date();
+        let new_day = self.day != Some(day);
+        self.day = Some(day);
+        self.sink.write(|w| {
+            if new_day {
+                write!(w, "\n## {}\n", day.format("%Y-%m-%d"))?;
+            }
+            write!(w, "\n**{} · {label}:** {body}\n", local.format("%H:%M:%S"))
+        })
+    }
+}
+
+/// `text` as one paragraph: escaped, blank lines dropped, and a hard line
+/// break between its lines.
+fn paragraph(text: &str) -> String {
+    let mut body = String::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        if i > 0 {
+            body.push_str("  \n");
+        }
+        body.push_str(&md_escape(line.trim_end(), i > 0));
+    }
+    body
 }
 
 /// Escapes what Markdown would otherwise read as markup: emphasis, code,

@@ -1,10 +1,15 @@
 //! The same-turn merger: the fragments of one streamed turn become one
 //! message in every format (unless `no_merge` is set), with memory bounded
 //! by the longest turn, not the log.
+//!
+//! A tool call or handoff never splits a turn: it is held back until the
+//! message that started before it is written, so the messages come out the
+//! same whether the export shows actions or not, and everything stays in
+//! the order it started.
 
 use std::borrow::Cow;
 
-use super::{ExportMessage, Render};
+use super::{Action, ExportMessage, Render};
 use crate::error::Result;
 use crate::record::MessageRecord;
 
@@ -14,6 +19,8 @@ pub struct Merger<R> {
     merge: bool,
     pending: ExportMessage,
     has_pending: bool,
+    /// Actions logged after `pending` started, written after it.
+    held: Vec<Action>,
 }
 
 impl<R: Render> Merger<R> {
@@ -24,6 +31,7 @@ impl<R: Render> Merger<R> {
             merge,
             pending: ExportMessage::default(),
             has_pending: false,
+            held: Vec::new(),
         }
     }
 
@@ -41,19 +49,36 @@ impl<R: Render> Merger<R> {
             self.pending.fragments += 1;
             return Ok(());
         }
-        if self.has_pending {
-            self.out.message(&self.pending)?;
-        }
+        self.flush()?;
         self.pending.set_from(m);
         self.has_pending = true;
         Ok(())
     }
 
-    /// Flushes the last message and returns the renderer.
-    pub fn finish(mut self) -> Result<R> {
+    /// Feeds one tool call or handoff.
+    pub fn action(&mut self, a: Action) -> Result<()> {
+        if self.has_pending {
+            self.held.push(a);
+            Ok(())
+        } else {
+            self.out.action(&a)
+        }
+    }
+
+    /// Writes the pending message and the actions held behind it.
+    fn flush(&mut self) -> Result<()> {
         if self.has_pending {
             self.out.message(&self.pending)?;
         }
+        for a in self.held.drain(..) {
+            self.out.action(&a)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the last message and returns the renderer.
+    pub fn finish(mut self) -> Result<R> {
+        self.flush()?;
         Ok(self.out)
     }
 }

@@ -39,6 +39,11 @@
 //! | `srt`      | numbered cues `00:00:01,234 --> 00:00:03,000` with `[USER] …` |
 //! | `vtt`      | `WEBVTT` cues `00:00:01.234 --> 00:00:03.000` with `<v User>…` |
 //!
+//! Tool calls and handoffs (see [`Action`]) show in `jsonl`, `markdown` and
+//! `text` by default, and in `json` and `csv` only with
+//! [`ExportOptions::tools`] (`--tools`), so that the documented file stays
+//! byte-exact for the messages; subtitles never show them.
+//!
 //! `text` is one message per line and is meant for a terminal, so newlines
 //! and control characters in the content are escaped ([`escape_controls`]):
 //! a transcript cannot start a new line of its own or send escape sequences
@@ -66,8 +71,10 @@ use std::str::FromStr;
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::read::scan::{self as reader, Recovery, Report};
+use crate::read::{self as reader, Recovery, Report};
 use crate::record::{Record, Role};
+
+mod action;
 use crate::time::{parse_ts, wall_clock_of};
 
 mod csv;
@@ -79,6 +86,7 @@ mod stamp;
 mod subtitles;
 mod text;
 
+pub use action::Action;
 pub(crate) use csv::CsvRender;
 pub(crate) use json::JsonRender;
 pub(crate) use jsonl::JsonlRender;
@@ -138,6 +146,12 @@ pub struct ExportOptions {
     pub no_merge: bool,
     /// What to do about damage.
     pub recovery: Recovery,
+    /// Tool calls and handoffs: `Some(true)` shows them in every format
+    /// but the subtitles (`--tools`), `Some(false)` in none
+    /// (`--no-tools`), `None` as the format does by default (see
+    /// [`Format::shows_tools`]). The documented JSON holds only the
+    /// messages unless this is `Some(true)`.
+    pub tools: Option<bool>,
 }
 /// The formats `convlog export --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -296,6 +310,12 @@ pub trait Render {
     fn begin(&mut self) -> Result<()>;
     /// Called for each (merged) message, in order.
     fn message(&mut self, m: &ExportMessage) -> Result<()>;
+    /// Called for each tool call and handoff, in order with the messages,
+    /// when the export shows them. By default it shows nothing.
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let _ = a;
+        Ok(())
+    }
     /// Called once at the end.
     fn finish(&mut self) -> Result<()>;
 }
@@ -335,8 +355,7 @@ impl<W: Write> Renderer<W> {
                 } else {
                     Subtitles::Vtt
                 };
-                let origin =
-                    crate::stats::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
+                let origin = crate::read::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
                 Renderer::Subtitles(SubtitleRender::new(out, dest, kind, origin))
             }
         })
@@ -366,6 +385,17 @@ impl<W: Write> Render for Renderer<W> {
         }
     }
 
+    fn action(&mut self, a: &Action) -> Result<()> {
+        match self {
+            Renderer::Json(r) => r.action(a),
+            Renderer::Jsonl(r) => r.action(a),
+            Renderer::Markdown(r) => r.action(a),
+            Renderer::Text(r) => r.action(a),
+            Renderer::Csv(r) => r.action(a),
+            Renderer::Subtitles(r) => r.action(a),
+        }
+    }
+
     fn finish(&mut self) -> Result<()> {
         match self {
             Renderer::Json(r) => r.finish(),
@@ -389,11 +419,16 @@ pub fn render<W: Write>(
     opts: &ExportOptions,
 ) -> Result<Report> {
     let renderer = Renderer::new(log, format, out, dest, opts)?;
-    Ok(render_with(log, renderer, opts)?.1)
+    let opts = ExportOptions {
+        tools: Some(format.shows_tools(opts.tools)),
+        ..opts.clone()
+    };
+    Ok(render_with(log, renderer, &opts)?.1)
 }
 
 /// Reads `log` and feeds its messages, merged per `opts`, into any
-/// [`Render`] (the CLI's search renders through this too).
+/// [`Render`] (the CLI's search renders through this too), and its tool
+/// calls and handoffs when `opts.tools` is `Some(true)`.
 ///
 /// The whole log is checked first (opened, its header read, every line's
 /// damage judged under the recovery mode), and only then rendered, from the
@@ -404,7 +439,7 @@ pub fn render<W: Write>(
 /// extra read of the log, about as much as `verify`.
 pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
     use std::io::{Read, Seek};
-    let mut file = crate::log::fsutil::open_read(log)?;
+    let mut file = crate::fs::open_read(log)?;
     let checked = reader::scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -419,7 +454,7 @@ pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Re
 /// Renders in one pass, for a destination that a failure discards anyway
 /// (the temporary file of an atomic replace).
 fn render_once<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
-    let file = crate::log::fsutil::open_read(log)?;
+    let file = crate::fs::open_read(log)?;
     render_from(
         log,
         io::BufReader::with_capacity(1 << 16, file),
@@ -437,8 +472,11 @@ fn render_from<R: Render, B: io::BufRead>(
     let mut render = render;
     render.begin()?;
     let mut merger = Merger::new(render, !opts.no_merge);
+    let actions = opts.tools == Some(true);
     let report = reader::scan(log, bytes, opts.recovery, |rec| match rec {
         Record::Message(m) => merger.push(m),
+        Record::Tool(t) if actions => merger.action(Action::Tool(t.clone().into_owned())),
+        Record::Handoff(h) if actions => merger.action(Action::Handoff(h.clone().into_owned())),
         _ => Ok(()),
     })?;
     let mut render = merger.finish()?;
@@ -515,7 +553,11 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             len: 0,
         };
         let renderer = Renderer::new(log, format, &mut counted, out, opts)?;
-        let (_, report) = render_once(log, renderer, opts)?;
+        let opts = ExportOptions {
+            tools: Some(format.shows_tools(opts.tools)),
+            ..opts.clone()
+        };
+        let (_, report) = render_once(log, renderer, &opts)?;
         *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
         Ok(())
     };
@@ -536,12 +578,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             },
         )
     };
-    crate::log::fsutil::write_atomic_with(
-        out,
-        crate::log::fsutil::NewFileMode::Private,
-        fill,
-        stamp,
-    )?;
+    crate::fs::write_atomic_with(out, crate::fs::NewFileMode::Private, fill, stamp)?;
     done.into_inner()
         .map(|(report, _, _)| report)
         .ok_or_else(|| Error::Internal("export produced no report".into()))
@@ -568,11 +605,11 @@ impl<W: Write> Write for Counted<W> {
 
 /// True when `out` names the export beside `log` (however either is spelled).
 fn is_beside(log: &Path, out: &Path) -> bool {
-    let expected = crate::log::layout::export_path(log);
+    let expected = crate::fs::layout::export_path(log);
     if expected == out {
         return true;
     }
-    let dir = |p: &Path| std::fs::canonicalize(crate::log::fsutil::parent_dir(p)).ok();
+    let dir = |p: &Path| std::fs::canonicalize(crate::fs::parent_dir(p)).ok();
     expected.file_name() == out.file_name()
         && dir(&expected).is_some()
         && dir(&expected) == dir(out)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExportOptions, Format, export_file, render};
 use crate::error::{Error, Result};
-use crate::log::layout::export_path;
+use crate::fs::layout::export_path;
 
 /// What [`refresh_export`] did for one log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +127,7 @@ fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
 /// How many bytes before `log_len` the stamp's checksum covers.
 const TAIL: u64 = 4096;
 
-use crate::log::layout::stamp_path;
+use crate::fs::layout::stamp_path;
 
 /// Reads the stamp of `file`; `None` when there is none. A stamp that does
 /// not parse counts as none: the file is then of unknown origin, which only
@@ -147,7 +147,7 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
     let mut bytes = serde_json::to_vec(stamp)
         .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
     bytes.push(b'\n');
-    crate::log::fsutil::write_atomic(&path, |w| {
+    crate::fs::write_atomic(&path, |w| {
         w.write_all(&bytes)
             .map_err(|e| Error::io(&path, "write", e))
     })
@@ -156,7 +156,7 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
 /// CRC-32 of the up to 4096 bytes of `log` before `len`, as 8 hex digits;
 /// `None` if the log is now shorter than `len`.
 pub fn log_tail_crc(log: &Path, len: u64) -> Result<Option<String>> {
-    let file = crate::log::fsutil::open_read(log)?;
+    let file = crate::fs::open_read(log)?;
     let now = file
         .metadata()
         .map_err(|e| Error::io(log, "fstat", e))?

@@ -1,10 +1,11 @@
-//! `text`: the console form, `[USER] …` / `[AGENT] …`, one message per line.
+//! `text`: the console form, `[USER] …` / `[AGENT] …`, one message per
+//! line, and `[TOOL] …` / `[HANDOFF] …` for what the agent did.
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
-use super::{ExportMessage, Render, Sink};
+use super::{Action, ExportMessage, Render, Sink};
 use crate::error::Result;
 
 /// Escapes what must not reach a terminal raw: `\n` and `\r` as those two
@@ -61,6 +62,12 @@ impl<W: Write> Render for TextRender<W> {
             }
             w.write_all(b"\n")
         })
+    }
+
+    /// `[TOOL] name(arguments) -> output` / `[HANDOFF] from -> to`.
+    fn action(&mut self, a: &Action) -> Result<()> {
+        let line = escape_controls(&a.summary()).into_owned();
+        self.sink.write(|w| writeln!(w, "[{}] {line}", a.tag()))
     }
 
     fn finish(&mut self) -> Result<()> {

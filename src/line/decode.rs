@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::fast;
 use super::frame::{LineError, check};
-use crate::record::{Header, MessageRecord, Record, Role};
+use crate::record::{HandoffRecord, Header, MessageRecord, Record, Role, ToolRecord};
 use crate::time::parse_ts;
 
 #[derive(Deserialize)]
@@ -45,6 +45,33 @@ pub(super) struct Wire<'a> {
     session: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     created: Option<Cow<'a, str>>,
+}
+
+/// The fields only tool calls and handoffs have, read in a second pass over
+/// such a line: so a message line with a field of one of these names (which
+/// a reader ignores) is never refused for its type.
+#[derive(Deserialize)]
+struct ToolWire<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    call_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
+    #[serde(default)]
+    arguments_truncated: Option<u64>,
+    #[serde(borrow, default)]
+    output: Option<Cow<'a, str>>,
+    #[serde(default)]
+    output_truncated: Option<u64>,
+    #[serde(default)]
+    error: bool,
+    #[serde(default)]
+    duration_ms: Option<f64>,
+    #[serde(borrow, default)]
+    from: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    to: Option<Cow<'a, str>>,
 }
 
 fn need<T>(v: Option<T>, field: &str) -> Result<T, LineError> {
@@ -94,15 +121,54 @@ pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
                 meta: w.meta,
             }))
         }
+        "tool" | "handoff" => {
+            let t: ToolWire<'_> =
+                serde_json::from_slice(line).map_err(|e| LineError::Invalid(e.to_string()))?;
+            if w.meta.is_some_and(|m| !m.get().starts_with('{')) {
+                return Err(LineError::Invalid("`meta` is not an object".into()));
+            }
+            let meta = w.meta.map(|m| Cow::Borrowed(m.get()));
+            let ts = valid_ts(w.ts, "ts")?;
+            let source = need(w.source, "source")?;
+            if w.kind == "handoff" {
+                return Ok(Record::Handoff(HandoffRecord {
+                    seq: w.seq,
+                    ts,
+                    from: t.from,
+                    to: need(t.to, "to")?,
+                    turn: w.turn,
+                    source,
+                    meta,
+                }));
+            }
+            if t.duration_ms.is_some_and(|ms| ms < 0.0) {
+                return Err(LineError::Invalid("`duration_ms` is negative".into()));
+            }
+            Ok(Record::Tool(ToolRecord {
+                seq: w.seq,
+                ts,
+                name: need(t.name, "name")?,
+                call_id: t.call_id,
+                arguments: need(t.arguments, "arguments")?,
+                arguments_truncated: t.arguments_truncated,
+                output: t.output,
+                output_truncated: t.output_truncated,
+                error: t.error,
+                duration_ms: t.duration_ms,
+                turn: w.turn,
+                source,
+                meta,
+            }))
+        }
         "end" => Ok(Record::End {
             seq: w.seq,
             ts: valid_ts(w.ts, "ts")?,
         }),
         "header" => {
-            if need(w.format, "format")? != crate::FORMAT_NAME {
+            if need(w.format, "format")? != crate::record::FORMAT_NAME {
                 return Err(LineError::Invalid(format!(
                     "header format is not {:?}",
-                    crate::FORMAT_NAME
+                    crate::record::FORMAT_NAME
                 )));
             }
             if w.seq != 0 {

@@ -1,9 +1,9 @@
-//! Encoding: a record's fields after `seq`, as the bytes [`frame`](super::frame)
+//! Encoding: a record's fields after `seq`, as the bytes [`frame`](fn@super::frame)
 //! wraps.
 //!
 //! The writer splits encoding in two: [`message_fields`] runs on the
 //! caller's task (it is the expensive part: JSON escaping), and
-//! [`frame`](super::frame) runs on the writer thread once the sequence number is
+//! [`frame`](fn@super::frame) runs on the writer thread once the sequence number is
 //! known under the file lock (a few dozen bytes and a CRC).
 
 use serde::Serialize;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::json::push_json_str;
 #[cfg(test)]
 use crate::record::Role;
-use crate::record::{Header, Message};
+use crate::record::{Handoff, Header, MAX_TOOL_TEXT_BYTES, Message, ToolCall, cut, duration_text};
 
 /// The reference encoding of a message's fields, through `serde_json`:
 /// [`message_fields`] must produce the same bytes.
@@ -35,7 +35,7 @@ struct MessageFields<'a> {
 }
 
 /// Serialises `fields` as a JSON object and drops its opening brace, leaving
-/// the `"key":value,…}` tail that [`frame`](super::frame) appends after `kind` and `seq`.
+/// the `"key":value,…}` tail that [`frame`](fn@super::frame) appends after `kind` and `seq`.
 fn tail_of(fields: &impl Serialize) -> Vec<u8> {
     // Serialising a struct of strings, bools and a `Value` cannot fail.
     let mut out = serde_json::to_vec(fields).unwrap_or_else(|_| b"{}".to_vec());
@@ -98,6 +98,84 @@ pub(crate) fn message_fields_into(out: &mut Vec<u8>, msg: &Message, ts: &str) {
     out.push(b'}');
 }
 
+/// A tool call's fields after `seq`, with `arguments` and `output` cut at
+/// [`MAX_TOOL_TEXT_BYTES`] and marked. Through `serde_json`: tool calls are
+/// a few per turn, not the hot path messages are.
+pub fn tool_fields(call: &ToolCall, ts: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct ToolFields<'a> {
+        ts: &'a str,
+        name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call_id: Option<&'a str>,
+        arguments: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arguments_truncated: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output_truncated: Option<u64>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        error: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<serde_json::Number>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        turn: Option<&'a str>,
+        source: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<&'a serde_json::Value>,
+    }
+    let (arguments, arguments_truncated) = cut(&call.arguments, MAX_TOOL_TEXT_BYTES);
+    let (output, output_truncated) = match &call.output {
+        Some(o) => {
+            let (o, n) = cut(o, MAX_TOOL_TEXT_BYTES);
+            (Some(o), n)
+        }
+        None => (None, None),
+    };
+    tail_of(&ToolFields {
+        ts,
+        name: &call.name,
+        call_id: call.call_id.as_deref(),
+        arguments,
+        arguments_truncated,
+        output,
+        output_truncated,
+        error: call.error,
+        // A plain decimal always parses as a number.
+        duration_ms: call
+            .duration_ms
+            .and_then(|ms| duration_text(ms).parse().ok()),
+        turn: call.turn.as_deref(),
+        source: &call.source,
+        meta: call.meta.as_ref(),
+    })
+}
+
+/// A handoff's fields after `seq`.
+pub fn handoff_fields(h: &Handoff, ts: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct HandoffFields<'a> {
+        ts: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<&'a str>,
+        to: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        turn: Option<&'a str>,
+        source: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<&'a serde_json::Value>,
+    }
+    tail_of(&HandoffFields {
+        ts,
+        from: h.from.as_deref(),
+        to: &h.to,
+        turn: h.turn.as_deref(),
+        source: &h.source,
+        meta: h.meta.as_ref(),
+    })
+}
+
 /// The end record's fields after `seq`.
 pub fn end_fields(ts: &str) -> Vec<u8> {
     #[derive(Serialize)]
@@ -117,7 +195,7 @@ pub fn header_fields(h: &Header) -> Vec<u8> {
         created: &'a str,
     }
     tail_of(&HeaderFields {
-        format: crate::FORMAT_NAME,
+        format: crate::record::FORMAT_NAME,
         version: h.version,
         session: &h.session,
         created: &h.created,

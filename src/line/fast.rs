@@ -1,4 +1,4 @@
-//! The fast path of [`decode`](super::decode) for message lines as convlog writes them.
+//! The fast path of [`decode`](fn@super::decode) for message lines as convlog writes them.
 //!
 //! It accepts a line only when it can tell that the general path (a full
 //! `serde_json` parse into [`Wire`](super::decode::Wire) and the record's rules) would return the

@@ -22,6 +22,10 @@ pub enum Kind {
     Header,
     /// `message`: a user or agent message.
     Message,
+    /// `tool`: a function call and its output.
+    Tool,
+    /// `handoff`: the conversation passed to another agent.
+    Handoff,
     /// `end`: the session is over.
     End,
 }
@@ -31,6 +35,8 @@ impl Kind {
         match self {
             Kind::Header => "header",
             Kind::Message => "message",
+            Kind::Tool => "tool",
+            Kind::Handoff => "handoff",
             Kind::End => "end",
         }
     }

@@ -7,7 +7,8 @@
 //!
 //! One job per file, in the order a record travels:
 //! - `encode`: a record's fields after `seq` ([`message_fields`],
-//!   [`header_fields`], [`end_fields`]), run on the caller's task;
+//!   [`tool_fields`], [`handoff_fields`], [`header_fields`], [`end_fields`]),
+//!   run on the caller's task;
 //! - `frame`: the prefix, the checksum and the newline around them
 //!   ([`frame()`]), and the check every reader runs first ([`check`]);
 //! - `decode`: a checked line back into a [`Record`](crate::record::Record)
@@ -25,5 +26,5 @@ mod tests;
 pub use crate::json::write_json_str;
 pub use decode::decode;
 pub(crate) use encode::message_fields_into;
-pub use encode::{end_fields, header_fields, message_fields};
+pub use encode::{end_fields, handoff_fields, header_fields, message_fields, tool_fields};
 pub use frame::{Kind, LineError, MAX_LINE_BYTES, check, frame};

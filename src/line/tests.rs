@@ -307,3 +307,202 @@ mod props {
         }
     }
 }
+
+/// Tool calls and handoffs: round trips, truncation, damage, and the fast
+/// path leaving them to the general one.
+mod tools {
+    use super::*;
+    use crate::record::{Handoff, HandoffRecord, MAX_TOOL_TEXT_BYTES, ToolCall, ToolRecord};
+
+    const TS: &str = "2025-08-18T14:30:25.500000+05:30";
+
+    fn tool_line(call: &ToolCall, seq: u64) -> Vec<u8> {
+        let mut l = line(Kind::Tool, seq, &tool_fields(call, TS));
+        l.pop();
+        l
+    }
+
+    fn decoded_tool(l: &[u8]) -> ToolRecord<'_> {
+        match decode(l).unwrap() {
+            Record::Tool(t) => t,
+            other => panic!("not a tool record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tool_call_round_trips_with_its_arguments_as_given() {
+        // Key order, spacing and number spelling of the model's arguments
+        // are kept: they are stored as the string the model produced.
+        let args = r#"{ "time": "19:00", "people": 2.50, "note": "नमस्ते \"x\"" }"#;
+        let call = ToolCall::new("book_table", args, "livekit")
+            .call_id("call_7")
+            .output("booked:\ntable 12")
+            .error(false)
+            .duration_ms(84.25)
+            .turn("speech_3")
+            .meta(serde_json::json!({"b": 1, "a": [true]}));
+        let l = tool_line(&call, 4);
+        let v: serde_json::Value = serde_json::from_slice(&l).unwrap();
+        assert_eq!(v["kind"], "tool");
+        assert_eq!(v["arguments"], args);
+        let t = decoded_tool(&l);
+        assert_eq!(
+            t,
+            ToolRecord {
+                seq: 4,
+                ts: TS.into(),
+                name: "book_table".into(),
+                call_id: Some("call_7".into()),
+                arguments: args.into(),
+                arguments_truncated: None,
+                output: Some("booked:\ntable 12".into()),
+                output_truncated: None,
+                error: false,
+                duration_ms: Some(84.25),
+                turn: Some("speech_3".into()),
+                source: "livekit".into(),
+                meta: Some(r#"{"a":[true],"b":1}"#.into()),
+            }
+        );
+        // The body's field order is the documented one.
+        let body = std::str::from_utf8(&l[PREFIX_LEN..]).unwrap();
+        assert!(
+            body.starts_with(
+                r#""kind":"tool","seq":4,"ts":"2025-08-18T14:30:25.500000+05:30","name":"book_table","call_id":"call_7","arguments":"#
+            ),
+            "{body}"
+        );
+        assert!(
+            !body.contains("\"error\""),
+            "error is written only when true"
+        );
+    }
+
+    #[test]
+    fn long_arguments_and_output_are_cut_and_marked() {
+        // 'é' is two bytes, so the cut falls inside one and backs off.
+        let output = "é".repeat(MAX_TOOL_TEXT_BYTES);
+        let args = format!("\"{}\"", "a".repeat(MAX_TOOL_TEXT_BYTES + 10));
+        let call = ToolCall::new("search", args.clone(), "pipecat")
+            .output(output.clone())
+            .error(true);
+        let l = tool_line(&call, 1);
+        let t = decoded_tool(&l);
+        assert_eq!(t.output_truncated, Some(output.len() as u64));
+        let kept = t.output.as_deref().unwrap();
+        assert_eq!(kept.len(), MAX_TOOL_TEXT_BYTES);
+        assert!(output.starts_with(kept));
+        assert_eq!(t.arguments_truncated, Some(args.len() as u64));
+        assert_eq!(t.arguments, &args[..MAX_TOOL_TEXT_BYTES]);
+        assert!(t.error);
+        assert!(
+            t.summary()
+                .contains(&format!("[output cut from {} bytes]", output.len()))
+        );
+    }
+
+    #[test]
+    fn a_handoff_round_trips() {
+        let h = Handoff::new("booking", "livekit")
+            .from("greeter")
+            .turn("t9");
+        let mut l = line(Kind::Handoff, 2, &handoff_fields(&h, TS));
+        l.pop();
+        assert_eq!(
+            decode(&l).unwrap(),
+            Record::Handoff(HandoffRecord {
+                seq: 2,
+                ts: TS.into(),
+                from: Some("greeter".into()),
+                to: "booking".into(),
+                turn: Some("t9".into()),
+                source: "livekit".into(),
+                meta: None,
+            })
+        );
+        let h = Handoff::new("first", "livekit");
+        let mut l = line(Kind::Handoff, 2, &handoff_fields(&h, TS));
+        l.pop();
+        match decode(&l).unwrap() {
+            Record::Handoff(r) => assert_eq!(r.summary(), "? -> first"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_in_a_tool_line_is_detected() {
+        let call = ToolCall::new("f", r#"{"x":1}"#, "lk")
+            .output("ok")
+            .duration_ms(3.0);
+        let body = tool_line(&call, 1);
+        for byte in 0..body.len() {
+            for bit in 0..8 {
+                let mut bad = body.clone();
+                bad[byte] ^= 1 << bit;
+                assert!(
+                    decode(&bad).is_err(),
+                    "flip at byte {byte} bit {bit} undetected"
+                );
+            }
+        }
+    }
+
+    /// Lines framed correctly whose body breaks a tool record's rules.
+    #[test]
+    fn checksum_valid_but_invalid_tool_records_are_refused() {
+        for (fields, why) in [
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","arguments":"{}","source":"x"}"#,
+                "`name`",
+            ),
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","name":"f","source":"x"}"#,
+                "`arguments`",
+            ),
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","name":"f","arguments":"{}"}"#,
+                "`source`",
+            ),
+            (r#""name":"f","arguments":"{}","source":"x"}"#, "`ts`"),
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","name":"f","arguments":{},"source":"x"}"#,
+                "string",
+            ),
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","name":"f","arguments":"","source":"x","duration_ms":-1}"#,
+                "negative",
+            ),
+            (
+                r#""ts":"2025-08-18T14:30:25.500000Z","name":"f","arguments":"","source":"x","meta":[1]}"#,
+                "object",
+            ),
+        ] {
+            let mut l = line(Kind::Tool, 1, fields.as_bytes());
+            l.pop();
+            let err = decode(&l).unwrap_err().to_string();
+            assert!(err.contains(why), "{fields}: {err}");
+        }
+        let mut l = line(
+            Kind::Handoff,
+            1,
+            br#""ts":"2025-08-18T14:30:25.500000Z","source":"x"}"#,
+        );
+        l.pop();
+        assert!(decode(&l).unwrap_err().to_string().contains("`to`"));
+    }
+
+    /// The fast path declines tool lines (it vouches for message lines
+    /// only), and a message line with a field a tool call uses is still a
+    /// message: unknown fields are ignored, whatever their type.
+    #[test]
+    fn the_fast_path_leaves_tool_lines_to_the_general_one() {
+        let call = ToolCall::new("f", "{}", "lk");
+        let l = tool_line(&call, 1);
+        assert!(fast::decode_message(&l).is_none());
+        assert_eq!(decode(&l).unwrap(), decode_general(&l).unwrap());
+        let fields = br#""ts":"2025-08-18T14:30:25.500000Z","role":"user","content":"hi","source":"s","error":"not a bool","name":5}"#;
+        let mut l = line(Kind::Message, 1, fields);
+        l.pop();
+        assert!(matches!(decode(&l).unwrap(), Record::Message(m) if m.content == "hi"));
+    }
+}

@@ -12,17 +12,17 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
+use crate::fs::layout;
 use crate::line::{self as codec, Kind};
-use crate::log::{fsutil, layout};
 use crate::record::Header;
 
 /// Creates a new log in `dir` named after `created` (see
-/// [`layout`](super::layout)) and returns its header, its length and its path.
+/// [`layout`](mod@crate::fs::layout)) and returns its header, its length and its path.
 pub(crate) fn create_log(
     dir: &Path,
     created: &DateTime<FixedOffset>,
 ) -> Result<(Header, u64, PathBuf)> {
-    fsutil::ensure_dir(dir)?;
+    crate::fs::ensure_dir(dir)?;
     let stem = layout::log_stem(created);
     let tmp = layout::temp_path(dir, &stem);
     let published = write_header_file(&tmp, created).and_then(|(header, len)| {
@@ -32,7 +32,7 @@ pub(crate) fn create_log(
     // The temporary name is only a staging area; removing it is tidy-up.
     let _ = std::fs::remove_file(&tmp);
     let (header, len, path) = published?;
-    fsutil::sync_dir(dir)?;
+    crate::fs::sync_dir(dir)?;
     Ok((header, len, path))
 }
 
@@ -45,7 +45,7 @@ pub(crate) fn write_header_file(
 ) -> Result<(Header, u64)> {
     use std::io::Write;
     let header = Header {
-        version: crate::FORMAT_VERSION,
+        version: crate::record::FORMAT_VERSION,
         session: new_session_id(),
         created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
     };
@@ -54,7 +54,7 @@ pub(crate) fn write_header_file(
     // `path` is a hidden staging name the user never gave; errors name its
     // directory, which they did.
     let dir = path.parent().unwrap_or(path);
-    let mut f = fsutil::create_new(path).map_err(|e| Error::io(dir, "create a new log", e))?;
+    let mut f = crate::fs::create_new(path).map_err(|e| Error::io(dir, "create a new log", e))?;
     f.write_all(&line)
         .map_err(|e| Error::io(dir, "write a new log's header", e))?;
     f.sync_data()

@@ -1,13 +1,8 @@
-//! One session log on disk: the handle (`session`), the group commit
-//! that writes its records (`commit`), creating a log file (`create`),
-//! cutting a torn tail (`recover`), every file name (`layout`) and the
-//! durability rules all of them follow (`fsutil`). `global` keeps a
-//! process-wide default handle.
+//! One session log on disk, below the handle that drives it: the group
+//! commit that writes its records (`commit`), creating a log file
+//! (`create`) and cutting a torn tail (`recover`). File names and the
+//! durability rules they all follow live a floor down, in [`crate::fs`].
 
 pub(crate) mod commit;
 pub(crate) mod create;
-pub(crate) mod fsutil;
-pub mod global;
-pub(crate) mod layout;
 pub(crate) mod recover;
-pub(crate) mod session;

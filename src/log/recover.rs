@@ -11,9 +11,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::log::commit::OpenedAt;
-use crate::log::{fsutil, layout};
-use crate::read::scan::{self, DamageKind, Position, Recovery, Report};
+use crate::fs::layout;
+use crate::read::{DamageKind, Position, Recovery, Report, scan_from};
 use crate::record::Record;
 
 /// Scans `file` from `pos` up to `end` (or to its end) with
@@ -34,14 +33,14 @@ where
     f.seek(SeekFrom::Start(pos.offset))
         .map_err(|e| Error::io(path, "seek", e))?;
     match end {
-        Some(end) => scan::scan_from(
+        Some(end) => scan_from(
             path,
             io::BufReader::new(f.take(end.saturating_sub(pos.offset))),
             pos,
             Recovery::SkipCorrupt,
             visit,
         ),
-        None => scan::scan_from(
+        None => scan_from(
             path,
             io::BufReader::new(f),
             pos,
@@ -54,6 +53,13 @@ where
 /// A `known_len` no file has: the first batch's catch-up finds the file
 /// "shorter" than that and rescans it from the start, under the exclusive lock.
 const UNKNOWN_LEN: u64 = u64::MAX;
+
+/// Where the log stood when it was opened: what the writer starts from.
+pub(crate) struct OpenedAt {
+    pub len: u64,
+    pub lines: u64,
+    pub last_seq: u64,
+}
 
 /// Reads an existing log to find where it stands, under a shared lock so a
 /// concurrent batch is not seen half-written.
@@ -75,7 +81,7 @@ pub(crate) fn inspect_existing(path: &Path, file: &File) -> Result<(OpenedAt, Re
     };
     let result = scan_locked(path, file, Position::default(), None, |_| Ok(()));
     if locked {
-        fsutil::unlock(file, path);
+        crate::fs::unlock(file, path);
     }
     let report = result?;
     let torn_lines = report
@@ -122,11 +128,11 @@ pub(crate) fn cut_torn_tail(path: &Path, file: &File, valid_len: u64, len: u64) 
 /// into place (`link` fails if the name exists, so nothing is overwritten),
 /// so a write that fails (a full disk) leaves no empty `LOG.broken` behind.
 pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let dir = fsutil::parent_dir(log);
+    let dir = crate::fs::parent_dir(log);
     let first = layout::broken_path(log, 1);
     let tmp = layout::temp_path(dir, &layout::file_name(&first));
     let result = (|| {
-        let mut f = fsutil::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
+        let mut f = crate::fs::create_new(&tmp).map_err(|e| Error::io(&first, "create", e))?;
         f.write_all(bytes)
             .map_err(|e| Error::io(&first, "write", e))?;
         f.sync_all().map_err(|e| Error::io(&first, "fsync", e))?;
@@ -147,7 +153,7 @@ pub(crate) fn save_broken(log: &Path, bytes: &[u8]) -> Result<PathBuf> {
     // The temporary name is only a staging area; removing it is tidy-up.
     let _ = std::fs::remove_file(&tmp);
     let saved = result?;
-    fsutil::sync_dir(dir)?;
+    crate::fs::sync_dir(dir)?;
     Ok(saved)
 }
 

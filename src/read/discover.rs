@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-use crate::log::layout::is_log_name;
+use crate::fs::layout::is_log_name;
 
 /// Expands `paths`: a file is taken as it is; a directory gives its `*.jsonl`
 /// logs (not recursing), sorted by name so output is stable.

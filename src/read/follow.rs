@@ -12,20 +12,25 @@ use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::lines::{Lines, decode_line};
 use super::messages::LoggedMessage;
-use super::scan::{Lines, Position, decode_line};
+use super::report::Position;
 use crate::error::{Error, Result};
 use crate::line::LineError;
-use crate::record::Record;
+use crate::record::{HandoffRecord, Record, ToolRecord};
 
 /// How often a follower that found nothing new should look again.
 pub const POLL: Duration = Duration::from_millis(100);
 
 /// One thing a followed log gained.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Followed {
     /// A message record.
     Message(LoggedMessage),
+    /// A tool call record.
+    Tool(ToolRecord<'static>),
+    /// A handoff record.
+    Handoff(HandoffRecord<'static>),
     /// The end record: the session is over and nothing more will follow.
     End,
     /// A complete line that is not a valid record.
@@ -62,7 +67,7 @@ impl Follower {
     pub fn open(log: &Path) -> Result<Follower> {
         Ok(Follower {
             path: log.to_path_buf(),
-            file: crate::log::fsutil::open_read(log)?,
+            file: crate::fs::open_read(log)?,
             pos: Position::default(),
             lines: None,
             ended: false,
@@ -118,6 +123,8 @@ impl Follower {
                 Ok(Record::Message(m)) => {
                     return Ok(Some(Followed::Message(LoggedMessage::from_record(&m))));
                 }
+                Ok(Record::Tool(t)) => return Ok(Some(Followed::Tool(t.into_owned()))),
+                Ok(Record::Handoff(h)) => return Ok(Some(Followed::Handoff(h.into_owned()))),
                 Ok(Record::End { .. }) => {
                     self.ended = true;
                     return Ok(Some(Followed::End));
@@ -138,8 +145,10 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::line::{Kind, end_fields, frame, header_fields, message_fields};
-    use crate::record::{Header, Message};
+    use crate::line::{
+        Kind, end_fields, frame, handoff_fields, header_fields, message_fields, tool_fields,
+    };
+    use crate::record::{Handoff, Header, Message, ToolCall};
     use std::io::Write;
 
     const TS: &str = "2025-08-18T14:30:22.123456+05:30";
@@ -149,7 +158,7 @@ mod tests {
         match kind {
             Kind::Header => {
                 let h = Header {
-                    version: crate::FORMAT_VERSION,
+                    version: crate::record::FORMAT_VERSION,
                     session: "s".into(),
                     created: TS.into(),
                 };
@@ -158,6 +167,14 @@ mod tests {
             Kind::Message => {
                 let m = Message::agent(format!("m{seq}"), "tts");
                 frame(kind, seq, &message_fields(&m, TS), &mut out)
+            }
+            Kind::Tool => {
+                let t = ToolCall::new(format!("f{seq}"), "{}", "livekit");
+                frame(kind, seq, &tool_fields(&t, TS), &mut out)
+            }
+            Kind::Handoff => {
+                let h = Handoff::new(format!("a{seq}"), "livekit");
+                frame(kind, seq, &handoff_fields(&h, TS), &mut out)
             }
             Kind::End => frame(kind, seq, &end_fields(TS), &mut out),
         }
@@ -173,6 +190,8 @@ mod tests {
             .iter()
             .map(|e| match e {
                 Followed::Message(m) => m.content.clone(),
+                Followed::Tool(t) => format!("tool {}", t.name),
+                Followed::Handoff(h) => format!("handoff {}", h.to),
                 Followed::End => "END".into(),
                 Followed::Skipped { line, .. } => format!("skipped {line}"),
                 Followed::Shrunk { len } => format!("shrunk {len}"),
@@ -200,9 +219,14 @@ mod tests {
         bad[30] ^= 0x01;
         log.write_all(&bad).unwrap();
         log.write_all(&line(Kind::Message, 4)).unwrap();
+        log.write_all(&line(Kind::Tool, 5)).unwrap();
+        log.write_all(&line(Kind::Handoff, 6)).unwrap();
         assert!(!f.ended());
-        log.write_all(&line(Kind::End, 5)).unwrap();
-        assert_eq!(contents(&drain(&mut f)), ["m2", "skipped 4", "m4", "END"]);
+        log.write_all(&line(Kind::End, 7)).unwrap();
+        assert_eq!(
+            contents(&drain(&mut f)),
+            ["m2", "skipped 4", "m4", "tool f5", "handoff a6", "END"]
+        );
         assert!(f.ended());
     }
 

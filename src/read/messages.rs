@@ -1,6 +1,6 @@
 //! A log's messages as an iterator of owned values.
 //!
-//! [`scan`](fn@super::scan::scan) hands borrowed records to a callback, which
+//! [`scan`](fn@super::scan) hands borrowed records to a callback, which
 //! is what export and verify want: no allocation per record. A caller that
 //! keeps messages (a binding, a shipper, a test) wants them by value and in
 //! its own loop instead: [`messages`] gives exactly that, judged by the same
@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use super::scan::{Judge, Lines, Position, Recovery, scan};
+use super::judge::Judge;
+use super::lines::Lines;
+use super::report::{Position, Recovery};
+use super::scan::scan;
 use crate::error::{Error, Result};
 use crate::record::{Message, MessageRecord, Record, Role};
 
@@ -103,7 +106,7 @@ impl LoggedMessage {
 /// # Ok::<(), convlog::Error>(())
 /// ```
 pub fn messages(log: &Path, mode: Recovery) -> Result<Messages> {
-    let mut file = crate::log::fsutil::open_read(log)?;
+    let mut file = crate::fs::open_read(log)?;
     let checked = scan(
         log,
         io::BufReader::with_capacity(1 << 16, &file),
@@ -177,7 +180,7 @@ mod tests {
     fn log_bytes(n: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let h = Header {
-            version: crate::FORMAT_VERSION,
+            version: crate::record::FORMAT_VERSION,
             session: "s".into(),
             created: TS.into(),
         };
@@ -215,7 +218,7 @@ mod tests {
     /// The seqs `scan` hands to a visitor under `mode`, or its error.
     fn scanned(log: &Path, mode: Recovery) -> std::result::Result<Vec<u64>, String> {
         let mut seqs = Vec::new();
-        crate::read::scan::scan_file(log, mode, |rec| {
+        crate::read::scan_file(log, mode, |rec| {
             if let Record::Message(m) = rec {
                 seqs.push(m.seq);
             }

@@ -1,7 +1,10 @@
 //! Reading logs back: one scanner, and what is built on it.
 //!
 //! - `scan`: the streaming scanner that judges every line (torn tail,
-//!   corruption, seq gaps) under a [`Recovery`] mode and reports it all;
+//!   corruption, seq gaps) under a [`Recovery`] mode and reports it all,
+//!   built from `lines` (the line splitter), `judge` (each line's verdict)
+//!   and `report` (what it found);
+//! - `header`: a log's header without a scan;
 //! - `messages`: a log's messages as an iterator of owned values, for
 //!   callers that want them without a callback over borrowed records;
 //! - `follow`: the records a live log gains as they arrive (`tail -f`);
@@ -29,10 +32,20 @@
 
 mod discover;
 pub(crate) mod follow;
+mod header;
+mod judge;
+mod lines;
 mod messages;
-pub(crate) mod scan;
+mod report;
+mod scan;
 
 pub use discover::find_logs;
 pub use follow::{Followed, Follower, POLL};
+pub use header::read_header;
+// Only the shipper reads lines outside this module.
+#[cfg(feature = "postgres")]
+pub(crate) use lines::{Lines, decode_line};
 pub use messages::{LoggedMessage, Messages, messages};
-pub use scan::{Damage, DamageKind, Position, Recovery, Report, inspect, scan, scan_file};
+pub use report::{Damage, DamageKind, Position, Recovery, Report};
+pub(crate) use scan::scan_from;
+pub use scan::{inspect, scan, scan_file};

@@ -457,7 +457,7 @@ pub async fn ship(
 async fn ended_sessions(db: &mut Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<String>> {
     let mut ids = Vec::with_capacity(logs.len());
     for log in logs {
-        if let Ok(f) = crate::log::fsutil::open_read(log)
+        if let Ok(f) = crate::fs::open_read(log)
             && let Some(id) = read::header_id(&f)
         {
             ids.push(id);

@@ -16,9 +16,8 @@ use tokio::sync::mpsc;
 
 use crate::Recovery;
 use crate::error::Error;
-use crate::log::fsutil;
 use crate::read::find_logs;
-use crate::read::scan::{DamageKind, Position, scan_from};
+use crate::read::{DamageKind, Position, scan_from};
 use crate::record::{MessageRecord, Record};
 
 use super::Stop;
@@ -167,7 +166,7 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
 
 /// The session id on line 1, if it is a valid header.
 pub(crate) fn header_id(file: &File) -> Option<String> {
-    use crate::read::scan::{Lines, decode_line};
+    use crate::read::{Lines, decode_line};
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
     match decode_line(&info, bytes).ok()? {
@@ -187,7 +186,7 @@ fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Ve
         log: log.to_path_buf(),
         detail: e.to_string(),
     };
-    let file = match fsutil::open_read(log) {
+    let file = match crate::fs::open_read(log) {
         Ok(f) => f,
         Err(e) => {
             // Reported once per change, not on every poll.
@@ -301,6 +300,9 @@ fn scan_new(
                         })?;
                     }
                 }
+                // The shipped table holds messages; tool calls and handoffs
+                // stay in the log (and its exports).
+                Record::Tool(_) | Record::Handoff(_) => {}
                 Record::End { seq, ts } => {
                     let Some(s) = &session else { return Ok(()) };
                     if segs.is_empty() {

@@ -17,7 +17,7 @@ json.dump({"conversation": rows}, out, ensure_ascii=False, indent=2)
 sys.stdout.buffer.write(out.getvalue().encode("utf-8"))
 "#;
 
-fn python_render(rows: &[String]) -> Option<Vec<u8>> {
+pub(crate) fn python_render(rows: &[String]) -> Option<Vec<u8>> {
     let mut child = match Command::new("python3")
         .args(["-c", PYTHON])
         .stdin(Stdio::piped())

@@ -20,6 +20,7 @@ mod faults;
 mod props;
 mod reader;
 mod session;
+mod tools;
 
 // The command line.
 mod cli;

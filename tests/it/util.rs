@@ -172,6 +172,18 @@ impl LogBuilder {
         self
     }
 
+    /// Appends a tool call with the next seq, timestamped `ts`.
+    pub fn tool(mut self, t: &convlog::ToolCall, ts: &str) -> Self {
+        self.line(Kind::Tool, &codec::tool_fields(t, ts));
+        self
+    }
+
+    /// Appends a handoff with the next seq, timestamped `ts`.
+    pub fn handoff(mut self, h: &convlog::Handoff, ts: &str) -> Self {
+        self.line(Kind::Handoff, &codec::handoff_fields(h, ts));
+        self
+    }
+
     /// Appends the end record with the next seq.
     pub fn end(mut self, ts: &str) -> Self {
         self.line(Kind::End, &codec::end_fields(ts));

@@ -83,6 +83,32 @@ class Session:
         meta: dict[str, Any] | None = None,
         timestamp: _Timestamp = None,
     ) -> None: ...
+    def log_tool(
+        self,
+        name: str,
+        arguments: str | Any = None,
+        output: str | Any = None,
+        *,
+        source: str = "python",
+        call_id: str | int | None = None,
+        error: bool = False,
+        duration_ms: float | None = None,
+        turn: str | int | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> None:
+        """Queues a tool call; ``arguments``/``output`` over 64 KiB are cut and marked."""
+    def log_handoff(
+        self,
+        from_agent: str | None,
+        to_agent: str,
+        *,
+        source: str = "python",
+        turn: str | int | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> None:
+        """Queues an agent handoff from ``from_agent`` (``None``: unknown) to ``to_agent``."""
     def append(
         self,
         role: _Role,

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ._convlog import Session
+from ._tools import LiveKitTools
 
 __all__ = ["Recorder", "record"]
 
@@ -117,6 +118,7 @@ class Recorder:
         *,
         source: str | Mapping[str, str] | None = None,
         stream_agent_text: bool = False,
+        tools: bool = True,
     ) -> None:
         self.session = session
         self.log = log
@@ -128,6 +130,7 @@ class Recorder:
         session.on("conversation_item_added", self._on_item_added)
         session.on("close", self._on_close)
         self._subscribed = True
+        self._tools = LiveKitTools(session, log) if tools else None
         self._register_shutdown()
         if self._stream is not None:
             # Room I/O sets its own transcription output in session.start(),
@@ -305,6 +308,8 @@ class Recorder:
                     self.session.off(event, handler)
                 except Exception:
                     pass
+        if self._tools is not None:
+            self._tools.close()
         if self._stream is not None:
             self._streamed("", done=True)
         if self.log.ended:
@@ -368,6 +373,7 @@ def record(
     *,
     source: str | Mapping[str, str] | None = None,
     stream_agent_text: bool = False,
+    tools: bool = True,
     log: Session | None = None,
     **options: Any,
 ) -> Recorder:
@@ -379,10 +385,12 @@ def record(
     ``export_on_end``, ``lock_timeout``, ``echo``). ``source`` overrides the
     source taken from the STT/TTS metrics (a string, or ``{"user": …, "agent": …}``);
     ``log`` records into an already open :class:`convlog.Session` instead.
+    Function calls (``function_tools_executed``) and agent handoffs are
+    recorded as tool and handoff records; ``tools=False`` leaves them out.
     """
     unknown = set(options) - set(_SESSION_OPTIONS)
     if unknown:
         raise TypeError(f"record() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     if log is None:
         log = Session.create(dir, **options)
-    return Recorder(session, log, source=source, stream_agent_text=stream_agent_text)
+    return Recorder(session, log, source=source, stream_agent_text=stream_agent_text, tools=tools)

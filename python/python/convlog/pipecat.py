@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._convlog import Session
+from ._tools import PipecatTools
 
 __all__ = ["Recorder", "record"]
 
@@ -58,6 +59,7 @@ class Recorder:
         log: Session,
         *,
         source: str | Mapping[str, str] | None = None,
+        tools: bool = True,
     ) -> None:
         self.log = log
         self._user = user_aggregator
@@ -74,6 +76,7 @@ class Recorder:
         assistant_aggregator.add_event_handler(
             "on_assistant_turn_stopped", self._on_assistant_turn_stopped
         )
+        self._tools = PipecatTools(assistant_aggregator, log) if tools else None
 
     @property
     def path(self) -> Path:
@@ -128,6 +131,8 @@ class Recorder:
                 agg.remove_event_handler(event, handler)
             except Exception:
                 pass
+        if self._tools is not None:
+            self._tools.close()
         if self.log.ended:
             return self._export
         self._export = await self.log.end_async()
@@ -145,6 +150,7 @@ def record(
     *,
     source: str | Mapping[str, str] | None = None,
     task: Any = None,
+    tools: bool = True,
     log: Session | None = None,
     **options: Any,
 ) -> Recorder:
@@ -154,14 +160,16 @@ def record(
     ``options`` go to :meth:`convlog.Session.create`. ``source`` overrides the
     default sources ``pipecat_stt``/``pipecat_tts`` (a string, or
     ``{"user": "deepgram_stt", "agent": "cartesia_tts"}``). With ``task`` (a
-    ``PipelineTask``) the log is ended when the pipeline finishes.
+    ``PipelineTask``) the log is ended when the pipeline finishes. The
+    function calls that reach the assistant aggregator are recorded as tool
+    records; ``tools=False`` leaves them out.
     """
     unknown = set(options) - set(_SESSION_OPTIONS)
     if unknown:
         raise TypeError(f"record() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     if log is None:
         log = Session.create(dir, **options)
-    recorder = Recorder(user_aggregator, assistant_aggregator, log, source=source)
+    recorder = Recorder(user_aggregator, assistant_aggregator, log, source=source, tools=tools)
     if task is not None:
         task.add_event_handler("on_pipeline_finished", recorder._on_finished)
     return recorder

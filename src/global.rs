@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-use crate::log::session::Session;
 use crate::record::Message;
+use crate::session::Session;
 
 static DEFAULT: OnceLock<Session> = OnceLock::new();
 

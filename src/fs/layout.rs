@@ -84,7 +84,7 @@ pub(crate) fn broken_path(log: &Path, n: u32) -> PathBuf {
 
 /// Where the stamp of `file` (an export or an original) lives: `.NAME.stamp` beside it.
 pub fn stamp_path(file: &Path) -> PathBuf {
-    super::fsutil::parent_dir(file).join(format!(".{}.stamp", file_name(file)))
+    parent_dir(file).join(format!(".{}.stamp", file_name(file)))
 }
 
 /// A name in `dir` that nobody else will pick, for a file that becomes
@@ -98,6 +98,14 @@ pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     dir.join(format!(".{name}.tmp-{}-{nanos:x}-{n}", std::process::id()))
+}
+
+/// The directory a path lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// The last component of `path` as text, or `""`.

@@ -1,0 +1,255 @@
+//! `Session.log_tool` and `Session.log_handoff`: what
+//! the agent did between what it said, as records of their own (see the
+//! format's `tool` and `handoff` records).
+//!
+//! A second `#[pymethods]` block on [`Session`] (PyO3's
+//! `multiple-pymethods`), so that the message methods stay where they are.
+//! Text arguments are taken lossily (an unpaired surrogate becomes U+FFFD):
+//! the recorders call these with whatever a tool returned, and a tool call
+//! is never refused for its text. Arguments and outputs that are not
+//! strings are stored as JSON (`json.dumps(..., ensure_ascii=False)`), or as
+//! their `str()` when they are not JSON.
+
+use std::sync::atomic::Ordering;
+
+use convlog::{Entry, Handoff, ToolCall};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+
+use crate::{Session, engine, invalid, to_json, to_pyerr, to_rfc3339, warn};
+
+/// Text as stored: a `str` as it is, anything else as JSON text, or its
+/// `str()` when it is not JSON.
+fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return lossless_or_replaced(s);
+    }
+    let kw = PyDict::new(py);
+    kw.set_item("ensure_ascii", false)?;
+    let dumped = py
+        .import("json")?
+        .call_method("dumps", (v,), Some(&kw))
+        .or_else(|_| v.str().map(Bound::into_any))?;
+    lossless_or_replaced(dumped.cast::<PyString>()?)
+}
+
+/// The string, with each unpaired surrogate (which UTF-8 cannot hold)
+/// replaced by one U+FFFD.
+fn lossless_or_replaced(s: &Bound<'_, PyString>) -> PyResult<String> {
+    if let Ok(text) = s.to_str() {
+        return Ok(text.to_owned());
+    }
+    let units = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
+    let bytes: &[u8] = units.extract()?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Ok(String::from_utf16_lossy(&units))
+}
+
+fn opt_text_of(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    match v {
+        Some(v) if !v.is_none() => text_of(py, v).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A turn or call id: text, or an integer kept as text.
+fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, String> {
+    match v {
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) if v.is_instance_of::<PyBool>() => Err(format!("`{what}` must be a string")),
+        Some(v) if v.is_instance_of::<PyInt>() => Ok(v.str().ok().map(|s| s.to_string())),
+        Some(v) => match v.cast::<PyString>() {
+            Ok(s) => lossless_or_replaced(s).map(Some).map_err(|e| e.to_string()),
+            Err(_) => Err(format!("`{what}` must be a string")),
+        },
+        None => Ok(None),
+    }
+}
+
+/// `meta` (a dict) and `timestamp`, as every write takes them.
+#[allow(clippy::type_complexity)]
+fn meta_and_time(
+    py: Python<'_>,
+    meta: Option<&Bound<'_, PyAny>>,
+    timestamp: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Result<(Option<serde_json::Value>, Option<String>), String>> {
+    let meta = match meta {
+        Some(m) if !m.is_none() => {
+            if !m.is_instance_of::<PyDict>() {
+                return Ok(Err("`meta` must be a dict".into()));
+            }
+            match to_json(m, 0) {
+                Ok(v) => Some(v),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        _ => None,
+    };
+    let timestamp = match timestamp {
+        Some(t) if !t.is_none() => match to_rfc3339(py, t)? {
+            Ok(s) => Some(s),
+            Err(e) => return Ok(Err(e)),
+        },
+        _ => None,
+    };
+    Ok(Ok((meta, timestamp)))
+}
+
+impl Session {
+    /// Checks an entry as an append would, refusing after `end`.
+    fn checked(&self, py: Python<'_>, built: Result<Entry, String>) -> PyResult<Entry> {
+        let path = self.engine.path();
+        let entry = built.map_err(|e| invalid(py, e, Some(path)))?;
+        if self.ended.load(Ordering::Acquire) {
+            let e = engine::Error::Ended {
+                path: path.to_path_buf(),
+            };
+            return Err(to_pyerr(py, &e, None));
+        }
+        let checked = match &entry {
+            Entry::Tool(t) => t.check(),
+            Entry::Handoff(h) => h.check(),
+            Entry::Message(_) => Ok(()),
+        };
+        checked.map_err(|e| to_pyerr(py, &e, Some(path)))?;
+        Ok(entry)
+    }
+
+    /// Queues `entry`, saying once through Python's logging when queueing failed.
+    fn queue_entry(&self, py: Python<'_>, entry: Entry) {
+        let before = self.engine.last_error();
+        self.engine.log_entry(entry);
+        if before.is_none()
+            && let Some(err) = self.engine.last_error()
+        {
+            warn(py, &err);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tool_call(
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        arguments: Option<&Bound<'_, PyAny>>,
+        output: Option<&Bound<'_, PyAny>>,
+        source: &Bound<'_, PyAny>,
+        call_id: Option<&Bound<'_, PyAny>>,
+        error: bool,
+        duration_ms: Option<f64>,
+        turn: Option<&Bound<'_, PyAny>>,
+        meta: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Result<Entry, String>> {
+        let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+            Ok(mt) => mt,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (call_id, turn) = match (id_of(call_id, "call_id"), id_of(turn, "turn")) {
+            (Ok(c), Ok(t)) => (c, t),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+        };
+        let mut call = ToolCall::new(
+            text_of(py, name)?,
+            opt_text_of(py, arguments)?.unwrap_or_default(),
+            text_of(py, source)?,
+        )
+        .error(error);
+        call.output = opt_text_of(py, output)?;
+        call.call_id = call_id;
+        call.duration_ms = duration_ms;
+        call.turn = turn;
+        call.meta = meta;
+        call.timestamp = timestamp;
+        Ok(Ok(Entry::Tool(call)))
+    }
+}
+
+#[pymethods]
+impl Session {
+    /// Queues a tool call and returns at once, as :meth:`log` does for a
+    /// message. ``arguments`` are the model's (a JSON string kept as it
+    /// is, or a dict stored as JSON); ``output`` is what the function
+    /// returned, or the error it raised with ``error=True``. ``arguments``
+    /// and ``output`` longer than 64 KiB are cut and marked with their
+    /// full length. ``duration_ms`` is how long the call took;
+    /// ``timestamp`` when it was made (default: now). Durable, as a
+    /// message is, after the next :meth:`flush`, :meth:`append` or :meth:`end`.
+    #[pyo3(signature = (name, arguments = None, output = None, *, source = None, call_id = None, error = false, duration_ms = None, turn = None, meta = None, timestamp = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn log_tool(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        arguments: Option<&Bound<'_, PyAny>>,
+        output: Option<&Bound<'_, PyAny>>,
+        source: Option<&Bound<'_, PyAny>>,
+        call_id: Option<&Bound<'_, PyAny>>,
+        error: bool,
+        duration_ms: Option<f64>,
+        turn: Option<&Bound<'_, PyAny>>,
+        meta: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let source = source
+            .cloned()
+            .unwrap_or_else(|| PyString::new(py, "python").into_any());
+        let built = Session::tool_call(
+            py,
+            name,
+            arguments,
+            output,
+            &source,
+            call_id,
+            error,
+            duration_ms,
+            turn,
+            meta,
+            timestamp,
+        )?;
+        let entry = self.checked(py, built)?;
+        self.queue_entry(py, entry);
+        Ok(())
+    }
+
+    /// Queues an agent handoff: the conversation passed from ``from_agent``
+    /// (``None`` when unknown) to ``to_agent``.
+    #[pyo3(signature = (from_agent, to_agent, *, source = None, turn = None, meta = None, timestamp = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn log_handoff(
+        &self,
+        py: Python<'_>,
+        from_agent: Option<&Bound<'_, PyAny>>,
+        to_agent: &Bound<'_, PyAny>,
+        source: Option<&Bound<'_, PyAny>>,
+        turn: Option<&Bound<'_, PyAny>>,
+        meta: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let built = (|| -> PyResult<Result<Entry, String>> {
+            let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+                Ok(mt) => mt,
+                Err(e) => return Ok(Err(e)),
+            };
+            let turn = match id_of(turn, "turn") {
+                Ok(t) => t,
+                Err(e) => return Ok(Err(e)),
+            };
+            let source = match source {
+                Some(s) if !s.is_none() => text_of(py, s)?,
+                _ => "python".to_string(),
+            };
+            let mut h = Handoff::new(text_of(py, to_agent)?, source);
+            h.from = opt_text_of(py, from_agent)?;
+            h.turn = turn;
+            h.meta = meta;
+            h.timestamp = timestamp;
+            Ok(Ok(Entry::Handoff(h)))
+        })()?;
+        let entry = self.checked(py, built)?;
+        self.queue_entry(py, entry);
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The queue and its leader: whoever finds nobody committing takes
+//! everything queued and commits it as one group (see the module docs of
+//! [`commit`](super)), then hands leadership on.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::lock;
+use super::pool::{Job, pool};
+use super::reply::Answer;
+use super::request::{Request, request_len};
+use super::state::LogState;
+use super::writer::{CommitOptions, Writer};
+use crate::error::Result;
+use crate::log::recover::OpenedAt;
+
+/// One open log: its queue and its file. Shared by every handle and by the
+/// pool thread leading it, if any.
+pub(crate) struct Log {
+    pub shared: Arc<LogState>,
+    queue: Mutex<Queue>,
+    /// Signalled after every group, for blocking callers waiting for their
+    /// answer or for their turn to lead.
+    turn: Condvar,
+    writer: Mutex<Writer>,
+    max_batch_bytes: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    reqs: VecDeque<Request>,
+    /// For each request in `reqs`, whether a blocking caller waits on it
+    /// (and so could lead the next group itself).
+    blocking: VecDeque<bool>,
+    /// How many of `reqs` have a blocking caller.
+    blocking_queued: usize,
+    /// Somebody (a caller or a pool thread) is committing, or a pool thread
+    /// has been asked to: nobody else may start.
+    leading: bool,
+}
+
+impl Queue {
+    fn push(&mut self, req: Request, blocking: bool) {
+        self.reqs.push_back(req);
+        self.blocking.push_back(blocking);
+        self.blocking_queued += usize::from(blocking);
+    }
+}
+
+/// Who is leading: a blocking caller on its own thread, or a pool thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leader {
+    Caller,
+    Pool,
+}
+
+/// Sets up an open log. No thread is started: see the module docs.
+pub(crate) fn open(
+    shared: Arc<LogState>,
+    file: File,
+    start: OpenedAt,
+    cfg: CommitOptions,
+) -> Arc<Log> {
+    let max_batch_bytes = cfg.max_batch_bytes.max(1);
+    Arc::new(Log {
+        shared: shared.clone(),
+        queue: Mutex::new(Queue::default()),
+        turn: Condvar::new(),
+        writer: Mutex::new(Writer::new(shared, file, start, cfg)),
+        max_batch_bytes,
+    })
+}
+
+impl Log {
+    /// Queues `req` for an async or detached caller. If nobody is
+    /// committing, the log goes to the pool: the caller's thread (maybe a
+    /// tokio worker) never waits for the disk.
+    pub(crate) fn submit(self: &Arc<Self>, req: Request) {
+        let mut q = lock(&self.queue);
+        q.push(req, false);
+        if !q.leading {
+            q.leading = true;
+            drop(q);
+            pool().submit(self.clone());
+        }
+    }
+
+    /// Queues `req` and waits on this thread for `rx`'s answer, leading the
+    /// commit itself whenever nobody else is: a lone caller does the lock,
+    /// write and fdatasync here, with no hand-off to another thread.
+    pub(crate) fn commit_blocking(self: &Arc<Self>, req: Request, mut rx: Answer) -> Result<u64> {
+        let mut q = lock(&self.queue);
+        q.push(req, true);
+        loop {
+            if let Some(result) = rx.try_take() {
+                return result;
+            }
+            if q.leading {
+                q = self.turn.wait(q).unwrap_or_else(|e| e.into_inner());
+            } else {
+                q.leading = true;
+                drop(q);
+                self.lead(Leader::Caller);
+                q = lock(&self.queue);
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is committed, committing it on
+    /// this thread if nobody is: what dropping the last handle does.
+    pub(crate) fn drain(self: &Arc<Self>) {
+        let mut q = lock(&self.queue);
+        loop {
+            if !q.leading {
+                if q.reqs.is_empty() {
+                    return;
+                }
+                q.leading = true;
+                drop(q);
+                self.lead(Leader::Caller);
+                q = lock(&self.queue);
+                continue;
+            }
+            q = self.turn.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Commits groups while `leading` is ours. Returns true once the queue
+    /// was found empty and `leading` released; false when it handed
+    /// leadership on (to a waiting blocking caller, or to the pool).
+    fn lead(self: &Arc<Self>, who: Leader) -> bool {
+        let mut w = lock(&self.writer);
+        loop {
+            let mut batch = std::mem::take(&mut w.batch);
+            {
+                let mut q = lock(&self.queue);
+                let mut bytes = 0;
+                while bytes < self.max_batch_bytes || batch.is_empty() {
+                    let Some(req) = q.reqs.pop_front() else { break };
+                    if q.blocking.pop_front() == Some(true) {
+                        q.blocking_queued -= 1;
+                    }
+                    bytes += request_len(&req);
+                    batch.push(req);
+                }
+                if batch.is_empty() {
+                    q.leading = false;
+                    self.turn.notify_all();
+                    w.batch = batch;
+                    return true;
+                }
+            }
+            w.handle(&mut batch);
+            w.batch = batch;
+            let Writer { shared, used, .. } = &mut *w;
+            shared.recycle_buffers(used);
+            let mut q = lock(&self.queue);
+            self.turn.notify_all();
+            if q.reqs.is_empty() {
+                q.leading = false;
+                return true;
+            }
+            match who {
+                // A blocking caller's own request is done (or it leads again
+                // from its wait loop); the next group belongs to a caller
+                // waiting for it, or, if only async requests wait, to the pool.
+                Leader::Caller if q.blocking_queued > 0 => {
+                    q.leading = false;
+                    return false;
+                }
+                Leader::Caller => {
+                    drop(q);
+                    drop(w);
+                    pool().submit(self.clone());
+                    return false;
+                }
+                // Back of the pool's line, so one busy log cannot hold a
+                // pool thread while other logs wait.
+                Leader::Pool if pool().others_waiting() => {
+                    drop(q);
+                    drop(w);
+                    pool().requeue(self.clone());
+                    return false;
+                }
+                Leader::Pool => {}
+            }
+        }
+    }
+}
+
+impl Job for Log {
+    fn lead_from_pool(self: Arc<Self>) {
+        self.lead(Leader::Pool);
+    }
+}

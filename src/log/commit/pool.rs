@@ -1,0 +1,117 @@
+//! The process-wide commit pool: the threads that lead a log for async and
+//! detached callers, so a tokio worker never waits for `fdatasync`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::lock;
+
+/// At most this many pool threads commit at once. Different logs' syncs
+/// overlap on the disk; the same log's never do (one leader per log). 32 is
+/// past where a single SSD's fdatasync throughput stops growing with queue
+/// depth on the machines measured, and well under one thread per log.
+pub const MAX_POOL_THREADS: usize = 32;
+/// An idle pool thread exits after this long.
+const POOL_IDLE: Duration = Duration::from_secs(10);
+
+/// What the pool runs: a log whose queue a pool thread leads until it is
+/// empty or handed on. A trait, so that the pool knows nothing of the
+/// leader it serves (the leader hands its log to the pool, not back).
+pub(super) trait Job: Send + Sync {
+    /// Commits groups as the pool's leader of this log.
+    fn lead_from_pool(self: Arc<Self>);
+}
+
+/// The process-wide commit pool for async and detached callers.
+pub(super) struct Pool {
+    state: Mutex<PoolState>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    jobs: VecDeque<Arc<dyn Job>>,
+    threads: usize,
+    idle: usize,
+}
+
+pub(super) fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::new(PoolState::default()),
+        work: Condvar::new(),
+    })
+}
+
+impl Pool {
+    pub(super) fn submit(&'static self, log: Arc<dyn Job>) {
+        let mut st = lock(&self.state);
+        st.jobs.push_back(log);
+        if st.jobs.len() <= st.idle {
+            self.work.notify_one();
+            return;
+        }
+        if st.threads >= MAX_POOL_THREADS {
+            return;
+        }
+        st.threads += 1;
+        drop(st);
+        let spawned = std::thread::Builder::new()
+            .name("convlog-commit".into())
+            .spawn(move || self.work_loop());
+        if let Err(e) = spawned {
+            let mut st = lock(&self.state);
+            st.threads -= 1;
+            if st.threads == 0 {
+                // Nobody would ever run the job: run it here rather than hang.
+                tracing::error!(target: "convlog", "cannot start a commit thread ({e}); committing on the caller's thread");
+                drop(st);
+                loop {
+                    let Some(log) = lock(&self.state).jobs.pop_front() else {
+                        break;
+                    };
+                    log.lead_from_pool();
+                }
+            }
+        }
+    }
+
+    /// Puts a log back in line from a pool thread, which will pick up the
+    /// next job itself: no wake-up needed.
+    pub(super) fn requeue(&self, log: Arc<dyn Job>) {
+        lock(&self.state).jobs.push_back(log);
+    }
+
+    pub(super) fn others_waiting(&self) -> bool {
+        !lock(&self.state).jobs.is_empty()
+    }
+
+    fn work_loop(&self) {
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(log) = st.jobs.pop_front() {
+                drop(st);
+                log.lead_from_pool();
+                st = lock(&self.state);
+                continue;
+            }
+            st.idle += 1;
+            let (guard, waited) = self
+                .work
+                .wait_timeout(st, POOL_IDLE)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            st.idle -= 1;
+            if waited.timed_out() && st.jobs.is_empty() {
+                st.threads -= 1;
+                return;
+            }
+        }
+    }
+}
+
+/// Threads the commit pool is running now (idle ones included), for reports.
+pub fn pool_threads() -> usize {
+    lock(&pool().state).threads
+}

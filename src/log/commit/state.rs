@@ -1,0 +1,59 @@
+//! What every handle of a log and whoever commits for it share: the path,
+//! the first failures, and the spare reply slots and field buffers recycled
+//! between requests so that a steady stream of appends allocates nothing.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::lock;
+use super::reply::Slots;
+
+/// Spare buffers kept per log; beyond these, they are freed.
+const SPARE_BUFS: usize = 64;
+/// A field buffer larger than this is freed rather than kept.
+const SPARE_BUF_MAX: usize = 64 << 10;
+
+/// State shared between the handles and whoever commits.
+pub(crate) struct LogState {
+    pub path: PathBuf,
+    /// The first failure of a request nobody awaited, for [`Session::last_error`](crate::Session::last_error).
+    pub detached_error: Mutex<Option<String>>,
+    /// Set once the writer is broken; read by callers to fail fast.
+    pub poisoned: Mutex<Option<String>>,
+    /// The answer slots awaited requests are answered through.
+    pub slots: Arc<Slots>,
+    /// Field buffers the committer is done with, for the next appends to
+    /// encode into.
+    pub spare_bufs: Mutex<Vec<Vec<u8>>>,
+}
+
+impl LogState {
+    pub fn new(path: PathBuf) -> LogState {
+        LogState {
+            slots: Arc::new(Slots::new(path.clone())),
+            path,
+            detached_error: Mutex::default(),
+            poisoned: Mutex::default(),
+            spare_bufs: Mutex::default(),
+        }
+    }
+
+    pub fn poison_cause(&self) -> Option<String> {
+        lock(&self.poisoned).clone()
+    }
+
+    /// An empty buffer to encode fields into, reused when one is spare.
+    pub fn buffer(&self) -> Vec<u8> {
+        lock(&self.spare_bufs).pop().unwrap_or_default()
+    }
+
+    pub(super) fn recycle_buffers(&self, bufs: &mut Vec<Vec<u8>>) {
+        let mut spare = lock(&self.spare_bufs);
+        for mut b in bufs.drain(..) {
+            if spare.len() < SPARE_BUFS && b.capacity() <= SPARE_BUF_MAX {
+                b.clear();
+                spare.push(b);
+            }
+        }
+    }
+}
