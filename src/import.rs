@@ -22,7 +22,7 @@
 //! over an existing file. The original then sits where the log's export
 //! would go, so import stamps it as an original
 //! ([`stamp_original`](crate::export::stamp_original)): `ls` shows it as
-//! such, and compaction and the end-of-session export never replace it
+//! such, and `convlog refresh` and the end-of-session export never replace it
 //! (they dropped the fields kept only in `meta` and rewrote timestamps). Timestamps are naive local times from Python's
 //! `datetime.now().isoformat()`; they are read as the machine's local time
 //! (`TZ`), which keeps their wall-clock text, so exporting the log gives the
@@ -373,7 +373,7 @@ pub fn import_file(original: &Path) -> Result<Imported> {
         .unwrap_or_else(|| "import".into());
     let tmp = layout::temp_path(dir, &stem);
     // The original sits where the log's export goes: stamp it as the
-    // user's file before the log appears, so no compaction or end-of-session
+    // user's file before the log appears, so no refresh or end-of-session
     // export can ever take it for an export and replace it.
     let beside = export_path(&log) == original;
     let published = write_log(&tmp, &created, &parsed.entries)

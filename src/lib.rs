@@ -42,7 +42,8 @@
 //! namespaces are API in their own right, one per thing a user does with a
 //! log: [`read`] it back (scan, iterate, follow, discover), [`export`] it to
 //! the other formats, [`repair`] it, [`import`] an original-design file,
-//! summarise it ([`stats`]), parse and write its timestamps ([`time`]), keep
+//! summarise it ([`stats`]), describe it as JSON ([`describe`], the
+//! vocabulary of every `--json` answer about a session), parse and write its timestamps ([`time`]), keep
 //! a process-wide handle ([`global`]), write beside it durably ([`fs`]),
 //! ship it to PostgreSQL (`ship`, behind the `postgres` feature), and look at
 //! the types a scan yields ([`record`]). The on-disk format is specified in
@@ -69,17 +70,23 @@
 
 #![warn(missing_docs)]
 
+pub mod describe;
 mod error;
 pub mod export;
 pub mod fs;
 pub mod global;
 pub mod import;
-mod json;
+mod json_escape;
 pub mod line;
 mod log;
+pub mod parts;
 pub mod read;
 pub mod record;
 pub mod repair;
+#[cfg(feature = "search")]
+pub mod search;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod session;
 #[cfg(feature = "postgres")]
 pub mod ship;

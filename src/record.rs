@@ -29,13 +29,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// the format: anything else is rejected rather than silently stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Role {
     /// Speech-to-text output: what the person said.
-    #[cfg_attr(feature = "cli", value(help = "What the person said (speech-to-text)"))]
     User,
     /// Text sent to text-to-speech: what the agent said.
-    #[cfg_attr(feature = "cli", value(help = "What the agent said (text-to-speech)"))]
     Agent,
 }
 

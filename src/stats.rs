@@ -362,7 +362,10 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
                         Role::User => &mut user,
                         Role::Agent => &mut agent,
                     };
-                    stats.records += 1;
+                    // The later parts of one message are not more messages.
+                    if !crate::parts::marks(m.meta).continues() {
+                        stats.records += 1;
+                    }
                     stats.words += m.content.split_whitespace().count() as u64;
                     let new_turn = prev.as_ref().is_none_or(|(r, _)| *r != m.role);
                     if new_turn {

@@ -97,12 +97,16 @@ pub(crate) enum Goal {
     MaxBytes(u64),
     /// p99 at most this many microseconds.
     P99Micros(f64),
+    /// A latency (a p50, a max) at most this many microseconds; the row names which.
+    MaxMicros(f64),
     /// At most this many threads.
     MaxThreads(u64),
     /// At least this many per second.
     MinRate(f64),
     /// p99 at most this many milliseconds.
     MaxP99Millis(f64),
+    /// At most this many milliseconds.
+    MaxMillis(f64),
     /// At most this much, in the unit named (a size, a time).
     AtMost(f64, String),
     /// No goal: a figure shown for context.
@@ -137,9 +141,11 @@ impl Row {
             Goal::Aim(g) => format!("report (aim {g})"),
             Goal::MaxBytes(b) => format!("<= {} MiB", b >> 20),
             Goal::P99Micros(us) => format!("p99 <= {us} us"),
+            Goal::MaxMicros(us) => format!("<= {us} us"),
             Goal::MaxThreads(t) => format!("<= {t} threads"),
             Goal::MinRate(r) => format!(">= {}", fmt_rate(r, "msgs")),
             Goal::MaxP99Millis(ms) => format!("p99 <= {ms} ms"),
+            Goal::MaxMillis(ms) => format!("<= {ms} ms"),
             Goal::AtMost(limit, ref unit) => format!("<= {limit} {unit}"),
             Goal::Report => "-".into(),
         }
@@ -152,10 +158,10 @@ impl Row {
         let ok = match self.goal {
             Goal::Ratio(g) | Goal::Aim(g) => v >= g,
             Goal::MaxBytes(b) => v <= b as f64,
-            Goal::P99Micros(us) => v <= us,
+            Goal::P99Micros(us) | Goal::MaxMicros(us) => v <= us,
             Goal::MaxThreads(t) => v <= t as f64,
             Goal::MinRate(r) => v >= r,
-            Goal::MaxP99Millis(ms) => v <= ms,
+            Goal::MaxP99Millis(ms) | Goal::MaxMillis(ms) => v <= ms,
             Goal::AtMost(limit, _) => v <= limit,
             Goal::Report => return "-",
         };

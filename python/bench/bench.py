@@ -2,7 +2,6 @@
 
     python python/bench/bench.py [--quick] [--dir DIR]
 
-- ``log()`` call cost, p99 (target <= 20 us);
 - blocking ``append`` against a pure-Python ``os.write`` + ``os.fdatasync``
   loop on the same disk (target >= 0.9x), and awaited ``append_async`` against
   the same loop (no target: it shows what the hand-offs to the commit pool
@@ -12,8 +11,9 @@
   original ran: no fsync; ``--seed-fsync`` adds it) at 5,000 messages
   (target >= 100x), beside the ceiling that one fdatasync per message puts on
   any durable writer on this disk;
-- the LiveKit recorder's handler on the event loop, p99 (target <= 50 us),
-  when livekit-agents is installed.
+- what the recorders and ``Session.log()`` cost the event loop
+  (``loop_cost.py``: p50, p99 and max over 5 runs of 2,000 events against
+  bare emits, allocations and garbage collections).
 
 Build the extension in release mode first (``pip install ./python``).
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import gc
 import json
 import os
 import re
@@ -36,28 +35,14 @@ from pathlib import Path
 
 import convlog
 
+sys.path.insert(0, str(Path(__file__).parent))
+import loop_cost
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "baselines" / "seed_rewrite.py"
 
 USER = "नमस्कार, आप कैसे हैं? message {i}"
 AGENT = "नमस्ते! मैं ठीक हूँ, धन्यवाद। reply {i}"
-
-
-def pct(samples: list[int], p: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(len(s) * p))] / 1000.0
-
-
-def bench_log_call(d: Path, n: int) -> dict:
-    log = convlog.Session.create(d, echo=False)
-    times = []
-    gc.collect()
-    for i in range(n):
-        t = time.perf_counter_ns()
-        log.log("user", USER.format(i=i), "deepgram_stt")
-        times.append(time.perf_counter_ns() - t)
-    log.end()
-    return {"p50_us": pct(times, 0.5), "p99_us": pct(times, 0.99)}
 
 
 def raw_line(i: int) -> bytes:
@@ -133,44 +118,6 @@ def bench_seed(d: Path, n: int, fsync: bool) -> float | None:
     return n / secs
 
 
-def bench_livekit_handler(d: Path, n: int) -> dict | None:
-    try:
-        from livekit.agents import AgentSession
-        from livekit.agents.llm import ChatMessage
-        from livekit.agents.voice.events import ConversationItemAddedEvent
-
-        import convlog.livekit
-    except ImportError:
-        return None
-
-    async def run() -> dict:
-        session = AgentSession()
-        recorder = convlog.livekit.record(session, d, echo=False)
-        now = time.time()
-        events = []
-        for i in range(n):
-            user = i % 2 == 0
-            md = {"model_provider": "Deepgram" if user else "Cartesia", "model_name": "m"}
-            item = ChatMessage(
-                role="user" if user else "assistant",
-                content=[USER.format(i=i) if user else AGENT.format(i=i)],
-                created_at=now + i * 0.001,
-                transcript_confidence=0.9 if user else None,
-                metrics={"stt_metadata" if user else "tts_metadata": md, "e2e_latency": 0.8},
-            )
-            events.append(ConversationItemAddedEvent(item=item))
-        times = []
-        gc.collect()
-        for ev in events:
-            t = time.perf_counter_ns()
-            recorder._on_item_added(ev)
-            times.append(time.perf_counter_ns() - t)
-        await recorder.aclose()
-        return {"p50_us": pct(times, 0.5), "p99_us": pct(times, 0.99)}
-
-    return asyncio.run(run())
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer messages (not the issue's 5,000)")
@@ -180,26 +127,10 @@ def main() -> int:
     )
     args = ap.parse_args()
     n_seed = 500 if args.quick else 5000
-    n_call = 5000 if args.quick else 20000
     args.dir.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(dir=args.dir))
     rows = []
     try:
-        # p99s are the best of three runs: other tenants of a shared machine
-        # add tail latency that is not the code's.
-        log_call = min(
-            (bench_log_call(d / "log", n_call) for _ in range(3)), key=lambda r: r["p99_us"]
-        )
-        rows.append(
-            (
-                "log() call p99",
-                f"{log_call['p99_us']:.1f} us",
-                "-",
-                "-",
-                "<= 20 us",
-                log_call["p99_us"] <= 20,
-            )
-        )
         app, raw, aio = bench_durable(d, n_seed)
         rows.append(
             (
@@ -248,32 +179,11 @@ def main() -> int:
             )
         else:
             rows.append(("append vs seed_rewrite", "-", f"{SEED} not found", "-", ">= 100x", None))
-        lk_runs = [bench_livekit_handler(d / "livekit", n_call // 4) for _ in range(3)]
-        lk = None if lk_runs[0] is None else min(lk_runs, key=lambda r: r["p99_us"])
-        if lk is not None:
-            rows.append(
-                (
-                    "LiveKit handler p99 on the loop",
-                    f"{lk['p99_us']:.1f} us",
-                    "-",
-                    "-",
-                    "<= 50 us",
-                    lk["p99_us"] <= 50,
-                )
-            )
-        else:
-            rows.append(
-                ("LiveKit handler", "-", "livekit-agents not installed", "-", "<= 50 us", None)
-            )
+        rows += loop_cost.measure(d / "loop", 3 if args.quick else 5, 2000, verbose=False)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print(f"convlog Python benchmarks ({'quick' if args.quick else 'full'}), data in {args.dir}")
-    head = ("what", "convlog", "baseline", "ratio", "target")
-    print(f"| {head[0]:<42} | {head[1]:<14} | {head[2]:<38} | {head[3]:<7} | {head[4]:<9} | met |")
-    print(f"|{'-' * 44}|{'-' * 16}|{'-' * 40}|{'-' * 9}|{'-' * 11}|-----|")
-    for what, ours, base, ratio, target, met in rows:
-        mark = "n/a" if met is None else ("yes" if met else "NO")
-        print(f"| {what:<42} | {ours:<14} | {base:<38} | {ratio:<7} | {target:<9} | {mark:<3} |")
+    loop_cost.print_table(rows)
     return 0
 
 

@@ -19,6 +19,11 @@ pub use convlog::Error;
 /// A message checked and ready to queue.
 pub use convlog::Message as Prepared;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// A log's messages, read as they are asked for.
+pub type MessageRows = convlog::Messages;
+
+/// The `meta` key marking a streamed reply's final record (see `convlog::parts`).
+pub use convlog::parts::REPLACES;
 
 /// Session settings as Python passes them.
 #[derive(Debug, Clone, Default)]
@@ -96,18 +101,24 @@ pub struct Ended {
 /// An open log.
 pub struct Engine {
     s: convlog::Session,
+    /// The session's `max_content_bytes`: larger content is split into parts.
+    limit: usize,
 }
 
 impl Engine {
     pub fn create(dir: &Path, settings: &Settings) -> Result<Engine> {
+        let o = settings.options()?;
         Ok(Engine {
-            s: convlog::Session::create_with(dir, settings.options()?)?,
+            limit: o.max_content_bytes,
+            s: convlog::Session::create_with(dir, o)?,
         })
     }
 
     pub fn open(path: &Path, settings: &Settings) -> Result<Engine> {
+        let o = settings.options()?;
         Ok(Engine {
-            s: convlog::Session::open_with(path, settings.options()?)?,
+            limit: o.max_content_bytes,
+            s: convlog::Session::open_with(path, o)?,
         })
     }
 
@@ -123,8 +134,23 @@ impl Engine {
         self.s.last_error()
     }
 
+    pub fn has_error(&self) -> bool {
+        self.s.last_error().is_some()
+    }
+
     pub fn is_broken(&self) -> bool {
         self.s.is_broken()
+    }
+
+    /// `msg` checked, as one record or, when its content is over the
+    /// session's limit, as the parts that every export joins back (see
+    /// `convlog::parts`).
+    pub fn whole(&self, msg: Msg) -> Result<Vec<Message>> {
+        let parts = convlog::parts::split(msg.into_message()?, self.limit);
+        for p in &parts {
+            self.s.check(p)?;
+        }
+        Ok(parts)
     }
 
     /// Validates `msg` as an append would, and returns it ready to queue.
@@ -178,6 +204,13 @@ fn ended(e: convlog::Ended) -> Ended {
     Ended { export: e.export }
 }
 
+/// Refuses text that is not an RFC 3339 timestamp, saying why.
+pub fn check_timestamp(ts: &str) -> std::result::Result<(), String> {
+    convlog::time::parse_ts(ts)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Epoch seconds (LiveKit's `created_at`) as the log's RFC 3339 local time,
 /// computed here rather than through Python's `datetime`: this is on the
 /// recorder's per-event path.
@@ -213,6 +246,7 @@ struct VerifyJson<'a> {
     duration_secs: Option<f64>,
     messages: Messages,
     damage: &'a [convlog::Damage],
+    tools: Tools,
     seq: Seqs,
     bytes: Bytes,
     advice: Option<String>,
@@ -225,6 +259,13 @@ struct Messages {
     user: u64,
     agent: u64,
     total: u64,
+}
+
+#[derive(Serialize)]
+struct Tools {
+    calls: u64,
+    errors: u64,
+    handoffs: u64,
 }
 
 #[derive(Serialize)]
@@ -258,6 +299,11 @@ pub fn verify(path: &Path) -> Result<String> {
             total: r.user_messages + r.agent_messages,
         },
         damage: &r.damage,
+        tools: Tools {
+            calls: r.tool_calls,
+            errors: r.tool_errors,
+            handoffs: r.handoffs,
+        },
         seq: Seqs {
             first: r.first_seq,
             last: r.last_seq,
@@ -319,11 +365,11 @@ pub fn export_bytes(
     Ok(buf)
 }
 
-/// Every message record of `log` under `recovery`, in file order, once the
-/// whole log has been checked.
-pub fn messages(log: &Path, recovery: &str) -> Result<Vec<read::LoggedMessage>> {
+/// The message records of `log` under `recovery`, in file order, read
+/// lazily once the whole log has been checked.
+pub fn messages(log: &Path, recovery: &str) -> Result<MessageRows> {
     let mode = recovery.parse::<Recovery>()?;
-    read::messages(log, mode)?.collect()
+    read::messages(log, mode)
 }
 
 /// Which Python exception class an error maps to.

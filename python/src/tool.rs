@@ -10,19 +10,20 @@
 //! strings are stored as JSON (`json.dumps(..., ensure_ascii=False)`), or as
 //! their `str()` when they are not JSON.
 
-use std::sync::atomic::Ordering;
-
 use convlog::{Entry, Handoff, ToolCall};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
-use crate::{Session, engine, invalid, to_json, to_pyerr, to_rfc3339, warn};
+use crate::engine;
+use crate::errors::{invalid, to_pyerr, warn};
+use crate::message::{self, text_lossy};
+use crate::session::Session;
 
 /// Text as stored: a `str` as it is, anything else as JSON text, or its
 /// `str()` when it is not JSON.
 fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.cast::<PyString>() {
-        return lossless_or_replaced(s);
+        return text_lossy(s);
     }
     let kw = PyDict::new(py);
     kw.set_item("ensure_ascii", false)?;
@@ -30,22 +31,7 @@ fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
         .import("json")?
         .call_method("dumps", (v,), Some(&kw))
         .or_else(|_| v.str().map(Bound::into_any))?;
-    lossless_or_replaced(dumped.cast::<PyString>()?)
-}
-
-/// The string, with each unpaired surrogate (which UTF-8 cannot hold)
-/// replaced by one U+FFFD.
-fn lossless_or_replaced(s: &Bound<'_, PyString>) -> PyResult<String> {
-    if let Ok(text) = s.to_str() {
-        return Ok(text.to_owned());
-    }
-    let units = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
-    let bytes: &[u8] = units.extract()?;
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    Ok(String::from_utf16_lossy(&units))
+    text_lossy(dumped.cast::<PyString>()?)
 }
 
 fn opt_text_of(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
@@ -62,40 +48,11 @@ fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Str
         Some(v) if v.is_instance_of::<PyBool>() => Err(format!("`{what}` must be a string")),
         Some(v) if v.is_instance_of::<PyInt>() => Ok(v.str().ok().map(|s| s.to_string())),
         Some(v) => match v.cast::<PyString>() {
-            Ok(s) => lossless_or_replaced(s).map(Some).map_err(|e| e.to_string()),
+            Ok(s) => text_lossy(s).map(Some).map_err(|e| e.to_string()),
             Err(_) => Err(format!("`{what}` must be a string")),
         },
         None => Ok(None),
     }
-}
-
-/// `meta` (a dict) and `timestamp`, as every write takes them.
-#[allow(clippy::type_complexity)]
-fn meta_and_time(
-    py: Python<'_>,
-    meta: Option<&Bound<'_, PyAny>>,
-    timestamp: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Result<(Option<serde_json::Value>, Option<String>), String>> {
-    let meta = match meta {
-        Some(m) if !m.is_none() => {
-            if !m.is_instance_of::<PyDict>() {
-                return Ok(Err("`meta` must be a dict".into()));
-            }
-            match to_json(m, 0) {
-                Ok(v) => Some(v),
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-        _ => None,
-    };
-    let timestamp = match timestamp {
-        Some(t) if !t.is_none() => match to_rfc3339(py, t)? {
-            Ok(s) => Some(s),
-            Err(e) => return Ok(Err(e)),
-        },
-        _ => None,
-    };
-    Ok(Ok((meta, timestamp)))
 }
 
 impl Session {
@@ -103,7 +60,7 @@ impl Session {
     fn checked(&self, py: Python<'_>, built: Result<Entry, String>) -> PyResult<Entry> {
         let path = self.engine.path();
         let entry = built.map_err(|e| invalid(py, e, Some(path)))?;
-        if self.ended.load(Ordering::Acquire) {
+        if self.ended() {
             let e = engine::Error::Ended {
                 path: path.to_path_buf(),
             };
@@ -120,11 +77,9 @@ impl Session {
 
     /// Queues `entry`, saying once through Python's logging when queueing failed.
     fn queue_entry(&self, py: Python<'_>, entry: Entry) {
-        let before = self.engine.last_error();
+        let had_error = self.engine.has_error();
         self.engine.log_entry(entry);
-        if before.is_none()
-            && let Some(err) = self.engine.last_error()
-        {
+        if !had_error && let Some(err) = self.engine.last_error() {
             warn(py, &err);
         }
     }
@@ -143,7 +98,7 @@ impl Session {
         meta: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Result<Entry, String>> {
-        let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+        let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
             Ok(mt) => mt,
             Err(e) => return Ok(Err(e)),
         };
@@ -229,7 +184,7 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
                 Ok(mt) => mt,
                 Err(e) => return Ok(Err(e)),
             };

@@ -128,10 +128,14 @@ async def test_audio_turns_sources_and_timestamps(logdir: Path) -> None:
     assert [m["timestamp"] for m in conv] == [local_ts(i.created_at) for i in items]
 
 
-async def test_interrupt_gives_interrupted_true(logdir: Path) -> None:
-    long_reply = "This is a long answer that keeps going. " * 20
-    session, stt = audio_session(ScriptedLLM({"tell me a story": long_reply}), per_char=0.01)
-    recorder = convlog.livekit.record(session, logdir)
+STORY = "This is a long answer that keeps going. " * 20
+
+
+async def interrupted_reply(logdir: Path, *, stream: bool) -> tuple[Path, list[ChatMessage]]:
+    """A real audio session whose reply is interrupted while it plays: the
+    log's path and the session's messages."""
+    session, stt = audio_session(ScriptedLLM({"tell me a story": STORY}), per_char=0.01)
+    recorder = convlog.livekit.record(session, logdir, stream_agent_text=stream, echo=False)
     await session.start(Agent(instructions="x"))
     await stt.lines.put("tell me a story")
     await wait_for(lambda: session.agent_state == "speaking")
@@ -140,11 +144,16 @@ async def test_interrupt_gives_interrupted_true(logdir: Path) -> None:
     await wait_for(lambda: len(messages_of(session)) >= 2)
     await session.aclose()
     await recorder.aclose()
-    rows = list(convlog.messages(recorder.path))
+    return recorder.path, messages_of(session)
+
+
+async def test_interrupt_gives_interrupted_true(logdir: Path) -> None:
+    path, items = await interrupted_reply(logdir, stream=False)
+    rows = list(convlog.messages(path))
     assert [r["role"] for r in rows] == ["user", "agent"]
     assert rows[1]["interrupted"] is True
-    assert messages_of(session)[1].interrupted is True
-    assert rows[1]["content"] == messages_of(session)[1].text_content
+    assert items[1].interrupted is True
+    assert rows[1]["content"] == items[1].text_content
 
 
 async def test_bare_session_emits_never_raise(logdir: Path) -> None:
@@ -175,7 +184,9 @@ async def test_bare_session_emits_never_raise(logdir: Path) -> None:
     session.emit("close", None)
     session.emit("close", object())
     export = await recorder.aclose()
-    assert [r["content"] for r in convlog.messages(recorder.path)] == ["still recording"]
+    # A message over max_content_bytes is kept whole (issue 17, defect 2).
+    contents = [m["content"] for m in json.loads(export.read_text())["conversation"]]
+    assert contents == ["x" * (2 << 20), "still recording"]
     assert recorder.log.ended and export is not None
     # After the end, late events are ignored, not raised.
     session.emit("conversation_item_added", ConversationItemAddedEvent(item=good))
@@ -222,10 +233,13 @@ async def test_stream_agent_text_logs_fragments_without_duplicates(logdir: Path)
     await session.aclose()
     export = await recorder.aclose()
     rows = list(convlog.messages(recorder.path))
-    agent = [r for r in rows if r["role"] == "agent"]
-    assert len(agent) >= 2, rows  # logged as fragments while it streamed
-    assert len({r["turn"] for r in agent}) == 1
-    assert " ".join(r["content"] for r in agent) == reply
+    *fragments, final = [r for r in rows if r["role"] == "agent"]
+    assert len(fragments) >= 2, rows  # logged as fragments while it streamed
+    assert len({r["turn"] for r in fragments}) == 1
+    assert " ".join(r["content"] for r in fragments) == reply
+    # Then the history item, whole, in the fragments' place.
+    assert final["content"] == reply
+    assert final["meta"]["convlog.replaces"] == fragments[0]["turn"]
     conv = json.loads(export.read_text())["conversation"]
     assert [(m["role"], m["content"]) for m in conv] == [
         ("user", "stream please"),
@@ -234,27 +248,21 @@ async def test_stream_agent_text_logs_fragments_without_duplicates(logdir: Path)
 
 
 async def test_stream_agent_text_in_audio_mode_with_interruption(logdir: Path) -> None:
-    """Streaming with real playout and an interruption: nothing is logged twice,
-    and what was streamed is a prefix of the reply."""
-    long_reply = "This is a long answer that keeps going. " * 20
-    session, stt = audio_session(ScriptedLLM({"tell me a story": long_reply}), per_char=0.01)
-    recorder = convlog.livekit.record(session, logdir, stream_agent_text=True)
-    await session.start(Agent(instructions="x"))
-    await stt.lines.put("tell me a story")
-    await wait_for(lambda: session.agent_state == "speaking")
-    await asyncio.sleep(0.3)
-    await session.interrupt()
-    await wait_for(lambda: len(messages_of(session)) >= 2)
-    await session.aclose()
-    export = await recorder.aclose()
-    rows = list(convlog.messages(recorder.path))
-    agent = [r for r in rows if r["role"] == "agent"]
-    assert agent and len({r["turn"] for r in agent}) == 1
-    streamed = " ".join(r["content"] for r in agent)
-    assert " ".join(long_reply.split()).startswith(streamed)
-    assert {r["source"] for r in agent} == {"cartesia_tts"}
-    conv = json.loads(export.read_text())["conversation"]
-    assert [m["role"] for m in conv] == ["user", "agent"]
+    """Streaming with real playout and an interruption: what was streamed is a
+    prefix of the reply, and the reply as played stands in its place."""
+    path, items = await interrupted_reply(logdir, stream=True)
+    rows = list(convlog.messages(path))
+    *fragments, final = [r for r in rows if r["role"] == "agent"]
+    assert fragments and len({r["turn"] for r in fragments}) == 1
+    streamed = " ".join(r["content"] for r in fragments)
+    assert " ".join(STORY.split()).startswith(streamed)
+    assert {r["source"] for r in [*fragments, final]} == {"cartesia_tts"}
+    assert final["interrupted"] and final["content"] == items[1].text_content
+    conv = json.loads(path.with_suffix(".json").read_text())["conversation"]
+    assert [(m["role"], m["content"]) for m in conv] == [
+        ("user", "tell me a story"),
+        ("agent", final["content"]),
+    ]
 
 
 async def test_inside_a_job_a_shutdown_callback_ends_the_log(logdir: Path) -> None:

@@ -170,3 +170,25 @@ async def test_pipecat_pipeline_end_to_end(logdir: Path) -> None:
         ("agent", "You said: and again"),
     ]
     assert [m["source"] for m in conv] == ["pipecat_stt", "pipecat_tts"] * 2
+    # Issue 17, defect 8: the user turn's own user_id is None in a real
+    # pipeline; the speaker is the transcription's user (the transport's client).
+    rows = list(convlog.messages(recorder.path))
+    assert [r["speaker"] for r in rows] == ["caller-1", None, "caller-1", None]
+
+
+async def test_record_twice_returns_the_same_recorder(logdir: Path) -> None:
+    """Issue 17, defect 4, for Pipecat: one log, each turn once."""
+    pair = LLMContextAggregatorPair(LLMContext())
+    user, assistant = pair.user(), pair.assistant()
+    first = convlog.pipecat.record(user, assistant, logdir, echo=False)
+    assert convlog.pipecat.record(user, assistant, logdir, echo=False) is first
+    with pytest.raises(ValueError, match=str(first.path)):
+        convlog.pipecat.record(user, assistant, logdir, echo=False, source="other")
+    await assistant._call_event_handler(
+        "on_assistant_turn_stopped",
+        AssistantTurnStoppedMessage(content="once", interrupted=False, timestamp=None),
+    )
+    await asyncio.sleep(0.05)  # Pipecat runs each handler in a task of its own
+    await first.aclose()
+    assert len(list(logdir.glob("*.jsonl"))) == 1
+    assert [r["content"] for r in convlog.messages(first.path)] == ["once"]

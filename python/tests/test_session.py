@@ -243,7 +243,7 @@ def test_verify_says_what_the_cli_says(logdir: Path) -> None:
         assert report["state"] == state, report
         assert list(report) == [
             "path", "session", "state", "start", "stop", "duration_secs", "messages",
-            "damage", "seq", "bytes", "advice", "repair",
+            "damage", "tools", "seq", "bytes", "advice", "repair",
         ]  # fmt: skip
         assert report["session"] == log.id
         if cli:
@@ -329,3 +329,95 @@ asyncio.run(main())
     assert out.split() == ["1"]
     (path,) = logdir.glob("*.jsonl")
     assert [m["content"] for m in convlog.messages(path)] == ["in flight"]
+
+
+def test_python_accepts_what_the_cli_accepts(logdir: Path) -> None:
+    """Issue 17, defect 5: integers of any size are kept digit for digit; text
+    that UTF-8 cannot hold is refused with InvalidMessageError naming the field."""
+    log = convlog.Session.create(logdir, echo=False)
+    log.append("user", "big", meta={"big": 10**30, "neg": -(10**25), "nested": [2**64]})
+    (row,) = convlog.messages(log.path)
+    assert row["meta"] == {"big": 10**30, "neg": -(10**25), "nested": [2**64]}
+    assert '"big":1000000000000000000000000000000' in log.path.read_text()
+    for kwargs, field in (
+        ({"content": "half \ud800 a pair"}, "content"),
+        ({"content": "ok", "source": "stt\udfff"}, "source"),
+        ({"content": "ok", "turn": "t\ud800"}, "turn"),
+        ({"content": "ok", "meta": {"k": "v\ud800"}}, "meta"),
+        ({"content": "ok", "interrupted": "yes"}, "interrupted"),
+    ):
+        for call in (log.log, log.append):
+            with pytest.raises(convlog.InvalidMessageError, match=f"`{field}`") as e:
+                call("user", **kwargs)
+            assert str(log.path) in str(e.value)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        log.log("user", "hi", colour="blue")
+    with pytest.raises(TypeError, match="missing required argument 'content'"):
+        log.log("user")
+    assert [r["content"] for r in convlog.messages(log.path)] == ["big"]
+    log.end()
+
+
+def test_messages_is_lazy(logdir: Path) -> None:
+    log = convlog.Session.create(logdir, echo=False)
+    for i in range(3):
+        log.append("user", f"m{i}")
+    rows = convlog.messages(log.path)
+    assert iter(rows) is rows
+    assert next(rows)["content"] == "m0"
+    assert [r["content"] for r in rows] == ["m1", "m2"]
+    assert list(rows) == []
+    log.end()
+
+
+def test_an_async_call_made_during_exit_resolves(logdir: Path) -> None:
+    """Issue 17, defect 7: an `atexit` hook that runs after convlog's own
+    (registered before convlog was imported) can still await an append, a
+    flush and an end; each resolves, and the log holds the result."""
+    out = run_child(
+        """
+import asyncio, atexit, sys
+def late():
+    import convlog
+    async def main():
+        seq = await LOG.append_async("user", "during exit")
+        await LOG.flush_async()
+        export = await LOG.end_async()
+        print(seq, export is not None and export.exists())
+    asyncio.run(asyncio.wait_for(main(), 20))
+atexit.register(late)
+import convlog
+LOG = convlog.Session.create(sys.argv[1], echo=False)
+LOG.log("user", "before exit")
+""",
+        logdir,
+    )
+    assert out.split() == ["2", "True"]
+    (path,) = logdir.glob("*.jsonl")
+    assert convlog.verify(path)["state"] == "ended"
+
+
+def test_exit_waits_for_an_end_still_rendering_its_export(logdir: Path) -> None:
+    """Issue 17, defect 7: an `end_async` left unawaited when the program
+    returns still finishes its export before the process exits."""
+    out = run_child(
+        """
+import asyncio, sys, convlog
+LOG = convlog.Session.create(sys.argv[1], echo=False)
+for i in range(20000):
+    LOG.log("user", f"message {i} " * 20)
+async def main():
+    global PENDING
+    PENDING = asyncio.ensure_future(LOG.end_async())
+    await asyncio.sleep(0)
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+print(LOG.path)
+""",
+        logdir,
+    )
+    path = Path(out.strip())
+    assert convlog.verify(path)["state"] == "ended"
+    export = path.with_suffix(".json")
+    conv = json.loads(export.read_text(encoding="utf-8"))["conversation"]
+    assert len(conv) == 20000

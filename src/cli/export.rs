@@ -4,12 +4,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use convlog::export::{ExportOptions, Format, TimestampStyle};
+use convlog::export::{ExportOptions, Format};
 use convlog::read::DamageKind;
 use convlog::{Error, Recovery, Report, Result};
 
 use super::exit::Exit;
 use super::util::is_stdout;
+use super::values::{FormatArg, RecoveryArg, TimestampsArg};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -20,21 +21,21 @@ pub struct ExportArgs {
     output: PathBuf,
     /// Output format. json is the original design's documented file. Every
     /// format merges the fragments of a turn the same way (see --no-merge).
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    format: FormatArg,
     /// documented: local wall-clock time with six fractional digits, as the
     /// original design wrote; rfc3339: as stored, with the UTC offset. Applies
     /// to json, jsonl and csv.
-    #[arg(long, value_enum, default_value_t = TimestampStyle::WallClock)]
-    timestamps: TimestampStyle,
+    #[arg(long, value_enum, default_value_t = TimestampsArg::WallClock)]
+    timestamps: TimestampsArg,
     /// Keep every record; by default consecutive fragments of one turn merge.
     #[arg(long)]
     no_merge: bool,
     /// How to treat damage: tolerate-tail ignores what a crash leaves and
     /// fails on anything else; absolute fails on any damage; point-in-time
     /// stops before the first damage; skip-corrupt skips bad lines.
-    #[arg(long, value_enum, default_value_t = Recovery::TolerateTail)]
-    recovery: Recovery,
+    #[arg(long, value_enum, default_value_t = RecoveryArg::TolerateTail)]
+    recovery: RecoveryArg,
     /// Include tool calls and handoffs in json and csv too (as objects with
     /// "role": "tool" / "handoff"). jsonl, markdown and text show them
     /// without it; srt and vtt never do.
@@ -48,9 +49,9 @@ pub struct ExportArgs {
 impl ExportArgs {
     fn options(&self) -> ExportOptions {
         ExportOptions {
-            timestamps: self.timestamps,
+            timestamps: self.timestamps.into(),
             no_merge: self.no_merge,
-            recovery: self.recovery,
+            recovery: self.recovery.into(),
             tools: match (self.tools, self.no_tools) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
@@ -62,7 +63,7 @@ impl ExportArgs {
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
     let opts = a.options();
-    let format = a.format;
+    let format = Format::from(a.format);
     let report = if is_stdout(&a.output) {
         refuse_stdout_onto_log(&a.log)?;
         let stdout = io::stdout();

@@ -14,10 +14,10 @@ use serde::Serialize;
 use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
-use super::json::SessionHead;
 use super::util::{
     clock_duration, collect_stats, file_name, json_err, stdout_err, wall_clock_secs,
 };
+use convlog::describe::SessionHead;
 
 /// `missing`, `up to date`, `stale`, `original` (the file `convlog import`
 /// read, which is never replaced) or `unknown` (no stamp: not convlog's).

@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::PathsArg;
 use super::console::Paint;
 use super::exit::Exit;
-use super::json::{Messages, SessionHead, Tools};
 use super::util::{clock_duration, collect_stats, json_err, stdout_err, wall_clock_secs};
+use convlog::describe::{Messages, SessionHead, Tools};
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {

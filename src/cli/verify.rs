@@ -4,16 +4,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use convlog::describe::VerifyReport;
 use convlog::read::inspect;
 use convlog::repair::{Repair, repair};
-use convlog::stats::{State, damage_summary};
+use convlog::stats::damage_summary;
 use convlog::{Report, Result};
-use serde::Serialize;
 
 use super::PathsArg;
 use super::console::Paint;
 use super::exit::{Exit, Tracker};
-use super::json::SessionHead;
 use super::util::{Progress, json_err, plural, stdout_err, write_flush};
 
 #[derive(Args, Debug)]
@@ -186,90 +185,8 @@ fn human(o: &Verified, paint: Paint) -> String {
     s
 }
 
-#[derive(Serialize)]
-struct Seqs {
-    first: Option<u64>,
-    last: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Bytes {
-    file: u64,
-    valid: u64,
-    torn: Option<u64>,
-}
-
-/// What `--repair` found before it acted, in the session vocabulary.
-#[derive(Serialize)]
-struct Found<'a> {
-    state: State,
-    damage: &'a [convlog::read::Damage],
-}
-
-#[derive(Serialize)]
-struct RepairJson<'a> {
-    /// `none`, `truncated` or `refused`.
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    backup: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lines: Option<&'a [u64]>,
-    found: Found<'a>,
-}
-
-/// One line of `verify --json`: the session head (the log as it is now),
-/// then what verify adds.
-#[derive(Serialize)]
-struct VerifyJson<'a> {
-    #[serde(flatten)]
-    head: SessionHead<'a>,
-    seq: Seqs,
-    bytes: Bytes,
-    advice: Option<String>,
-    repair: Option<RepairJson<'a>>,
-}
-
-fn to_json(o: &Verified) -> VerifyJson<'_> {
-    let r = &o.report;
-    let repair = o.repair.as_ref().map(|(rep, found)| {
-        let mut j = RepairJson {
-            action: "none",
-            bytes: None,
-            backup: None,
-            lines: None,
-            found: Found {
-                state: State::of(found),
-                damage: &found.damage,
-            },
-        };
-        match rep {
-            Repair::Clean => {}
-            Repair::Truncated { bytes, backup } => {
-                j.action = "truncated";
-                j.bytes = Some(*bytes);
-                j.backup = Some(backup.display().to_string());
-            }
-            Repair::Refused { lines } => {
-                j.action = "refused";
-                j.lines = Some(lines);
-            }
-        }
-        j
-    });
-    VerifyJson {
-        head: SessionHead::new(&o.path, r),
-        seq: Seqs {
-            first: r.first_seq,
-            last: r.last_seq,
-        },
-        bytes: Bytes {
-            file: r.file_len,
-            valid: r.valid_len,
-            torn: r.torn_bytes(),
-        },
-        advice: convlog::repair::advice(&o.path, r, o.repair.as_ref().map(|(rep, _)| rep)),
-        repair,
-    }
+/// One line of `verify --json`, in the library's session vocabulary.
+fn to_json(o: &Verified) -> VerifyReport<'_> {
+    let repaired = o.repair.as_ref().map(|(rep, found)| (rep, found));
+    VerifyReport::new(&o.path, &o.report, repaired)
 }

@@ -7,7 +7,7 @@
 //! by default; subtitles never (nothing was said).
 //!
 //! In `json` and `jsonl` an action is one more object in the list, with
-//! `role` `"tool"` or `"handoff"`, in the key order of [`fields`].
+//! `role` `"tool"` or `"handoff"`, in the key order of [`Action::fields`].
 
 use std::borrow::Cow;
 
@@ -156,7 +156,7 @@ impl Format {
             (Format::Srt | Format::Vtt, _) => false,
             (_, Some(yes)) => yes,
             (Format::Json | Format::Csv, None) => false,
-            (Format::Jsonl | Format::Markdown | Format::Text, None) => true,
+            (Format::Jsonl | Format::Markdown | Format::Text | Format::Html, None) => true,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::action::Value;
 use super::{Action, ExportMessage, Render, Sink, TimestampStyle};
 use crate::error::Result;
-use crate::json::write_json_str;
+use crate::json_escape::write_json_str;
 
 /// One documented message object per line, compact, non-ASCII raw:
 /// `{"role":"user","content":"…","timestamp":"…","source":"…"}`.

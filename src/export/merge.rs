@@ -1,6 +1,8 @@
 //! The same-turn merger: the fragments of one streamed turn become one
 //! message in every format (unless `no_merge` is set), with memory bounded
-//! by the longest turn, not the log.
+//! by the longest turn, not the log. The markers of [`parts`] put a
+//! message split into parts, and a streamed reply's final record, back
+//! together.
 //!
 //! A tool call or handoff never splits a turn: it is held back until the
 //! message that started before it is written, so the messages come out the
@@ -11,6 +13,7 @@ use std::borrow::Cow;
 
 use super::{Action, ExportMessage, Render};
 use crate::error::Result;
+use crate::parts;
 use crate::record::MessageRecord;
 
 /// Joins consecutive records of the same role and the same `turn`.
@@ -37,9 +40,26 @@ impl<R: Render> Merger<R> {
 
     /// Feeds one record.
     pub fn push(&mut self, m: &MessageRecord<'_>) -> Result<()> {
+        let marks = parts::marks(m.meta);
+        let same_role = self.has_pending && self.pending.role == Some(m.role);
+        // A part of a message too large for one record continues it with
+        // no separator, merged or not: it is one message.
+        if marks.continues() && same_role && self.pending.turn.as_deref() == m.turn.as_deref() {
+            self.pending.content.push_str(&m.content);
+            self.pending.interrupted |= m.interrupted;
+            return Ok(());
+        }
+        // A streamed reply's final record takes its fragments' place.
         if self.merge
-            && self.has_pending
-            && self.pending.role == Some(m.role)
+            && same_role
+            && marks.replaces.is_some()
+            && self.pending.turn.as_deref() == marks.replaces.as_deref()
+        {
+            self.pending.set_from(m);
+            return Ok(());
+        }
+        if self.merge
+            && same_role
             && m.turn.is_some()
             && self.pending.turn.as_deref() == m.turn.as_deref()
         {

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::json::push_json_str;
+use crate::json_escape::push_json_str;
 #[cfg(test)]
 use crate::record::Role;
 use crate::record::{Handoff, Header, MAX_TOOL_TEXT_BYTES, Message, ToolCall, cut, duration_text};

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use super::frame::PREFIX_LEN;
-use crate::json::find_escape;
+use crate::json_escape::find_escape;
 use crate::record::{MessageRecord, Record, Role};
 use crate::time::parse_ts;
 

@@ -23,7 +23,7 @@ mod tests;
 
 /// The fields' string encoding, the one the original design's `json.dumps`
 /// wrote (`ensure_ascii=False`): a tool writing lines escapes strings with it.
-pub use crate::json::write_json_str;
+pub use crate::json_escape::write_json_str;
 pub use decode::decode;
 pub(crate) use encode::message_fields_into;
 pub use encode::{end_fields, handoff_fields, header_fields, message_fields, tool_fields};

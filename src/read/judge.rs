@@ -163,9 +163,12 @@ impl Judge {
         match rec {
             Record::Message(m) => {
                 self.report.messages += 1;
-                match m.role {
-                    Role::User => self.report.user_messages += 1,
-                    Role::Agent => self.report.agent_messages += 1,
+                // The later parts of one message (see `parts`) are not more messages.
+                if !crate::parts::marks(m.meta).continues() {
+                    match m.role {
+                        Role::User => self.report.user_messages += 1,
+                        Role::Agent => self.report.agent_messages += 1,
+                    }
                 }
                 if self.report.first_seq.is_none() {
                     self.report.first_seq = Some(seq);

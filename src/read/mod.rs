@@ -42,7 +42,10 @@ mod scan;
 pub use discover::find_logs;
 pub use follow::{Followed, Follower, POLL};
 pub use header::read_header;
-// Only the shipper reads lines outside this module.
+// Only the shipper reads lines outside this module: it keeps each line's
+// CRC and, for values PostgreSQL cannot hold, the line itself.
+#[cfg(feature = "postgres")]
+pub(crate) use judge::Judge;
 #[cfg(feature = "postgres")]
 pub(crate) use lines::{Lines, decode_line};
 pub use messages::{LoggedMessage, Messages, messages};

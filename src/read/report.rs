@@ -12,23 +12,15 @@ use crate::record::Header;
 /// How to treat damage, named after RocksDB's WAL recovery modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Recovery {
     /// Ignore a torn tail (what a crash leaves); fail on anything else. The default.
     #[default]
-    #[cfg_attr(
-        feature = "cli",
-        value(help = "Ignore a torn tail; fail on other damage")
-    )]
     TolerateTail,
     /// Any damage at all is an error.
-    #[cfg_attr(feature = "cli", value(help = "Fail on any damage"))]
     Absolute,
     /// Stop before the first damage and succeed with what came before it.
-    #[cfg_attr(feature = "cli", value(help = "Stop before the first damage"))]
     PointInTime,
     /// Skip bad lines, keep going, and report what was skipped.
-    #[cfg_attr(feature = "cli", value(help = "Skip damaged lines and report them"))]
     SkipCorrupt,
 }
 
@@ -185,9 +177,10 @@ pub struct Report {
     pub ended: bool,
     /// Valid message records.
     pub messages: u64,
-    /// Valid message records of role `user`.
+    /// Messages of role `user`: valid message records, less the later
+    /// parts of a message split into several (see [`crate::parts`]).
     pub user_messages: u64,
-    /// Valid message records of role `agent`.
+    /// Messages of role `agent`, counted as `user_messages` are.
     pub agent_messages: u64,
     /// Message records handed to the caller under the recovery mode.
     pub delivered: u64,

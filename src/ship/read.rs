@@ -1,9 +1,11 @@
 //! The reading side of the shipper: a thread that finds logs, scans what is
-//! new in each with the library's reader, and hands whole, checksummed
-//! records on as binary COPY rows. It knows nothing of the database; the
-//! database side decides what is already there.
+//! new in each with the library's line reader and judge, and hands whole,
+//! checksummed records on as binary COPY rows, a batch at a time, so that
+//! memory stays bounded by the batch size whatever the log's size. It knows
+//! nothing of the database; the database side decides what is already there.
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -11,19 +13,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::DateTime;
 use tokio::sync::mpsc;
 
 use crate::Recovery;
 use crate::error::Error;
 use crate::read::find_logs;
-use crate::read::{DamageKind, Position, scan_from};
-use crate::record::{MessageRecord, Record};
+use crate::read::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
+use crate::record::Record;
 
 use super::Stop;
+use super::encode::{Stamp, encode_row, line_crc, stamp};
 
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// A log's unread part beyond which a mode that refuses a log with damage
+/// checks the whole part first, then ships it in batches as it reads again;
+/// below it, the part is held in memory until its scan ends.
+const PRESCAN_BYTES: u64 = 8 << 20;
 
 /// The session a log holds, as its header and file name say.
 #[derive(Debug)]
@@ -31,18 +35,32 @@ pub(crate) struct SessionInfo {
     pub id: String,
     pub log: PathBuf,
     pub log_name: String,
-    pub created: String,
+    pub created: Stamp,
+    /// The header's `created` as written.
+    pub created_text: String,
 }
 
-/// Consecutive records of one session, encoded as binary COPY tuples.
+/// The end record.
+#[derive(Debug, Clone)]
+pub(crate) struct End {
+    pub seq: u64,
+    pub ts: Stamp,
+    pub text: String,
+}
+
+/// Consecutive records of one session from one log, encoded as binary COPY
+/// tuples.
 pub(crate) struct Segment {
     pub session: Arc<SessionInfo>,
     pub rows: Vec<u8>,
     /// Where each row starts in `rows`.
     pub starts: Vec<usize>,
     pub seqs: Vec<u64>,
-    /// The end record, when this segment reaches it: (seq, ts).
-    pub end: Option<(u64, String)>,
+    pub crcs: Vec<u32>,
+    /// Rows stored with their line in `raw`.
+    pub raw: Vec<bool>,
+    /// The end record, when this segment reaches it.
+    pub end: Option<End>,
 }
 
 impl Segment {
@@ -52,14 +70,16 @@ impl Segment {
             rows: Vec::new(),
             starts: Vec::new(),
             seqs: Vec::new(),
+            crcs: Vec::new(),
+            raw: Vec::new(),
             end: None,
         }
     }
 
-    /// The encoded bytes of rows `from..to`.
-    pub fn bytes(&self, from: usize, to: usize) -> &[u8] {
-        let a = self.starts.get(from).copied().unwrap_or(self.rows.len());
-        let b = self.starts.get(to).copied().unwrap_or(self.rows.len());
+    /// The encoded bytes of row `i`.
+    pub fn row(&self, i: usize) -> &[u8] {
+        let a = self.starts.get(i).copied().unwrap_or(self.rows.len());
+        let b = self.starts.get(i + 1).copied().unwrap_or(self.rows.len());
         &self.rows[a..b]
     }
 }
@@ -72,6 +92,11 @@ pub(crate) enum Item {
         log: PathBuf,
         detail: String,
     },
+    /// Worth saying, loses nothing.
+    Note {
+        log: PathBuf,
+        detail: String,
+    },
     /// A file that cannot be shipped: not a log, unreadable.
     Unreadable {
         log: PathBuf,
@@ -81,7 +106,7 @@ pub(crate) enum Item {
 
 pub(crate) struct ReadOptions {
     /// Sessions the database holds whole, ended: not read again.
-    pub done: std::collections::HashSet<String>,
+    pub done: HashSet<String>,
     pub recovery: Recovery,
     pub follow: bool,
     pub poll: Duration,
@@ -95,18 +120,55 @@ struct FileState {
     /// (length, mtime in ns) at the last scan: unchanged means nothing new.
     seen: (u64, i128),
     session: Option<Arc<SessionInfo>>,
+    /// The CRC of line 1 when it was read: another means another log was
+    /// written over this one in place.
+    header_crc: Option<u32>,
     /// Shipped up to damage the mode stops at, or not a log: left alone
     /// until the file changes.
     parked: bool,
+    /// Records were skipped as damaged (`skip-corrupt`) since the scan
+    /// from the start: the end is not recorded, so the session stays open
+    /// in the database (and is read again) until a run ships it whole.
+    skipped: bool,
+}
+
+/// Gathers segments into batches of about `batch_rows` rows and sends them.
+struct Batcher<'a> {
+    tx: &'a mpsc::Sender<Item>,
+    batch: Vec<Segment>,
+    rows: usize,
+    limit: usize,
+}
+
+impl Batcher<'_> {
+    /// False when the receiver is gone.
+    fn send(&self, item: Item) -> bool {
+        self.tx.blocking_send(item).is_ok()
+    }
+
+    fn push(&mut self, seg: Segment) -> bool {
+        self.rows += seg.seqs.len().max(1);
+        self.batch.push(seg);
+        self.rows < self.limit || self.flush()
+    }
+
+    fn flush(&mut self) -> bool {
+        self.rows = 0;
+        let batch = std::mem::take(&mut self.batch);
+        batch.is_empty() || self.send(Item::Batch(batch))
+    }
 }
 
 /// Runs until one pass is done (or, following, until `stop`), sending
 /// batches on `tx`. Returns when the receiver is gone.
 pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::Sender<Item>) {
     let mut files: HashMap<PathBuf, FileState> = HashMap::new();
-    let mut batch: Vec<Segment> = Vec::new();
-    let mut rows = 0usize;
-    let send = |item: Item| tx.blocking_send(item).is_ok();
+    let mut out = Batcher {
+        tx: &tx,
+        batch: Vec::new(),
+        rows: 0,
+        limit: opts.batch_rows.max(1),
+    };
     let mut missing = false;
     loop {
         let logs = match find_logs(&paths) {
@@ -118,7 +180,7 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
             Err(e) => {
                 // A directory that vanished while following: say so once and keep going.
                 missing = true;
-                if !send(Item::Unreadable {
+                if !out.send(Item::Unreadable {
                     log: e.path().map(Path::to_path_buf).unwrap_or_default(),
                     detail: e.to_string(),
                 }) {
@@ -132,45 +194,23 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
                 return;
             }
             let st = files.entry(log.clone()).or_default();
-            let (segs, notes) = step(&log, st, &opts);
-            for n in notes {
-                if !send(n) {
-                    return;
-                }
-            }
-            for s in segs {
-                rows += s.seqs.len().max(1);
-                batch.push(s);
-                if rows >= opts.batch_rows {
-                    if !send(Item::Batch(std::mem::take(&mut batch))) {
-                        return;
-                    }
-                    rows = 0;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            if !send(Item::Batch(std::mem::take(&mut batch))) {
+            if !step(&log, st, &opts, &stop, &mut out) {
                 return;
             }
-            rows = 0;
         }
-        if !opts.follow {
-            return;
-        }
-        if stop.sleep_blocking(opts.poll) {
+        if !out.flush() || !opts.follow || stop.sleep_blocking(opts.poll) {
             return;
         }
     }
 }
 
-/// The session id on line 1, if it is a valid header.
-pub(crate) fn header_id(file: &File) -> Option<String> {
-    use crate::read::{Lines, decode_line};
+/// Line 1 of `file` if it is a valid header: the session id, and the line's CRC.
+pub(crate) fn header_of(file: &File) -> Option<(String, u32)> {
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
+    let crc = line_crc(bytes);
     match decode_line(&info, bytes).ok()? {
-        Record::Header(h) => Some(h.session),
+        Record::Header(h) => Some((h.session, crc)),
         _ => None,
     }
 }
@@ -179,9 +219,14 @@ fn mtime_ns(m: &std::fs::Metadata) -> i128 {
     i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
 }
 
-/// Scans what is new in one log.
-fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Vec<Item>) {
-    let mut notes = Vec::new();
+/// Ships what is new in one log. False when the receiver is gone.
+fn step(
+    log: &Path,
+    st: &mut FileState,
+    opts: &ReadOptions,
+    stop: &Stop,
+    out: &mut Batcher,
+) -> bool {
     let unreadable = |e: Error| Item::Unreadable {
         log: log.to_path_buf(),
         detail: e.to_string(),
@@ -195,35 +240,40 @@ fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Ve
             if !st.parked || st.seen != seen {
                 st.parked = true;
                 st.seen = seen;
-                notes.push(unreadable(e));
+                return out.send(unreadable(e));
             }
-            return (Vec::new(), notes);
+            return true;
         }
     };
     let meta = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return (Vec::new(), vec![unreadable(Error::io(log, "stat", e))]),
+        Err(e) => return out.send(unreadable(Error::io(log, "stat", e))),
     };
     let id = (meta.dev(), meta.ino());
     let seen = (meta.len(), mtime_ns(&meta));
-    if st.id != id || meta.len() < st.pos.offset {
-        // A new file, or one replaced or cut short: read it from the start;
-        // the database's cursor keeps what was shipped from being doubled.
+    if st.id == id && st.seen == seen {
+        return true;
+    }
+    let header = header_of(&file);
+    let replaced = st.header_crc.is_some() && header.as_ref().map(|h| h.1) != st.header_crc;
+    if st.id != id || meta.len() < st.pos.offset || replaced {
+        // A new file, or one replaced, cut short or written over with
+        // another log: read it from the start as a new log; the database's
+        // cursor keeps what was shipped from being doubled.
         *st = FileState {
             id,
             ..FileState::default()
         };
-    } else if st.seen == seen {
-        return (Vec::new(), notes);
     }
     st.seen = seen;
     if st.pos.offset == 0
-        && !opts.done.is_empty()
-        && header_id(&file).is_some_and(|id| opts.done.contains(&id))
+        && let Some((sid, _)) = &header
+        && opts.done.contains(sid)
     {
         // Shipped and ended: nothing can follow an end record.
         st.parked = true;
-        return (Vec::new(), notes);
+        st.header_crc = header.map(|h| h.1);
+        return true;
     }
     if st.parked {
         // Parked files are rescanned from the start when they change (a
@@ -231,26 +281,54 @@ fn step(log: &Path, st: &mut FileState, opts: &ReadOptions) -> (Vec<Segment>, Ve
         st.pos = Position::default();
         st.session = None;
         st.parked = false;
+        st.skipped = false;
     }
-    match scan_new(log, file, st, opts) {
-        Ok((segs, mut more)) => {
-            notes.append(&mut more);
-            (segs, notes)
-        }
+    st.header_crc = header.map(|h| h.1);
+    let unread = meta.len().saturating_sub(st.pos.offset);
+    let refuses_damage = matches!(opts.recovery, Recovery::TolerateTail | Recovery::Absolute);
+    let stream = !refuses_damage || unread > PRESCAN_BYTES && prescan_clean(log, &file, st, opts);
+    match scan_new(log, &file, st, opts, stop, out, stream) {
+        Ok(alive) => alive,
         Err(e) => {
             st.parked = true;
-            notes.push(unreadable(e));
-            (Vec::new(), notes)
+            out.send(unreadable(e))
         }
     }
 }
 
+/// A first pass over a large unread part for the modes that ship nothing of
+/// a log with damage: true when the part may be shipped while it is read.
+/// When it may not, the second pass finds the same damage and reports it.
+fn prescan_clean(log: &Path, file: &File, st: &FileState, opts: &ReadOptions) -> bool {
+    let mut f = file;
+    if f.seek(SeekFrom::Start(st.pos.offset)).is_err() {
+        return false;
+    }
+    let report = scan_from(
+        log,
+        BufReader::with_capacity(1 << 16, f),
+        st.pos,
+        Recovery::PointInTime,
+        |_| Ok(()),
+    );
+    report.is_ok_and(|r| {
+        r.mid_file_damage().next().is_none()
+            && (opts.follow || opts.recovery != Recovery::Absolute || r.torn_bytes().is_none())
+    })
+}
+
+/// Scans from `st.pos`, sending segments through `out` as they fill when
+/// `stream`, or holding them until the scan has judged the whole part.
+/// Ok(false) when the receiver is gone.
 fn scan_new(
     log: &Path,
-    mut file: File,
+    mut file: &File,
     st: &mut FileState,
     opts: &ReadOptions,
-) -> Result<(Vec<Segment>, Vec<Item>), Error> {
+    stop: &Stop,
+    out: &mut Batcher,
+    stream: bool,
+) -> Result<bool, Error> {
     file.seek(SeekFrom::Start(st.pos.offset))
         .map_err(|e| Error::io(log, "seek", e))?;
     // Point-in-time delivers what precedes the first damage and reports all
@@ -264,70 +342,129 @@ fn scan_new(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut session = st.session.clone();
-    let mut segs: Vec<Segment> = Vec::new();
+    let mut held: Vec<Segment> = Vec::new();
+    let mut cur: Option<Segment> = None;
     let seg_rows = opts.batch_rows.max(1);
-    let report = scan_from(
-        log,
-        BufReader::with_capacity(1 << 16, file),
-        st.pos,
-        scan_mode,
-        |rec| {
-            match rec {
-                Record::Header(h) => {
-                    session = Some(Arc::new(SessionInfo {
-                        id: h.session.clone(),
-                        log: log.to_path_buf(),
-                        log_name: log_name.clone(),
-                        created: h.created.clone(),
-                    }));
-                    if let Some(s) = &session {
-                        segs.push(Segment::new(s.clone()));
+    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, file), st.pos);
+    let mut judge = Judge::new(st.pos, scan_mode);
+    let mut n = 0u64;
+    while let Some((info, bytes)) = lines.next_line().map_err(|e| Error::io(log, "read", e))? {
+        n += 1;
+        if n.is_multiple_of(4096) && stop.is_stopped() {
+            return Ok(true);
+        }
+        let Some(rec) = judge.line(log, &info, bytes)? else {
+            continue;
+        };
+        let full = match rec {
+            Record::Header(h) => {
+                let s = Arc::new(SessionInfo {
+                    created: stamp(&h.created),
+                    id: h.session,
+                    log: log.to_path_buf(),
+                    log_name: log_name.clone(),
+                    created_text: h.created,
+                });
+                session = Some(s.clone());
+                cur.replace(Segment::new(s))
+            }
+            Record::Message(m) => {
+                let Some(s) = &session else { continue };
+                let g = cur.get_or_insert_with(|| Segment::new(s.clone()));
+                g.starts.push(g.rows.len());
+                g.seqs.push(m.seq);
+                let crc = line_crc(bytes);
+                g.crcs.push(crc);
+                let raw = encode_row(&mut g.rows, &s.id, &m, crc, bytes).map_err(|why| {
+                    Error::Damaged {
+                        path: log.to_path_buf(),
+                        line: info.line,
+                        offset: info.offset,
+                        reason: format!("record {}: {why}", m.seq),
                     }
-                }
-                Record::Message(m) => {
-                    let Some(s) = &session else { return Ok(()) };
-                    if segs.last().is_none_or(|g| g.seqs.len() >= seg_rows) {
-                        segs.push(Segment::new(s.clone()));
-                    }
-                    if let Some(g) = segs.last_mut() {
-                        g.starts.push(g.rows.len());
-                        g.seqs.push(m.seq);
-                        encode_row(&mut g.rows, &s.id, m).map_err(|why| Error::Damaged {
-                            path: log.to_path_buf(),
-                            line: 0,
-                            offset: 0,
-                            reason: format!("record {}: {why}", m.seq),
-                        })?;
-                    }
-                }
-                // The shipped table holds messages; tool calls and handoffs
-                // stay in the log (and its exports).
-                Record::Tool(_) | Record::Handoff(_) => {}
-                Record::End { seq, ts } => {
-                    let Some(s) = &session else { return Ok(()) };
-                    if segs.is_empty() {
-                        segs.push(Segment::new(s.clone()));
-                    }
-                    if let Some(g) = segs.last_mut() {
-                        g.end = Some((*seq, ts.to_string()));
-                    }
+                })?;
+                g.raw.push(raw);
+                if g.seqs.len() >= seg_rows {
+                    cur.take()
+                } else {
+                    None
                 }
             }
-            Ok(())
-        },
-    )?;
-    let mut notes = Vec::new();
+            // The shipped table holds messages; tool calls and handoffs
+            // stay in the log (and its exports).
+            Record::Tool(_) | Record::Handoff(_) => continue,
+            Record::End { seq, ts } => {
+                let Some(s) = &session else { continue };
+                let g = cur.get_or_insert_with(|| Segment::new(s.clone()));
+                g.end = Some(End {
+                    seq,
+                    ts: stamp(&ts),
+                    text: ts.into_owned(),
+                });
+                None
+            }
+        };
+        if let Some(seg) = full {
+            if stream {
+                if !out.push(seg) {
+                    return Ok(false);
+                }
+            } else {
+                held.push(seg);
+            }
+        }
+    }
+    held.extend(cur.take());
+    let report = judge.finish(log, lines.offset())?;
     if session.is_none() {
         st.parked = true;
-        notes.push(Item::Unreadable {
+        return Ok(out.send(Item::Unreadable {
             log: log.to_path_buf(),
             detail: format!(
                 "{}: line 1 is not a valid header, so the log's session id is unknown (see `convlog verify`)",
                 log.display()
             ),
-        });
-        return Ok((Vec::new(), notes));
+        }));
     }
+    let (notes, refused) = judge_damage(log, &report, opts);
+    for note in notes {
+        if !out.send(note) {
+            return Ok(false);
+        }
+    }
+    if refused {
+        st.parked = true;
+        return Ok(true);
+    }
+    st.skipped |= report.mid_file_damage().next().is_some();
+    for mut seg in held {
+        if st.skipped {
+            seg.end = None;
+        }
+        if !out.push(seg) {
+            return Ok(false);
+        }
+    }
+    if opts.recovery == Recovery::PointInTime && report.mid_file_damage().next().is_some() {
+        st.parked = true;
+    }
+    let torn_lines = report
+        .damage
+        .iter()
+        .filter(|d| d.kind == DamageKind::TornTail)
+        .count() as u64;
+    st.pos = Position {
+        offset: report.valid_len,
+        line: st.pos.line + report.lines - torn_lines,
+        prev_seq: report.last_seq.or(st.pos.prev_seq),
+    };
+    st.session = session;
+    Ok(true)
+}
+
+/// What to say about a scan's damage under the recovery mode, and whether
+/// the mode refuses the log.
+fn judge_damage(log: &Path, report: &Report, opts: &ReadOptions) -> (Vec<Item>, bool) {
     let damaged = |d: &crate::read::Damage, what: &str| Item::Damaged {
         log: log.to_path_buf(),
         detail: format!(
@@ -351,97 +488,32 @@ fn scan_new(
         _ => None,
     };
     if let Some(d) = refuse {
-        notes.push(damaged(
-            d,
-            "nothing more of this log is shipped; --recovery point-in-time or skip-corrupt ships around it",
-        ));
-        st.parked = true;
-        return Ok((Vec::new(), notes));
+        let what = "nothing more of this log is shipped; --recovery point-in-time or skip-corrupt ships around it";
+        return (vec![damaged(d, what)], true);
     }
+    let mut notes = Vec::new();
     match opts.recovery {
         Recovery::PointInTime => {
-            if let Some(d) = mid {
-                notes.push(damaged(d, "shipped the records before it"));
-                st.parked = true;
-            }
+            notes.extend(mid.map(|d| damaged(d, "shipped the records before it")))
         }
         Recovery::SkipCorrupt => {
-            for d in report.mid_file_damage() {
-                notes.push(damaged(d, "skipped"));
-            }
+            notes.extend(report.mid_file_damage().map(|d| damaged(d, "skipped")));
         }
         _ => {}
     }
-    let torn_lines = report
-        .damage
-        .iter()
-        .filter(|d| d.kind == DamageKind::TornTail)
-        .count() as u64;
-    st.pos = Position {
-        offset: report.valid_len,
-        line: st.pos.line + report.lines - torn_lines,
-        prev_seq: report.last_seq.or(st.pos.prev_seq),
-    };
-    st.session = session;
-    Ok((segs, notes))
-}
-
-fn put_len(buf: &mut Vec<u8>, len: usize) -> Result<(), String> {
-    let len = i32::try_from(len).map_err(|_| "a field is over 2 GiB".to_string())?;
-    buf.extend_from_slice(&len.to_be_bytes());
-    Ok(())
-}
-
-fn put_text(buf: &mut Vec<u8>, s: &str) -> Result<(), String> {
-    put_len(buf, s.len())?;
-    buf.extend_from_slice(s.as_bytes());
-    Ok(())
-}
-
-fn put_opt(buf: &mut Vec<u8>, s: Option<&str>) -> Result<(), String> {
-    match s {
-        Some(s) => put_text(buf, s),
-        None => {
-            buf.extend_from_slice(&(-1i32).to_be_bytes());
-            Ok(())
-        }
+    if !opts.follow
+        && let (Some(d), Some(bytes)) = (torn, report.torn_bytes())
+    {
+        // Following, a torn tail is a write in flight and is waited out.
+        notes.push(Item::Note {
+            log: log.to_path_buf(),
+            detail: format!(
+                "{}: line {} (byte {}): a torn tail of {bytes} bytes (a write in flight, or one cut off by a crash) was not shipped; a later run ships it once it is whole, and `convlog verify` says more",
+                log.display(),
+                d.line,
+                d.offset
+            ),
+        });
     }
-}
-
-/// Appends one binary COPY tuple in the column order of
-/// [`schema::MESSAGES`](super::schema::MESSAGES).
-pub(crate) fn encode_row(
-    buf: &mut Vec<u8>,
-    session: &str,
-    m: &MessageRecord<'_>,
-) -> Result<(), String> {
-    let t = DateTime::parse_from_rfc3339(&m.ts).map_err(|e| format!("timestamp: {e}"))?;
-    let micros = t.timestamp_micros() - PG_EPOCH_MICROS;
-    let seq = i64::try_from(m.seq).map_err(|_| "seq is over 2^63".to_string())?;
-    buf.extend_from_slice(&(super::schema::MESSAGES.len() as i16).to_be_bytes());
-    put_text(buf, session)?;
-    buf.extend_from_slice(&8i32.to_be_bytes());
-    buf.extend_from_slice(&seq.to_be_bytes());
-    buf.extend_from_slice(&8i32.to_be_bytes());
-    buf.extend_from_slice(&micros.to_be_bytes());
-    buf.extend_from_slice(&4i32.to_be_bytes());
-    buf.extend_from_slice(&t.offset().local_minus_utc().to_be_bytes());
-    put_text(buf, m.role.as_str())?;
-    put_text(buf, &m.content)?;
-    put_text(buf, &m.source)?;
-    put_opt(buf, m.turn.as_deref())?;
-    buf.extend_from_slice(&1i32.to_be_bytes());
-    buf.push(u8::from(m.interrupted));
-    put_opt(buf, m.speaker.as_deref())?;
-    put_opt(buf, m.lang.as_deref())?;
-    match m.meta {
-        Some(raw) => {
-            // jsonb's binary form: a version byte, then the JSON text.
-            put_len(buf, raw.get().len() + 1)?;
-            buf.push(1);
-            buf.extend_from_slice(raw.get().as_bytes());
-        }
-        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-    }
-    Ok(())
+    (notes, false)
 }

@@ -1,5 +1,6 @@
-//! Which database to ship to: a URL, or libpq's `PG*` variables, and a
-//! description of it that never includes the password.
+//! Which database to ship to: a URL, or libpq's `PG*` variables, a password
+//! file as libpq reads it, TLS with libpq's `sslmode` meanings and client
+//! certificates, and a description of it that never includes the password.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub struct Target {
     config: Config,
     shown: String,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Target {
@@ -102,6 +104,25 @@ impl Target {
         {
             config.password(pw);
         }
+        let mut notes = Vec::new();
+        if config.get_password().is_none() {
+            match super::pgpass::lookup(&config, &env) {
+                Ok(Some(pw)) => {
+                    config.password(pw);
+                }
+                Ok(None) => {}
+                Err(note) => notes.push(note),
+            }
+        }
+        // Keepalives find a peer that vanished (a cut network, a crashed
+        // host) in about a minute instead of the kernel's two hours; the user
+        // timeout bounds data left unacknowledged.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(60));
         let mode = match url_tls.mode {
             Some(m) => Some(m),
             None if url.as_deref().is_some_and(|u| u.contains("sslmode")) => None,
@@ -125,6 +146,30 @@ impl Target {
             });
         }
         let root_cert = url_tls.root_cert.or_else(|| env("PGSSLROOTCERT"));
+        // A client certificate as libpq finds it: sslcert/sslkey, else
+        // PGSSLCERT/PGSSLKEY, else ~/.postgresql/postgresql.{crt,key} if present.
+        let home_file = |name: &str| {
+            env("HOME")
+                .map(|h| format!("{h}/.postgresql/{name}"))
+                .filter(|p| std::path::Path::new(p).is_file())
+        };
+        let client_cert = url_tls
+            .cert
+            .or_else(|| env("PGSSLCERT"))
+            .or_else(|| home_file("postgresql.crt"));
+        let client_key = url_tls
+            .key
+            .or_else(|| env("PGSSLKEY"))
+            .or_else(|| home_file("postgresql.key"));
+        let client = match (client_cert, client_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (Some(c), None) => {
+                return Err(ShipError::Config(format!(
+                    "client certificate {c} has no key: give sslkey (or PGSSLKEY)"
+                )));
+            }
+            _ => None,
+        };
         if config.get_connect_timeout().is_none() {
             let secs = env("PGCONNECT_TIMEOUT")
                 .and_then(|s| s.parse().ok())
@@ -140,8 +185,15 @@ impl Target {
         Ok(Target {
             config,
             shown,
-            tls: tls(verify, root_cert.as_deref())?,
+            tls: tls(verify, root_cert.as_deref(), client.as_ref())?,
+            notes,
         })
+    }
+
+    /// Warnings found while resolving (a password file ignored for its
+    /// permissions), for the caller to show.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// `postgres://user@host:port/db`, without the password.
@@ -172,11 +224,13 @@ fn crate_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// `sslmode` and `sslrootcert` as found in a URL.
+/// `sslmode`, `sslrootcert`, `sslcert` and `sslkey` as found in a URL.
 #[derive(Debug, Default, PartialEq)]
 struct TlsParams {
     mode: Option<String>,
     root_cert: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a URL's query or a libpq
@@ -191,6 +245,14 @@ fn split_tls_params(url: &str) -> (String, TlsParams) {
             }
             Some(("sslrootcert", v)) => {
                 tls.root_cert = Some(v.to_string());
+                true
+            }
+            Some(("sslcert", v)) => {
+                tls.cert = Some(v.to_string());
+                true
+            }
+            Some(("sslkey", v)) => {
+                tls.key = Some(v.to_string());
                 true
             }
             _ => false,
@@ -225,9 +287,10 @@ fn split_tls_params(url: &str) -> (String, TlsParams) {
 fn tls(
     verify: bool,
     root_cert: Option<&str>,
+    client: Option<&(String, String)>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ShipError> {
-    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -250,12 +313,27 @@ fn tls(
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
     } else {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth()
+    };
+    let config = match client {
+        None => config.with_no_client_auth(),
+        Some((cert, key)) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    ShipError::Config(format!("{cert}: cannot read the client certificate: {e}"))
+                })?;
+            let der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                ShipError::Config(format!("{key}: cannot read the client key: {e}"))
+            })?;
+            config.with_client_auth_cert(certs, der).map_err(|e| {
+                ShipError::Config(format!("{cert}, {key}: unusable client certificate: {e}"))
+            })?
+        }
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }

@@ -293,3 +293,75 @@ fn an_empty_log_renders_an_empty_document_in_every_format() {
         );
     }
 }
+
+/// A message split into parts (`convlog::parts`) comes back whole, merged
+/// or not, and counts once; a streamed reply's final record takes its
+/// fragments' place when the export merges.
+#[test]
+fn parts_join_whole_and_a_final_record_replaces_its_fragments() {
+    use convlog::{Message, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), crate::util::quiet()).unwrap();
+    let big = "ab, नमस्ते. ".repeat(40);
+    let parts = convlog::parts::split(Message::agent(big.clone(), "tts").turn("t1"), 64);
+    assert!(parts.len() > 5);
+    for m in parts {
+        s.append_blocking(m).unwrap();
+    }
+    s.append_blocking(Message::user("and then?", "stt").turn("u1"))
+        .unwrap();
+    for fragment in ["One.", "Two and three."] {
+        s.append_blocking(Message::agent(fragment, "tts").turn("stream_1"))
+            .unwrap();
+    }
+    let final_meta = serde_json::json!({"convlog.replaces": "stream_1", "llm_node_ttft": 0.3});
+    let played = Message::agent("One. Two", "cartesia_tts")
+        .turn("item_9")
+        .interrupted(true)
+        .meta(final_meta);
+    s.append_blocking(played).unwrap();
+    s.end_blocking().unwrap();
+    let log = s.path().to_path_buf();
+
+    let doc: serde_json::Value = serde_json::from_slice(&export(&log, &[])).unwrap();
+    let contents: Vec<&str> = doc["conversation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, [big.as_str(), "and then?", "One. Two"]);
+    assert_eq!(doc["conversation"][2]["source"], "cartesia_tts");
+
+    let raw = export(&log, &["--format", "jsonl", "--no-merge"]);
+    let lines = crate::util::json_lines(&String::from_utf8(raw).unwrap());
+    let unmerged: Vec<&str> = lines
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unmerged,
+        [
+            big.as_str(),
+            "and then?",
+            "One.",
+            "Two and three.",
+            "One. Two"
+        ]
+    );
+
+    let text = String::from_utf8(export(&log, &["--format", "text"])).unwrap();
+    assert_eq!(text.matches("[interrupted]").count(), 1, "{text}");
+    assert!(!text.contains("three"), "{text}");
+
+    let out = convlog()
+        .args(["verify", "--json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["messages"],
+        serde_json::json!({"user": 1, "agent": 4, "total": 5})
+    );
+}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._convlog import Session, __version__, export, messages, verify
+from ._convlog import REPAIRED, Session, __version__, export, messages, verify
 from ._errors import (
     ContentTooLargeError,
     ConvlogError,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from . import livekit, pipecat
 
 __all__ = [
+    "REPAIRED",
     "ContentTooLargeError",
     "ConvlogError",
     "DamagedLogError",

@@ -3,9 +3,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, overload
 
 __version__: str
+SESSION_OPTIONS: list[str]
+"""The keyword options of ``Session.create``/``open`` (and of the recorders' ``record``)."""
+REPAIRED: str
+"""The ``meta`` key where a recorder lists what it had to change to store a message."""
 
 _Role = Literal["user", "agent"]
 _Timestamp = datetime | float | int | str | None
@@ -16,6 +20,11 @@ class _Messages(TypedDict):
     user: int
     agent: int
     total: int
+
+class _Tools(TypedDict):
+    calls: int
+    errors: int
+    handoffs: int
 
 class _Seqs(TypedDict):
     first: int | None
@@ -40,10 +49,31 @@ class VerifyReport(TypedDict):
     # "seq-regression", "missing-header", "after-end"), reason, and for
     # seq-gap expected/found, for seq-regression previous/found.
     damage: list[dict[str, Any]]
+    tools: _Tools
     seq: _Seqs
     bytes: _Bytes
     advice: str | None
     repair: None
+
+class Message(TypedDict):
+    """One message record, as :func:`messages` returns it."""
+
+    seq: int
+    timestamp: str
+    role: _Role
+    content: str
+    source: str
+    turn: str | None
+    interrupted: bool
+    speaker: str | None
+    lang: str | None
+    meta: dict[str, Any] | None
+
+class Messages(Iterator[Message]):
+    """The lazy iterator :func:`messages` returns."""
+
+    def __iter__(self) -> Messages: ...
+    def __next__(self) -> Message: ...
 
 class Session:
     """One conversation log, open for appending.
@@ -135,6 +165,19 @@ class Session:
         meta: dict[str, Any] | None = None,
         timestamp: _Timestamp = None,
     ) -> int | None: ...
+    def _record(
+        self,
+        role: _Role,
+        content: str,
+        source: str = "python",
+        *,
+        turn: str | int | None = None,
+        interrupted: bool = False,
+        speaker: str | None = None,
+        lang: str | None = None,
+        meta: dict[str, Any] | None = None,
+        timestamp: _Timestamp = None,
+    ) -> bool: ...
     def flush(self) -> None: ...
     async def flush_async(self) -> None: ...
     def end(self) -> Path | None: ...
@@ -167,6 +210,19 @@ class Session:
 def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """What ``convlog verify --json PATH`` prints for the log (it never repairs)."""
 
+@overload
+def export(
+    path: str | os.PathLike[str],
+    out: Literal["-"],
+    format: _Format = "json",
+    *,
+    timestamps: Literal["documented", "rfc3339"] = "documented",
+    merge: bool = True,
+    recovery: _Recovery = "tolerate-tail",
+) -> str:
+    """Renders the log and returns the text."""
+
+@overload
 def export(
     path: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
@@ -175,7 +231,8 @@ def export(
     timestamps: Literal["documented", "rfc3339"] = "documented",
     merge: bool = True,
     recovery: _Recovery = "tolerate-tail",
-) -> Any: ...
-def messages(
-    path: str | os.PathLike[str], *, recovery: _Recovery = "tolerate-tail"
-) -> Iterator[dict[str, Any]]: ...
+) -> Path:
+    """Renders the log into ``out`` (beside the log when ``None``) and returns its path."""
+
+def messages(path: str | os.PathLike[str], *, recovery: _Recovery = "tolerate-tail") -> Messages:
+    """Every message record of the log, read as the iteration goes."""

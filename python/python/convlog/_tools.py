@@ -57,20 +57,19 @@ class LiveKitTools:
         self._log = log
         self._source = source
         self._speech: str | None = None
-        session.on("speech_created", self._on_speech)
-        session.on("function_tools_executed", self._on_executed)
-        session.on("conversation_item_added", self._on_item)
 
-    def close(self) -> None:
-        for event, handler in (
+    def handlers(self) -> list[tuple[str, Any]]:
+        """The session events to subscribe to, and their handlers: the
+        recorder subscribes them (and unsubscribes them at its end). Its own
+        ``conversation_item_added`` handler hands non-message items to
+        :meth:`on_item`, so that LiveKit calls one handler per item."""
+        return [
             ("speech_created", self._on_speech),
             ("function_tools_executed", self._on_executed),
-            ("conversation_item_added", self._on_item),
-        ):
-            try:
-                self._session.off(event, handler)
-            except Exception:
-                pass
+        ]
+
+    def close(self) -> None:
+        """Nothing is held between events."""
 
     def _on_speech(self, *args: Any) -> None:
         try:
@@ -86,9 +85,9 @@ class LiveKitTools:
         except Exception:
             logger.exception("convlog: could not record a LiveKit function call")
 
-    def _on_item(self, *args: Any) -> None:
+    def on_item(self, item: Any) -> None:
+        """A conversation item that is not a message."""
         try:
-            item = getattr(args[0], "item", None) if args else None
             if getattr(item, "type", None) == "agent_handoff" and not self._log.ended:
                 self._record_handoff(item)
         except Exception:
@@ -158,13 +157,14 @@ class PipecatTools:
         self._source = source
         # tool_call_id -> (frame, wall-clock start, monotonic start)
         self._running: dict[str, tuple[Any, float, float]] = {}
-        assistant_aggregator.add_event_handler("on_before_process_frame", self._on_frame)
+
+    def handlers(self) -> list[tuple[str, Any]]:
+        """The assistant aggregator's events to subscribe to, and their
+        handlers: the recorder subscribes them (and unsubscribes them at its end)."""
+        return [("on_before_process_frame", self._on_frame)]
 
     def close(self) -> None:
-        try:
-            self._agg.remove_event_handler("on_before_process_frame", self._on_frame)
-        except Exception:
-            pass
+        """Records the calls still running, as they stand."""
         for call_id in list(self._running):
             self._settle(call_id, None, error=False, unfinished=True)
 

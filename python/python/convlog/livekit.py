@@ -27,35 +27,65 @@ the log and the export keep the order in which the messages were recorded.
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from livekit.agents import get_job_context
+from livekit.agents.voice.io import TextOutput
+
+try:  # what ChatMessage.text_content strips from an assistant's text
+    from livekit.agents.tts._provider_format import strip_expr_markup
+except ImportError:  # pragma: no cover - another livekit-agents
+    strip_expr_markup = None
+
 from ._convlog import Session
+from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
 from ._tools import LiveKitTools
 
 __all__ = ["Recorder", "record"]
 
 logger = logging.getLogger("convlog")
 
-# ChatMessage.metrics keys worth keeping: the latencies `convlog stats` reports.
-_METRIC_KEYS = (
-    "e2e_latency",
-    "llm_node_ttft",
-    "tts_node_ttfb",
-    "transcription_delay",
-    "end_of_turn_delay",
-    "on_user_turn_completed_delay",
-    "started_speaking_at",
-    "stopped_speaking_at",
-)
+# `meta` key: the streamed fragments' turn that a reply's final record replaces.
+_REPLACES = "convlog.replaces"
 
-_METADATA = {"stt": "stt_metadata", "llm": "llm_metadata", "tts": "tts_metadata"}
+_VARARGS = inspect.Signature([inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)])
 
-_SESSION_OPTIONS = ("max_content_bytes", "export_on_end", "lock_timeout", "echo")
+
+def _handler(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` as a plain function that carries its own ``__signature__``.
+
+    LiveKit's ``EventEmitter.emit`` calls ``inspect.signature`` on every
+    handler at every emit, to pass it as many arguments as it takes; for a
+    bound method that costs tens of microseconds on the event loop, for a
+    function with ``__signature__`` set a few hundred nanoseconds.
+    """
+
+    def handler(*args: Any) -> None:
+        method(*args)
+
+    handler.__signature__ = _VARARGS  # type: ignore[attr-defined]
+    return handler
+
+
+def _text(item: Any, assistant: bool) -> str | None:
+    """``item.text_content``, read from ``item.content`` without its
+    per-call import, and without stripping markup from text that has none."""
+    try:
+        parts = [c for c in item.content if type(c) is str]
+    except Exception:
+        return item.text_content
+    if not parts:
+        return None
+    text = parts[0] if len(parts) == 1 else "\n".join(parts)
+    if assistant and "<" in text:
+        return strip_expr_markup(text) if strip_expr_markup is not None else item.text_content
+    return text
+
 
 # Sentence ends for the streamed text: fragments are joined with one space on
 # export, so they must be cut where a space belongs.
@@ -96,7 +126,7 @@ def _vendor_of(provider: str, model: str) -> str | None:
     return name or None
 
 
-class Recorder:
+class Recorder(BaseRecorder):
     """Logs one ``AgentSession``'s user and agent messages into ``log``.
 
     ``log`` is the :class:`convlog.Session` being written; ``path`` its file.
@@ -106,9 +136,10 @@ class Recorder:
 
     With ``stream_agent_text=True`` the agent's reply is also logged from
     ``session.output.transcription`` as it streams, sentence by sentence, as
-    fragments of one turn, and the final history item then adds only what was
-    not streamed. The streamed text is what the LLM produced, which can run
-    ahead of what was spoken before an interruption.
+    fragments of one turn, so that a crash keeps what was being said. The
+    reply's final history item is then logged whole, with its flag, metrics
+    and timestamp, marked ``meta["convlog.replaces"]`` with the fragments'
+    turn: every export shows it in their place, exactly as without streaming.
     """
 
     def __init__(
@@ -116,39 +147,39 @@ class Recorder:
         session: Any,
         log: Session,
         *,
-        source: str | Mapping[str, str] | None = None,
+        source: Source = None,
         stream_agent_text: bool = False,
         tools: bool = True,
     ) -> None:
+        super().__init__(log)
         self.session = session
-        self.log = log
-        self._source = source
-        self._close_task: asyncio.Task[Path | None] | None = None
-        self._export: Path | None = None
-        self._subscribed = False
+        # The sources `source=` fixes, by role.
+        self._fixed: dict[str, str] = {}
+        if isinstance(source, str):
+            self._fixed = {"user": source, "agent": source}
+        elif isinstance(source, Mapping):
+            self._fixed = {k: str(v) for k, v in source.items()}
         self._stream: _StreamState | None = _StreamState() if stream_agent_text else None
-        session.on("conversation_item_added", self._on_item_added)
-        session.on("close", self._on_close)
-        self._subscribed = True
+        on, off = session.on, session.off
+        self._subscribe(on, off, "conversation_item_added", _handler(self._on_item_added))
+        self._subscribe(on, off, "close", _handler(self._close_soon))
         self._tools = LiveKitTools(session, log) if tools else None
+        if self._tools is not None:
+            for event, method in self._tools.handlers():
+                self._subscribe(on, off, event, _handler(method))
         self._register_shutdown()
         if self._stream is not None:
             # Room I/O sets its own transcription output in session.start(),
             # replacing a tap set now; the tap is put back before each reply.
-            session.on("agent_state_changed", self._on_agent_state)
+            self._subscribe(on, off, "agent_state_changed", _handler(self._on_agent_state))
             self._tap_transcription()
-
-    @property
-    def path(self) -> Path:
-        """The log's path."""
-        return self.log.path
 
     # --- event handlers: synchronous, and never raise ----------------------
 
     def _on_item_added(self, *args: Any) -> None:
         try:
             if args:
-                self._record(getattr(args[0], "item", None))
+                self._record_item(getattr(args[0], "item", None))
         except Exception:
             logger.exception("convlog: could not record a conversation item")
 
@@ -158,27 +189,50 @@ class Recorder:
         except Exception:
             logger.exception("convlog: could not tap the agent's transcription")
 
-    def _on_close(self, *args: Any) -> None:
-        try:
-            self._start_close()
-        except Exception:
-            logger.exception("convlog: could not end the log on close")
-
     # --- the mapping --------------------------------------------------------
 
-    def _source_for(self, role: str, metadata: Any) -> str:
-        if isinstance(self._source, str):
-            return self._source
-        if isinstance(self._source, Mapping) and role in self._source:
-            return str(self._source[role])
-        vendor = _vendor(metadata)
-        kind = "stt" if role == "user" else "tts"
-        if vendor:
-            return f"{vendor}_{kind}"
-        return f"livekit_{kind}"
+    def _source_for(self, role: str, metrics: Mapping[str, Any] | None, typed: bool) -> str:
+        """The source: ``source=`` if given; else the vendor in the item's
+        STT/TTS metrics; else that of the STT/TTS the session uses now;
+        else ``text_input`` for a user message that no STT heard, and
+        ``livekit_stt``/``livekit_tts`` when no vendor is known."""
+        fixed = self._fixed.get(role)
+        if fixed is not None:
+            return fixed
+        if role == "user":
+            if typed:
+                return "text_input"
+            kind, key = "stt", "stt_metadata"
+        else:
+            kind, key = "tts", "tts_metadata"
+        vendor = _vendor(metrics.get(key)) if metrics else None
+        if vendor is None:
+            vendor = _vendor(self._session_metadata(kind))
+        return f"{vendor or 'livekit'}_{kind}"
 
-    def _record(self, item: Any) -> None:
-        if item is None or getattr(item, "type", None) != "message":
+    def _session_metadata(self, kind: str) -> Any:
+        """The ``metrics_metadata`` of the STT or TTS the session's agent uses."""
+        model = None
+        try:
+            model = getattr(self.session.current_agent, kind, None)
+        except Exception:
+            pass
+        if not hasattr(model, "metrics_metadata"):  # NOT_GIVEN, or no agent yet
+            model = getattr(self.session, kind, None)
+        try:
+            return model.metrics_metadata if model is not None else None
+        except Exception:
+            return None
+
+    def _record_item(self, item: Any) -> None:
+        # On the agent's event loop for every history item: only what the
+        # role, the text and the source need is read here; the ids, flags,
+        # metrics and timestamp are read by `Session._record_item` in Rust.
+        if item is None:
+            return
+        if getattr(item, "type", None) != "message":
+            if self._tools is not None:
+                self._tools.on_item(item)
             return
         lk_role = getattr(item, "role", None)
         if lk_role == "user":
@@ -187,154 +241,98 @@ class Recorder:
             role = "agent"
         else:
             return
-        text = item.text_content
+        text = _text(item, role == "agent")
+        stream = self._stream
         if not isinstance(text, str) or not text.strip():
+            if role == "agent" and stream is not None and stream.turn is not None:
+                # Nothing was played: the streamed fragments stay as logged.
+                logger.info("convlog: streamed reply %s ended with nothing played", stream.turn)
+                stream.reset()
             return
         metrics = getattr(item, "metrics", None)
         if not isinstance(metrics, dict):
-            metrics = {}
-        meta: dict[str, Any] = {}
-        confidence = getattr(item, "transcript_confidence", None)
-        if confidence is not None and isinstance(confidence, (int, float)):
-            meta["transcript_confidence"] = float(confidence)
-        for key in _METRIC_KEYS:
-            value = metrics.get(key)
-            if value is not None and isinstance(value, (int, float)) and value is not True:
-                meta[key] = float(value)
-        for kind in ("stt", "llm", "tts"):
-            md = metrics.get(_METADATA[kind])
-            if md and isinstance(md, dict):
-                if md.get("model_name"):
-                    meta[f"{kind}_model"] = str(md["model_name"])
-                if md.get("model_provider"):
-                    meta[f"{kind}_provider"] = str(md["model_provider"])
-        key = "stt_metadata" if role == "user" else "tts_metadata"
-        source = self._source_for(role, metrics.get(key))
-        created = getattr(item, "created_at", None)
-        timestamp = created if isinstance(created, (int, float)) else None
-        turn = str(getattr(item, "id", "") or "") or None
-        interrupted = bool(getattr(item, "interrupted", False))
-        if role == "agent" and self._stream is not None:
-            text, turn = self._stream.final(text, turn)
-            meta["item_id"] = str(getattr(item, "id", ""))
-            if not text.strip():
-                if interrupted:
-                    logger.info("convlog: streamed reply %s was interrupted", turn)
-                return
-        if self.log.ended:
-            return
-        self.log.log(
-            role,
-            text,
-            source,
-            turn=turn,
-            interrupted=interrupted,
-            meta=meta or None,
-            timestamp=timestamp,
+            metrics = None
+        typed = (
+            role == "user"
+            and getattr(item, "transcript_confidence", None) is None
+            and not (metrics and metrics.get("stt_metadata"))
         )
+        source = self._source_for(role, metrics, typed)
+        replaces = stream.finish() if role == "agent" and stream is not None else None
+        self.log._record_item(role, text, source, item, replaces)
 
     # --- streaming the agent's text -----------------------------------------
 
     def _tap_transcription(self) -> None:
-        from livekit.agents.voice.io import TextOutput
-
-        recorder = self
-
-        class _Tap(TextOutput):
-            def __init__(self, nxt: Any) -> None:
-                super().__init__(label="convlog", next_in_chain=nxt)
-
-            async def capture_text(self, text: str) -> None:
-                try:
-                    recorder._streamed(text, done=False)
-                except Exception:
-                    logger.exception("convlog: could not record streamed text")
-                if self.next_in_chain is not None:
-                    await self.next_in_chain.capture_text(text)
-
-            def flush(self) -> None:
-                try:
-                    recorder._streamed("", done=True)
-                except Exception:
-                    logger.exception("convlog: could not record streamed text")
-                if self.next_in_chain is not None:
-                    self.next_in_chain.flush()
-
         output = self.session.output
         current = output.transcription
         if getattr(current, "label", None) != "convlog":
-            output.transcription = _Tap(current)
+            output.transcription = _Tap(self, current)
 
     def _streamed(self, text: str, *, done: bool) -> None:
         state = self._stream
         if state is None or self.log.ended:
             return
         fragments = state.feed(text, done=done)
-        if not fragments:
-            return
-        # The reply's metrics come only with the final item; the session's
-        # TTS names the vendor now.
-        tts = getattr(self.session, "tts", None)
-        source = self._source_for("agent", getattr(tts, "metrics_metadata", None))
-        for fragment in fragments:
-            self.log.log("agent", fragment, source, turn=state.turn)
+        if fragments:
+            # The reply's metrics come only with the final item.
+            source = self._source_for("agent", None, False)
+            for fragment in fragments:
+                self._write("agent", fragment, source, turn=state.turn)
+
+    async def _before_end(self) -> None:
+        if self._tools is not None:
+            self._tools.close()
+        if self._stream is not None:
+            self._streamed("", done=True)
 
     # --- closing ------------------------------------------------------------
 
     def _register_shutdown(self) -> None:
         try:
-            from livekit.agents import get_job_context
-
             ctx = get_job_context(required=False)
         except Exception:
             ctx = None
         if ctx is not None:
             ctx.add_shutdown_callback(self.aclose)
 
-    def _start_close(self) -> asyncio.Task[Path | None]:
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._end())
-        return self._close_task
 
-    async def _end(self) -> Path | None:
-        if self._subscribed:
-            self._subscribed = False
-            for event, handler in (
-                ("conversation_item_added", self._on_item_added),
-                ("close", self._on_close),
-                ("agent_state_changed", self._on_agent_state),
-            ):
-                try:
-                    self.session.off(event, handler)
-                except Exception:
-                    pass
-        if self._tools is not None:
-            self._tools.close()
-        if self._stream is not None:
-            self._streamed("", done=True)
-        if self.log.ended:
-            return self._export
-        self._export = await self.log.end_async()
-        return self._export
+class _Tap(TextOutput):
+    """The link in ``session.output.transcription``'s chain that logs the
+    streamed text and passes it on."""
 
-    async def aclose(self) -> Path | None:
-        """Ends the log and renders the export; returns the export's path.
-        Safe to call more than once and from a shutdown callback."""
-        return await asyncio.shield(self._start_close())
+    def __init__(self, recorder: Recorder, nxt: Any) -> None:
+        super().__init__(label="convlog", next_in_chain=nxt)
+        self._recorder = recorder
+
+    async def capture_text(self, text: str) -> None:
+        try:
+            self._recorder._streamed(text, done=False)
+        except Exception:
+            logger.exception("convlog: could not record streamed text")
+        if self.next_in_chain is not None:
+            await self.next_in_chain.capture_text(text)
+
+    def flush(self) -> None:
+        try:
+            self._recorder._streamed("", done=True)
+        except Exception:
+            logger.exception("convlog: could not record streamed text")
+        if self.next_in_chain is not None:
+            self.next_in_chain.flush()
 
 
 class _StreamState:
-    """The agent reply being streamed: its turn id and the text not yet logged."""
+    """The agent reply being streamed: its turn, and the text not yet logged."""
 
     def __init__(self) -> None:
         self._n = 0
         self.turn: str | None = None
         self._pending = ""
-        self._logged: list[str] = []
 
     def feed(self, text: str, *, done: bool) -> list[str]:
         if self.turn is None:
-            if not text and done:
+            if not text.strip() and (done or not self._pending):
                 return []
             self._n += 1
             self.turn = f"stream_{self._n}"
@@ -344,34 +342,27 @@ class _StreamState:
             complete, self._pending = parts, ""
         else:
             complete, self._pending = parts[:-1], parts[-1]
-        out = [p.strip() for p in complete if p.strip()]
-        self._logged.extend(out)
-        return out
+        return [p.strip() for p in complete if p.strip()]
 
-    def final(self, text: str, turn: str | None) -> tuple[str, str | None]:
-        """What the final item adds to the streamed fragments, and their turn."""
-        if self.turn is None:
-            return text, turn
-        # Whatever is still buffered belongs to this reply.
-        pending = self._pending.strip()
-        if pending:
-            self._logged.append(pending)
-        streamed = " ".join(self._logged)
-        stream_turn = self.turn
-        self.turn, self._pending, self._logged = None, "", []
-        norm_text, norm_streamed = " ".join(text.split()), " ".join(streamed.split())
-        if norm_text.startswith(norm_streamed):
-            return norm_text[len(norm_streamed) :].strip(), stream_turn
-        # The spoken text is shorter (interrupted) or differs: the streamed
-        # fragments stand; log nothing twice.
-        return "", stream_turn
+    def finish(self) -> str | None:
+        """Ends the reply being streamed; returns its turn, if anything of it
+        was streamed, for the final record to replace."""
+        turn = self.turn
+        self.reset()
+        return turn
+
+    def reset(self) -> None:
+        self.turn, self._pending = None, ""
+
+
+_recorders = Registry()
 
 
 def record(
     session: Any,
     dir: str | Path = "conversations",
     *,
-    source: str | Mapping[str, str] | None = None,
+    source: Source = None,
     stream_agent_text: bool = False,
     tools: bool = True,
     log: Session | None = None,
@@ -383,14 +374,26 @@ def record(
 
     ``options`` go to :meth:`convlog.Session.create` (``max_content_bytes``,
     ``export_on_end``, ``lock_timeout``, ``echo``). ``source`` overrides the
-    source taken from the STT/TTS metrics (a string, or ``{"user": …, "agent": …}``);
-    ``log`` records into an already open :class:`convlog.Session` instead.
-    Function calls (``function_tools_executed``) and agent handoffs are
-    recorded as tool and handoff records; ``tools=False`` leaves them out.
+    source (a string, or ``{"user": …, "agent": …}``); ``log`` records into an
+    already open :class:`convlog.Session` instead. Function calls
+    (``function_tools_executed``) and agent handoffs are recorded as tool and
+    handoff records; ``tools=False`` leaves them out.
+
+    Called again for a session it is recording, ``record()`` returns the same
+    recorder (one log, each message once) when the arguments are the same,
+    and raises ``ValueError`` when they differ. Once that recorder is closed,
+    ``record()`` starts a new log.
     """
-    unknown = set(options) - set(_SESSION_OPTIONS)
-    if unknown:
-        raise TypeError(f"record() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    if log is None:
-        log = Session.create(dir, **options)
-    return Recorder(session, log, source=source, stream_agent_text=stream_agent_text, tools=tools)
+    call = call_key(dir, log, options, source, stream_agent_text, tools)
+    existing = _recorders.existing(session, "record", call)
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    recorder = Recorder(
+        session,
+        open_log("record", dir, log, options),
+        source=source,
+        stream_agent_text=stream_agent_text,
+        tools=tools,
+    )
+    _recorders.remember(session, recorder, call)
+    return recorder

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::action::Value;
 use super::{Action, ExportMessage, Render, TimestampStyle};
 use crate::error::{Error, Result};
-use crate::json::push_json_str;
+use crate::json_escape::push_json_str;
 
 /// The documented JSON: `{"conversation": [{"role","content","timestamp","source"}, …]}`
 /// with two-space indent, raw non-ASCII and no trailing newline.
