@@ -328,12 +328,17 @@ pub fn verify(path: &Path) -> Result<String> {
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
 }
 
-fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
+fn export_options(
+    timestamps: &str,
+    merge: bool,
+    recovery: &str,
+    tools: Option<bool>,
+) -> Result<ExportOptions> {
     Ok(ExportOptions {
         timestamps: timestamps.parse::<TimestampStyle>()?,
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
-        tools: None,
+        tools,
     })
 }
 
@@ -351,9 +356,10 @@ pub fn export_file(
     timestamps: &str,
     merge: bool,
     recovery: &str,
+    tools: Option<bool>,
 ) -> Result<()> {
     let f: convlog::Format = format.parse()?;
-    let opts = export_options(timestamps, merge, recovery)?;
+    let opts = export_options(timestamps, merge, recovery, tools)?;
     convlog::export::export_file(log, out, f, &opts)?;
     Ok(())
 }
@@ -365,9 +371,10 @@ pub fn export_bytes(
     timestamps: &str,
     merge: bool,
     recovery: &str,
+    tools: Option<bool>,
 ) -> Result<Vec<u8>> {
     let f: convlog::Format = format.parse()?;
-    let opts = export_options(timestamps, merge, recovery)?;
+    let opts = export_options(timestamps, merge, recovery, tools)?;
     let mut buf = Vec::new();
     convlog::export::render(log, f, &mut buf, Path::new("<memory>"), &opts)?;
     Ok(buf)
