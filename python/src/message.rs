@@ -388,6 +388,15 @@ impl Converter {
             return Ok(None);
         };
         match rfc3339(py, ts)? {
+            // A recorder writes every time as local time, as the format
+            // says writers do; the public calls keep RFC 3339 text as given.
+            Ok(s) if self.mode == Mode::Lenient => match engine::local_rfc3339(&s) {
+                Ok(local) => Ok(Some(local)),
+                Err(why) => {
+                    self.repair("timestamp", || why)?;
+                    Ok(None)
+                }
+            },
             Ok(s) => Ok(Some(s)),
             Err(why) => {
                 self.repair("timestamp", || why)?;
@@ -415,21 +424,19 @@ fn rfc3339(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<Result<String, Str
         return Ok(engine::epoch_to_rfc3339(secs)
             .ok_or_else(|| format!("`timestamp` {secs} is out of range")));
     }
-    if !(ts.hasattr("astimezone")? && ts.hasattr("isoformat")?) {
+    if !(ts.hasattr("astimezone")? && ts.hasattr("timestamp")?) {
         let ty = type_name(ts);
         return Ok(Err(format!(
             "`timestamp` must be a datetime, epoch seconds or an RFC 3339 string, not {ty}"
         )));
     }
-    let local = match ts.call_method0("astimezone") {
-        Ok(l) => l,
+    // One call into Python: the instant (a naive datetime is local time, as
+    // `astimezone` takes it), formatted in local time here.
+    let secs: f64 = match ts.call_method0(pyo3::intern!(py, "timestamp")) {
+        Ok(s) => s.extract()?,
         Err(e) => return Ok(Err(format!("`timestamp` {ts} has no local time: {e}"))),
     };
-    let kw = PyDict::new(py);
-    kw.set_item("timespec", "microseconds")?;
-    Ok(Ok(local
-        .call_method("isoformat", (), Some(&kw))?
-        .extract::<String>()?))
+    Ok(engine::epoch_to_rfc3339(secs).ok_or_else(|| format!("`timestamp` {ts} is out of range")))
 }
 
 /// `s` as UTF-8, with each unpaired surrogate (which UTF-8 cannot hold)

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from livekit.agents import Agent, AgentSession, RunContext, function_tool, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 import convlog
 import convlog.livekit
 import convlog.pipecat
+from lk_fakes import ScriptedLLM
 
 # tests/it/python.rs names the binary it built; run by hand, the debug build.
 CONVLOG = Path(os.environ.get("CONVLOG_BIN") or ROOT / "target" / "debug" / "convlog")
@@ -41,7 +41,7 @@ def cli(*args: str | Path) -> str:
 # --- LiveKit ----------------------------------------------------------------
 
 
-class ToolLLM(llm.LLM):
+class ToolLLM(ScriptedLLM):
     """An LLM that calls ``tool`` with ``arguments`` when the user says
     ``trigger``, then answers from the tool's output."""
 
@@ -49,20 +49,6 @@ class ToolLLM(llm.LLM):
         super().__init__()
         self.calls = calls
         self.n = 0
-
-    @property
-    def model(self) -> str:
-        return "tool-caller-1"
-
-    def chat(
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: Any = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        **_: Any,
-    ) -> llm.LLMStream:
-        return _ToolStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
 
 class _ToolStream(llm.LLMStream):
@@ -82,6 +68,9 @@ class _ToolStream(llm.LLMStream):
                 call = llm.FunctionToolCall(name=name, arguments=args, call_id=f"call_{owner.n}")
                 delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
         self._event_ch.send_nowait(llm.ChatChunk(id="c", delta=delta))
+
+
+ToolLLM.stream_type = _ToolStream
 
 
 class Booking(Agent):
@@ -175,6 +164,10 @@ async def test_livekit_function_calls_and_handoff_are_recorded(logdir: Path) -> 
     assert [m for m in with_tools if m["role"] in ("user", "agent")] == conv
     text = cli("export", recorder.path, "--format", "text")
     assert '[TOOL] lookup_weather({"city": "Pune", "days": 2}) -> sunny in Pune' in text
+    # The binding's export takes the same choice.
+    assert convlog.export(recorder.path, "-", "text") == text
+    assert json.loads(convlog.export(recorder.path, "-", tools=True))["conversation"] == with_tools
+    assert "[TOOL]" not in convlog.export(recorder.path, "-", "text", tools=False)
     call, out = pairs[1]
     assert f"[TOOL] book_table({call.arguments}) -> error: {out.output}" in text
     # A tool that returned nothing shows no output.
