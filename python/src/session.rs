@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
 use crate::engine::{self, Engine, Msg, Settings};
@@ -213,9 +214,26 @@ impl Session {
         let role = recorder_text(role, "role", &mut repaired)?;
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
-        let mut msg = livekit::item_message(role, content, source, item, replaces)?;
+        let mut msg = livekit::item_message(py, role, content, source, item, replaces)?;
         mark_repaired(&mut msg, repaired);
         self.record(py, msg)
+    }
+
+    /// Makes, on the calling thread, what the first recorded message would
+    /// otherwise make on the agent's event loop: the local time zone's
+    /// table (kept per thread), the interned names and the logger's bound
+    /// method. The recorders call it when they start.
+    fn _warm(&self, py: Python<'_>) -> PyResult<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let _ = engine::epoch_to_rfc3339(now);
+        livekit::warm(py);
+        if self.echo {
+            echo(py, "", "")?;
+        }
+        Ok(())
     }
 
     /// :meth:`log`'s arguments: appends a message and returns its seq once
@@ -505,9 +523,13 @@ impl Session {
 /// `[USER] …` / `[AGENT] …` at INFO through Python's logging, as the original
 /// design printed them, so the host's logging config decides their form.
 fn echo(py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
-    let log = logger(py)?;
-    if log.call_method1("isEnabledFor", (20,))?.is_truthy()? {
-        log.call_method1("info", ("[%s] %s", tag, content))?;
+    // The bound method, fetched once: this runs for every message.
+    static ENABLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let enabled = ENABLED.get_or_try_init(py, || {
+        Ok::<_, PyErr>(logger(py)?.getattr("isEnabledFor")?.unbind())
+    })?;
+    if enabled.bind(py).call1((20,))?.is_truthy()? && !content.is_empty() {
+        logger(py)?.call_method1("info", ("[%s] %s", tag, content))?;
     }
     Ok(())
 }

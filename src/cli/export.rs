@@ -67,6 +67,15 @@ impl ExportArgs {
 }
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
+    if a.log.is_dir() {
+        return Err(Error::NotALog {
+            path: a.log.clone(),
+            reason: format!(
+                "it is a directory; `convlog refresh {}` renders the export beside every log in it",
+                a.log.display()
+            ),
+        });
+    }
     let opts = a.options()?;
     let format = Format::from(a.format);
     let report = if is_stdout(&a.output) {
@@ -79,7 +88,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         convlog::export::export_file(&a.log, &a.output, format, &opts)?
     };
     note_damage(&a.log, &report, opts.recovery);
-    Ok(Exit::of_damage(&report))
+    Ok(Exit::of_salvage(&report))
 }
 
 /// `convlog export LOG >> LOG` would append the export to the log itself:

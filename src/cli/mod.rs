@@ -173,8 +173,13 @@ pub enum Command {
     /// one expected difference is a timestamp whose microseconds were 0, which
     /// Python writes without a fraction and the export writes with .000000.
     ///
-    /// Exit code 0 when every file was imported, 1 when a file was rejected
-    /// (malformed, or its log exists) or its export differs, 2 on I/O errors.
+    /// A compact file (not indent=2) imports too: when every message comes
+    /// back, the byte layout is only noted. A blank content entry is kept as
+    /// the file has it.
+    ///
+    /// Exit code 0 when every file was imported and every message comes back
+    /// in its export, 1 when a file was rejected (malformed, or its log
+    /// exists) or a message differs in its export, 2 on I/O errors.
     #[command(after_help = "Example:\n  convlog import conversations/conversation_*.json")]
     Import(import::ImportArgs),
     /// Ship sessions to PostgreSQL, exactly once in effect; --follow keeps shipping.

@@ -80,7 +80,7 @@ impl Session {
                 (m, audit)
             })
             .unzip();
-        for msg in msgs.iter().filter(|m| !m.is_blank()) {
+        for msg in msgs.iter().filter(|m| !self.skips(m)) {
             self.check(msg)?;
         }
         self.ready()?;
@@ -89,7 +89,7 @@ impl Session {
         let mut ends = Vec::new();
         let mut slots = Vec::with_capacity(msgs.len());
         for (msg, audit) in msgs.iter().zip(&audits) {
-            if msg.is_blank() {
+            if self.skips(msg) {
                 slots.push(None);
                 continue;
             }
@@ -104,7 +104,7 @@ impl Session {
         }
         let echo = if self.inner.echo {
             msgs.into_iter()
-                .filter(|m| !m.is_blank())
+                .filter(|m| !self.skips(m))
                 .map(|m| (m.role.tag(), m.content))
                 .collect()
         } else {

@@ -84,6 +84,7 @@ struct SessionState {
     export_on_end: bool,
     echo: bool,
     redact: Policy,
+    keep_blank: bool,
 }
 
 /// Dropping the last handle commits whatever is still queued (on this
@@ -194,6 +195,7 @@ impl Session {
                 export_on_end: opts.export_on_end,
                 echo: opts.echo,
                 redact: opts.redact,
+                keep_blank: opts.keep_blank,
             }),
         })
     }
@@ -389,6 +391,12 @@ impl Session {
         (e, audit)
     }
 
+    /// Whether `msg` is left unwritten: blank content, as the original
+    /// design skipped empty transcripts (unless importing one it kept).
+    pub(super) fn skips(&self, msg: &Message) -> bool {
+        msg.is_blank() && !self.inner.keep_blank
+    }
+
     /// What to print once `e` is durable: messages only, as the original
     /// design printed them.
     fn echo_of(&self, e: Entry) -> Option<Echo> {
@@ -435,7 +443,7 @@ impl Session {
     }
 
     fn prepare_message(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
-        if msg.is_blank() {
+        if self.skips(msg) {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
         }

@@ -41,6 +41,9 @@ pub struct Options {
     /// file or an error. A message's content, a tool call's arguments and
     /// output. Default: none.
     pub redact: Policy,
+    /// Write blank content instead of skipping it: only `import`, whose
+    /// original file held a blank entry that its export must give back.
+    pub(crate) keep_blank: bool,
     /// The disk seam, replaced only to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -56,6 +59,7 @@ impl Default for Options {
             echo: true,
             max_batch_bytes: 4 << 20,
             redact: Policy::none(),
+            keep_blank: false,
             #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
@@ -98,6 +102,12 @@ impl Options {
     /// Sets [`Options::redact`].
     pub fn redact(mut self, policy: Policy) -> Options {
         self.redact = policy;
+        self
+    }
+
+    /// Sets `keep_blank`: write blank content instead of skipping it.
+    pub(crate) fn keep_blank(mut self, on: bool) -> Options {
+        self.keep_blank = on;
         self
     }
 

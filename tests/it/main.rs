@@ -34,6 +34,7 @@ mod import;
 mod ingest_input;
 mod insight;
 mod symlinked_dirs;
+mod trial;
 mod viewer;
 mod write_path;
 

@@ -225,6 +225,7 @@ def export(
     timestamps: Literal["documented", "rfc3339"] = "documented",
     merge: bool = True,
     recovery: _Recovery = "tolerate-tail",
+    tools: bool | None = None,
 ) -> str:
     """Renders the log and returns the text."""
 
@@ -237,6 +238,7 @@ def export(
     timestamps: Literal["documented", "rfc3339"] = "documented",
     merge: bool = True,
     recovery: _Recovery = "tolerate-tail",
+    tools: bool | None = None,
 ) -> Path:
     """Renders the log into ``out`` (beside the log when ``None``) and returns its path."""
 
