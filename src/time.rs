@@ -19,8 +19,8 @@
 use std::borrow::Cow;
 
 use chrono::{
-    DateTime, FixedOffset, Local, LocalResult, NaiveDate, NaiveDateTime, Offset, SecondsFormat,
-    TimeZone,
+    DateTime, Datelike, FixedOffset, Local, LocalResult, NaiveDate, NaiveDateTime, Offset,
+    SecondsFormat, TimeZone,
 };
 
 use crate::error::{Error, Result};
@@ -61,6 +61,10 @@ pub fn parse_ts(ts: &str) -> Result<DateTime<FixedOffset>> {
 /// Parses RFC 3339 or a naive date-time read as local time (see
 /// [`localize`]). The flag is true for a naive one, whose stored form the
 /// caller has to write out itself ([`to_rfc3339`]).
+///
+/// A naive year must have four digits, as RFC 3339's does: chrono also
+/// reads `-2025-…` and `+12025-…`, which would be stored as a line every
+/// reader refuses (the fuzz target `time` found it).
 pub(crate) fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some((t, false));
@@ -68,6 +72,7 @@ pub(crate) fn parse_rfc3339_or_local(s: &str) -> Option<(DateTime<FixedOffset>, 
     NAIVE_FORMS
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .filter(|n| (0..=9999).contains(&n.year()))
         .map(|n| (localize(&n), true))
 }
 
@@ -186,7 +191,7 @@ pub(crate) fn wall_clock_of(ts: &str) -> Result<Cow<'_, str>> {
 /// instead of a new `String`: one allocation fewer on every append that
 /// carries no timestamp of its own.
 pub(crate) fn now_into(buf: &mut [u8; 40]) -> &str {
-    use chrono::{Datelike, Timelike};
+    use chrono::Timelike;
     use std::io::Write;
     let now = chrono::Local::now().fixed_offset();
     let off = now.offset().local_minus_utc();

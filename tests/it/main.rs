@@ -18,6 +18,7 @@ mod corruption;
 mod crash;
 mod example;
 mod faults;
+mod fuzz_found;
 mod props;
 mod reader;
 mod redact;
