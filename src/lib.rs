@@ -74,6 +74,9 @@ pub mod describe;
 mod error;
 pub mod export;
 pub mod fs;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod global;
 pub mod import;
 mod json_escape;

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `CONVLOG_REPORT_SCALE` | `1` | multiplies every size below |
 //! | `CONVLOG_REPORT_REPS` | `5` | alternating rounds of the round-based scenarios |
-//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,wheel,viewer,redact` |
+//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,wheel,viewer,redact,fuzz` |
 //! | `CONVLOG_REPORT_DIR` | `target/tmp` | where the logs are written (same filesystem for every side) |
 //! | `CONVLOG_REPORT_KEEP` | unset | keep the generated files |
 //! | `CONVLOG_REPORT_SINGLE_N` | 2000 | appends in the one-producer scenario |
@@ -31,6 +31,7 @@
 //! | `CONVLOG_REPORT_VIEWER_BURST` | 300 | full-speed appends per run, with and without viewers |
 //! | `CONVLOG_REPORT_REDACT_CALLS` | 400000 | `Policy::all().redact` calls timed per round |
 //! | `CONVLOG_REPORT_REDACT_N` | 100000 | messages ingested with and without `--redact all` |
+//! | `CONVLOG_REPORT_FUZZ_SECS` | 600 | seconds each fuzz target runs (`fuzz`: seven targets, needs rustup) |
 //! | `CONVLOG_TEST_PG_URL` | unset | a PostgreSQL to ship to; without it `ship` is skipped |
 //! | `CONVLOG_TEST_PYTHON` | unset | a python with `pip install ./python`; without it `python` is skipped |
 //! | `CONVLOG_BENCH_WHEEL` | newest python/dist/*.whl | the wheel `wheel` installs and measures; without one `wheel` is skipped |
@@ -51,6 +52,7 @@ mod concurrent;
 #[path = "../../tests/redact/corpus.rs"]
 mod corpus;
 mod export_memory;
+mod fuzz;
 mod harness;
 mod ingest;
 mod latency;
@@ -143,6 +145,9 @@ fn main() {
     }
     if cfg.wants("redact") {
         redact::redaction(&cfg, &mut rows);
+    }
+    if cfg.wants("fuzz") {
+        fuzz::fuzz(&cfg, &mut rows);
     }
     println!();
     print_table(&rows);

@@ -28,3 +28,16 @@ pub use decode::decode;
 pub(crate) use encode::message_fields_into;
 pub use encode::{end_fields, handoff_fields, header_fields, message_fields, tool_fields};
 pub use frame::{Kind, LineError, MAX_LINE_BYTES, PREFIX_HEAD, check, frame};
+
+/// A checked line through both decoders, for the fuzz target `line_decode`
+/// (through `crate::fuzz`): the fast path's record, `None` when it declines
+/// the line, and the general decoder's answer.
+#[cfg(feature = "__fuzz")]
+pub(crate) fn decode_both(
+    line: &[u8],
+) -> (
+    Option<crate::record::Record<'_>>,
+    Result<crate::record::Record<'_>, LineError>,
+) {
+    (fast::decode_message(line), decode::decode_general(line))
+}

@@ -25,7 +25,11 @@ mod error;
 mod event;
 mod options;
 mod pgpass;
+#[cfg(not(feature = "__fuzz"))]
 mod read;
+/// Reached by the fuzz target `ship_read` through `crate::fuzz`.
+#[cfg(feature = "__fuzz")]
+pub(crate) mod read;
 mod retry;
 pub mod schema;
 mod stop;
