@@ -83,6 +83,10 @@ pub mod parts;
 pub mod read;
 pub mod record;
 pub mod repair;
+#[cfg(feature = "search")]
+pub mod search;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod session;
 #[cfg(feature = "postgres")]
 pub mod ship;

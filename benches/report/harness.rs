@@ -105,6 +105,8 @@ pub(crate) enum Goal {
     MinRate(f64),
     /// p99 at most this many milliseconds.
     MaxP99Millis(f64),
+    /// At most this many milliseconds.
+    MaxMillis(f64),
     /// No goal: a figure shown for context.
     Report,
 }
@@ -141,6 +143,7 @@ impl Row {
             Goal::MaxThreads(t) => format!("<= {t} threads"),
             Goal::MinRate(r) => format!(">= {}", fmt_rate(r, "msgs")),
             Goal::MaxP99Millis(ms) => format!("p99 <= {ms} ms"),
+            Goal::MaxMillis(ms) => format!("<= {ms} ms"),
             Goal::Report => "-".into(),
         }
     }
@@ -155,7 +158,7 @@ impl Row {
             Goal::P99Micros(us) | Goal::MaxMicros(us) => v <= us,
             Goal::MaxThreads(t) => v <= t as f64,
             Goal::MinRate(r) => v >= r,
-            Goal::MaxP99Millis(ms) => v <= ms,
+            Goal::MaxP99Millis(ms) | Goal::MaxMillis(ms) => v <= ms,
             Goal::Report => return "-",
         };
         match (ok, &self.goal) {

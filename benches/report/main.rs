@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `CONVLOG_REPORT_SCALE` | `1` | multiplies every size below |
 //! | `CONVLOG_REPORT_REPS` | `5` | alternating rounds of the round-based scenarios |
-//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python` |
+//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,viewer` |
 //! | `CONVLOG_REPORT_DIR` | `target/tmp` | where the logs are written (same filesystem for every side) |
 //! | `CONVLOG_REPORT_KEEP` | unset | keep the generated files |
 //! | `CONVLOG_REPORT_SINGLE_N` | 2000 | appends in the one-producer scenario |
@@ -25,6 +25,10 @@
 //! | `CONVLOG_REPORT_EXPORT_N` | 1000000 | messages in the exported / verified log |
 //! | `CONVLOG_REPORT_LATENCY_N` | 20000 | `Session::log` calls timed |
 //! | `CONVLOG_REPORT_SHIP_N` | 10000 | messages per session shipped (40 sessions) |
+//! | `CONVLOG_REPORT_VIEWER_SESSIONS` | 10000 | sessions in the viewer's list |
+//! | `CONVLOG_REPORT_VIEWER_MESSAGES` | 10000 | messages on the viewer's big session page |
+//! | `CONVLOG_REPORT_VIEWER_APPENDS` | 100 | appends at 20/s watched by 50 viewers |
+//! | `CONVLOG_REPORT_VIEWER_BURST` | 300 | full-speed appends per run, with and without viewers |
 //! | `CONVLOG_TEST_PG_URL` | unset | a PostgreSQL to ship to; without it `ship` is skipped |
 //! | `CONVLOG_TEST_PYTHON` | unset | a python with `pip install ./python`; without it `python` is skipped |
 //!
@@ -53,12 +57,13 @@ mod sessions;
 #[cfg(feature = "postgres")]
 mod ship;
 mod single;
+mod viewer;
 
 use harness::*;
 use python::python;
 use {
     concurrent::*, export_memory::*, ingest::*, latency::*, pingpong::*, procs::*, seed::*,
-    sessions::*, single::*,
+    sessions::*, single::*, viewer::*,
 };
 
 fn main() {
@@ -123,6 +128,9 @@ fn main() {
     }
     if cfg.wants("python") {
         python(&cfg, &mut rows);
+    }
+    if cfg.wants("viewer") {
+        viewer(&cfg, &mut rows);
     }
     println!();
     print_table(&rows);

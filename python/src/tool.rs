@@ -16,14 +16,14 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
 use crate::engine;
 use crate::errors::{invalid, to_pyerr, warn};
-use crate::message::{self, text_lossy as lossless_or_replaced};
+use crate::message::{self, text_lossy};
 use crate::session::Session;
 
 /// Text as stored: a `str` as it is, anything else as JSON text, or its
 /// `str()` when it is not JSON.
 fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.cast::<PyString>() {
-        return lossless_or_replaced(s);
+        return text_lossy(s);
     }
     let kw = PyDict::new(py);
     kw.set_item("ensure_ascii", false)?;
@@ -31,7 +31,7 @@ fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
         .import("json")?
         .call_method("dumps", (v,), Some(&kw))
         .or_else(|_| v.str().map(Bound::into_any))?;
-    lossless_or_replaced(dumped.cast::<PyString>()?)
+    text_lossy(dumped.cast::<PyString>()?)
 }
 
 fn opt_text_of(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
@@ -48,21 +48,11 @@ fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Str
         Some(v) if v.is_instance_of::<PyBool>() => Err(format!("`{what}` must be a string")),
         Some(v) if v.is_instance_of::<PyInt>() => Ok(v.str().ok().map(|s| s.to_string())),
         Some(v) => match v.cast::<PyString>() {
-            Ok(s) => lossless_or_replaced(s).map(Some).map_err(|e| e.to_string()),
+            Ok(s) => text_lossy(s).map(Some).map_err(|e| e.to_string()),
             Err(_) => Err(format!("`{what}` must be a string")),
         },
         None => Ok(None),
     }
-}
-
-/// `meta` (a dict) and `timestamp`, as every write takes them.
-#[allow(clippy::type_complexity)]
-fn meta_and_time(
-    py: Python<'_>,
-    meta: Option<&Bound<'_, PyAny>>,
-    timestamp: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Result<(Option<serde_json::Value>, Option<String>), String>> {
-    message::meta_and_timestamp(py, meta, timestamp)
 }
 
 impl Session {
@@ -108,7 +98,7 @@ impl Session {
         meta: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Result<Entry, String>> {
-        let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+        let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
             Ok(mt) => mt,
             Err(e) => return Ok(Err(e)),
         };
@@ -194,7 +184,7 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match meta_and_time(py, meta, timestamp)? {
+            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
                 Ok(mt) => mt,
                 Err(e) => return Ok(Err(e)),
             };

@@ -21,7 +21,10 @@ SAMPLE_RATE = 16000
 
 
 class ScriptedLLM(llm.LLM):
-    """Replies to the last user message from ``replies`` (or echoes it)."""
+    """Replies to the last user message from ``replies`` (or echoes it).
+    ``stream_type`` is the ``LLMStream`` class that answers; a subclass may swap it."""
+
+    stream_type: Any = None  # _ScriptedStream, set below
 
     def __init__(
         self, replies: dict[str, str] | None = None, *, chunk: int = 4, delay: float = 0.0
@@ -47,7 +50,7 @@ class ScriptedLLM(llm.LLM):
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
         **_: Any,
     ) -> llm.LLMStream:
-        return _ScriptedStream(
+        return self.stream_type(
             self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
         )
 
@@ -70,6 +73,9 @@ class _ScriptedStream(llm.LLMStream):
                     delta=llm.ChoiceDelta(role="assistant", content=reply[i : i + owner.chunk]),
                 )
             )
+
+
+ScriptedLLM.stream_type = _ScriptedStream
 
 
 class ScriptedSTT(stt.STT):

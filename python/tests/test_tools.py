@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from livekit.agents import Agent, AgentSession, RunContext, function_tool, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 import convlog
 import convlog.livekit
 import convlog.pipecat
+from lk_fakes import ScriptedLLM
 
 # tests/it/python.rs names the binary it built; run by hand, the debug build.
 CONVLOG = Path(os.environ.get("CONVLOG_BIN") or ROOT / "target" / "debug" / "convlog")
@@ -41,7 +41,7 @@ def cli(*args: str | Path) -> str:
 # --- LiveKit ----------------------------------------------------------------
 
 
-class ToolLLM(llm.LLM):
+class ToolLLM(ScriptedLLM):
     """An LLM that calls ``tool`` with ``arguments`` when the user says
     ``trigger``, then answers from the tool's output."""
 
@@ -49,20 +49,6 @@ class ToolLLM(llm.LLM):
         super().__init__()
         self.calls = calls
         self.n = 0
-
-    @property
-    def model(self) -> str:
-        return "tool-caller-1"
-
-    def chat(
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: Any = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        **_: Any,
-    ) -> llm.LLMStream:
-        return _ToolStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
 
 class _ToolStream(llm.LLMStream):
@@ -82,6 +68,9 @@ class _ToolStream(llm.LLMStream):
                 call = llm.FunctionToolCall(name=name, arguments=args, call_id=f"call_{owner.n}")
                 delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
         self._event_ch.send_nowait(llm.ChatChunk(id="c", delta=delta))
+
+
+ToolLLM.stream_type = _ToolStream
 
 
 class Booking(Agent):

@@ -17,6 +17,7 @@ mod man;
 mod new;
 mod refresh;
 mod search;
+mod serve;
 mod ship;
 mod stats;
 mod tail;
@@ -86,7 +87,8 @@ pub enum Command {
     /// Render a log as the documented JSON or another format (stdout by default).
     ///
     /// Formats: json (the original design's file, byte for byte), jsonl,
-    /// markdown, text, csv, srt and vtt. Subtitle cues start at each message's
+    /// markdown, text, csv, srt, vtt and html (the `convlog serve` session
+    /// page as one self-contained file, the same bytes for the same log). Subtitle cues start at each message's
     /// time after the session start and end at the next message, or after
     /// meta.duration_ms when a single-record message has it; the last cue
     /// lasts 70 ms per character (1 to 10 s). These are times text reached the
@@ -184,6 +186,23 @@ pub enum Command {
         after_help = "Examples:\n  convlog ship conversations/ --to postgres://convlog@db.internal/transcripts\n  CONVLOG_PG_URL=postgres://convlog@db/transcripts convlog ship --follow"
     )]
     Ship(ship::ShipArgs),
+    /// Look at sessions in a browser: a read-only web viewer, live for open sessions.
+    ///
+    /// Lists the sessions under PATHS (sortable, filtered by time and text,
+    /// a hundred per page) and shows each as a page: the conversation with
+    /// time offsets, sources, merged turns and interruptions, a timeline of
+    /// who spoke when, latency bars from meta, the damage verify finds, and
+    /// downloads of the log and every export format. An open session's page
+    /// updates as messages are written. It writes nothing and never makes a
+    /// writer wait.
+    ///
+    /// Security: it listens on 127.0.0.1 unless --addr says otherwise; an
+    /// address that is not loopback requires --token or --token-file, and
+    /// every request without the token then gets 401 Unauthorized.
+    #[command(
+        after_help = "Examples:\n  convlog serve                          # http://127.0.0.1:7878/ for ./conversations\n  convlog serve /var/log/agent --addr 127.0.0.1:9000\n  convlog serve --addr 0.0.0.0:7878 --token-file /etc/convlog/token   # beyond this machine: token required"
+    )]
+    Serve(serve::ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
@@ -252,6 +271,7 @@ pub fn main() -> i32 {
         Command::Search(a) => search::run(a, color),
         Command::Import(a) => import::run(a, color),
         Command::Ship(a) => ship::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

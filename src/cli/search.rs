@@ -10,11 +10,10 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
-use convlog::export::{Action, ExportMessage, ExportOptions, Render, escape_controls, render_with};
+use convlog::export::{ExportOptions, escape_controls};
 use convlog::read::read_header;
-use convlog::time::parse_ts;
+use convlog::search::{Hit, HitKind, Query, search_log};
 use convlog::{Recovery, Result, Role};
-use regex::Regex;
 use serde::Serialize;
 
 use super::PathsArg;
@@ -68,56 +67,10 @@ pub struct SearchArgs {
     no_tools: bool,
 }
 
-struct Filters {
-    re: Regex,
-    role: Option<Role>,
-    source: Option<String>,
-    speaker: Option<String>,
-    since: Option<DateTime<FixedOffset>>,
-    until: Option<DateTime<FixedOffset>>,
-}
-
-impl Filters {
-    /// Whether an item passes the filters other than the pattern. Tool
-    /// calls and handoffs have no role among `--role`'s and no speaker.
-    fn keep(&self, h: &Hit<'_>) -> Result<bool> {
-        if self.role.is_some_and(|r| h.role != r.as_str())
-            || self.source.as_ref().is_some_and(|s| s != h.source)
-            || self
-                .speaker
-                .as_ref()
-                .is_some_and(|s| h.speaker != Some(s.as_str()))
-        {
-            return Ok(false);
-        }
-        if self.since.is_some() || self.until.is_some() {
-            let t = parse_ts(h.ts)?;
-            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
 #[derive(Serialize)]
 struct Span {
     start: usize,
     end: usize,
-}
-
-/// What search matches and prints: a (merged) message, or a tool call or
-/// handoff as its one-line summary.
-struct Hit<'a> {
-    seq: u64,
-    ts: &'a str,
-    /// `user`, `agent`, `tool` or `handoff`.
-    role: &'a str,
-    source: &'a str,
-    speaker: Option<&'a str>,
-    turn: Option<&'a str>,
-    interrupted: bool,
-    content: &'a str,
 }
 
 /// One line of `search --json`.
@@ -137,9 +90,8 @@ struct MatchJson<'a> {
     matches: Vec<Span>,
 }
 
-/// A renderer that prints the messages that match.
-struct SearchSink<'a> {
-    filters: &'a Filters,
+/// Prints the items that match.
+struct Printer<'a> {
     out: &'a mut Vec<u8>,
     log: &'a Path,
     session: Option<&'a str>,
@@ -148,19 +100,9 @@ struct SearchSink<'a> {
     found: u64,
 }
 
-impl SearchSink<'_> {
-    fn hit(&mut self, h: &Hit<'_>, tag: String) -> Result<()> {
-        if !self.filters.keep(h)? || !self.filters.re.is_match(h.content) {
-            return Ok(());
-        }
+impl Printer<'_> {
+    fn print(&mut self, h: &Hit<'_>, spans: &[(usize, usize)]) -> Result<()> {
         self.found += 1;
-        let spans: Vec<(usize, usize)> = self
-            .filters
-            .re
-            .find_iter(h.content)
-            .filter(|x| !x.is_empty())
-            .map(|x| (x.start(), x.end()))
-            .collect();
         if self.json {
             let v = MatchJson {
                 path: self.log.display().to_string(),
@@ -188,7 +130,7 @@ impl SearchSink<'_> {
         let text = h.content;
         let mut shown = String::with_capacity(text.len() + 16);
         let mut at = 0;
-        for &(s, e) in &spans {
+        for &(s, e) in spans {
             shown.push_str(&escape_controls(&text[at..s]));
             shown.push_str(&p.bold(&p.red(&escape_controls(&text[s..e]))));
             at = e;
@@ -197,53 +139,16 @@ impl SearchSink<'_> {
         if h.interrupted {
             shown.push_str(&p.dim(" [interrupted]"));
         }
+        let tag = match h.kind {
+            HitKind::Message(role) => p.role_tag(role),
+            HitKind::Action(a) => p.action_tag(a.tag()),
+        };
         let _ = writeln!(
             self.out,
             "{}  {}  {tag} {shown}",
             p.bold(&self.log.display().to_string()),
             p.dim(&wall_clock_secs(h.ts)),
         );
-        Ok(())
-    }
-}
-
-impl Render for SearchSink<'_> {
-    fn begin(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn message(&mut self, m: &ExportMessage) -> Result<()> {
-        let hit = Hit {
-            seq: m.seq,
-            ts: &m.ts,
-            role: m.role().as_str(),
-            source: &m.source,
-            speaker: m.speaker.as_deref(),
-            turn: m.turn.as_deref(),
-            interrupted: m.interrupted,
-            content: &m.content,
-        };
-        self.hit(&hit, self.paint.role_tag(m.role()))
-    }
-
-    /// A tool call or handoff is matched on its one-line summary, the line
-    /// `tail` and the text export show.
-    fn action(&mut self, a: &Action) -> Result<()> {
-        let summary = a.summary();
-        let hit = Hit {
-            seq: a.seq(),
-            ts: a.ts(),
-            role: a.role(),
-            source: a.source(),
-            speaker: None,
-            turn: a.turn(),
-            interrupted: false,
-            content: &summary,
-        };
-        self.hit(&hit, self.paint.action_tag(a.tag()))
-    }
-
-    fn finish(&mut self) -> Result<()> {
         Ok(())
     }
 }
@@ -258,30 +163,19 @@ fn session_matches(want: &str, log: &Path, id: Option<&str>) -> bool {
 }
 
 pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
-    let pattern = if a.fixed_strings {
-        regex::escape(&a.pattern)
-    } else {
-        a.pattern.clone()
-    };
-    let re = match regex::RegexBuilder::new(&pattern)
-        .case_insensitive(a.ignore_case)
-        .build()
-    {
-        Ok(re) => re,
+    let mut query = match Query::new(&a.pattern, a.fixed_strings, a.ignore_case) {
+        Ok(q) => q,
         Err(e) => {
             // A bad pattern is a usage error: exit 2, as grep and ripgrep do.
-            eprintln!("convlog: invalid pattern: {e}");
+            eprintln!("convlog: {e}");
             return Ok(Exit::Error);
         }
     };
-    let filters = Filters {
-        re,
-        role: a.role.map(Role::from),
-        source: a.source,
-        speaker: a.speaker,
-        since: a.since,
-        until: a.until,
-    };
+    query.role = a.role.map(Role::from);
+    query.source = a.source;
+    query.speaker = a.speaker;
+    query.since = a.since;
+    query.until = a.until;
     let mut exit = Tracker::new();
     let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
@@ -305,8 +199,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
             {
                 return Ok(0);
             }
-            let sink = SearchSink {
-                filters: &filters,
+            let mut printer = Printer {
                 out: &mut buf,
                 log,
                 session: id,
@@ -314,7 +207,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
                 paint: Paint(color),
                 found: 0,
             };
-            let (sink, rep) = render_with(log, sink, &opts)?;
+            let rep = search_log(log, &query, &opts, |h, spans| printer.print(h, spans))?;
             let skipped = rep.mid_file_damage().count();
             if skipped > 0 {
                 eprintln!(
@@ -322,7 +215,7 @@ pub fn run(a: SearchArgs, color: bool) -> Result<Exit> {
                     log.display()
                 );
             }
-            Ok(sink.found)
+            Ok(printer.found)
         })();
         match result {
             Ok(n) => found += n,

@@ -109,6 +109,9 @@ pub enum FormatArg {
     /// WebVTT subtitles.
     #[value(help = "WebVTT subtitles, timed from the session start")]
     Vtt,
+    /// The session as one self-contained page.
+    #[value(help = "One self-contained HTML page: timeline, conversation, latency bars, damage")]
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -121,6 +124,7 @@ impl From<FormatArg> for Format {
             FormatArg::Csv => Format::Csv,
             FormatArg::Srt => Format::Srt,
             FormatArg::Vtt => Format::Vtt,
+            FormatArg::Html => Format::Html,
         }
     }
 }

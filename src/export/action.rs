@@ -156,7 +156,7 @@ impl Format {
             (Format::Srt | Format::Vtt, _) => false,
             (_, Some(yes)) => yes,
             (Format::Json | Format::Csv, None) => false,
-            (Format::Jsonl | Format::Markdown | Format::Text, None) => true,
+            (Format::Jsonl | Format::Markdown | Format::Text | Format::Html, None) => true,
         }
     }
 }

@@ -38,6 +38,7 @@
 //! | `csv`      | RFC 4180: header row, CRLF line ends, fields quoted when needed |
 //! | `srt`      | numbered cues `00:00:01,234 --> 00:00:03,000` with `[USER] …` |
 //! | `vtt`      | `WEBVTT` cues `00:00:01.234 --> 00:00:03.000` with `<v User>…` |
+//! | `html`     | an `<li>` with role, offset, source, flags and latency bars, in one self-contained page |
 //!
 //! Tool calls and handoffs (see [`Action`]) show in `jsonl`, `markdown` and
 //! `text` by default, and in `json` and `csv` only with
@@ -69,6 +70,7 @@ mod csv;
 mod documented;
 mod file;
 mod freshness;
+pub mod html;
 mod jsonl;
 mod markdown;
 mod merge;
@@ -83,6 +85,7 @@ pub(crate) use csv::CsvRender;
 pub(crate) use documented::JsonRender;
 pub use file::export_file;
 pub use freshness::{ExportState, Refreshed, export_state, is_up_to_date, refresh_export};
+pub(crate) use html::HtmlRender;
 pub(crate) use jsonl::JsonlRender;
 pub(crate) use markdown::MarkdownRender;
 pub(crate) use merge::Merger;

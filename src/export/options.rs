@@ -65,11 +65,13 @@ pub enum Format {
     Srt,
     /// WebVTT subtitles.
     Vtt,
+    /// The session as one self-contained page (timeline, latency, damage).
+    Html,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Json,
         Format::Jsonl,
         Format::Markdown,
@@ -77,6 +79,7 @@ impl Format {
         Format::Csv,
         Format::Srt,
         Format::Vtt,
+        Format::Html,
     ];
 
     /// The name `--format` takes.
@@ -89,6 +92,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
+            Format::Html => "html",
         }
     }
 

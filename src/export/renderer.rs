@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{
-    Action, CsvRender, ExportMessage, ExportOptions, Format, JsonRender, JsonlRender,
+    Action, CsvRender, ExportMessage, ExportOptions, Format, HtmlRender, JsonRender, JsonlRender,
     MarkdownRender, Render, SubtitleRender, Subtitles, TextRender,
 };
 use crate::error::Result;
@@ -20,6 +20,7 @@ pub(super) enum Renderer<W> {
     Text(TextRender<W>),
     Csv(CsvRender<W>),
     Subtitles(SubtitleRender<W>),
+    Html(Box<HtmlRender<W>>),
 }
 
 impl<W: Write> Renderer<W> {
@@ -55,6 +56,13 @@ impl<W: Write> Renderer<W> {
                 let origin = crate::read::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
                 Renderer::Subtitles(SubtitleRender::new(out, dest, kind, origin))
             }
+            Format::Html => Renderer::Html(Box::new(HtmlRender::new(
+                out,
+                dest,
+                log,
+                opts,
+                super::html::PageOptions::default(),
+            )?)),
         })
     }
 }
@@ -68,6 +76,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.begin(),
             Renderer::Csv(r) => r.begin(),
             Renderer::Subtitles(r) => r.begin(),
+            Renderer::Html(r) => r.begin(),
         }
     }
 
@@ -79,6 +88,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.message(m),
             Renderer::Csv(r) => r.message(m),
             Renderer::Subtitles(r) => r.message(m),
+            Renderer::Html(r) => r.message(m),
         }
     }
 
@@ -90,6 +100,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.action(a),
             Renderer::Csv(r) => r.action(a),
             Renderer::Subtitles(r) => r.action(a),
+            Renderer::Html(r) => r.action(a),
         }
     }
 
@@ -101,6 +112,7 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Text(r) => r.finish(),
             Renderer::Csv(r) => r.finish(),
             Renderer::Subtitles(r) => r.finish(),
+            Renderer::Html(r) => r.finish(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! Tests here that need a fresh process (crash, faults) re-execute this
 //! binary, naming the child test by its full path (`crash::crash_child`).
 
+mod http;
 mod util;
 
 // The library, from the line up.
@@ -31,9 +32,12 @@ mod import;
 mod ingest_input;
 mod insight;
 mod symlinked_dirs;
+mod viewer;
 mod write_path;
 
 // Suites that need a system beside Rust: they skip with a printed reason,
 // unless `CONVLOG_REQUIRE_ALL=1`.
+mod browser;
 mod python;
 mod ship;
+mod webdriver;

@@ -1,0 +1,228 @@
+//! The viewer in a real browser: headless Chromium (Debian's `chromium`
+//! and `chromium-driver`), driven over the WebDriver protocol by a client
+//! small enough to read here. Checks the DOM (turns, interruptions, a live
+//! update arriving, the XSS payloads inert) and saves screenshots of the
+//! sessions list and a session page under `target/tmp/viewer-artifacts/`.
+//!
+//! Without Chromium the suite skips with a printed reason, unless
+//! `CONVLOG_REQUIRE_ALL=1`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use convlog::Session;
+use convlog::record::Message;
+use serde_json::json;
+
+use crate::util::{LogBuilder, quiet, skip};
+use crate::viewer::{Server, sample_log};
+use crate::webdriver::Browser;
+
+/// Where the screenshots go.
+pub fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A pleasant session to look at: the README's screenshot.
+fn showcase(path: &Path) {
+    let ts = |s: u32| {
+        format!(
+            "2025-08-18T14:30:{s:02}.{:06}+05:30",
+            s * 37_000 % 1_000_000
+        )
+    };
+    let user = |text: &str, eot: f64| {
+        Message::user(text, "deepgram_stt")
+            .speaker("caller")
+            .meta(json!({ "end_of_turn_delay": eot, "transcript_confidence": 0.96 }))
+    };
+    let agent = |text: &str, ttft: f64, ttfb: f64, e2e: f64| {
+        Message::agent(text, "cartesia_tts").meta(json!({ "llm_node_ttft": ttft, "tts_node_ttfb": ttfb, "e2e_latency": e2e, "llm_model": "gpt-4o-mini" }))
+    };
+    LogBuilder::new("7f3a9c2e41d84b0f", "2025-08-18T14:30:01.000000+05:30")
+        .message(
+            &user("Hi, I'd like to book a table for four tonight.", 0.28),
+            &ts(2),
+        )
+        .message(
+            &agent(
+                "Of course! What time would you like, and is it for the rooftop or inside?",
+                0.41,
+                0.19,
+                0.88,
+            )
+            .turn("a1"),
+            &ts(4),
+        )
+        .message(&user("Around eight, rooftop please.", 0.31), &ts(9))
+        .message(
+            &agent(
+                "Let me check the rooftop for eight o'clock…",
+                0.52,
+                0.21,
+                1.02,
+            )
+            .turn("a2"),
+            &ts(11),
+        )
+        .message(
+            &agent("I'm sorry, the rooftop is fully", 2.9, 0.24, 3.61)
+                .turn("a3")
+                .interrupted(true),
+            &ts(17),
+        )
+        .message(&user("Then inside is fine.", 0.26), &ts(19))
+        .message(
+            &agent(
+                "Done: a table for four inside at 8 pm. See you tonight!",
+                0.38,
+                0.18,
+                0.83,
+            )
+            .turn("a4"),
+            &ts(21),
+        )
+        .end(&ts(23))
+        .write(path);
+}
+
+#[test]
+fn the_viewer_in_a_real_browser() {
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) => return skip("the browser suite", &why),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("conversation_20250818_143022.jsonl");
+    sample_log(&hostile, true);
+    // A file name is from the log's side too.
+    let evil_name = "\"><img src=x onerror=\"window.__xss=4\">.jsonl";
+    sample_log(&dir.path().join(evil_name), true);
+    showcase(&dir.path().join("conversation_20250818_143001.jsonl"));
+    let live = Session::create_with(dir.path(), quiet()).unwrap();
+    live.append_blocking(Message::user("Is anyone there?", "deepgram_stt"))
+        .unwrap();
+    let live_name = live
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let server = Server::start(&[dir.path()], &[]);
+    let out = artifacts();
+
+    // The list.
+    browser.goto(&format!("{}/", server.base));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('#sessions tbody tr').length"),
+        json!(4)
+    );
+    assert_eq!(browser.js("return typeof window.__xss"), json!("undefined"));
+    assert_eq!(browser.js("return document.images.length"), json!(0));
+    browser.screenshot(&out.join("sessions.png"));
+    // Its link leads to its page, named as text.
+    browser.js("document.querySelector('a[href*=\"%3Cimg\"]').click(); return 1");
+    assert!(browser.wait_for(
+        "return document.querySelector('h1') && document.querySelector('h1').textContent.indexOf('<img') >= 0",
+        Duration::from_secs(10)
+    ));
+    assert_eq!(browser.js("return typeof window.__xss"), json!("undefined"));
+
+    // A page full of payloads: shown as text, none of them runs.
+    browser.goto(&format!(
+        "{}/s/0/conversation_20250818_143022.jsonl",
+        server.base
+    ));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg').length"),
+        json!(4)
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg.interrupted').length"),
+        json!(1)
+    );
+    assert_eq!(
+        browser.js("return typeof window.__xss"),
+        json!("undefined"),
+        "a payload ran"
+    );
+    assert_eq!(browser.js("return document.images.length"), json!(0));
+    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+    let text = browser
+        .js("return document.body.innerText")
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("<script>window.__xss=1</script>"),
+        "payloads show as text"
+    );
+    assert!(text.contains("javascript:window.__xss=3"));
+
+    // The same page as an exported file, opened from disk.
+    let exported = dir.path().join("export.html");
+    let status = crate::util::convlog()
+        .args(["export", "--format", "html", "-o"])
+        .arg(&exported)
+        .arg(&hostile)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    browser.goto(&format!("file://{}", exported.display()));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg').length"),
+        json!(4)
+    );
+    assert_eq!(browser.js("return typeof window.__xss"), json!("undefined"));
+    assert_eq!(browser.js("return document.scripts.length"), json!(0));
+
+    // A live session: an append shows up, the end stops the stream.
+    browser.goto(&format!("{}/s/0/{live_name}", server.base));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg').length"),
+        json!(1)
+    );
+    live.append_blocking(Message::agent("Yes, <i>I'm</i> here.", "cartesia_tts").turn("x"))
+        .unwrap();
+    assert!(
+        browser.wait_for(
+            "return document.querySelectorAll('li.msg').length === 2",
+            Duration::from_secs(10)
+        ),
+        "the live update did not arrive"
+    );
+    live.append_blocking(
+        Message::agent("How can I help?", "cartesia_tts")
+            .turn("x")
+            .interrupted(true),
+    )
+    .unwrap();
+    assert!(browser.wait_for(
+        "var l = document.querySelectorAll('li.msg'); return l.length === 2 && l[1].classList.contains('interrupted') && l[1].innerText.indexOf('How can I help?') >= 0",
+        Duration::from_secs(10)
+    ), "a fragment of the same turn joins it");
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg i').length"),
+        json!(0)
+    );
+    live.end_blocking().unwrap();
+    assert!(browser.wait_for(
+        "return document.getElementById('state').textContent === 'ended'",
+        Duration::from_secs(10)
+    ));
+
+    // The README's picture.
+    browser.goto(&format!(
+        "{}/s/0/conversation_20250818_143001.jsonl",
+        server.base
+    ));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg.slow').length"),
+        json!(1)
+    );
+    browser.screenshot(&out.join("session.png"));
+    eprintln!("browser: screenshots in {}", out.display());
+}
