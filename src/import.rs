@@ -90,6 +90,13 @@ pub enum RoundTrip {
     /// Identical except that timestamps with zero microseconds gain `.000000`
     /// (the documented exception); the entries are listed.
     WholeSecondsOnly(Vec<usize>),
+    /// Every message comes back (role, content, timestamp and source; the
+    /// whole-seconds exception aside, listed as for `WholeSecondsOnly`) but
+    /// the bytes are laid out differently: the file was not written by
+    /// `json.dump(…, ensure_ascii=False, indent=2)` (it is compact, escapes
+    /// differently or orders keys otherwise). The export writes the
+    /// original design's layout.
+    Layout(Vec<usize>),
     /// Something else differs; the first differing line of each, 1-based.
     Differs {
         /// Line number in the original file.
@@ -197,11 +204,12 @@ pub fn parse_original(path: &Path, bytes: &[u8]) -> Result<Original> {
             )
         })?;
         if content.trim().is_empty() {
-            return Err(bad_entry(
-                path,
-                index,
-                "`content` is blank; convlog never stores blank messages \
-                 (remove the entry to import the rest)",
+            // The original design's TTS path logged every token it was
+            // given, blank ones too, and its file and console showed them:
+            // the entry is kept as it is, so the export gives the file back.
+            out.notes.push(format!(
+                "conversation[{index}]: `content` is blank ({content:?}); kept as the original \
+                 file has it (convlog's writers otherwise skip blank messages)"
             ));
         }
         if content.len() > MAX_CONTENT_LIMIT {
@@ -301,6 +309,7 @@ fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> 
         Options::default()
             .echo(false)
             .export_on_end(false)
+            .keep_blank(true)
             .max_content_bytes(MAX_CONTENT_LIMIT),
     )?;
     block_on(async {
@@ -433,6 +442,9 @@ fn compare(log: &Path, original: &[u8], parsed: &Original) -> Result<RoundTrip> 
             return Ok(RoundTrip::WholeSecondsOnly(parsed.whole_seconds.clone()));
         }
     }
+    if same_messages(original, &exported, parsed) {
+        return Ok(RoundTrip::Layout(parsed.whole_seconds.clone()));
+    }
     let mut a = orig.split('\n');
     let mut b = exp.split('\n');
     let mut line = 0;
@@ -449,6 +461,26 @@ fn compare(log: &Path, original: &[u8], parsed: &Original) -> Result<RoundTrip> 
             }
         }
     }
+}
+
+/// Whether the original and the export hold the same JSON value once the
+/// whole-seconds timestamps gain their six digits: the same messages, laid
+/// out differently.
+fn same_messages(original: &[u8], exported: &[u8], parsed: &Original) -> bool {
+    let text = String::from_utf8_lossy(original);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let (Ok(mut orig), Ok(exp)) = (
+        serde_json::from_str::<Value>(text),
+        serde_json::from_slice::<Value>(exported),
+    ) else {
+        return false;
+    };
+    for &i in &parsed.whole_seconds {
+        if let Some(Value::String(ts)) = orig.pointer_mut(&format!("/conversation/{i}/timestamp")) {
+            ts.push_str(".000000");
+        }
+    }
+    orig == exp
 }
 
 #[cfg(test)]

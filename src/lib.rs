@@ -82,7 +82,9 @@ mod log;
 pub mod parts;
 pub mod read;
 pub mod record;
+pub mod redact;
 pub mod repair;
+pub mod retain;
 #[cfg(feature = "search")]
 pub mod search;
 #[cfg(feature = "serve")]

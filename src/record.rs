@@ -286,6 +286,9 @@ pub struct MessageRecord<'a> {
     pub lang: Option<Cow<'a, str>>,
     /// `meta` object as raw JSON, if any.
     pub meta: Option<&'a RawValue>,
+    /// `redacted` object as raw JSON, if the writer redacted anything: kind
+    /// name → count (read it with [`Audit::from_json`](crate::redact::Audit::from_json)).
+    pub redacted: Option<&'a RawValue>,
 }
 
 impl PartialEq for MessageRecord<'_> {
@@ -300,6 +303,7 @@ impl PartialEq for MessageRecord<'_> {
             && self.speaker == o.speaker
             && self.lang == o.lang
             && self.meta.map(RawValue::get) == o.meta.map(RawValue::get)
+            && self.redacted.map(RawValue::get) == o.redacted.map(RawValue::get)
     }
 }
 

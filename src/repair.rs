@@ -116,7 +116,8 @@ pub fn advice(path: &Path, r: &Report, repair: Option<&Repair>) -> Option<String
         (Some(_), Some(Repair::Truncated { .. })) => None,
         (Some(bytes), _) => Some(format!(
             "`convlog verify --repair {p}` is safe: only a torn tail was found \
-             (what an interrupted write leaves); the {bytes} bytes are kept in {p}.broken"
+             (what an interrupted write leaves); the {bytes} bytes are kept in {}",
+            recover::next_broken_path(path).display()
         )),
         (None, _) => None,
     }

@@ -34,6 +34,7 @@ use crate::error::Result;
 pub use crate::read::read_header;
 use crate::read::{self as reader, DamageKind, Recovery, Report};
 use crate::record::{Record, Role};
+use crate::redact::Audit;
 use crate::time::parse_ts;
 
 /// Counts for one role.
@@ -183,6 +184,8 @@ pub struct SessionStats {
     /// User → agent changes whose agent record is timed before the user record
     /// (clocks of different producers, or ingested times); left out of the latency.
     pub unordered: u64,
+    /// What the writer redacted, summed over the records' `redacted` fields.
+    pub redacted: Audit,
 }
 
 impl SessionStats {
@@ -341,6 +344,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
     let mut host = Samples::default();
     let mut unordered = 0u64;
     let mut end_ts = None;
+    let mut redacted = Audit::default();
     // The previous message's role and time, and whether the current agent
     // turn has already been counted as interrupted.
     let mut prev: Option<(Role, Option<DateTime<FixedOffset>>)> = None;
@@ -394,6 +398,9 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
                     {
                         host.push(ms);
                     }
+                    if let Some(audit) = m.redacted.and_then(|r| Audit::from_json(r.get()).ok()) {
+                        redacted.merge(&audit);
+                    }
                     prev = Some((m.role, ts));
                 }
                 Record::End { ts, .. } => end_ts = Some(ts.to_string()),
@@ -416,6 +423,7 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
         response_latency: response,
         host_latency: host,
         unordered,
+        redacted,
     })
 }
 
@@ -442,6 +450,8 @@ pub struct Totals {
     pub tool_errors: u64,
     /// Handoffs, summed.
     pub handoffs: u64,
+    /// Redactions by kind, summed.
+    pub redacted: Audit,
 }
 
 impl Totals {
@@ -457,6 +467,7 @@ impl Totals {
         self.tool_calls += s.report.tool_calls;
         self.tool_errors += s.report.tool_errors;
         self.handoffs += s.report.handoffs;
+        self.redacted.merge(&s.redacted);
     }
 }
 

@@ -107,6 +107,8 @@ pub(crate) enum Goal {
     MaxP99Millis(f64),
     /// At most this many milliseconds.
     MaxMillis(f64),
+    /// At most this much, in the unit named (a size, a time).
+    AtMost(f64, String),
     /// No goal: a figure shown for context.
     Report,
 }
@@ -144,6 +146,7 @@ impl Row {
             Goal::MinRate(r) => format!(">= {}", fmt_rate(r, "msgs")),
             Goal::MaxP99Millis(ms) => format!("p99 <= {ms} ms"),
             Goal::MaxMillis(ms) => format!("<= {ms} ms"),
+            Goal::AtMost(limit, ref unit) => format!("<= {limit} {unit}"),
             Goal::Report => "-".into(),
         }
     }
@@ -159,6 +162,7 @@ impl Row {
             Goal::MaxThreads(t) => v <= t as f64,
             Goal::MinRate(r) => v >= r,
             Goal::MaxP99Millis(ms) | Goal::MaxMillis(ms) => v <= ms,
+            Goal::AtMost(limit, _) => v <= limit,
             Goal::Report => return "-",
         };
         match (ok, &self.goal) {

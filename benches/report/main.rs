@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `CONVLOG_REPORT_SCALE` | `1` | multiplies every size below |
 //! | `CONVLOG_REPORT_REPS` | `5` | alternating rounds of the round-based scenarios |
-//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,viewer` |
+//! | `CONVLOG_REPORT_ONLY` | all | comma list of: `single,pingpong,ingest,sessions,concurrent,procs,seed,export,memory,latency,ship,python,wheel,viewer,redact` |
 //! | `CONVLOG_REPORT_DIR` | `target/tmp` | where the logs are written (same filesystem for every side) |
 //! | `CONVLOG_REPORT_KEEP` | unset | keep the generated files |
 //! | `CONVLOG_REPORT_SINGLE_N` | 2000 | appends in the one-producer scenario |
@@ -29,8 +29,11 @@
 //! | `CONVLOG_REPORT_VIEWER_MESSAGES` | 10000 | messages on the viewer's big session page |
 //! | `CONVLOG_REPORT_VIEWER_APPENDS` | 100 | appends at 20/s watched by 50 viewers |
 //! | `CONVLOG_REPORT_VIEWER_BURST` | 300 | full-speed appends per run, with and without viewers |
+//! | `CONVLOG_REPORT_REDACT_CALLS` | 400000 | `Policy::all().redact` calls timed per round |
+//! | `CONVLOG_REPORT_REDACT_N` | 100000 | messages ingested with and without `--redact all` |
 //! | `CONVLOG_TEST_PG_URL` | unset | a PostgreSQL to ship to; without it `ship` is skipped |
 //! | `CONVLOG_TEST_PYTHON` | unset | a python with `pip install ./python`; without it `python` is skipped |
+//! | `CONVLOG_BENCH_WHEEL` | newest python/dist/*.whl | the wheel `wheel` installs and measures; without one `wheel` is skipped |
 //!
 //! The CLI scenarios run the `convlog` binary cargo builds beside this bench
 //! (`target/release/convlog`).
@@ -45,6 +48,8 @@ use convlog::Session;
 use convlog::export::{self, ExportOptions};
 
 mod concurrent;
+#[path = "../../tests/redact/corpus.rs"]
+mod corpus;
 mod export_memory;
 mod harness;
 mod ingest;
@@ -52,6 +57,7 @@ mod latency;
 mod pingpong;
 mod procs;
 mod python;
+mod redact;
 mod seed;
 mod sessions;
 #[cfg(feature = "postgres")]
@@ -60,7 +66,7 @@ mod single;
 mod viewer;
 
 use harness::*;
-use python::python;
+use python::{python, wheel};
 use {
     concurrent::*, export_memory::*, ingest::*, latency::*, pingpong::*, procs::*, seed::*,
     sessions::*, single::*, viewer::*,
@@ -129,8 +135,14 @@ fn main() {
     if cfg.wants("python") {
         python(&cfg, &mut rows);
     }
+    if cfg.wants("wheel") {
+        wheel(&cfg, &mut rows);
+    }
     if cfg.wants("viewer") {
         viewer(&cfg, &mut rows);
+    }
+    if cfg.wants("redact") {
+        redact::redaction(&cfg, &mut rows);
     }
     println!();
     print_table(&rows);

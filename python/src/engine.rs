@@ -31,12 +31,14 @@ pub struct Settings {
     pub max_content_bytes: Option<usize>,
     pub export_on_end: Option<bool>,
     pub lock_timeout: Option<f64>,
+    /// What the library redacts before encoding (`redact=`, `redact_key=`).
+    pub redact: convlog::redact::Policy,
 }
 
 impl Settings {
     fn options(&self) -> Result<Options> {
         // The binding echoes through Python's `logging` instead.
-        let mut o = Options::default().echo(false);
+        let mut o = Options::default().echo(false).redact(self.redact.clone());
         if let Some(n) = self.max_content_bytes {
             o.max_content_bytes = n;
         }
@@ -211,6 +213,14 @@ pub fn check_timestamp(ts: &str) -> std::result::Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// RFC 3339 text as the same instant in local time, as the log writes it.
+pub fn local_rfc3339(ts: &str) -> std::result::Result<String, String> {
+    let t = convlog::time::parse_ts(ts).map_err(|e| e.to_string())?;
+    Ok(t.with_timezone(&chrono::Local)
+        .fixed_offset()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+}
+
 /// Epoch seconds (LiveKit's `created_at`) as the log's RFC 3339 local time,
 /// computed here rather than through Python's `datetime`: this is on the
 /// recorder's per-event path.
@@ -320,12 +330,18 @@ pub fn verify(path: &Path) -> Result<String> {
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
 }
 
-fn export_options(timestamps: &str, merge: bool, recovery: &str) -> Result<ExportOptions> {
+fn export_options(
+    timestamps: &str,
+    merge: bool,
+    recovery: &str,
+    tools: Option<bool>,
+) -> Result<ExportOptions> {
     Ok(ExportOptions {
         timestamps: timestamps.parse::<TimestampStyle>()?,
         no_merge: !merge,
         recovery: recovery.parse::<Recovery>()?,
-        tools: None,
+        tools,
+        redact: Default::default(),
     })
 }
 
@@ -343,9 +359,10 @@ pub fn export_file(
     timestamps: &str,
     merge: bool,
     recovery: &str,
+    tools: Option<bool>,
 ) -> Result<()> {
     let f: convlog::Format = format.parse()?;
-    let opts = export_options(timestamps, merge, recovery)?;
+    let opts = export_options(timestamps, merge, recovery, tools)?;
     convlog::export::export_file(log, out, f, &opts)?;
     Ok(())
 }
@@ -357,9 +374,10 @@ pub fn export_bytes(
     timestamps: &str,
     merge: bool,
     recovery: &str,
+    tools: Option<bool>,
 ) -> Result<Vec<u8>> {
     let f: convlog::Format = format.parse()?;
-    let opts = export_options(timestamps, merge, recovery)?;
+    let opts = export_options(timestamps, merge, recovery, tools)?;
     let mut buf = Vec::new();
     convlog::export::render(log, f, &mut buf, Path::new("<memory>"), &opts)?;
     Ok(buf)

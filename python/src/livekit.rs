@@ -2,7 +2,9 @@
 //! recorder keeps are read here, in Rust, so that the handler on the
 //! agent's event loop builds no `meta` dict and no keyword arguments.
 
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyString};
 use serde_json::{Map, Value};
 
@@ -34,6 +36,7 @@ const METADATA: [(&str, &str, &str); 3] = [
 /// fragments it takes the place of. Any attribute missing or of an odd type
 /// is left out rather than refused: a recorder never drops a message.
 pub fn item_message(
+    py: Python<'_>,
     role: String,
     content: String,
     source: String,
@@ -41,25 +44,31 @@ pub fn item_message(
     replaces: Option<String>,
 ) -> PyResult<Msg> {
     let mut meta = Map::new();
-    if let Some(c) = number(&item.getattr("transcript_confidence")?) {
+    // Interned names: no Python string is made per item for an attribute
+    // or key name.
+    if let Some(c) = number(&item.getattr(intern!(py, "transcript_confidence"))?) {
         meta.insert("transcript_confidence".into(), c);
     }
-    if let Ok(metrics) = item.getattr("metrics")?.cast::<PyDict>() {
-        for key in METRIC_KEYS {
-            if let Some(v) = metrics.get_item(key)?.and_then(|v| number(&v)) {
-                meta.insert(key.into(), v);
+    if let Ok(metrics) = item.getattr(intern!(py, "metrics"))?.cast::<PyDict>() {
+        for (key, name) in metric_keys(py) {
+            if let Some(v) = metrics.get_item(name)?.and_then(|v| number(&v)) {
+                meta.insert((*key).into(), v);
             }
         }
-        for (key, model, provider) in METADATA {
-            let Some(md) = metrics.get_item(key)? else {
+        for (i, (_, model, provider)) in METADATA.iter().enumerate() {
+            let Some(md) = metrics.get_item(&metadata_keys(py)[i])? else {
                 continue;
             };
             let Ok(md) = md.cast::<PyDict>() else {
                 continue;
             };
-            for (field, name) in [("model_name", model), ("model_provider", provider)] {
+            let fields = [
+                (intern!(py, "model_name"), model),
+                (intern!(py, "model_provider"), provider),
+            ];
+            for (field, name) in fields {
                 if let Some(s) = md.get_item(field)?.and_then(|v| text(&v)) {
-                    meta.insert(name.into(), Value::String(s));
+                    meta.insert((*name).into(), Value::String(s));
                 }
             }
         }
@@ -67,9 +76,9 @@ pub fn item_message(
     if let Some(turn) = replaces {
         meta.insert(crate::engine::REPLACES.into(), Value::String(turn));
     }
-    let turn = item.getattr("id")?;
-    let interrupted = item.getattr("interrupted")?;
-    let created = item.getattr("created_at")?;
+    let turn = item.getattr(intern!(py, "id"))?;
+    let interrupted = item.getattr(intern!(py, "interrupted"))?;
+    let created = item.getattr(intern!(py, "created_at"))?;
     let timestamp = match created.cast::<PyFloat>() {
         Ok(f) => engine::epoch_to_rfc3339(f.value()),
         Err(_) => None,
@@ -84,6 +93,34 @@ pub fn item_message(
         lang: None,
         meta: (!meta.is_empty()).then_some(Value::Object(meta)),
         timestamp,
+    })
+}
+
+/// Makes the interned keys now rather than at the first item.
+pub fn warm(py: Python<'_>) {
+    metric_keys(py);
+    metadata_keys(py);
+}
+
+/// [`METRIC_KEYS`] with their Python strings, made once.
+fn metric_keys(py: Python<'_>) -> &[(&'static str, Py<PyString>)] {
+    static KEYS: PyOnceLock<Vec<(&'static str, Py<PyString>)>> = PyOnceLock::new();
+    KEYS.get_or_init(py, || {
+        METRIC_KEYS
+            .iter()
+            .map(|k| (*k, PyString::intern(py, k).unbind()))
+            .collect()
+    })
+}
+
+/// The [`METADATA`] dicts' keys as Python strings, made once.
+fn metadata_keys(py: Python<'_>) -> &[Py<PyString>] {
+    static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+    KEYS.get_or_init(py, || {
+        METADATA
+            .iter()
+            .map(|(k, _, _)| PyString::intern(py, k).unbind())
+            .collect()
     })
 }
 

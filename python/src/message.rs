@@ -231,7 +231,7 @@ impl Converter {
                 Err(_) => {
                     let ty = type_name(v);
                     self.repair("interrupted", || {
-                        format!("`interrupted` must be a bool, not a {ty}")
+                        format!("`interrupted` must be a bool, not {ty}")
                     })?;
                     v.is_truthy()?
                 }
@@ -282,7 +282,7 @@ impl Converter {
             Ok(s) => self.string(s, what),
             Err(_) => {
                 let ty = type_name(v);
-                self.repair(what, || format!("`{what}` must be a string, not a {ty}"))?;
+                self.repair(what, || format!("`{what}` must be a string, not {ty}"))?;
                 Ok(lossy(&v.str()?)?)
             }
         }
@@ -310,7 +310,7 @@ impl Converter {
         };
         if !m.is_instance_of::<PyDict>() {
             let ty = type_name(m);
-            self.repair("meta", || format!("`meta` must be a dict, not a {ty}"))?;
+            self.repair("meta", || format!("`meta` must be a dict, not {ty}"))?;
             let mut wrapped = serde_json::Map::new();
             wrapped.insert("value".into(), self.json(m, 0)?);
             return Ok(Some(Value::Object(wrapped)));
@@ -375,7 +375,7 @@ impl Converter {
             Ok(Value::Array(v))
         } else {
             let ty = type_name(obj);
-            self.repair("meta", || format!("`meta` holds a {ty}, which is not JSON"))?;
+            self.repair("meta", || format!("`meta` holds {ty}, which is not JSON"))?;
             Ok(Value::String(lossy(&obj.str()?)?))
         }
     }
@@ -388,6 +388,15 @@ impl Converter {
             return Ok(None);
         };
         match rfc3339(py, ts)? {
+            // A recorder writes every time as local time, as the format
+            // says writers do; the public calls keep RFC 3339 text as given.
+            Ok(s) if self.mode == Mode::Lenient => match engine::local_rfc3339(&s) {
+                Ok(local) => Ok(Some(local)),
+                Err(why) => {
+                    self.repair("timestamp", || why)?;
+                    Ok(None)
+                }
+            },
             Ok(s) => Ok(Some(s)),
             Err(why) => {
                 self.repair("timestamp", || why)?;
@@ -415,21 +424,19 @@ fn rfc3339(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<Result<String, Str
         return Ok(engine::epoch_to_rfc3339(secs)
             .ok_or_else(|| format!("`timestamp` {secs} is out of range")));
     }
-    if !(ts.hasattr("astimezone")? && ts.hasattr("isoformat")?) {
+    if !(ts.hasattr("astimezone")? && ts.hasattr("timestamp")?) {
         let ty = type_name(ts);
         return Ok(Err(format!(
-            "`timestamp` must be a datetime, epoch seconds or an RFC 3339 string, not a {ty}"
+            "`timestamp` must be a datetime, epoch seconds or an RFC 3339 string, not {ty}"
         )));
     }
-    let local = match ts.call_method0("astimezone") {
-        Ok(l) => l,
+    // One call into Python: the instant (a naive datetime is local time, as
+    // `astimezone` takes it), formatted in local time here.
+    let secs: f64 = match ts.call_method0(pyo3::intern!(py, "timestamp")) {
+        Ok(s) => s.extract()?,
         Err(e) => return Ok(Err(format!("`timestamp` {ts} has no local time: {e}"))),
     };
-    let kw = PyDict::new(py);
-    kw.set_item("timespec", "microseconds")?;
-    Ok(Ok(local
-        .call_method("isoformat", (), Some(&kw))?
-        .extract::<String>()?))
+    Ok(engine::epoch_to_rfc3339(secs).ok_or_else(|| format!("`timestamp` {ts} is out of range")))
 }
 
 /// `s` as UTF-8, with each unpaired surrogate (which UTF-8 cannot hold)
@@ -453,9 +460,13 @@ fn lossy(s: &Bound<'_, PyString>) -> PyResult<String> {
     Ok(String::from_utf16_lossy(&units))
 }
 
+/// The value's type name with its article, for messages: `a list`, `an object`.
 fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type()
+    let name = v
+        .get_type()
         .name()
         .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
+        .unwrap_or_else(|_| "?".into());
+    let vowel = name.starts_with(|c: char| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }

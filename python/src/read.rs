@@ -33,9 +33,13 @@ pub fn verify<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<
 
 /// Renders a log. ``out=None`` writes beside the log (``.json`` for JSON)
 /// and returns that path; ``out="-"`` returns the text instead of writing a
-/// file; any other ``out`` is written atomically and returned.
+/// file; any other ``out`` is written atomically and returned. ``tools``:
+/// ``True`` shows tool calls and handoffs in every format but subtitles
+/// (the documented JSON too), ``False`` in none, ``None`` as the format
+/// does by default (jsonl, markdown, text).
 #[pyfunction]
-#[pyo3(signature = (path, out = None, format = "json", *, timestamps = "documented", merge = true, recovery = "tolerate-tail"))]
+#[pyo3(signature = (path, out = None, format = "json", *, timestamps = "documented", merge = true, recovery = "tolerate-tail", tools = None))]
+#[allow(clippy::too_many_arguments)]
 pub fn export<'py>(
     py: Python<'py>,
     path: &Bound<'py, PyAny>,
@@ -44,12 +48,13 @@ pub fn export<'py>(
     timestamps: &str,
     merge: bool,
     recovery: &str,
+    tools: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let log = path_arg(path)?;
     let to_memory = out.is_some_and(|o| o.cast::<PyString>().is_ok_and(|s| s == "-"));
     if to_memory {
         let bytes = py
-            .detach(|| engine::export_bytes(&log, format, timestamps, merge, recovery))
+            .detach(|| engine::export_bytes(&log, format, timestamps, merge, recovery, tools))
             .map_err(|e| to_pyerr(py, &e, Some(&log)))?;
         let text = String::from_utf8(bytes)
             .map_err(|e| invalid(py, format!("the export is not UTF-8: {e}"), Some(&log)))?;
@@ -59,7 +64,7 @@ pub fn export<'py>(
         Some(o) if !o.is_none() => path_arg(o)?,
         _ => engine::default_export_path(&log, format).map_err(|e| to_pyerr(py, &e, Some(&log)))?,
     };
-    py.detach(|| engine::export_file(&log, &dest, format, timestamps, merge, recovery))
+    py.detach(|| engine::export_file(&log, &dest, format, timestamps, merge, recovery, tools))
         .map_err(|e| to_pyerr(py, &e, Some(&log)))?;
     dest.into_pyobject(py)
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
 use crate::engine::{self, Engine, Msg, Settings};
@@ -18,21 +19,38 @@ use crate::waiting::{self, Waiter};
 /// The keyword options of `Session.create`/`open`, which the recorders
 /// pass through: the one list (exported as `SESSION_OPTIONS`) that both
 /// the binding and the recorders check against.
-pub const OPTIONS: [&str; 4] = ["max_content_bytes", "export_on_end", "lock_timeout", "echo"];
+pub const OPTIONS: [&str; 7] = [
+    "max_content_bytes",
+    "export_on_end",
+    "lock_timeout",
+    "echo",
+    "redact",
+    "redact_key",
+    "redactor",
+];
 
 /// The options as read from the keywords; see [`OPTIONS`].
 struct SessionOptions {
     settings: Settings,
     echo: bool,
+    /// `redactor=`: the caller's own detector, run on the content first.
+    redactor: Option<Py<PyAny>>,
 }
 
 impl SessionOptions {
-    fn parse(func: &str, kw: Option<&Bound<'_, PyDict>>) -> PyResult<SessionOptions> {
+    fn parse(
+        py: Python<'_>,
+        func: &str,
+        kw: Option<&Bound<'_, PyDict>>,
+        path: &std::path::Path,
+    ) -> PyResult<SessionOptions> {
         let mut o = SessionOptions {
             settings: Settings::default(),
             echo: true,
+            redactor: None,
         };
         let Some(kw) = kw else { return Ok(o) };
+        let (mut kinds, mut key_file) = (None::<String>, None::<PathBuf>);
         for (k, v) in kw.iter() {
             let key = k.cast::<PyString>()?.to_str()?.to_owned();
             let none = v.is_none();
@@ -41,6 +59,9 @@ impl SessionOptions {
                 "export_on_end" if !none => o.settings.export_on_end = Some(v.extract()?),
                 "lock_timeout" if !none => o.settings.lock_timeout = Some(v.extract()?),
                 "echo" => o.echo = none || v.extract()?,
+                "redact" if !none => kinds = Some(v.extract()?),
+                "redact_key" if !none => key_file = Some(v.extract()?),
+                "redactor" if !none => o.redactor = Some(v.unbind()),
                 k if OPTIONS.contains(&k) => {}
                 other => {
                     return Err(PyTypeError::new_err(format!(
@@ -49,7 +70,28 @@ impl SessionOptions {
                 }
             }
         }
+        o.settings.redact =
+            policy(kinds.as_deref(), key_file).map_err(|e| to_pyerr(py, &e, Some(path)))?;
         Ok(o)
+    }
+}
+
+/// The policy `redact=` and `redact_key=` ask for: kinds as in the CLI
+/// (`"card,phone"`, `"all"`), the key file read now, so that an unknown
+/// kind or a missing key fails when the session opens, never per message.
+fn policy(kinds: Option<&str>, key: Option<PathBuf>) -> engine::Result<convlog::redact::Policy> {
+    let policy = match kinds {
+        Some(kinds) => convlog::redact::Policy::parse(kinds)?,
+        None if key.is_some() => {
+            return Err(engine::Error::InvalidInput(
+                "redact_key needs redact= (the kinds to redact)".into(),
+            ));
+        }
+        None => convlog::redact::Policy::none(),
+    };
+    match key {
+        Some(k) => policy.key_file(k),
+        None => Ok(policy),
     }
 }
 
@@ -66,6 +108,10 @@ pub struct Session {
     pub(crate) engine: Arc<Engine>,
     ended: AtomicBool,
     echo: bool,
+    /// The library redacts what it writes; the echo, printed here before
+    /// the write, shows the same redacted text.
+    policy: convlog::redact::Policy,
+    redactor: Option<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -80,11 +126,11 @@ impl Session {
         dir: PathBuf,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Session> {
-        let o = SessionOptions::parse("create", options)?;
+        let o = SessionOptions::parse(py, "create", options, &dir)?;
         let engine = py
             .detach(|| Engine::create(&dir, &o.settings))
             .map_err(|e| to_pyerr(py, &e, Some(&dir)))?;
-        Ok(Session::new(engine, o.echo))
+        Ok(Session::new(engine, o))
     }
 
     /// Reopens an existing log to append to it. An ended log is refused.
@@ -96,11 +142,11 @@ impl Session {
         path: PathBuf,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Session> {
-        let o = SessionOptions::parse("open", options)?;
+        let o = SessionOptions::parse(py, "open", options, &path)?;
         let engine = py
             .detach(|| Engine::open(&path, &o.settings))
             .map_err(|e| to_pyerr(py, &e, Some(&path)))?;
-        Ok(Session::new(engine, o.echo))
+        Ok(Session::new(engine, o))
     }
 
     /// ``log(role, content, source="python", *, turn=None,
@@ -168,9 +214,26 @@ impl Session {
         let role = recorder_text(role, "role", &mut repaired)?;
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
-        let mut msg = livekit::item_message(role, content, source, item, replaces)?;
+        let mut msg = livekit::item_message(py, role, content, source, item, replaces)?;
         mark_repaired(&mut msg, repaired);
         self.record(py, msg)
+    }
+
+    /// Makes, on the calling thread, what the first recorded message would
+    /// otherwise make on the agent's event loop: the local time zone's
+    /// table (kept per thread), the interned names and the logger's bound
+    /// method. The recorders call it when they start.
+    fn _warm(&self, py: Python<'_>) -> PyResult<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let _ = engine::epoch_to_rfc3339(now);
+        livekit::warm(py);
+        if self.echo {
+            echo(py, "", "")?;
+        }
+        Ok(())
     }
 
     /// :meth:`log`'s arguments: appends a message and returns its seq once
@@ -372,13 +435,35 @@ impl Drop for Session {
 }
 
 impl Session {
-    fn new(engine: Engine, echo: bool) -> Session {
+    fn new(engine: Engine, o: SessionOptions) -> Session {
         let engine = Arc::new(engine);
         waiting::register(&engine);
         Session {
             engine,
             ended: AtomicBool::new(false),
-            echo,
+            echo: o.echo,
+            policy: o.settings.redact,
+            redactor: o.redactor,
+        }
+    }
+
+    /// The caller's `redactor` (Presidio, say) sees the text first; its
+    /// result is what the library's own detectors then read.
+    fn run_redactor(&self, py: Python<'_>, content: &mut String) -> PyResult<()> {
+        if let Some(redactor) = &self.redactor {
+            let out = redactor.call1(py, (content.as_str(),))?;
+            *content = out
+                .extract::<String>(py)
+                .map_err(|_| PyTypeError::new_err("redactor must return a str"))?;
+        }
+        Ok(())
+    }
+
+    /// `[USER] …` with the session's redaction, as the log will hold it.
+    fn echo_redacted(&self, py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
+        match self.policy.redact(content) {
+            Some(r) => echo(py, tag, &r.text),
+            None => echo(py, tag, content),
         }
     }
 
@@ -390,9 +475,10 @@ impl Session {
     /// and prints the console line.
     fn prepare(&self, py: Python<'_>, args: MsgArgs<'_>, mode: Mode) -> PyResult<engine::Prepared> {
         let path = self.engine.path();
-        let msg = args
+        let mut msg = args
             .convert(py, mode)?
             .map_err(|e| invalid(py, e, Some(path)))?;
+        self.run_redactor(py, &mut msg.content)?;
         if self.ended() {
             return Err(self.err(
                 py,
@@ -403,16 +489,17 @@ impl Session {
         }
         let m = self.engine.check(msg).map_err(|e| self.err(py, &e))?;
         if self.echo && !m.content.trim().is_empty() {
-            echo(py, m.role.tag(), &m.content)?;
+            self.echo_redacted(py, m.role.tag(), &m.content)?;
         }
         Ok(m)
     }
 
     /// Echoes and queues a recorder's message, whole: as parts when it is
     /// over the limit.
-    fn record(&self, py: Python<'_>, msg: Msg) -> PyResult<bool> {
+    fn record(&self, py: Python<'_>, mut msg: Msg) -> PyResult<bool> {
+        self.run_redactor(py, &mut msg.content)?;
         if self.echo && !msg.content.trim().is_empty() {
-            echo(py, Msg::tag(&msg.role), &msg.content)?;
+            self.echo_redacted(py, Msg::tag(&msg.role), &msg.content)?;
         }
         let parts = self.engine.whole(msg).map_err(|e| self.err(py, &e))?;
         for m in parts {
@@ -436,9 +523,13 @@ impl Session {
 /// `[USER] …` / `[AGENT] …` at INFO through Python's logging, as the original
 /// design printed them, so the host's logging config decides their form.
 fn echo(py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
-    let log = logger(py)?;
-    if log.call_method1("isEnabledFor", (20,))?.is_truthy()? {
-        log.call_method1("info", ("[%s] %s", tag, content))?;
+    // The bound method, fetched once: this runs for every message.
+    static ENABLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let enabled = ENABLED.get_or_try_init(py, || {
+        Ok::<_, PyErr>(logger(py)?.getattr("isEnabledFor")?.unbind())
+    })?;
+    if enabled.bind(py).call1((20,))?.is_truthy()? && !content.is_empty() {
+        logger(py)?.call_method1("info", ("[%s] %s", tag, content))?;
     }
     Ok(())
 }

@@ -421,3 +421,22 @@ print(LOG.path)
     export = path.with_suffix(".json")
     conv = json.loads(export.read_text(encoding="utf-8"))["conversation"]
     assert len(conv) == 20000
+
+
+def test_type_errors_use_the_right_article_and_a_file_in_the_way_is_named(
+    logdir: Path, tmp_path: Path
+) -> None:
+    """Issue 22: "not an object", never "not a object"; and a log asked for
+    under a path whose component is a file says that file is not a directory."""
+    with convlog.Session.create(logdir, echo=False) as log:
+        with pytest.raises(convlog.InvalidMessageError) as e:
+            log.append("user", "hi", source="s", timestamp=object())
+        assert "not an object" in str(e.value)
+        with pytest.raises(convlog.InvalidMessageError) as e:
+            log.append("user", "hi", source="s", meta={"k": object()})
+        assert "holds an object" in str(e.value)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(convlog.StorageError) as e:
+        convlog.Session.create(afile / "sub")
+    assert f"{afile} is not a directory" in str(e.value)

@@ -164,6 +164,10 @@ async def test_livekit_function_calls_and_handoff_are_recorded(logdir: Path) -> 
     assert [m for m in with_tools if m["role"] in ("user", "agent")] == conv
     text = cli("export", recorder.path, "--format", "text")
     assert '[TOOL] lookup_weather({"city": "Pune", "days": 2}) -> sunny in Pune' in text
+    # The binding's export takes the same choice.
+    assert convlog.export(recorder.path, "-", "text") == text
+    assert json.loads(convlog.export(recorder.path, "-", tools=True))["conversation"] == with_tools
+    assert "[TOOL]" not in convlog.export(recorder.path, "-", "text", tools=False)
     call, out = pairs[1]
     assert f"[TOOL] book_table({call.arguments}) -> error: {out.output}" in text
     # A tool that returned nothing shows no output.

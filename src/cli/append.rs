@@ -7,6 +7,7 @@ use clap::Args;
 use convlog::{Message, Result, Role, Session};
 
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::silent_options;
 
 #[derive(Args, Debug)]
@@ -42,6 +43,8 @@ pub struct AppendArgs {
     /// way, a wait longer than a second is announced on stderr.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     lock_timeout: Option<Duration>,
+    #[command(flatten)]
+    redact: RedactArgs,
     /// The message text. Blank text is skipped, as the original design skipped empty transcripts.
     text: String,
 }
@@ -69,6 +72,9 @@ fn parse_meta(s: &str) -> std::result::Result<serde_json::Value, String> {
 }
 
 pub fn run(a: AppendArgs) -> Result<Exit> {
+    // The key file is read before anything else: a missing key is an error
+    // up front, never after a message was taken.
+    let policy = a.redact.policy()?;
     let mut msg = Message::new(a.role, a.text, a.source).interrupted(a.interrupted);
     msg.turn = a.turn;
     msg.speaker = a.speaker;
@@ -82,7 +88,8 @@ pub fn run(a: AppendArgs) -> Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    let session = Session::open_with(&a.log, silent_options().lock_timeout(a.lock_timeout))?;
+    let opts = silent_options().lock_timeout(a.lock_timeout).redact(policy);
+    let session = Session::open_with(&a.log, opts)?;
     session.append_blocking(msg)?;
     Ok(Exit::Ok)
 }

@@ -5,10 +5,41 @@
 
 use std::time::Duration;
 
-use convlog::{Error, Message, Result, Role, Session};
+use clap::Args;
+use convlog::{Error, Message, Options, Result, Role, Session};
 
 use super::DirArg;
 use super::exit::Exit;
+use super::redact::RedactArgs;
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    dir: DirArg,
+    /// With --redact, the caller also books: a phone number read out and a
+    /// card number, which the log, the echo and the export show redacted.
+    #[command(flatten)]
+    redact: RedactArgs,
+}
+
+/// The booking turn `--redact` adds: personal data as a caller says it.
+const BOOKING: &[(Role, &str, &str, &str, bool)] = &[
+    (
+        Role::User,
+        "deepgram_stt",
+        "t5",
+        "Book it. My number is nine eight seven six five four three two one zero, \
+         card 4111 1111 1111 1111, email priya.sharma@example.com.",
+        false,
+    ),
+    (
+        Role::Agent,
+        "cartesia_tts",
+        "t5",
+        "Done! The confirmation is on its way.",
+        false,
+    ),
+];
 
 /// The demo conversation: (role, source, turn, text, interrupted).
 const DEMO: &[(Role, &str, &str, &str, bool)] = &[
@@ -80,11 +111,13 @@ const DEMO: &[(Role, &str, &str, &str, bool)] = &[
     (Role::Agent, "cartesia_tts", "t4", "शुभ यात्रा! 🙏", false),
 ];
 
-pub fn run(a: DirArg) -> Result<Exit> {
-    let session = Session::create(&a.dir)?;
+pub fn run(a: DemoArgs) -> Result<Exit> {
+    let policy = a.redact.policy()?;
+    let booking: &[_] = if policy.is_empty() { &[] } else { BOOKING };
+    let session = Session::create_with(&a.dir.dir, Options::default().redact(policy))?;
     let stt = session.clone();
     let tts = session.clone();
-    for (i, &(role, source, turn, text, interrupted)) in DEMO.iter().enumerate() {
+    for (i, &(role, source, turn, text, interrupted)) in DEMO.iter().chain(booking).enumerate() {
         let msg = Message::new(role, text, source)
             .turn(turn)
             .interrupted(interrupted)

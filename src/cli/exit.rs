@@ -5,7 +5,9 @@
 //! not a log, I/O). A command given several paths goes on after a bad one
 //! and answers for the rest; the worst outcome decides the code.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use convlog::{Error, Report};
 
@@ -35,6 +37,18 @@ impl Exit {
             Exit::Finding
         }
     }
+
+    /// For a command that renders or ships what a log holds (`export`,
+    /// `refresh`): a torn tail the recovery mode passed over is a write
+    /// that was never acknowledged, so the answer is complete and the
+    /// tail is only noted; damage inside the file is a finding.
+    pub fn of_salvage(report: &Report) -> Exit {
+        if report.mid_file_damage().next().is_none() {
+            Exit::Ok
+        } else {
+            Exit::Finding
+        }
+    }
 }
 
 /// The worst outcome so far. Errors are printed here, once each, as one
@@ -42,6 +56,9 @@ impl Exit {
 #[derive(Debug, Default)]
 pub struct Tracker {
     worst: Option<Exit>,
+    /// The files found by scanning a directory (not named by the user): one
+    /// that is not a convlog log is a stray, skipped with a note.
+    scanned: HashSet<PathBuf>,
 }
 
 impl Tracker {
@@ -62,6 +79,9 @@ impl Tracker {
     /// Prints an error and records it as [`Exit::of`] classifies it:
     /// rejected input is a finding, anything else an error.
     pub fn error(&mut self, e: &Error) {
+        if self.skipped_stray(e) {
+            return;
+        }
         eprintln!("convlog: {e}");
         self.record(Exit::of(e));
     }
@@ -69,8 +89,31 @@ impl Tracker {
     /// Prints why a path or file could not be read, and records an error
     /// whatever its kind: the command has no answer for it.
     pub fn unreadable(&mut self, e: &Error) {
+        if self.skipped_stray(e) {
+            return;
+        }
         eprintln!("convlog: {e}");
         self.record(Exit::Error);
+    }
+
+    /// Notes and passes over a file a directory scan found that is not a
+    /// convlog log (`notes.jsonl` beside the logs), so that one stray file
+    /// does not turn every scan of its directory into an error. Named
+    /// explicitly, the same file is an error. A file that starts like a
+    /// convlog line (a log of another format version, or one damaged
+    /// throughout) is never a stray.
+    fn skipped_stray(&self, e: &Error) -> bool {
+        let Error::NotALog { path, reason } = e else {
+            return false;
+        };
+        if !self.scanned.contains(path) || starts_like_a_log(path) {
+            return false;
+        }
+        eprintln!(
+            "convlog: skipped {}: not a convlog log ({reason})",
+            path.display()
+        );
+        true
     }
 
     /// Records what the reader found: damage is a finding.
@@ -95,10 +138,23 @@ impl Tracker {
                 Ok(found) if found.is_empty() => {
                     eprintln!("convlog: no logs found in {}", p.display());
                 }
-                Ok(found) => logs.extend(found),
+                Ok(found) => {
+                    if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
+                        self.scanned.extend(found.iter().cloned());
+                    }
+                    logs.extend(found)
+                }
                 Err(e) => self.unreadable(&e),
             }
         }
         logs
     }
+}
+
+/// Whether `path` begins as every convlog line does (`{"crc":"`).
+fn starts_like_a_log(path: &Path) -> bool {
+    let mut head = [0u8; convlog::line::PREFIX_HEAD.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == convlog::line::PREFIX_HEAD)
 }

@@ -9,6 +9,7 @@ use convlog::read::DamageKind;
 use convlog::{Error, Recovery, Report, Result};
 
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::is_stdout;
 use super::values::{FormatArg, RecoveryArg, TimestampsArg};
 
@@ -44,11 +45,14 @@ pub struct ExportArgs {
     /// Leave tool calls and handoffs out of every format.
     #[arg(long)]
     no_tools: bool,
+    /// Redact on the way out, for a log written without redaction.
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 impl ExportArgs {
-    fn options(&self) -> ExportOptions {
-        ExportOptions {
+    fn options(&self) -> Result<ExportOptions> {
+        Ok(ExportOptions {
             timestamps: self.timestamps.into(),
             no_merge: self.no_merge,
             recovery: self.recovery.into(),
@@ -57,12 +61,22 @@ impl ExportArgs {
                 (_, true) => Some(false),
                 _ => None,
             },
-        }
+            redact: self.redact.policy()?,
+        })
     }
 }
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
-    let opts = a.options();
+    if a.log.is_dir() {
+        return Err(Error::NotALog {
+            path: a.log.clone(),
+            reason: format!(
+                "it is a directory; `convlog refresh {}` renders the export beside every log in it",
+                a.log.display()
+            ),
+        });
+    }
+    let opts = a.options()?;
     let format = Format::from(a.format);
     let report = if is_stdout(&a.output) {
         refuse_stdout_onto_log(&a.log)?;
@@ -74,7 +88,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         convlog::export::export_file(&a.log, &a.output, format, &opts)?
     };
     note_damage(&a.log, &report, opts.recovery);
-    Ok(Exit::of_damage(&report))
+    Ok(Exit::of_salvage(&report))
 }
 
 /// `convlog export LOG >> LOG` would append the export to the log itself:

@@ -40,17 +40,30 @@ pub fn run(a: ImportArgs, color: bool) -> Result<Exit> {
                         Exit::Ok
                     }
                     RoundTrip::WholeSecondsOnly(entries) => {
-                        let list: Vec<String> = entries
-                            .iter()
-                            .map(|i| format!("conversation[{i}]"))
-                            .collect();
                         text.push_str(&format!(
                             "  {} `convlog export` reproduces the original except that the \
                              timestamp of {} gains .000000: Python's isoformat() leaves out \
                              zero microseconds, the export always writes six digits\n",
                             paint.yellow("note:"),
-                            list.join(", ")
+                            entry_list(entries)
                         ));
+                        Exit::Ok
+                    }
+                    RoundTrip::Layout(entries) => {
+                        let mut note = format!(
+                            "convlog: {}: note: all {} round-trip; only the byte layout differs \
+                             (the file was not written by json.dump(…, ensure_ascii=False, indent=2), \
+                             the layout `convlog export` writes)",
+                            done.source.display(),
+                            plural(done.messages as u64, "message", "messages"),
+                        );
+                        if !entries.is_empty() {
+                            note.push_str(&format!(
+                                "; the timestamp of {} gains .000000",
+                                entry_list(entries)
+                            ));
+                        }
+                        bar.suspend(|| eprintln!("{note}"));
                         Exit::Ok
                     }
                     RoundTrip::Differs {
@@ -77,4 +90,13 @@ pub fn run(a: ImportArgs, color: bool) -> Result<Exit> {
         bar.done(&mut exit, answer)?;
     }
     Ok(exit.code())
+}
+
+/// `conversation[1], conversation[4]`.
+fn entry_list(entries: &[usize]) -> String {
+    entries
+        .iter()
+        .map(|i| format!("conversation[{i}]"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

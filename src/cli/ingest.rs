@@ -11,6 +11,7 @@ use clap::Args;
 use convlog::{Error, Message, Options, Result, Session};
 
 use super::exit::{Exit, Tracker};
+use super::redact::RedactArgs;
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -27,6 +28,8 @@ pub struct IngestArgs {
     /// Echo each message as [USER] … / [AGENT] … on stderr.
     #[arg(long)]
     echo: bool,
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 /// A chunk of input queued as one request: its input line numbers and the
@@ -49,7 +52,9 @@ const MAX_CHUNK: usize = 4096;
 /// are queued instead (committed by convlog's pool while this thread parses
 /// the next), and their acks follow in input order.
 pub fn run(a: IngestArgs) -> Result<Exit> {
-    let session = Session::open_with(&a.log, Options::default().echo(a.echo))?;
+    let policy = a.redact.policy()?;
+    let opts = Options::default().echo(a.echo).redact(policy.clone());
+    let session = Session::open_with(&a.log, opts)?;
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut st = Ingest {
         session: &session,
@@ -100,6 +105,9 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
                     convlog::Error::Rejected { source, .. } => *source,
                     e => e,
                 };
+                // A parse error can quote the line's values: redacted too.
+                let e = e.to_string();
+                let e = policy.redact(&e).map_or(e, |r| r.text);
                 eprintln!(
                     "convlog: {}: stdin line {n}: rejected: {e}",
                     a.log.display()

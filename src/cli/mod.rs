@@ -10,11 +10,14 @@ mod console;
 mod demo;
 mod exit;
 mod export;
+mod forget;
 mod import;
 mod ingest;
 mod ls;
 mod man;
 mod new;
+mod prune;
+mod redact;
 mod refresh;
 mod search;
 mod serve;
@@ -68,7 +71,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create a new session log and print its path.
     #[command(after_help = "Example:\n  log=$(convlog new --dir conversations)")]
-    New(DirArg),
+    New(new::NewArgs),
     /// Append one message durably (returns once it is fdatasynced).
     #[command(
         after_help = "Example:\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello, how are you?'"
@@ -118,7 +121,7 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// Write a short bilingual demo session, end it and export it.
     #[command(after_help = "Example:\n  convlog demo --dir conversations")]
-    Demo(DirArg),
+    Demo(demo::DemoArgs),
     /// List sessions: start, duration, messages per role, state and export.
     ///
     /// One line per log: when it started (its first message's time, as the
@@ -170,8 +173,13 @@ pub enum Command {
     /// one expected difference is a timestamp whose microseconds were 0, which
     /// Python writes without a fraction and the export writes with .000000.
     ///
-    /// Exit code 0 when every file was imported, 1 when a file was rejected
-    /// (malformed, or its log exists) or its export differs, 2 on I/O errors.
+    /// A compact file (not indent=2) imports too: when every message comes
+    /// back, the byte layout is only noted. A blank content entry is kept as
+    /// the file has it.
+    ///
+    /// Exit code 0 when every file was imported and every message comes back
+    /// in its export, 1 when a file was rejected (malformed, or its log
+    /// exists) or a message differs in its export, 2 on I/O errors.
     #[command(after_help = "Example:\n  convlog import conversations/conversation_*.json")]
     Import(import::ImportArgs),
     /// Ship sessions to PostgreSQL, exactly once in effect; --follow keeps shipping.
@@ -203,6 +211,27 @@ pub enum Command {
         after_help = "Examples:\n  convlog serve                          # http://127.0.0.1:7878/ for ./conversations\n  convlog serve /var/log/agent --addr 127.0.0.1:9000\n  convlog serve --addr 0.0.0.0:7878 --token-file /etc/convlog/token   # beyond this machine: token required"
     )]
     Serve(serve::ServeArgs),
+    /// Remove whole sessions older than an age: log, exports, stamps, .broken files.
+    ///
+    /// A session's age is the time of its last record (its end record, once
+    /// ended), not the file's mtime, which a copy or a restore changes. Only
+    /// ended sessions are removed: one without an end record may have a live
+    /// writer, and the lock is held while the files go. Every path is
+    /// checked first: a path that is not a convlog directory or log, or a
+    /// malformed age, exits 2 with nothing removed. The directory is fsynced.
+    #[command(
+        after_help = "Examples:\n  convlog prune --older-than 30d --dry-run\n  convlog prune conversations/ --older-than 90d --require-shipped postgres://convlog@db/transcripts"
+    )]
+    Prune(prune::PruneArgs),
+    /// Erase sessions by id: their files and, with --to, their database rows.
+    ///
+    /// Prints a receipt (session ids, files removed, rows deleted, time) for
+    /// a compliance log; --json prints it as one object. An open session is
+    /// refused before anything is erased. The rows go in one transaction.
+    #[command(
+        after_help = "Examples:\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4 conversations/ --to postgres://convlog@db/transcripts --json >> erasures.jsonl"
+    )]
+    Forget(forget::ForgetArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
@@ -272,6 +301,8 @@ pub fn main() -> i32 {
         Command::Import(a) => import::run(a, color),
         Command::Ship(a) => ship::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Prune(a) => prune::run(a),
+        Command::Forget(a) => forget::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

@@ -1,13 +1,23 @@
 //! `convlog new`: create a session log and print its path.
 
+use clap::Args;
 use convlog::{Result, Session};
 
 use super::DirArg;
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::silent_options;
 
-pub fn run(a: DirArg) -> Result<Exit> {
-    let s = Session::create_with(&a.dir, silent_options())?;
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    #[command(flatten)]
+    dir: DirArg,
+    #[command(flatten)]
+    redact: RedactArgs,
+}
+
+pub fn run(a: NewArgs) -> Result<Exit> {
+    let s = Session::create_with(&a.dir.dir, silent_options().redact(a.redact.policy()?))?;
     println!("{}", s.path().display());
     Ok(Exit::Ok)
 }

@@ -7,29 +7,38 @@ use convlog::export::{ExportOptions, ExportState, Refreshed, refresh_export};
 
 use super::PathsArg;
 use super::exit::{Exit, Tracker};
+use super::redact::RedactAllArgs;
 use super::util::Progress;
 
 #[derive(Args, Debug)]
 pub struct RefreshArgs {
     #[command(flatten)]
     paths: PathsArg,
+    /// Render the exports redacted (`--redact` alone: every kind), for logs
+    /// written without redaction: the logs themselves are left as they are.
+    #[command(flatten)]
+    redact: RedactAllArgs,
 }
 
 pub fn run(a: RefreshArgs) -> Result<Exit> {
+    let opts = ExportOptions {
+        redact: a.redact.policy()?,
+        ..ExportOptions::default()
+    };
     let mut exit = Tracker::new();
     let logs = a.paths.logs(&mut exit);
     let bar = Progress::new(logs.len());
     for log in &logs {
-        let refreshed = refresh_export(log, &ExportOptions::default());
-        // The export holds what is readable; damage it passed over (a torn
-        // tail) is a finding, as in every reader.
+        let refreshed = refresh_export(log, &opts);
+        // The export holds every record: a torn tail it passed over was
+        // never acknowledged, so it is noted and is not a finding (the
+        // default mode refuses damage inside the file, which is).
         let torn = refreshed
             .as_ref()
             .ok()
             .and_then(|_| convlog::read::inspect(log).ok())
             .and_then(|r| r.torn_bytes());
         if let Some(bytes) = torn {
-            exit.finding();
             bar.suspend(|| {
                 eprintln!(
                     "convlog: {}: torn tail ({bytes} bytes) left out of the export; see `convlog verify`",

@@ -8,6 +8,7 @@ use convlog::ship::{self, Event, Options, ShipError, Stop, Target};
 use convlog::{Error, Result};
 
 use super::exit::Exit;
+use super::redact::RedactArgs;
 use super::util::{paths_or_default, runtime};
 use super::values::RecoveryArg;
 
@@ -67,6 +68,10 @@ pub struct ShipArgs {
     /// Print nothing but problems.
     #[arg(short, long)]
     quiet: bool,
+    /// Redact each message's content on its way to the database, for logs
+    /// written without redaction (the logs are left as they are).
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 pub fn run(a: ShipArgs) -> Result<Exit> {
@@ -122,6 +127,7 @@ pub fn run(a: ShipArgs) -> Result<Exit> {
         batch_rows: a.batch as usize,
         timeout: Duration::from_secs(a.timeout),
         attempts: a.attempts,
+        redact: a.redact.policy()?,
         ..Options::default()
     };
     let quiet = a.quiet;

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use clap::Args;
 use convlog::Result;
+use convlog::redact::Audit;
 use convlog::stats::{Percentiles, RoleStats, Samples, SessionStats, State, Totals, talk_ratio};
 use serde::Serialize;
 
@@ -53,6 +54,8 @@ struct Figures {
     response_latency_ms: Option<Percentiles>,
     host_latency_ms: Option<Percentiles>,
     unordered_responses: u64,
+    /// Values the writer redacted, by kind (never the values).
+    redacted: Audit,
 }
 
 impl Figures {
@@ -62,6 +65,7 @@ impl Figures {
         response: &Samples,
         host: &Samples,
         unordered: u64,
+        redacted: &Audit,
     ) -> Figures {
         Figures {
             user: *user,
@@ -70,6 +74,7 @@ impl Figures {
             response_latency_ms: response.summary(),
             host_latency_ms: host.summary(),
             unordered_responses: unordered,
+            redacted: *redacted,
         }
     }
 }
@@ -107,6 +112,7 @@ fn session_json(s: &SessionStats) -> SessionJson<'_> {
             &s.response_latency,
             &s.host_latency,
             s.unordered,
+            &s.redacted,
         ),
     }
 }
@@ -130,6 +136,7 @@ struct FiguresText<'a> {
     unordered: u64,
     /// Tool calls, failed tool calls, handoffs.
     tools: (u64, u64, u64),
+    redacted: &'a Audit,
 }
 
 impl FiguresText<'_> {
@@ -184,6 +191,9 @@ impl FiguresText<'_> {
             }
             s.push_str(&format!("  {:<17}{t}\n", "tool calls"));
         }
+        if !self.redacted.is_empty() {
+            s.push_str(&format!("  {:<17}{}\n", "redacted", self.redacted));
+        }
     }
 }
 
@@ -210,6 +220,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
                     &totals.response_latency,
                     &totals.host_latency,
                     totals.unordered,
+                    &totals.redacted,
                 ),
             },
         };
@@ -240,6 +251,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             host: &s.host_latency,
             unordered: s.unordered,
             tools: (s.report.tool_calls, s.report.tool_errors, s.report.handoffs),
+            redacted: &s.redacted,
         }
         .render(paint, &mut text);
         text.push('\n');
@@ -258,6 +270,7 @@ pub fn run(a: StatsArgs, color: bool) -> Result<Exit> {
             host: &totals.host_latency,
             unordered: totals.unordered,
             tools: (totals.tool_calls, totals.tool_errors, totals.handoffs),
+            redacted: &totals.redacted,
         }
         .render(paint, &mut text);
         text.push('\n');

@@ -15,11 +15,15 @@ use super::{Action, ExportMessage, Render};
 use crate::error::Result;
 use crate::parts;
 use crate::record::MessageRecord;
+use crate::redact::Policy;
 
-/// Joins consecutive records of the same role and the same `turn`.
+/// Joins consecutive records of the same role and the same `turn`, and
+/// redacts each message on its way out when asked: after merging, so that
+/// a number read out across two fragments is still found.
 pub struct Merger<R> {
     out: R,
     merge: bool,
+    redact: Policy,
     pending: ExportMessage,
     has_pending: bool,
     /// Actions logged after `pending` started, written after it.
@@ -28,10 +32,11 @@ pub struct Merger<R> {
 
 impl<R: Render> Merger<R> {
     /// Wraps a renderer; `merge: false` passes every record through.
-    pub fn new(out: R, merge: bool) -> Merger<R> {
+    pub fn new(out: R, merge: bool, redact: Policy) -> Merger<R> {
         Merger {
             out,
             merge,
+            redact,
             pending: ExportMessage::default(),
             has_pending: false,
             held: Vec::new(),
@@ -88,7 +93,7 @@ impl<R: Render> Merger<R> {
     /// Writes the pending message and the actions held behind it.
     fn flush(&mut self) -> Result<()> {
         if self.has_pending {
-            self.out.message(&self.pending)?;
+            self.emit()?;
         }
         for a in self.held.drain(..) {
             self.out.action(&a)?;
@@ -100,6 +105,13 @@ impl<R: Render> Merger<R> {
     pub fn finish(mut self) -> Result<R> {
         self.flush()?;
         Ok(self.out)
+    }
+
+    fn emit(&mut self) -> Result<()> {
+        if let Some(r) = self.redact.redact(&self.pending.content) {
+            self.pending.content = r.text;
+        }
+        self.out.message(&self.pending)
     }
 }
 

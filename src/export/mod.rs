@@ -222,7 +222,7 @@ fn render_from<R: Render, B: io::BufRead>(
 ) -> Result<(R, Report)> {
     let mut render = render;
     render.begin()?;
-    let mut merger = Merger::new(render, !opts.no_merge);
+    let mut merger = Merger::new(render, !opts.no_merge, opts.redact.clone());
     let actions = opts.tools == Some(true);
     let report = reader::scan(log, bytes, opts.recovery, |rec| match rec {
         Record::Message(m) => merger.push(m),

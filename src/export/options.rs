@@ -40,6 +40,9 @@ pub struct ExportOptions {
     pub no_merge: bool,
     /// What to do about damage.
     pub recovery: Recovery,
+    /// Personal data to redact from each message on the way out, for logs
+    /// written without redaction. Default: none.
+    pub redact: crate::redact::Policy,
     /// Tool calls and handoffs: `Some(true)` shows them in every format
     /// but the subtitles (`--tools`), `Some(false)` in none
     /// (`--no-tools`), `None` as the format does by default (see

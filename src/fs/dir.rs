@@ -40,22 +40,33 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         let real = fs::canonicalize(dir).map_err(|e| Error::io(dir, "resolve", e))?;
         return sync_dir(parent_dir(&real));
     }
-    create_dirs(dir)
+    create_dirs(dir, dir)
 }
 
-fn create_dirs(dir: &Path) -> Result<()> {
+/// Creates `dir` and its missing parents for `wanted` (the directory asked
+/// for, which errors name).
+fn create_dirs(dir: &Path, wanted: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_dirs(parent)?;
+        create_dirs(parent, wanted)?;
     }
     match DirBuilder::new().mode(DIR_MODE).create(dir) {
         Ok(()) => sync_dir(parent_dir(dir)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
             sync_dir(parent_dir(dir))
         }
-        Err(e) => Err(Error::io(dir, "create directory", e)),
+        // "File exists" would not say that the file is what is in the way.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::io(
+            wanted,
+            "create directory",
+            io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ),
+        )),
+        Err(e) => Err(Error::io(wanted, "create directory", e)),
     }
 }
 

@@ -38,6 +38,8 @@ pub(super) struct Wire<'a> {
     #[serde(borrow, default)]
     meta: Option<&'a RawValue>,
     #[serde(borrow, default)]
+    redacted: Option<&'a RawValue>,
+    #[serde(borrow, default)]
     format: Option<Cow<'a, str>>,
     #[serde(default)]
     version: Option<u32>,
@@ -108,6 +110,9 @@ pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
             if w.meta.is_some_and(|m| !m.get().starts_with('{')) {
                 return Err(LineError::Invalid("`meta` is not an object".into()));
             }
+            if w.redacted.is_some_and(|m| !m.get().starts_with('{')) {
+                return Err(LineError::Invalid("`redacted` is not an object".into()));
+            }
             Ok(Record::Message(MessageRecord {
                 seq: w.seq,
                 ts: valid_ts(w.ts, "ts")?,
@@ -119,6 +124,7 @@ pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
                 speaker: w.speaker,
                 lang: w.lang,
                 meta: w.meta,
+                redacted: w.redacted,
             }))
         }
         "tool" | "handoff" => {

@@ -29,6 +29,7 @@ const INTERRUPTED: u16 = 1 << 7;
 const SPEAKER: u16 = 1 << 8;
 const LANG: u16 = 1 << 9;
 const META: u16 = 1 << 10;
+const REDACTED: u16 = 1 << 11;
 const REQUIRED: u16 = KIND | SEQ | TS | ROLE | CONTENT | SOURCE;
 /// `meta` nested deeper than this goes the general way, whose parser
 /// counts depth from the line's own object (limit 128).
@@ -54,6 +55,7 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
         Cow::Borrowed(""),
     );
     let (mut turn, mut speaker, mut lang, mut meta) = (None, None, None, None);
+    let mut redacted = None;
     loop {
         let (key, after) = string(text, p)?;
         let Cow::Borrowed(key) = key else {
@@ -76,6 +78,7 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
             "speaker" => SPEAKER,
             "lang" => LANG,
             "meta" => META,
+            "redacted" => REDACTED,
             _ => return None,
         };
         if seen & bit != 0 {
@@ -93,10 +96,15 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
                     return None;
                 }
             }
-            META => {
+            META | REDACTED => {
                 let stop = skip_object(b, p)?;
                 let raw: &RawValue = serde_json::from_str(&text[p..stop]).ok()?;
-                (meta, p) = (Some(raw), stop);
+                if bit == META {
+                    meta = Some(raw);
+                } else {
+                    redacted = Some(raw);
+                }
+                p = stop;
             }
             _ => {
                 let (v, after) = string(text, p)?;
@@ -142,6 +150,7 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
         speaker,
         lang,
         meta,
+        redacted,
     }))
 }
 

@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-/// The fixed start of every line, before the eight hex digits.
-pub(crate) const PREFIX_HEAD: &[u8; 8] = b"{\"crc\":\"";
+/// The fixed start of every line, before the eight hex digits: a file that
+/// does not begin with it was not written by convlog.
+pub const PREFIX_HEAD: &[u8; 8] = b"{\"crc\":\"";
 /// Bytes before the body: `{"crc":"` + 8 hex digits + `",`.
 pub(crate) const PREFIX_LEN: usize = 18;
 /// Longest line the reader will buffer. Longer lines are reported as corrupt

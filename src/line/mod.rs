@@ -27,4 +27,4 @@ pub use crate::json_escape::write_json_str;
 pub use decode::decode;
 pub(crate) use encode::message_fields_into;
 pub use encode::{end_fields, handoff_fields, header_fields, message_fields, tool_fields};
-pub use frame::{Kind, LineError, MAX_LINE_BYTES, check, frame};
+pub use frame::{Kind, LineError, MAX_LINE_BYTES, PREFIX_HEAD, check, frame};

@@ -121,6 +121,16 @@ pub(crate) fn cut_torn_tail(path: &Path, file: &File, valid_len: u64, len: u64) 
     Ok(backup)
 }
 
+/// The name [`save_broken`] would keep torn bytes under now: the first of
+/// `LOG.broken`, `LOG.broken.2`, … that does not exist, so advice names the
+/// file a repair will write rather than one an earlier repair left.
+pub(crate) fn next_broken_path(log: &Path) -> PathBuf {
+    (1..=layout::MAX_BROKEN)
+        .map(|n| layout::broken_path(log, n))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| layout::broken_path(log, 1))
+}
+
 /// Keeps torn bytes under the first free name of `LOG.broken`,
 /// `LOG.broken.2`, …, durable before anything is cut from the log.
 ///

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::line as codec;
 use crate::log::commit::{Answer, Echo, Parts, Request, reply_pair};
 use crate::record::Message;
+use crate::redact::Audit;
 use crate::time::now_rfc3339;
 
 impl Session {
@@ -72,8 +73,14 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        for msg in msgs.iter().filter(|m| !m.is_blank()) {
+        let (msgs, audits): (Vec<Message>, Vec<Audit>) = msgs
+            .into_iter()
+            .map(|mut m| {
+                let audit = self.inner.redact.apply(&mut m);
+                (m, audit)
+            })
+            .unzip();
+        for msg in msgs.iter().filter(|m| !self.skips(m)) {
             self.check(msg)?;
         }
         self.ready()?;
@@ -81,8 +88,8 @@ impl Session {
         let mut fields = Vec::new();
         let mut ends = Vec::new();
         let mut slots = Vec::with_capacity(msgs.len());
-        for msg in &msgs {
-            if msg.is_blank() {
+        for (msg, audit) in msgs.iter().zip(&audits) {
+            if self.skips(msg) {
                 slots.push(None);
                 continue;
             }
@@ -91,12 +98,13 @@ impl Session {
                 None => now.get_or_insert_with(now_rfc3339).as_str(),
             };
             codec::message_fields_into(&mut fields, msg, ts);
+            audit.append_field(&mut fields);
             slots.push(Some(ends.len()));
             ends.push(fields.len());
         }
         let echo = if self.inner.echo {
             msgs.into_iter()
-                .filter(|m| !m.is_blank())
+                .filter(|m| !self.skips(m))
                 .map(|m| (m.role.tag(), m.content))
                 .collect()
         } else {

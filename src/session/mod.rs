@@ -35,6 +35,7 @@ use crate::log::commit::{
 use crate::log::create;
 use crate::log::recover::{self, OpenedAt};
 use crate::record::{Entry, Message};
+use crate::redact::{Audit, Policy};
 use crate::time::{now_into, now_rfc3339, parse_ts};
 
 /// A handle to one open log. Clone it freely: every clone appends to the
@@ -82,6 +83,8 @@ struct SessionState {
     max_content_bytes: usize,
     export_on_end: bool,
     echo: bool,
+    redact: Policy,
+    keep_blank: bool,
 }
 
 /// Dropping the last handle commits whatever is still queued (on this
@@ -191,6 +194,8 @@ impl Session {
                 max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
                 echo: opts.echo,
+                redact: opts.redact,
+                keep_blank: opts.keep_blank,
             }),
         })
     }
@@ -293,8 +298,8 @@ impl Session {
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
     pub fn log(&self, msg: impl Into<Entry>) {
-        let msg = msg.into();
-        let queued = self.prepare(&msg).map(|fields| {
+        let (msg, audit) = self.redacted(msg.into());
+        let queued = self.prepare(&msg, &audit).map(|fields| {
             fields.map(|(kind, fields)| Request::Append {
                 kind,
                 fields,
@@ -380,6 +385,18 @@ impl Session {
         Ok(())
     }
 
+    /// `e` with the session's redaction applied, and what it took out.
+    fn redacted(&self, mut e: Entry) -> (Entry, Audit) {
+        let audit = self.inner.redact.apply_entry(&mut e);
+        (e, audit)
+    }
+
+    /// Whether `msg` is left unwritten: blank content, as the original
+    /// design skipped empty transcripts (unless importing one it kept).
+    pub(super) fn skips(&self, msg: &Message) -> bool {
+        msg.is_blank() && !self.inner.keep_blank
+    }
+
     /// What to print once `e` is durable: messages only, as the original
     /// design printed them.
     fn echo_of(&self, e: Entry) -> Option<Echo> {
@@ -391,12 +408,13 @@ impl Session {
 
     /// Validates and encodes on the caller's side, so the committer only
     /// frames and writes. Returns `None` for blank content.
-    fn prepare(&self, e: &Entry) -> Result<Option<(codec::Kind, Vec<u8>)>> {
-        let (kind, fields) = match e {
+    fn prepare(&self, e: &Entry, audit: &Audit) -> Result<Option<(codec::Kind, Vec<u8>)>> {
+        let (kind, mut fields) = match e {
             Entry::Message(msg) => {
-                return Ok(self
-                    .prepare_message(msg)?
-                    .map(|f| (codec::Kind::Message, f)));
+                return Ok(self.prepare_message(msg)?.map(|mut f| {
+                    audit.append_field(&mut f);
+                    (codec::Kind::Message, f)
+                }));
             }
             Entry::Tool(t) => {
                 t.check().map_err(|e| e.in_file(self.path()))?;
@@ -411,6 +429,7 @@ impl Session {
                 (codec::Kind::Handoff, codec::handoff_fields(h, &ts))
             }
         };
+        audit.append_field(&mut fields);
         // `arguments` and `output` are cut; this bounds the other fields,
         // so that every line stays readable.
         if fields.len() > MAX_CONTENT_LIMIT {
@@ -424,7 +443,7 @@ impl Session {
     }
 
     fn prepare_message(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
-        if msg.is_blank() {
+        if self.skips(msg) {
             tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
             return Ok(None);
         }
@@ -444,7 +463,8 @@ impl Session {
     /// An awaited append's request, its answer, and what to echo once durable.
     #[allow(clippy::type_complexity)]
     fn enqueue(&self, msg: Entry) -> Result<Option<(Request, Answer, Option<Echo>)>> {
-        let Some((kind, fields)) = self.prepare(&msg)? else {
+        let (msg, audit) = self.redacted(msg);
+        let Some((kind, fields)) = self.prepare(&msg, &audit)? else {
             return Ok(None);
         };
         let (tx, rx) = reply_pair(&self.inner.log.shared.slots);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 #[cfg(feature = "__test_hooks")]
 use crate::log::commit::{IoHooks, RealIo};
+use crate::redact::Policy;
 
 /// Default cap on one message's content: 1 MiB.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 1 << 20;
@@ -35,6 +36,14 @@ pub struct Options {
     pub echo: bool,
     /// A batch stops growing at about this many bytes. Default 4 MiB.
     pub max_batch_bytes: usize,
+    /// Personal data to redact before a record is encoded, on the caller's
+    /// thread: the raw text never reaches the log, the echo, a `.broken`
+    /// file or an error. A message's content, a tool call's arguments and
+    /// output. Default: none.
+    pub redact: Policy,
+    /// Write blank content instead of skipping it: only `import`, whose
+    /// original file held a blank entry that its export must give back.
+    pub(crate) keep_blank: bool,
     /// The disk seam, replaced only to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -49,6 +58,8 @@ impl Default for Options {
             lock_timeout: None,
             echo: true,
             max_batch_bytes: 4 << 20,
+            redact: Policy::none(),
+            keep_blank: false,
             #[cfg(feature = "__test_hooks")]
             io: Arc::new(RealIo),
         }
@@ -88,6 +99,18 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::redact`].
+    pub fn redact(mut self, policy: Policy) -> Options {
+        self.redact = policy;
+        self
+    }
+
+    /// Sets `keep_blank`: write blank content instead of skipping it.
+    pub(crate) fn keep_blank(mut self, on: bool) -> Options {
+        self.keep_blank = on;
+        self
+    }
+
     /// Replaces the disk seam, to inject faults in tests.
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
@@ -105,6 +128,7 @@ impl fmt::Debug for Options {
             .field("lock_timeout", &self.lock_timeout)
             .field("echo", &self.echo)
             .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("redact", &self.redact)
             .finish_non_exhaustive()
     }
 }

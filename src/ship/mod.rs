@@ -20,6 +20,7 @@
 
 mod batch;
 mod encode;
+mod erase;
 mod error;
 mod event;
 mod options;
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub use erase::{Erased, erase, shipped};
 pub use error::{ShipError, describe_pg_error};
 pub use event::{Event, Summary};
 pub use options::{Method, Options, hostname};
@@ -122,6 +124,7 @@ pub async fn ship(
             follow: opts.follow,
             poll: opts.poll,
             batch_rows: opts.batch_rows.max(1),
+            redact: opts.redact.clone(),
         };
         let rs = reader_stop.clone();
         std::thread::Builder::new()

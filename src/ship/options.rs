@@ -31,6 +31,9 @@ pub struct Options {
     /// cancelled statement, a full disk) before a one-pass run gives up with
     /// what it shipped. `--follow` retries for ever, with backoff.
     pub attempts: u32,
+    /// Personal data to redact from each message's content on its way to
+    /// the database, for logs written without redaction. Default: none.
+    pub redact: crate::redact::Policy,
 }
 
 /// How a batch's rows reach `convlog.messages`.
@@ -60,6 +63,7 @@ impl Default for Options {
             method: Method::Direct,
             timeout: Duration::from_secs(60),
             attempts: 6,
+            redact: crate::redact::Policy::none(),
         }
     }
 }

@@ -111,6 +111,7 @@ pub(crate) struct ReadOptions {
     pub follow: bool,
     pub poll: Duration,
     pub batch_rows: usize,
+    pub redact: crate::redact::Policy,
 }
 
 #[derive(Default)]
@@ -375,6 +376,16 @@ fn scan_new(
                 g.seqs.push(m.seq);
                 let crc = line_crc(bytes);
                 g.crcs.push(crc);
+                // Redacted on the way out; the line itself (kept in `raw`
+                // when a column cannot hold a value exactly) is then not sent.
+                let (m, bytes) = match opts.redact.redact(&m.content) {
+                    Some(r) => {
+                        let mut m = m;
+                        m.content = std::borrow::Cow::Owned(r.text);
+                        (m, &b""[..])
+                    }
+                    None => (m, bytes),
+                };
                 let raw = encode_row(&mut g.rows, &s.id, &m, crc, bytes).map_err(|why| {
                     Error::Damaged {
                         path: log.to_path_buf(),

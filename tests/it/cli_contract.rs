@@ -603,13 +603,15 @@ fn the_readme_import_example_is_what_import_prints() {
     }
 }
 
+/// A torn tail is a write never acknowledged: the export is complete, so
+/// refresh (`compact`) notes it and exits 0.
 #[test]
-fn compact_exits_1_when_a_log_it_rendered_is_damaged() {
+fn compact_notes_a_torn_tail_it_rendered_past() {
     let tmp = tempfile::tempdir().unwrap();
     let log = ten(tmp.path());
     tear_tail(&log);
     let out = run(&["compact"], &[tmp.path()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(log.with_extension("json").exists());
     let err = stderr(&out);
     assert!(err.contains("torn tail"), "{err}");

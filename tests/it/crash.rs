@@ -111,7 +111,7 @@ fn parse_content(content: &str) -> Option<(String, u64, u64)> {
 /// one `write`, which SIGKILL can only cut between pages, so kills rarely
 /// tear it; with this seam a kill often lands mid-batch and leaves a real
 /// torn tail for the next writer to cut. Everything else is the real path.
-struct ChunkedIo(usize);
+pub(crate) struct ChunkedIo(pub(crate) usize);
 
 impl IoHooks for ChunkedIo {
     fn write_all(&self, file: &mut File, buf: &[u8]) -> io::Result<()> {

@@ -216,11 +216,22 @@ fn ls_reports_unreadable_files_and_missing_directories() {
     let f = fixture();
     let junk = f.dir.join("junk.jsonl");
     std::fs::write(&junk, "not a log\n").unwrap();
+    // Found by scanning the directory, it is a stray: skipped with a note
+    // (the 1 is the fixture's damaged log).
     let out = run(&["ls"], &[&f.dir]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("junk.jsonl: not a convlog log"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("skipped {}: not a convlog log", junk.display())),
+        "{}",
+        stderr(&out)
+    );
     // The others are still listed.
     assert_eq!(stdout(&out).lines().count(), 4);
+    // Named, it is an error.
+    let out = run(&["ls"], &[&f.ended, &junk]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("junk.jsonl: not a convlog log"));
+    assert_eq!(stdout(&out).lines().count(), 2);
 
     let out = run(&["ls"], &[&f.dir.join("nowhere")]);
     assert_eq!(out.status.code(), Some(2));

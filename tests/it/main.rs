@@ -20,6 +20,8 @@ mod example;
 mod faults;
 mod props;
 mod reader;
+mod redact;
+mod retain;
 mod session;
 mod tools;
 
@@ -32,6 +34,7 @@ mod import;
 mod ingest_input;
 mod insight;
 mod symlinked_dirs;
+mod trial;
 mod viewer;
 mod write_path;
 

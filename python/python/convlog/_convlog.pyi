@@ -1,5 +1,5 @@
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -90,6 +90,9 @@ class Session:
         export_on_end: bool | None = None,
         lock_timeout: float | None = None,
         echo: bool = True,
+        redact: str | None = None,
+        redact_key: str | os.PathLike[str] | None = None,
+        redactor: Callable[[str], str] | None = None,
     ) -> Session: ...
     @staticmethod
     def open(
@@ -99,6 +102,9 @@ class Session:
         export_on_end: bool | None = None,
         lock_timeout: float | None = None,
         echo: bool = True,
+        redact: str | None = None,
+        redact_key: str | os.PathLike[str] | None = None,
+        redactor: Callable[[str], str] | None = None,
     ) -> Session: ...
     def log(
         self,
@@ -219,6 +225,7 @@ def export(
     timestamps: Literal["documented", "rfc3339"] = "documented",
     merge: bool = True,
     recovery: _Recovery = "tolerate-tail",
+    tools: bool | None = None,
 ) -> str:
     """Renders the log and returns the text."""
 
@@ -231,6 +238,7 @@ def export(
     timestamps: Literal["documented", "rfc3339"] = "documented",
     merge: bool = True,
     recovery: _Recovery = "tolerate-tail",
+    tools: bool | None = None,
 ) -> Path:
     """Renders the log into ``out`` (beside the log when ``None``) and returns its path."""
 

@@ -5,9 +5,12 @@ Every message names the file it is about, and ``exc.path`` holds that path.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # Only for annotations: importing asyncio would cost every `import convlog`.
+    import asyncio
 
 __all__ = [
     "ContentTooLargeError",

@@ -54,6 +54,8 @@ class BaseRecorder:
         self._export: Path | None = None
         # Bound once: what the handlers call per message.
         self._record = log._record
+        # What the first message would set up on the agent's loop, now.
+        log._warm()
 
     @property
     def path(self) -> Path:

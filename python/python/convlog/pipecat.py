@@ -20,7 +20,6 @@ being spoken is not in it, as Pipecat reports a turn only when it stops.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from pathlib import Path
 from typing import Any
@@ -34,18 +33,6 @@ from ._tools import PipecatTools
 __all__ = ["Recorder", "record"]
 
 logger = logging.getLogger("convlog")
-
-_fromisoformat = datetime.datetime.fromisoformat
-
-
-def _when(ts: Any) -> Any:
-    """Pipecat's ISO 8601 UTC text as a datetime (stored in local time), or None."""
-    if isinstance(ts, str) and ts:
-        try:
-            return _fromisoformat(ts.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
 
 
 class Recorder(BaseRecorder):
@@ -127,7 +114,8 @@ class Recorder(BaseRecorder):
             turn=f"pipecat_{self._turns}",
             interrupted=getattr(message, "interrupted", False) is True,
             speaker=speaker,
-            timestamp=_when(getattr(message, "timestamp", None)),
+            # Pipecat's ISO 8601 text, stored as local time by the binding.
+            timestamp=getattr(message, "timestamp", None) or None,
         )
 
 

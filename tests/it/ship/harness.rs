@@ -215,9 +215,11 @@ impl Cluster {
             assert!(ok.success());
         }
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let port = 40000
-            + (std::process::id() % 10000) as u16
-            + 10000 * NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Distinct for each cluster of this process (45 of them before a port
+        // repeats), and apart from other processes' by the pid; computed wide
+        // so that a fourth cluster cannot overflow a u16.
+        let n = u32::from(NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let port = (20000 + (std::process::id() % 1000 + 1000 * n) % 45000) as u16;
         let extra = setup(dir.path());
         if let Some(u) = &runas {
             let ok = Command::new("chown")

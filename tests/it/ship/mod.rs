@@ -12,7 +12,7 @@ mod basics;
 mod copies;
 mod faults;
 mod follow;
-mod harness;
+pub(crate) mod harness;
 mod secrets;
 mod tls;
 mod values;

@@ -157,3 +157,116 @@ fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_client_certificate_authenticates_where_the_server_asks_for_one() {
+    if pg_url("client_certificate").is_none() {
+        return;
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        let why = "openssl is not installed (it makes the test certificates)";
+        crate::util::skip("client_certificate", why);
+        return;
+    }
+    let mut files = PathBuf::new();
+    let cluster = Cluster::start_with(|dir| {
+        files = dir.to_path_buf();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        // With extensions, so the certificate is X.509 v3 (webpki takes no v1).
+        std::fs::write(
+            dir.join("client.ext"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "/CN=convlog test CA", "-keyout", "ca.key", "-out", "ca.crt",
+        ]);
+        // The server's certificate, and the client's for role postgres.
+        for (name, cn, ext) in [
+            ("server", "localhost", Some("server.ext")),
+            ("client", "postgres", Some("client.ext")),
+        ] {
+            openssl(&[
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={cn}"),
+                "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"),
+            ]);
+            let mut args = vec![
+                "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.crt", "-CAkey",
+                "ca.key", "-CAcreateserial", "-days", "2", "-out", &format!("{name}.crt"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+            if let Some(e) = ext {
+                args.extend(["-extfile".into(), e.into()]);
+            }
+            openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            std::fs::set_permissions(
+                dir.join(format!("{name}.key")),
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.join("hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 cert\nhostssl all all ::1/128 cert\n",
+        )
+        .unwrap();
+        format!(
+            "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key -c ssl_ca_file={d}/ca.crt -c hba_file={d}/hba.conf",
+            d = dir.display()
+        )
+    })
+    .expect("CONVLOG_TEST_PG_BIN is not set: the client certificate test needs initdb and pg_ctl");
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let s = Session::create(dir.path()).unwrap();
+        s.append(Message::user("signed in", "stt")).await.unwrap();
+        s.end().await.unwrap();
+    });
+    // The client's key and certificate as a user keeps them: readable by
+    // this process only (the cluster's directory belongs to its user).
+    let mine = tempfile::tempdir().unwrap();
+    for f in ["client.crt", "client.key", "ca.crt"] {
+        std::fs::copy(files.join(f), mine.path().join(f)).unwrap();
+    }
+    let base = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        cluster.url(),
+        mine.path().join("ca.crt").display()
+    );
+    let d = dir.path().display().to_string();
+    let out = ship(&[&d, "--to", &base]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    let with_cert = format!(
+        "{base}&sslcert={}&sslkey={}",
+        mine.path().join("client.crt").display(),
+        mine.path().join("client.key").display()
+    );
+    let out = ship(&[&d, "--to", &with_cert]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 messages shipped"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,71 @@
+"""Redaction from Python: ``redact=`` and ``redactor=`` on Session and the
+recorders' options, applied before the message reaches the writer."""
+
+import json
+import logging
+
+import pytest
+
+import convlog
+
+SAID = "card 4111 1111 1111 1111, call nine eight seven six five four three two one zero"
+RAW = ["4111 1111 1111 1111", "nine eight seven six five four three two one zero"]
+
+
+def records(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_redact_applies_before_the_disk_and_the_echo(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="convlog")
+    s = convlog.Session.create(tmp_path, redact="card,phone", export_on_end=False)
+    s.append("user", SAID, "stt")
+    s.log("agent", f"noted {SAID}", "tts")
+    s.end()
+    text = open(s.path, encoding="utf-8").read()
+    for raw in RAW:
+        assert raw not in text
+        assert raw not in caplog.text
+    msgs = [r for r in records(s.path) if r["kind"] == "message"]
+    assert msgs[0]["content"] == "card [CARD], call [PHONE]"
+    assert msgs[0]["redacted"] == {"phone": 1, "card": 1}
+    assert "[USER] card [CARD], call [PHONE]" in caplog.text
+
+
+def test_redactor_runs_first_and_its_output_is_written(tmp_path):
+    seen = []
+
+    def presidio_like(text: str) -> str:
+        seen.append(text)
+        return text.replace("Priya", "<PERSON>")
+
+    s = convlog.Session.create(
+        tmp_path, redact="all", redactor=presidio_like, export_on_end=False, echo=False
+    )
+    s.append("user", "I am Priya, card 4111 1111 1111 1111", "stt")
+    s.end()
+    assert seen == ["I am Priya, card 4111 1111 1111 1111"]
+    msgs = [r for r in records(s.path) if r["kind"] == "message"]
+    assert msgs[0]["content"] == "I am <PERSON>, card [CARD]"
+
+
+def test_bad_kinds_and_missing_keys_fail_when_the_session_opens(tmp_path):
+    with pytest.raises(Exception, match="spoken_digits"):
+        convlog.Session.create(tmp_path, redact="email,credit_card")
+    with pytest.raises(Exception, match="no-such-key"):
+        convlog.Session.create(tmp_path, redact="card", redact_key=tmp_path / "no-such-key")
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_keyed_tokens(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("a deployment's secret key\n")
+    s = convlog.Session.create(
+        tmp_path / "logs", redact="card", redact_key=key, export_on_end=False, echo=False
+    )
+    s.append("user", "4111 1111 1111 1111", "stt")
+    s.append("user", "four one one one one one one one one one one one one one one one", "stt")
+    s.end()
+    a, b = (r["content"] for r in records(s.path) if r["kind"] == "message")
+    assert a == b and a.startswith("[CARD:") and len(a) == len("[CARD:000000]")

@@ -1,0 +1,448 @@
+//! Numbers, written or spoken: cards, phones, SSNs, Aadhaar numbers and
+//! other long runs of spoken digits.
+//!
+//! Speech-to-text writes one number many ways: `4111 1111 1111 1111`,
+//! `4111-1111-…`, `four one one one …`, `नौ आठ सात …`, `4 1 1 1 …`, or a mix.
+//! So the scanner does not match patterns on the text: it reads *tokens*
+//! (a group of digits, or a digit word), joins neighbours separated only by
+//! spaces, dashes, dots or commas into a *run*, and checks the digits of
+//! each stretch of a run as a number: Luhn for a card, Verhoeff for an
+//! Aadhaar number, the numbering plans for a phone. A spoken card number
+//! is a card; a long spoken number that is none of these is `spoken_digits`.
+
+use super::checksum::{luhn, verhoeff};
+use super::words::{self, Word};
+use super::{Hit, Kind, Policy};
+
+/// The longest number any kind checks (a card); longer stretches are split.
+const MAX_DIGITS: usize = 19;
+/// Fewer digits than this are never personal data on their own.
+const MIN_DIGITS: usize = 6;
+
+/// One group of digits or one digit word.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    /// Its digits, `digits[d0..d1]` of the scan's buffer (ASCII).
+    d0: usize,
+    d1: usize,
+    /// A digit word rather than written digits.
+    spoken: bool,
+    /// `+` or `(` right before it (part of a phone number), else 0.
+    lead: u8,
+    /// What separated it from the token before: b' ', b'-', b'.', b')' or 0.
+    sep: u8,
+}
+
+impl Tok {
+    fn len(&self) -> usize {
+        self.d1 - self.d0
+    }
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    policy: &'a Policy,
+    /// Spans earlier scanners found (an IP, an IBAN, an email): not numbers.
+    claimed: usize,
+    digits: Vec<u8>,
+    run: Vec<Tok>,
+}
+
+pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
+    let b = text.as_bytes();
+    let mut s = Scan {
+        text,
+        policy,
+        claimed: hits.len(),
+        digits: Vec::new(),
+        run: Vec::new(),
+    };
+    let mut i = 0;
+    // Where the text since the last token began, and a pending "double".
+    let mut gap = 0;
+    let mut repeat: Option<(usize, u8)> = None;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || words::devanagari_digit(b, i).is_some() {
+            let start = i;
+            let d0 = s.digits.len();
+            while i < b.len() {
+                if b[i].is_ascii_digit() {
+                    s.digits.push(b[i]);
+                    i += 1;
+                } else if let Some(v) = words::devanagari_digit(b, i) {
+                    s.digits.push(b'0' + v);
+                    i += 3;
+                } else {
+                    break;
+                }
+            }
+            // "A320", or "ORD-2025": a code, not a number.
+            let glued_left = match start.checked_sub(1).map(|p| b[p]) {
+                Some(c) if c.is_ascii_alphabetic() => true,
+                Some(b'-' | b'_' | b'/' | b'#') => start >= 2 && b[start - 2].is_ascii_alphabetic(),
+                _ => false,
+            };
+            let glued_right = i < b.len() && b[i].is_ascii_alphabetic();
+            if glued_left
+                || glued_right
+                || s.digits.len() - d0 > MAX_DIGITS
+                || repeat.is_some()
+                || s.is_claimed(hits, start, i)
+            {
+                // Part of a word ("A320", "3rd"), too long, or already found.
+                s.digits.truncate(d0);
+                s.flush(hits);
+                repeat = None;
+                while i < b.len() && b[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                gap = i;
+                continue;
+            }
+            let tok = Tok {
+                start,
+                end: i,
+                d0,
+                d1: s.digits.len(),
+                spoken: false,
+                lead: lead(b, start),
+                sep: 0,
+            };
+            s.push(hits, tok, b.get(gap..start).unwrap_or_default());
+            gap = i;
+        } else if c.is_ascii_alphabetic() || (c >= 0x80 && !is_danda(b, i)) {
+            let start = i;
+            while i < b.len()
+                && (b[i].is_ascii_alphabetic() || (b[i] >= 0x80 && !is_danda(b, i)))
+                && words::devanagari_digit(b, i).is_none()
+            {
+                i += 1;
+            }
+            let word = text.get(start..i).unwrap_or("");
+            match words::lookup(word) {
+                Some(Word::Digit(d)) if !s.is_claimed(hits, start, i) => {
+                    let (from, times) = repeat.take().unwrap_or((start, 1));
+                    let d0 = s.digits.len();
+                    s.digits
+                        .extend(std::iter::repeat_n(b'0' + d, usize::from(times)));
+                    let tok = Tok {
+                        start: from,
+                        end: i,
+                        d0,
+                        d1: s.digits.len(),
+                        spoken: true,
+                        lead: 0,
+                        sep: 0,
+                    };
+                    s.push(hits, tok, b.get(gap..from).unwrap_or_default());
+                }
+                Some(Word::Repeat(n)) if repeat.is_none() => {
+                    // The gap before "double" is the gap before its digits.
+                    repeat = Some((start, n));
+                    continue;
+                }
+                _ => {
+                    s.flush(hits);
+                    repeat = None;
+                }
+            }
+            gap = i;
+        } else {
+            i += 1;
+        }
+    }
+    s.flush(hits);
+}
+
+impl Scan<'_> {
+    fn is_claimed(&self, hits: &[Hit], start: usize, end: usize) -> bool {
+        hits[..self.claimed]
+            .iter()
+            .any(|h| h.start < end && start < h.end)
+    }
+
+    /// Adds `tok` to the current run if `gap` joins it to the last token,
+    /// else checks the run and starts a new one.
+    fn push(&mut self, hits: &mut Vec<Hit>, mut tok: Tok, gap: &[u8]) {
+        if let Some(prev) = self.run.last() {
+            match joins(gap, prev.spoken || tok.spoken) {
+                Some(sep) => tok.sep = sep,
+                None => self.flush(hits),
+            }
+        }
+        self.run.push(tok);
+    }
+
+    /// Checks the run: first every stretch that is a number of a known
+    /// kind (longest first), then what is left as spoken digits.
+    fn flush(&mut self, hits: &mut Vec<Hit>) {
+        let run = std::mem::take(&mut self.run);
+        let total: usize = run.iter().map(Tok::len).sum();
+        if total >= MIN_DIGITS {
+            self.check_run(&run, hits);
+        }
+        self.run = run;
+        self.run.clear();
+        if self.digits.len() > 4096 {
+            self.digits.clear();
+        }
+    }
+
+    fn check_run(&self, run: &[Tok], hits: &mut Vec<Hit>) {
+        if !loose(run) {
+            return self.check_written(run, hits);
+        }
+        let mut i = 0;
+        // Where the stretch not yet matched began.
+        let mut rest = 0;
+        while i < run.len() {
+            let mut last = i;
+            let mut count = 0;
+            for (j, t) in run.iter().enumerate().skip(i) {
+                count += t.len();
+                if count > MAX_DIGITS {
+                    break;
+                }
+                last = j;
+            }
+            let found = (i..=last)
+                .rev()
+                .find_map(|j| self.classify(&run[i..=j]).map(|k| (j, k)));
+            match found {
+                Some((j, kind)) => {
+                    self.leftover(&run[rest..i], hits);
+                    hits.push(self.hit(&run[i..=j], kind));
+                    i = j + 1;
+                    rest = i;
+                }
+                None => i += 1,
+            }
+        }
+        self.leftover(&run[rest..], hits);
+    }
+
+    /// Typed numbers keep their grouping: `4130 3716 5545 6979` is one
+    /// number (failing Luhn, it is no card), never an Aadhaar number in its
+    /// first twelve digits. A run splits only between two long groups, as
+    /// in a list of phone numbers.
+    fn check_written(&self, run: &[Tok], hits: &mut Vec<Hit>) {
+        let mut from = 0;
+        for i in 1..=run.len() {
+            let split = i == run.len()
+                || (run[i].sep == b' ' && run[i - 1].len() >= 6 && run[i].len() >= 6);
+            if split {
+                let seg = &run[from..i];
+                if let Some(kind) = self.classify(seg) {
+                    hits.push(self.hit(seg, kind));
+                }
+                from = i;
+            }
+        }
+    }
+
+    /// A stretch no kind claimed: spoken digits if it is long and spoken.
+    fn leftover(&self, toks: &[Tok], hits: &mut Vec<Hit>) {
+        if toks.is_empty() || !self.policy.has(Kind::SpokenDigits) {
+            return;
+        }
+        let n: usize = toks.iter().map(Tok::len).sum();
+        if n >= MIN_DIGITS && loose(toks) {
+            hits.push(self.hit(toks, Kind::SpokenDigits));
+        }
+    }
+
+    fn hit(&self, toks: &[Tok], kind: Kind) -> Hit {
+        let first = toks[0];
+        let start = first.start - usize::from(first.lead != 0);
+        let digits: String = toks
+            .iter()
+            .flat_map(|t| &self.digits[t.d0..t.d1])
+            .map(|&d| char::from(d))
+            .collect();
+        Hit {
+            start,
+            end: toks[toks.len() - 1].end,
+            kind: Some(kind),
+            digits: Some(digits),
+        }
+    }
+
+    /// The kind of number these tokens spell, if any the policy asks for.
+    fn classify(&self, toks: &[Tok]) -> Option<Kind> {
+        let mut buf = [0u8; MAX_DIGITS];
+        let mut n = 0;
+        for t in toks {
+            for &d in &self.digits[t.d0..t.d1] {
+                *buf.get_mut(n)? = d;
+                n += 1;
+            }
+        }
+        if n < MIN_DIGITS {
+            return None;
+        }
+        let d = &buf[..n];
+        let loose = loose(toks);
+        let mut groups = [0usize; MAX_DIGITS];
+        for (g, t) in groups.iter_mut().zip(toks) {
+            *g = t.len();
+        }
+        let groups = &groups[..toks.len()];
+        let first = toks[0];
+        let p = self.policy;
+        if first.lead == b'+' && p.has(Kind::Phone) && (8..=15).contains(&n) && d[0] != b'0' {
+            return Some(Kind::Phone);
+        }
+        if p.has(Kind::Card)
+            && (13..=19).contains(&n)
+            && d[0] != b'0'
+            && d.iter().any(|&x| x != d[0])
+            && luhn(d)
+            && (loose || card_groups(groups))
+        {
+            return Some(Kind::Card);
+        }
+        if p.has(Kind::Aadhaar)
+            && n == 12
+            && d[0] >= b'2'
+            && verhoeff(d)
+            && (loose || groups == [12] || groups == [4, 4, 4])
+        {
+            return Some(Kind::Aadhaar);
+        }
+        if p.has(Kind::Phone)
+            && is_phone(d)
+            && (loose || phone_groups(groups))
+            && !(groups.len() == 1 && first.lead == 0 && self.says_not_phone(first.start))
+        {
+            return Some(Kind::Phone);
+        }
+        if p.has(Kind::Ssn)
+            && n == 9
+            && ssn_valid(d)
+            && ((groups == [3, 2, 4] && toks[1..].iter().all(|t| matches!(t.sep, b'-' | b' ')))
+                || self.near(first.start, toks[toks.len() - 1].end, SSN_WORDS))
+        {
+            return Some(Kind::Ssn);
+        }
+        None
+    }
+
+    /// A bare ten-digit number right after "order", "invoice", … is that, not a phone.
+    fn says_not_phone(&self, at: usize) -> bool {
+        const NOT_PHONE: [&str; 10] = [
+            "order",
+            "invoice",
+            "tracking",
+            "booking",
+            "ticket",
+            "pnr",
+            "reference",
+            "transaction",
+            "txn",
+            "shipment",
+        ];
+        self.near(at, at, &NOT_PHONE)
+    }
+
+    /// True when one of `words` (lowercase ASCII) occurs in the 32 bytes
+    /// before `start` or the 24 after `end`.
+    fn near(&self, start: usize, end: usize, words: &[&str]) -> bool {
+        let t = self.text;
+        let mut from = start.saturating_sub(32);
+        while !t.is_char_boundary(from) {
+            from += 1;
+        }
+        let mut to = (end + 24).min(t.len());
+        while !t.is_char_boundary(to) {
+            to -= 1;
+        }
+        let (before, after) = (&t[from..start], if end < to { &t[end..to] } else { "" });
+        let has = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            words.iter().any(|w| s.contains(w))
+        };
+        has(before) || (end > start && has(after))
+    }
+}
+
+const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security"];
+
+/// What may stand between two tokens of one number: a single separator
+/// between written groups (`4111 1111`, `555-0100`, `(415) 555`), and
+/// for spoken digits any short mix of spaces, commas, dots and dashes
+/// ("four, one, one").
+fn joins(gap: &[u8], spoken: bool) -> Option<u8> {
+    if spoken {
+        let ok = !gap.is_empty()
+            && gap.len() <= 4
+            && gap.iter().all(|c| matches!(c, b' ' | b',' | b'-' | b'.'));
+        return ok.then_some(b' ');
+    }
+    match gap {
+        b" " | b" - " => Some(b' '),
+        b"-" => Some(b'-'),
+        b"." => Some(b'.'),
+        b")" | b") " | b")-" | b" (" => Some(b')'),
+        _ => None,
+    }
+}
+
+/// Read out rather than typed: a digit word, or four or more groups of
+/// one or two digits ("4 1 1 1", "98 76 54").
+fn loose(toks: &[Tok]) -> bool {
+    toks.iter().any(|t| t.spoken) || (toks.len() >= 4 && toks.iter().all(|t| t.len() <= 2))
+}
+
+fn lead(b: &[u8], start: usize) -> u8 {
+    start
+        .checked_sub(1)
+        .map(|i| b[i])
+        .filter(|c| matches!(c, b'+' | b'('))
+        .unwrap_or(0)
+}
+
+/// `।` (U+0964) and `॥` (U+0965) end a Hindi sentence, as `.` does.
+fn is_danda(b: &[u8], i: usize) -> bool {
+    matches!(
+        (b.get(i), b.get(i + 1), b.get(i + 2)),
+        (Some(0xE0), Some(0xA5), Some(0xA4 | 0xA5))
+    )
+}
+
+/// Groups as cards are printed: all in one, fours, or Amex/Diners 4-6-5 and 4-6-4.
+fn card_groups(g: &[usize]) -> bool {
+    match g {
+        [_] | [4, 6, 5] | [4, 6, 4] => true,
+        [body @ .., last] => body.iter().all(|&x| x == 4) && (1..=4).contains(last),
+        [] => false,
+    }
+}
+
+/// Phone numbers are grouped many ways; only single digits between the
+/// first group and the rest would be odd.
+fn phone_groups(g: &[usize]) -> bool {
+    g.len() <= 5 && g.iter().skip(1).all(|&x| x >= 2)
+}
+
+/// North American (NPA-NXX-XXXX, optionally after a 1), or an Indian
+/// mobile (ten digits from 6–9, optionally after 0 or 91).
+fn is_phone(d: &[u8]) -> bool {
+    let nanp = |x: &[u8]| x[0] >= b'2' && x[3] >= b'2';
+    let india = |x: &[u8]| x[0] >= b'6';
+    match d.len() {
+        10 => nanp(d) || india(d),
+        11 => (d[0] == b'1' && nanp(&d[1..])) || (d[0] == b'0' && india(&d[1..])),
+        12 => d.starts_with(b"91") && india(&d[2..]),
+        _ => false,
+    }
+}
+
+/// The Social Security Administration never issues area 000, 666 or
+/// 900–999, group 00 or serial 0000.
+fn ssn_valid(d: &[u8]) -> bool {
+    let area = &d[..3];
+    area != b"000" && area != b"666" && d[0] != b'9' && &d[3..5] != b"00" && &d[5..] != b"0000"
+}

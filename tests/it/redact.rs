@@ -1,0 +1,484 @@
+//! Redaction's detectors, measured: precision and recall per kind on the
+//! labelled corpus (`tests/redact/corpus.rs`), and the behaviours each
+//! kind promises.
+
+use convlog::redact::{Kind, Policy};
+
+#[path = "../redact/corpus.rs"]
+mod corpus;
+
+#[test]
+fn corpus_precision_and_recall_meet_the_goals() {
+    let corpus = corpus::corpus();
+    let (scores, wrong) = corpus::score(&Policy::all(), &corpus);
+    let (mut tp, mut fp) = (0, 0);
+    println!("kind           positives negatives  precision  recall");
+    for (kind, s) in &scores {
+        println!(
+            "{:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
+            kind.name(),
+            s.positives,
+            s.negatives,
+            s.precision(),
+            s.recall()
+        );
+        tp += s.tp;
+        fp += s.fp;
+        assert!(s.positives >= 300 && s.negatives >= 300, "{kind}: {s:?}");
+    }
+    let overall = tp as f64 / (tp + fp) as f64;
+    println!("overall precision {overall:.4}");
+    for w in &wrong {
+        println!("  {w}");
+    }
+    for (kind, s) in &scores {
+        let goal = match kind {
+            Kind::Card | Kind::Iban | Kind::Aadhaar | Kind::Email => 0.99,
+            _ => 0.95,
+        };
+        assert!(
+            s.recall() >= goal,
+            "{kind}: recall {:.4} < {goal}",
+            s.recall()
+        );
+    }
+    assert!(overall >= 0.98, "overall precision {overall:.4} < 0.98");
+}
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use convlog::{Message, Session};
+
+use crate::util::{convlog, convlog_command, quiet, run, stderr, stdout};
+
+/// Personal data as a caller says it, and the forms it must never be
+/// found in afterwards (spaced, bare digits, lowercase).
+const SAID: &str = "card 4111 1111 1111 1111, call nine eight seven six five four three two \
+                    one zero or +91 98765 43210, mail Priya.Sharma@example.com, aadhaar 2345 6789 0124";
+const RAW: [&str; 8] = [
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "nine eight seven six five four three two one zero",
+    "98765 43210",
+    "9876543210",
+    "Priya.Sharma@example.com",
+    "priya.sharma@example.com",
+    "6789 0124",
+];
+
+/// Every byte of every file under `dir`, hidden ones included.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_bytes(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn assert_no_raw(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes).to_lowercase();
+    for raw in RAW {
+        assert!(
+            !text.contains(&raw.to_lowercase()),
+            "{what} holds {raw:?}: {}",
+            text.chars().take(2000).collect::<String>()
+        );
+    }
+}
+
+#[test]
+fn the_aadhaar_in_the_fixture_is_valid() {
+    // The fixture's numbers must be the real thing, or the test proves little.
+    let found = Policy::all().find(SAID);
+    let kinds: Vec<Kind> = found.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::Card,
+            Kind::Phone,
+            Kind::Phone,
+            Kind::Email,
+            Kind::Aadhaar
+        ]
+    );
+}
+
+#[test]
+fn a_session_redacts_before_the_disk_and_audits_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet().redact(Policy::all())).unwrap();
+    s.append_blocking(Message::user(SAID, "deepgram_stt"))
+        .unwrap();
+    s.log(Message::agent(format!("Noted: {SAID}"), "cartesia_tts"));
+    s.append_many_blocking([
+        Message::user("nothing to hide here", "stt"),
+        Message::user("my email is priya.sharma@example.com", "stt"),
+    ])
+    .unwrap();
+    let log = s.path().to_path_buf();
+    drop(s);
+    assert_no_raw("the log", &all_bytes(dir.path()));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("card [CARD], call [PHONE] or [PHONE], mail [EMAIL], aadhaar [AADHAAR]"));
+    // Per record, kind → count; none on a record with nothing redacted.
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[1]["redacted"],
+        serde_json::json!({"email": 1, "phone": 2, "card": 1, "aadhaar": 1})
+    );
+    assert!(lines[3].get("redacted").is_none());
+    assert_eq!(lines[4]["redacted"], serde_json::json!({"email": 1}));
+    let stats = convlog::stats::session_stats(&log).unwrap();
+    assert_eq!(
+        (
+            stats.redacted.get(Kind::Phone),
+            stats.redacted.get(Kind::Email),
+            stats.redacted.total()
+        ),
+        (4, 3, 11)
+    );
+    // Every reader takes the field: the log verifies intact.
+    assert!(convlog::read::inspect(&log).unwrap().is_intact());
+}
+
+#[test]
+fn keyed_tokens_name_a_value_not_its_spelling() {
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(key.path(), "a deployment's secret key\n").unwrap();
+    let policy = Policy::parse("card,phone")
+        .unwrap()
+        .key_file(key.path())
+        .unwrap();
+    let a = policy.redact("card 4111 1111 1111 1111").unwrap().text;
+    let b = policy
+        .redact("card four one one one one one one one one one one one one one one one")
+        .unwrap()
+        .text;
+    assert!(
+        a.starts_with("card [CARD:") && a.len() == "card [CARD:000000]".len(),
+        "{a}"
+    );
+    assert_eq!(a, b);
+    let other = Policy::parse("card")
+        .unwrap()
+        .key(b"another key, 16+ bytes".to_vec())
+        .unwrap();
+    assert_ne!(other.redact("card 4111 1111 1111 1111").unwrap().text, a);
+    // A short key is refused, and the key never shows in Debug.
+    assert!(Policy::all().key(b"short".to_vec()).is_err());
+    assert!(!format!("{policy:?}").contains("secret"));
+}
+
+#[test]
+fn unknown_kinds_and_missing_keys_fail_up_front() {
+    let e = Policy::parse("email,credit_card").unwrap_err().to_string();
+    assert!(
+        e.contains("\"credit_card\"") && e.contains("spoken_digits") && e.contains("all"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let before = std::fs::read(&log).unwrap();
+    let out = run(
+        &[
+            "append",
+            "--role",
+            "user",
+            "--source",
+            "stt",
+            "--redact",
+            "email,credit_card",
+        ],
+        &[&log],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("email, phone, card, iban, ssn, aadhaar, pan, upi, ip, spoken_digits")
+    );
+    let out = convlog()
+        .args([
+            "append",
+            "--role",
+            "user",
+            "--source",
+            "stt",
+            "--redact",
+            "card",
+            "--redact-key",
+        ])
+        .arg(dir.path().join("no-such-key"))
+        .arg(&log)
+        .arg("card 4111 1111 1111 1111")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-key"), "{}", stderr(&out));
+    assert_no_raw("stderr", &out.stderr);
+    assert_eq!(std::fs::read(&log).unwrap(), before, "nothing was written");
+}
+
+#[test]
+fn the_cli_redacts_on_the_way_in_and_on_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let out = run(
+        &[
+            "append", "--role", "user", "--source", "stt", "--redact", "all",
+        ],
+        &[&log, Path::new(SAID)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // ingest --echo prints the redacted text; a rejected line's error is redacted too.
+    let input = format!(
+        "{}\n{{\"role\":\"user\",\"content\":\"x\",\"source\":\"stt\",\"interrupted\":\"{}\"}}\n",
+        serde_json::json!({"role": "agent", "content": SAID, "source": "tts"}),
+        "4111 1111 1111 1111"
+    );
+    let out = convlog()
+        .env("CONVLOG_LOG", "info")
+        .args(["ingest", "--echo", "--redact", "all", "--end"])
+        .arg(&log)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[AGENT] card [CARD]"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_raw(
+        "ingest's output",
+        &[out.stdout.clone(), out.stderr.clone()].concat(),
+    );
+    assert_no_raw("the directory", &all_bytes(dir.path()));
+    let stats = run(&["stats", "--json"], &[&log]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(v["total"]["redacted"]["card"], 2);
+    assert!(stdout(&run(&["stats"], &[&log])).contains("redacted"));
+
+    // A log written without redaction: export --redact and refresh --redact.
+    let plain = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(plain.path());
+    run(
+        &["append", "--role", "user", "--source", "stt"],
+        &[&log, Path::new(SAID)],
+    );
+    let exported = crate::util::export(&log, &["--redact", "card,phone,email,aadhaar"]);
+    assert_no_raw("export --redact", &exported);
+    assert!(String::from_utf8_lossy(&exported).contains("[CARD]"));
+    let md = crate::util::export(&log, &["--format", "markdown", "--redact", "all"]);
+    assert_no_raw("export --format markdown --redact", &md);
+    let out = run(&["refresh", "--redact"], &[plain.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_no_raw(
+        "refresh --redact",
+        &std::fs::read(log.with_extension("json")).unwrap(),
+    );
+}
+
+#[test]
+fn demo_with_redact_shows_the_booking_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convlog()
+        .env("CONVLOG_LOG", "info")
+        .args(["demo", "--redact", "all", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let console = [out.stdout.clone(), out.stderr.clone()].concat();
+    assert!(
+        String::from_utf8_lossy(&console)
+            .contains("My number is [PHONE], card [CARD], email [EMAIL].")
+    );
+    assert_no_raw("demo's console", &console);
+    assert_no_raw("demo's files", &all_bytes(dir.path()));
+}
+
+/// kill -9 while `ingest --redact all` writes big batches full of personal
+/// data, several times over, then recover: no file under the directory (the
+/// log, a `.broken` file, a temporary file, the export) and no console
+/// output holds a raw value.
+#[test]
+fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let mut console = Vec::new();
+    let filler = "and then some more words about the booking ".repeat(300);
+    for cycle in 0..6u64 {
+        let mut child = convlog_command()
+            .env("CONVLOG_LOG", "info")
+            .args(["ingest", "--ack", "--echo", "--redact", "all"])
+            .arg(&log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let filler = filler.clone();
+        let feeder = std::thread::spawn(move || {
+            for i in 0..100_000u64 {
+                let line = serde_json::json!({
+                    "role": if i % 2 == 0 { "user" } else { "agent" },
+                    "content": format!("{i}: {SAID} {filler}"),
+                    "source": "stt",
+                });
+                if writeln!(stdin, "{line}").is_err() {
+                    break;
+                }
+            }
+        });
+        // Drained as it comes, so the echo never blocks the writer.
+        let mut err = child.stderr.take().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut v);
+            v
+        });
+        // Wait for the first acknowledged record, then kill while the
+        // batches behind it are being written.
+        let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut acks, &mut first).unwrap();
+        assert!(!first.is_empty(), "ingest acknowledged nothing");
+        console.extend(first.as_bytes());
+        std::thread::sleep(Duration::from_millis(10 + 25 * cycle));
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        std::io::Read::read_to_end(&mut acks, &mut console).unwrap();
+        assert!(out.stderr.is_empty());
+        console.extend(drain.join().unwrap());
+    }
+    // Reopening cuts any torn tail into LOG.broken; verify and export read it all.
+    let out = run(&["verify", "--repair"], &[&log]);
+    console.extend(out.stdout);
+    console.extend(out.stderr);
+    let out = run(&["export", "-o", "-"], &[&log]);
+    console.extend(out.stdout);
+    console.extend(out.stderr);
+    let report = convlog::read::inspect(&log).unwrap();
+    assert!(report.messages > 0);
+    let torn = crate::util::broken_files(&log).len();
+    println!(
+        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
+        report.messages
+    );
+    assert_no_raw("the console", &console);
+    assert_no_raw("the directory", &all_bytes(dir.path()));
+}
+
+const CHILD_ENV: &str = "CONVLOG_REDACT_CRASH_CHILD";
+
+/// Not a test by itself: the child of the test below. It appends messages
+/// full of personal data with every kind redacted, from four tasks, each
+/// batch written a byte per `write` (crash.rs's `ChunkedIo`), so that a
+/// SIGKILL often tears a batch and leaves a real torn tail.
+#[test]
+fn redact_crash_child() {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let mut opts = quiet().echo(true).redact(Policy::all());
+        opts.io = std::sync::Arc::new(crate::crash::ChunkedIo(1));
+        let s = Session::open_with(&path, opts).expect("child: open the log");
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let filler = "so that was the booking and the rest of it ".repeat(40);
+                    for i in 0..20_000u64 {
+                        let msg = Message::user(format!("{t}/{i}: {SAID} {filler} {SAID}"), "stt");
+                        let seq = s.append(msg).await.expect("child: append").unwrap();
+                        println!("ACK {seq}");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+/// kill -9 of a writer with redaction on, mid-batch (the batches are
+/// written in pieces, so kills tear them), six times; each restart cuts the
+/// torn tail into a `.broken` file. No file and no console output holds a
+/// raw value.
+#[test]
+fn a_torn_write_with_redaction_leaves_no_raw_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let mut console = Vec::new();
+    for cycle in 0..6u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "redact::redact_crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &log)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut v);
+            v
+        });
+        let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("ACK") {
+            line.clear();
+            if std::io::BufRead::read_line(&mut acks, &mut line).unwrap() == 0 {
+                break;
+            }
+            console.extend(line.as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(5 + 13 * cycle));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::io::Read::read_to_end(&mut acks, &mut console).unwrap();
+        console.extend(drain.join().unwrap());
+        if let Some(bytes) = convlog::read::inspect(&log).unwrap().torn_bytes() {
+            println!("cycle {cycle}: the kill tore {bytes} bytes");
+        }
+    }
+    let out = run(&["verify", "--repair"], &[&log]);
+    console.extend(out.stdout);
+    console.extend(out.stderr);
+    let report = convlog::read::inspect(&log).unwrap();
+    assert!(report.messages > 0 && report.is_intact());
+    let torn = crate::util::broken_files(&log).len();
+    println!(
+        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
+        report.messages
+    );
+    assert_no_raw("the console", &console);
+    assert_no_raw("the directory", &all_bytes(dir.path()));
+}
