@@ -15,6 +15,7 @@ mod follow;
 pub(crate) mod harness;
 #[path = "../../shared/pg.rs"]
 mod pg;
+mod resume;
 mod secrets;
 mod tls;
 mod values;
