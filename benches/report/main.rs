@@ -56,6 +56,9 @@ mod export_memory;
 mod harness;
 mod ingest;
 mod latency;
+#[cfg(feature = "postgres")]
+#[path = "../../tests/shared/pg.rs"]
+mod pg;
 mod pingpong;
 mod procs;
 mod python;

@@ -4,80 +4,38 @@
 //! `INSERT … ON CONFLICT DO NOTHING`; and `--follow` lag from durable (append
 //! acknowledged) to visible in PostgreSQL with 20 live writers, p50/p99.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use convlog::record::Record;
-use convlog::ship::tokio_postgres::{self, Client, NoTls};
+
 use convlog::ship::{self, Method, Stop, Target};
 use convlog::{Message, Recovery, Session};
 
 use crate::export_memory::Spawner;
 use crate::harness::*;
+use crate::pg::*;
 
 const SESSIONS: usize = 40;
 
-async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
-async fn fresh_db(url: &str, name: &str) -> String {
-    let db = format!("convlog_bench_{name}_{}", std::process::id());
-    let admin = connect(url).await;
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    format!("{base}/{db}")
-}
-
 async fn write_logs(dir: &Path, per_session: usize) -> Vec<PathBuf> {
-    let words = [
-        "नमस्ते",
-        "hotel",
-        "Jaipur",
-        "🙏",
-        "cheapest",
-        "मौसम",
-        "train",
-        "room",
-    ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut logs = Vec::new();
     for _ in 0..SESSIONS {
         let s = Session::create(dir).unwrap();
         for chunk in 0..per_session / 1000 {
             let msgs: Vec<Message> = (0..1000)
                 .map(|i| {
-                    let n = 4 + (next() % 16) as usize;
-                    let text: Vec<&str> = (0..n).map(|_| words[(next() % 8) as usize]).collect();
+                    let text = rng.sentence(4, 16);
                     let m = if i % 2 == 0 {
-                        Message::user(text.join(" "), "deepgram_stt")
-                            .meta(serde_json::json!({"confidence": (next() % 100) as f64 / 100.0}))
+                        Message::user(text, "deepgram_stt")
+                            .meta(serde_json::json!({"confidence": rng.below(100) as f64 / 100.0}))
                     } else {
-                        Message::agent(text.join(" "), "cartesia_tts")
-                            .meta(serde_json::json!({"latency_ms": next() % 900}))
+                        Message::agent(text, "cartesia_tts")
+                            .meta(serde_json::json!({"latency_ms": rng.below(900)}))
                     };
                     m.turn(format!("t{}", (chunk * 1000 + i) / 2)).lang("hi")
                 })
@@ -171,11 +129,6 @@ async fn ship_cold(admin: &str, dir: &Path, method: Method, name: &str, total: u
     secs
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
-}
-
 async fn follow_lag(admin: &str) -> (Duration, Duration, usize) {
     let url = fresh_db(admin, "follow").await;
     let target = Target::resolve(Some(&url)).unwrap();
@@ -196,63 +149,17 @@ async fn follow_lag(admin: &str) -> (Duration, Duration, usize) {
         })
     };
     let per_writer = 200;
-    let acked: Arc<Mutex<HashMap<(String, u64), Instant>>> = Arc::default();
-    let mut writers = Vec::new();
-    for _ in 0..20 {
-        let s = Session::create(dir.path()).unwrap();
-        let acked = acked.clone();
-        writers.push(tokio::spawn(async move {
-            for i in 0..per_writer {
-                let seq = s
-                    .append(Message::agent(format!("reply {i} 🙏"), "cartesia_tts"))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                acked
-                    .lock()
-                    .unwrap()
-                    .insert((s.id().to_string(), seq), Instant::now());
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            s.end().await.unwrap();
-        }));
-    }
+    let acked = Acked::default();
+    let sessions = (0..20)
+        .map(|_| Session::create(dir.path()).unwrap())
+        .collect();
+    let writers = tokio::spawn(write_replies(sessions, per_writer, acked.clone()));
     let db = connect(&url).await;
-    let mut seen: HashMap<(String, u64), Instant> = HashMap::new();
-    let mut last: HashMap<String, u64> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while seen.len() < 20 * per_writer && Instant::now() < deadline {
-        let rows = db
-            .query(
-                "SELECT id, (SELECT max(seq) FROM convlog.messages WHERE session_id = id)
-                   FROM convlog.sessions",
-                &[],
-            )
-            .await
-            .unwrap();
-        let now = Instant::now();
-        for r in rows {
-            let id: String = r.get(0);
-            let max = r.get::<_, Option<i64>>(1).unwrap_or(0) as u64;
-            for seq in last.get(&id).copied().unwrap_or(0) + 1..=max {
-                seen.insert((id.clone(), seq), now);
-            }
-            last.insert(id, max);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    for w in writers {
-        w.await.unwrap();
-    }
+    let seen = watch_shipped(&db, 20 * per_writer).await;
+    writers.await.unwrap();
     stop.stop();
     shipper.await.unwrap();
-    let acked = acked.lock().unwrap();
-    assert_eq!(seen.len(), acked.len(), "every record shipped");
-    let mut lags: Vec<Duration> = acked
-        .iter()
-        .map(|(k, at)| seen[k].saturating_duration_since(*at))
-        .collect();
-    lags.sort();
+    let lags = lags(&acked, &seen);
     (percentile(&lags, 50.0), percentile(&lags, 99.0), lags.len())
 }
 
