@@ -58,9 +58,11 @@ pub fn ship_read_once(
     use crate::ship::read::{Item, ReadOptions, run};
     let opts = ReadOptions {
         done: Default::default(),
+        resume: Default::default(),
         recovery,
         follow: false,
         poll: std::time::Duration::ZERO,
+        notify: false,
         batch_rows: 1000,
         redact: if redact {
             crate::redact::Policy::all()
@@ -77,6 +79,7 @@ pub fn ship_read_once(
         match item {
             Item::Batch(segs) => seqs.extend(segs.iter().flat_map(|s| s.seqs.iter().copied())),
             Item::Damaged { detail, .. } | Item::Note { detail, .. } => notes.push(detail),
+            Item::Resumed => {}
             Item::Unreadable { detail, .. } => {
                 unreadable = true;
                 notes.push(detail);

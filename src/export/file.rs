@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{
-    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, log_tail_crc, render_once,
+    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, render_once, tail_crc_of,
     write_stamp,
 };
 use crate::error::{Error, Result};
@@ -62,7 +62,7 @@ fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 /// Renders `log` in `format` into the file `out`, atomically (tmp → fsync →
 /// rename → fsync dir), so nobody ever reads a half-written file. Refuses an
 /// `out` that is a log (the one exported, under any name, or any other) or
-/// an original. The log is read
+/// an original. The log is opened and read
 /// once: a failure discards the temporary file, so nothing half-done shows.
 ///
 /// When `out` is the JSON export beside the log (`NAME.json` beside
@@ -84,15 +84,16 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             tools: Some(format.shows_tools(opts.tools)),
             ..opts.clone()
         };
-        let (_, report) = render_once(log, renderer, &opts)?;
-        *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
+        let (_, checked) = render_once(log, renderer, &opts)?;
+        *done.borrow_mut() = Some((checked, counted.len, counted.hasher.finalize()));
         Ok(())
     };
     let stamp = || {
         let done = done.borrow();
-        let (Some((report, len, crc)), true) = (done.as_ref(), stamped) else {
+        let (Some((checked, len, crc)), true) = (done.as_ref(), stamped) else {
             return Ok(());
         };
+        let report = checked.report();
         write_stamp(
             out,
             &Stamp {
@@ -100,14 +101,14 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
                 file_len: *len,
                 file_crc: crc_hex(*crc),
                 log_len: Some(report.file_len),
-                log_tail_crc: log_tail_crc(log, report.file_len)?,
+                log_tail_crc: tail_crc_of(checked.file(), log, report.file_len)?,
                 last_seq: report.last_seq,
             },
         )
     };
     crate::fs::write_atomic_with(out, crate::fs::NewFileMode::Private, fill, stamp)?;
     done.into_inner()
-        .map(|(report, _, _)| report)
+        .map(|(checked, _, _)| checked.into_report())
         .ok_or_else(|| Error::Internal("export produced no report".into()))
 }
 

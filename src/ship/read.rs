@@ -19,10 +19,12 @@ use crate::Recovery;
 use crate::error::Error;
 use crate::read::find_logs;
 use crate::read::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
-use crate::record::Record;
+use crate::record::{Header, Record};
 
 use super::Stop;
 use super::encode::{Stamp, encode_row, line_crc, stamp};
+use super::resume::{self, Shipped};
+use super::watch::{Wake, Watcher};
 
 /// A log's unread part beyond which a mode that refuses a log with damage
 /// checks the whole part first, then ships it in batches as it reads again;
@@ -97,6 +99,8 @@ pub(crate) enum Item {
         log: PathBuf,
         detail: String,
     },
+    /// An open log picked up just after its last shipped record.
+    Resumed,
     /// A file that cannot be shipped: not a log, unreadable.
     Unreadable {
         log: PathBuf,
@@ -107,9 +111,14 @@ pub(crate) enum Item {
 pub(crate) struct ReadOptions {
     /// Sessions the database holds whole, ended: not read again.
     pub done: HashSet<String>,
+    /// Open sessions the database holds whole up to a record: read from
+    /// just after it when the log holds it intact.
+    pub resume: HashMap<String, Shipped>,
     pub recovery: Recovery,
     pub follow: bool,
     pub poll: Duration,
+    /// Wake on inotify rather than polling (see `watch`).
+    pub notify: bool,
     pub batch_rows: usize,
     pub redact: crate::redact::Policy,
 }
@@ -162,6 +171,10 @@ impl Batcher<'_> {
 
 /// Runs until one pass is done (or, following, until `stop`), sending
 /// batches on `tx`. Returns when the receiver is gone.
+///
+/// Following, a pass after the first looks only at the files the watcher
+/// names (and lists the directories again only when names changed), so an
+/// idle run over thousands of logs does no work between writes.
 pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::Sender<Item>) {
     let mut files: HashMap<PathBuf, FileState> = HashMap::new();
     let mut out = Batcher {
@@ -170,50 +183,96 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
         rows: 0,
         limit: opts.batch_rows.max(1),
     };
+    let mut watcher = None;
+    if opts.follow {
+        let (w, notes) = Watcher::new(&paths, opts.poll, opts.notify);
+        for (log, detail) in notes {
+            if !out.send(Item::Note { log, detail }) {
+                return;
+            }
+        }
+        watcher = Some(w);
+    }
+    let mut wake = Wake::All;
     let mut missing = false;
     loop {
-        let logs = match find_logs(&paths) {
-            Ok(l) => {
-                missing = false;
-                l
-            }
-            Err(_) if missing => Vec::new(),
-            Err(e) => {
-                // A directory that vanished while following: say so once and keep going.
-                missing = true;
-                if !out.send(Item::Unreadable {
-                    log: e.path().map(Path::to_path_buf).unwrap_or_default(),
-                    detail: e.to_string(),
-                }) {
-                    return;
+        let (only, list) = match wake {
+            Wake::Stop => return,
+            Wake::All => (None, true),
+            Wake::Some { files, names } => (Some(files), names),
+        };
+        let logs = if list {
+            match find_logs(&paths) {
+                Ok(l) => {
+                    missing = false;
+                    l
                 }
-                Vec::new()
+                Err(_) if missing => Vec::new(),
+                Err(e) => {
+                    // A directory that vanished while following: say so once and keep going.
+                    missing = true;
+                    if !out.send(Item::Unreadable {
+                        log: e.path().map(Path::to_path_buf).unwrap_or_default(),
+                        detail: e.to_string(),
+                    }) {
+                        return;
+                    }
+                    Vec::new()
+                }
             }
+        } else {
+            let mut l: Vec<PathBuf> = only.iter().flatten().cloned().collect();
+            l.sort();
+            l
         };
         for log in logs {
             if stop.is_stopped() {
                 return;
+            }
+            // Told which files changed: the others are as they were; a new
+            // name is a log only if the listing above found it.
+            if let Some(only) = &only
+                && (files.contains_key(&log) && !only.contains(&log)
+                    || !list && !files.contains_key(&log))
+            {
+                continue;
             }
             let st = files.entry(log.clone()).or_default();
             if !step(&log, st, &opts, &stop, &mut out) {
                 return;
             }
         }
-        if !out.flush() || !opts.follow || stop.sleep_blocking(opts.poll) {
+        if !out.flush() {
             return;
         }
+        let Some(w) = &mut watcher else { return };
+        wake = w.wait(&stop);
     }
 }
 
-/// Line 1 of `file` if it is a valid header: the session id, and the line's CRC.
-pub(crate) fn header_of(file: &File) -> Option<(String, u32)> {
+/// Line 1 of `file` if it is a valid header, and the line's CRC.
+pub(crate) fn header_of(file: &File) -> Option<(Header, u32)> {
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
     let crc = line_crc(bytes);
     match decode_line(&info, bytes).ok()? {
-        Record::Header(h) => Some((h.session, crc)),
+        Record::Header(h) => Some((h, crc)),
         _ => None,
     }
+}
+
+/// The session `log` holds, as its header `h` says.
+fn session_info(log: &Path, h: Header) -> Arc<SessionInfo> {
+    Arc::new(SessionInfo {
+        created: stamp(&h.created),
+        id: h.session,
+        log: log.to_path_buf(),
+        log_name: log
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        created_text: h.created,
+    })
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -268,8 +327,8 @@ fn step(
     }
     st.seen = seen;
     if st.pos.offset == 0
-        && let Some((sid, _)) = &header
-        && opts.done.contains(sid)
+        && let Some((h, _)) = &header
+        && opts.done.contains(&h.session)
     {
         // Shipped and ended: nothing can follow an end record.
         st.parked = true;
@@ -284,7 +343,19 @@ fn step(
         st.parked = false;
         st.skipped = false;
     }
-    st.header_crc = header.map(|h| h.1);
+    st.header_crc = header.as_ref().map(|h| h.1);
+    if st.pos.offset == 0
+        && let Some((h, _)) = header
+        && let Some(want) = opts.resume.get(&h.session)
+        && let Some(pos) = resume::find(&file, meta.len(), *want)
+    {
+        // Shipped up to `pos`, and the database holds all before it.
+        st.pos = pos;
+        st.session = Some(session_info(log, h));
+        if !out.send(Item::Resumed) {
+            return false;
+        }
+    }
     let unread = meta.len().saturating_sub(st.pos.offset);
     let refuses_damage = matches!(opts.recovery, Recovery::TolerateTail | Recovery::Absolute);
     let stream = !refuses_damage || unread > PRESCAN_BYTES && prescan_clean(log, &file, st, opts);
@@ -338,10 +409,6 @@ fn scan_new(
         Recovery::SkipCorrupt => Recovery::SkipCorrupt,
         _ => Recovery::PointInTime,
     };
-    let log_name = log
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let mut session = st.session.clone();
     let mut held: Vec<Segment> = Vec::new();
     let mut cur: Option<Segment> = None;
@@ -359,13 +426,7 @@ fn scan_new(
         };
         let full = match rec {
             Record::Header(h) => {
-                let s = Arc::new(SessionInfo {
-                    created: stamp(&h.created),
-                    id: h.session,
-                    log: log.to_path_buf(),
-                    log_name: log_name.clone(),
-                    created_text: h.created,
-                });
+                let s = session_info(log, h);
                 session = Some(s.clone());
                 cur.replace(Segment::new(s))
             }
