@@ -52,9 +52,20 @@ fn is_poisoned(e: &Error, cause: &str) -> bool {
     matches!(e, Error::Poisoned { cause: c, .. } if c.contains(cause))
 }
 
+/// The failure itself, as the request that hit it gets it: an I/O error
+/// with its errno (only later requests get [`Error::Poisoned`]).
+fn is_io_failure(e: &Error, text: &str, errno: Option<i32>) -> bool {
+    matches!(e, Error::Io { source, .. }
+        if errno.is_none_or(|n| source.raw_os_error() == Some(n)))
+        && e.to_string().contains(text)
+}
+
 /// Everything a poisoned session refuses, checked in one place.
 async fn assert_refuses_everything(s: &Session, cause: &str) {
     assert!(s.is_broken());
+    // Broken means a last error to show, whoever awaited the failing request.
+    let first = s.last_error().expect("last_error agrees with is_broken");
+    assert!(first.contains(cause), "{first}");
     let e = s.append(msg(999)).await.unwrap_err();
     assert!(is_poisoned(&e, cause), "{e}");
     assert!(e.to_string().contains("no further appends"), "{e}");
@@ -110,8 +121,9 @@ fn fsize_child() {
         set_fsize(len);
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
-        assert!(is_poisoned(&e, "write failed"), "{e}");
+        assert!(is_io_failure(&e, "write failed", Some(libc::EFBIG)), "{e}");
         assert!(e.to_string().contains("File too large"), "{e}");
+        assert!(s.last_error().unwrap().contains("File too large"));
         assert!(e.to_string().contains(&*log.to_string_lossy()), "{e}");
         assert_refuses_everything(&s, "File too large").await;
         drop(s);
@@ -121,7 +133,10 @@ fn fsize_child() {
         set_fsize(len + 100);
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
-        assert!(is_poisoned(&e, "File too large"), "{e}");
+        assert!(
+            is_io_failure(&e, "File too large", Some(libc::EFBIG)),
+            "{e}"
+        );
         assert_refuses_everything(&s, "File too large").await;
         drop(s);
         assert_eq!(std::fs::metadata(&log).unwrap().len(), len + 100);
@@ -292,7 +307,7 @@ async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
     assert_eq!(results[0].as_ref().unwrap(), &Some(1));
     for r in &results[1..] {
         let e = r.as_ref().unwrap_err();
-        assert!(is_poisoned(e, "fdatasync failed"), "{e}");
+        assert!(is_io_failure(e, "fdatasync failed", None), "{e}");
     }
     assert_eq!(io.counts(), (2, 2));
     assert_refuses_everything(&s, "fdatasync failed").await;
@@ -324,7 +339,7 @@ async fn failed_write_poisons_the_batch_and_writes_nothing() {
     assert_eq!(results[0].as_ref().unwrap(), &Some(1));
     for r in &results[1..] {
         let e = r.as_ref().unwrap_err();
-        assert!(is_poisoned(e, "write failed"), "{e}");
+        assert!(is_io_failure(e, "write failed", None), "{e}");
         assert!(e.to_string().contains("Input/output error"), "{e}");
     }
     // The failed write was never followed by a sync.
@@ -349,7 +364,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     let log = s.path().to_path_buf();
     let good = std::fs::read(&log).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
-    assert!(is_poisoned(&e, "injected short write"), "{e}");
+    assert!(is_io_failure(&e, "injected short write", None), "{e}");
     assert_eq!(io.counts(), (2, 1));
     assert_refuses_everything(&s, "injected short write").await;
     assert_eq!(io.counts(), (2, 1));
@@ -390,7 +405,7 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
     });
     let s = Session::open_with(&log, with_io(io.clone())).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
-    assert!(is_poisoned(&e, "after truncation"), "{e}");
+    assert!(is_io_failure(&e, "after truncation", None), "{e}");
     // Cut, but the batch itself was never written.
     assert_eq!(io.counts(), (0, 1));
     assert_refuses_everything(&s, "after truncation").await;
