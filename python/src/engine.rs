@@ -14,7 +14,6 @@ use std::time::Duration;
 use convlog::read::{self, Recovery};
 use convlog::record::Role;
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
-use serde::Serialize;
 
 pub use convlog::Error;
 /// A message checked and ready to queue.
@@ -256,89 +255,12 @@ pub fn epoch_to_rfc3339(secs: f64) -> Option<String> {
     )
 }
 
-/// What `convlog verify --json PATH` prints for one log, key for key and
-/// in the same order (serde keeps a struct's order; a `json!` map would
-/// sort it), so a script can move between the two freely.
-#[derive(Serialize)]
-struct VerifyJson<'a> {
-    path: String,
-    session: Option<&'a str>,
-    state: convlog::stats::State,
-    start: Option<&'a str>,
-    stop: Option<&'a str>,
-    duration_secs: Option<f64>,
-    messages: Messages,
-    damage: &'a [convlog::Damage],
-    tools: Tools,
-    seq: Seqs,
-    bytes: Bytes,
-    advice: Option<String>,
-    /// Always null: the binding never repairs.
-    repair: Option<()>,
-}
-
-#[derive(Serialize)]
-struct Messages {
-    user: u64,
-    agent: u64,
-    total: u64,
-}
-
-#[derive(Serialize)]
-struct Tools {
-    calls: u64,
-    errors: u64,
-    handoffs: u64,
-}
-
-#[derive(Serialize)]
-struct Seqs {
-    first: Option<u64>,
-    last: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Bytes {
-    file: u64,
-    valid: u64,
-    torn: Option<u64>,
-}
-
-/// [`VerifyJson`] for `path`, as JSON text.
+/// What `convlog verify --json PATH` prints for `path` (never repairing),
+/// as JSON text: the library's one description of a log
+/// ([`convlog::describe::VerifyReport`]), which the CLI prints too.
 pub fn verify(path: &Path) -> Result<String> {
-    use convlog::stats::{State, duration_secs, span};
     let r = read::inspect(path)?;
-    let (start, stop) = span(&r);
-    let v = VerifyJson {
-        path: path.display().to_string(),
-        session: r.header.as_ref().map(|h| h.session.as_str()),
-        state: State::of(&r),
-        start,
-        stop,
-        duration_secs: duration_secs(&r),
-        messages: Messages {
-            user: r.user_messages,
-            agent: r.agent_messages,
-            total: r.user_messages + r.agent_messages,
-        },
-        damage: &r.damage,
-        tools: Tools {
-            calls: r.tool_calls,
-            errors: r.tool_errors,
-            handoffs: r.handoffs,
-        },
-        seq: Seqs {
-            first: r.first_seq,
-            last: r.last_seq,
-        },
-        bytes: Bytes {
-            file: r.file_len,
-            valid: r.valid_len,
-            torn: r.torn_bytes(),
-        },
-        advice: convlog::repair::advice(path, &r, None),
-        repair: None,
-    };
+    let v = convlog::describe::VerifyReport::new(path, &r, None);
     serde_json::to_string(&v)
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
 }
