@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use convlog::read::{self, Recovery};
-use convlog::record::Role;
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
 
 pub use convlog::Error;
@@ -53,45 +52,6 @@ impl Settings {
             })?);
         }
         Ok(o)
-    }
-}
-
-/// One message as Python hands it over.
-#[derive(Debug, Clone)]
-pub struct Msg {
-    pub role: String,
-    pub content: String,
-    pub source: String,
-    pub turn: Option<String>,
-    pub interrupted: bool,
-    pub speaker: Option<String>,
-    pub lang: Option<String>,
-    pub meta: Option<serde_json::Value>,
-    pub timestamp: Option<String>,
-}
-
-impl Msg {
-    fn into_message(self) -> Result<Message> {
-        let role: Role = self.role.parse()?;
-        Ok(Message {
-            role,
-            content: self.content,
-            source: self.source,
-            turn: self.turn,
-            interrupted: self.interrupted,
-            speaker: self.speaker,
-            lang: self.lang,
-            meta: self.meta,
-            timestamp: self.timestamp,
-        })
-    }
-
-    /// `[USER]` or `[AGENT]`, for the console line.
-    pub fn tag(role: &str) -> &'static str {
-        match role.parse::<Role>() {
-            Ok(r) => r.tag(),
-            Err(_) => "?",
-        }
     }
 }
 
@@ -152,8 +112,8 @@ impl Engine {
     /// `msg` checked, as one record or, when its content is over the
     /// session's limit, as the parts that every export joins back (see
     /// `convlog::parts`).
-    pub fn whole(&self, msg: Msg) -> Result<Vec<Message>> {
-        let parts = convlog::parts::split(msg.into_message()?, self.limit);
+    pub fn whole(&self, msg: Message) -> Result<Vec<Message>> {
+        let parts = convlog::parts::split(msg, self.limit);
         for p in &parts {
             self.s.check(p)?;
         }
@@ -161,15 +121,15 @@ impl Engine {
     }
 
     /// Validates `msg` as an append would, and returns it ready to queue.
-    pub fn check(&self, msg: Msg) -> Result<Message> {
-        let m = msg.into_message()?;
-        self.s.check(&m)?;
-        Ok(m)
+    pub fn check(&self, msg: Message) -> Result<Message> {
+        self.s.check(&msg)?;
+        Ok(msg)
     }
 
-    /// Queues without waiting; a failure to queue goes to `last_error`.
-    pub fn log(&self, m: Message) {
-        self.s.log(m);
+    /// Queues a message, tool call or handoff without waiting; a failure to
+    /// queue goes to `last_error`.
+    pub fn log(&self, e: impl Into<convlog::Entry>) {
+        self.s.log(e);
     }
 
     /// Blocks the calling thread until `m` is durable; a lone caller
@@ -183,11 +143,6 @@ impl Engine {
     /// `convlog::Session::append_with`).
     pub fn append_then(&self, m: Message, done: impl FnOnce(Result<Option<u64>>) + Send + 'static) {
         self.s.append_with(m, done);
-    }
-
-    /// Queues a tool call or handoff without waiting, as [`Engine::log`] does.
-    pub fn log_entry(&self, e: convlog::Entry) {
-        self.s.log(e);
     }
 
     pub fn flush_blocking(&self) -> Result<()> {
