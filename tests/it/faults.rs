@@ -6,12 +6,12 @@
 //! so the kernel fails the writer's `write` with `EFBIG`. The other I/O
 //! failures are injected through [`Options::io`], the writer's `IoHooks` seam.
 
-use crate::util::{broken_files, quiet};
+use crate::util::{broken_files, limit_file_size, quiet};
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -60,6 +60,29 @@ fn is_io_failure(e: &Error, text: &str, errno: Option<i32>) -> bool {
         && e.to_string().contains(text)
 }
 
+/// A log holding messages 1 to `n`, its session dropped, in a new directory.
+async fn written(n: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    for i in 1..=n {
+        assert_eq!(s.append(msg(i)).await.unwrap(), Some(i as u64));
+    }
+    let log = s.path().to_path_buf();
+    drop(s);
+    (dir, log)
+}
+
+/// A live session (opened with `opts`) that holds message 1, in a new
+/// directory: the session, its log and the log's bytes.
+async fn live_with_one(opts: Options) -> (tempfile::TempDir, Session, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), opts).unwrap();
+    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
+    let log = s.path().to_path_buf();
+    let before = std::fs::read(&log).unwrap();
+    (dir, s, log, before)
+}
+
 /// Everything a poisoned session refuses, checked in one place.
 async fn assert_refuses_everything(s: &Session, cause: &str) {
     assert!(s.is_broken());
@@ -81,22 +104,6 @@ async fn assert_refuses_everything(s: &Session, cause: &str) {
 // ---------------------------------------------------------------------------
 // Disk full: RLIMIT_FSIZE in a child process.
 
-fn set_fsize(limit: u64) {
-    let mut cur = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a valid, initialised struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-        let new = libc::rlimit {
-            rlim_cur: limit as libc::rlim_t,
-            rlim_max: cur.rlim_max,
-        };
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &new), 0, "setrlimit");
-    }
-}
-
 /// Not a test by itself: the child of `disk_full_via_rlimit_fsize`. Without
 /// `CONVLOG_FSIZE_CHILD` it returns at once. Ignored, so that a normal run
 /// does not count it as a passing test; the parent runs it with `--ignored`.
@@ -107,10 +114,6 @@ fn fsize_child() {
         return;
     };
     let log = PathBuf::from(log);
-    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -118,7 +121,7 @@ fn fsize_child() {
         let len = std::fs::metadata(&log).unwrap().len();
 
         // No room at all: the write fails with EFBIG and writes nothing.
-        set_fsize(len);
+        limit_file_size(len).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
         assert!(is_io_failure(&e, "write failed", Some(libc::EFBIG)), "{e}");
@@ -130,7 +133,7 @@ fn fsize_child() {
         assert_eq!(std::fs::metadata(&log).unwrap().len(), len);
 
         // 100 bytes of room: a short write, then EFBIG. The record is torn.
-        set_fsize(len + 100);
+        limit_file_size(len + 100).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
         assert!(
@@ -149,23 +152,10 @@ async fn disk_full_via_rlimit_fsize() {
     if std::env::var_os(FSIZE_ENV).is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    for i in 1..=3 {
-        assert_eq!(s.append(msg(i)).await.unwrap(), Some(i as u64));
-    }
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(3).await;
     let before = std::fs::read(&log).unwrap();
 
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "faults::fsize_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let out = crate::util::child_test("faults::fsize_child")
         .env(FSIZE_ENV, &log)
         .stdin(Stdio::null())
         .output()
@@ -191,14 +181,20 @@ async fn disk_full_via_rlimit_fsize() {
     assert_eq!(contents(&log), expected(1..=3));
 
     // With room again, a new session cuts the tail and carries on.
-    let s = Session::open_with(&log, quiet()).unwrap();
-    assert_eq!(s.append(msg(4)).await.unwrap(), Some(4));
+    next_writer_cuts(&log, 4, &now[before.len()..]).await;
+}
+
+/// A new writer on `log`, whose tail is the torn bytes `torn`, cuts them
+/// into the one `LOG.broken` and carries on with record `next`.
+async fn next_writer_cuts(log: &Path, next: usize, torn: &[u8]) {
+    let s = Session::open_with(log, quiet()).unwrap();
+    assert_eq!(s.append(msg(next)).await.unwrap(), Some(next as u64));
     drop(s);
-    assert!(inspect(&log).unwrap().is_intact());
-    assert_eq!(contents(&log), expected(1..=4));
-    let broken = broken_files(&log);
+    assert!(inspect(log).unwrap().is_intact());
+    assert_eq!(contents(log), expected(1..=next));
+    let broken = broken_files(log);
     assert_eq!(broken.len(), 1);
-    assert_eq!(std::fs::read(&broken[0]).unwrap(), &now[before.len()..]);
+    assert_eq!(std::fs::read(&broken[0]).unwrap(), torn);
 }
 
 // ---------------------------------------------------------------------------
@@ -294,27 +290,59 @@ async fn one_then_a_batch(s: &Session, io: &Faulty) -> Vec<convlog::Result<Optio
     out
 }
 
-#[tokio::test]
-async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
+/// Which call of the disk seam fails: its second, the batch's.
+enum Fault {
+    Write,
+    Sync,
+}
+
+/// How every injected fault ends: the disk seam saw `counts` (writes,
+/// syncs), the session refuses everything with `cause`, and nothing more
+/// reached the seam.
+async fn refuses_after(s: &Session, io: &Faulty, cause: &str, counts: (usize, usize)) {
+    assert_eq!(io.counts(), counts);
+    assert_refuses_everything(s, cause).await;
+    assert_eq!(io.counts(), counts);
+}
+
+/// Appends one record, then a batch of ten that `fault` hits
+/// (through a gate, so that the ten form one batch), and checks what every
+/// such fault must do: each record of the batch gets the I/O error itself
+/// (`cause`, with its errno), the
+/// disk seam saw `counts` (writes, syncs) and nothing after the failure,
+/// and the session refuses everything. Returns the directory, the log
+/// (its session dropped) and the batch's errors.
+async fn poison_a_batch(
+    fault: Fault,
+    cause: &str,
+    counts: (usize, usize),
+) -> (tempfile::TempDir, PathBuf, Vec<Error>) {
     let dir = tempfile::tempdir().unwrap();
-    let io = Arc::new(Faulty {
-        fail_sync_at: Some(2),
+    let mut io = Faulty {
         gate: Some(Gate::default()),
         ..Faulty::default()
-    });
-    let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
-    let results = one_then_a_batch(&s, &io).await;
-    assert_eq!(results[0].as_ref().unwrap(), &Some(1));
-    for r in &results[1..] {
-        let e = r.as_ref().unwrap_err();
-        assert!(is_io_failure(e, "fdatasync failed", None), "{e}");
+    };
+    match fault {
+        Fault::Write => io.fail_write_at = Some(2),
+        Fault::Sync => io.fail_sync_at = Some(2),
     }
-    assert_eq!(io.counts(), (2, 2));
-    assert_refuses_everything(&s, "fdatasync failed").await;
-    // Nothing reached the disk seam after the failure.
-    assert_eq!(io.counts(), (2, 2));
+    let io = Arc::new(io);
+    let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
+    let mut results = one_then_a_batch(&s, &io).await.into_iter();
+    assert_eq!(results.next().unwrap().unwrap(), Some(1));
+    let errors: Vec<Error> = results.map(|r| r.unwrap_err()).collect();
+    for e in &errors {
+        assert!(is_io_failure(e, cause, None), "{e}");
+    }
+    refuses_after(&s, &io, cause, counts).await;
     let log = s.path().to_path_buf();
     drop(s);
+    (dir, log, errors)
+}
+
+#[tokio::test]
+async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
+    let (_dir, log, _) = poison_a_batch(Fault::Sync, "fdatasync failed", (2, 2)).await;
 
     // The acknowledged record is there. The failed batch was written before
     // its sync failed, so its records may be there too: never acknowledged,
@@ -328,26 +356,11 @@ async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
 
 #[tokio::test]
 async fn failed_write_poisons_the_batch_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let io = Arc::new(Faulty {
-        fail_write_at: Some(2),
-        gate: Some(Gate::default()),
-        ..Faulty::default()
-    });
-    let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
-    let results = one_then_a_batch(&s, &io).await;
-    assert_eq!(results[0].as_ref().unwrap(), &Some(1));
-    for r in &results[1..] {
-        let e = r.as_ref().unwrap_err();
-        assert!(is_io_failure(e, "write failed", None), "{e}");
+    // The failed write was never followed by a sync: (2, 1).
+    let (_dir, log, errors) = poison_a_batch(Fault::Write, "write failed", (2, 1)).await;
+    for e in errors {
         assert!(e.to_string().contains("Input/output error"), "{e}");
     }
-    // The failed write was never followed by a sync.
-    assert_eq!(io.counts(), (2, 1));
-    assert_refuses_everything(&s, "write failed").await;
-    assert_eq!(io.counts(), (2, 1));
-    let log = s.path().to_path_buf();
-    drop(s);
     assert!(inspect(&log).unwrap().is_intact());
     assert_eq!(contents(&log), expected(1..=1));
 }
@@ -365,9 +378,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     let good = std::fs::read(&log).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
     assert!(is_io_failure(&e, "injected short write", None), "{e}");
-    assert_eq!(io.counts(), (2, 1));
-    assert_refuses_everything(&s, "injected short write").await;
-    assert_eq!(io.counts(), (2, 1));
+    refuses_after(&s, &io, "injected short write", (2, 1)).await;
     drop(s);
 
     let now = std::fs::read(&log).unwrap();
@@ -379,21 +390,12 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     assert_eq!(contents(&log), expected(1..=1));
 
     // Another writer (another process, or this one restarted) cuts it.
-    let s = Session::open_with(&log, quiet()).unwrap();
-    assert_eq!(s.append(msg(2)).await.unwrap(), Some(2));
-    drop(s);
-    assert!(inspect(&log).unwrap().is_intact());
-    assert_eq!(contents(&log), expected(1..=2));
-    assert_eq!(std::fs::read(&broken_files(&log)[0]).unwrap(), torn);
+    next_writer_cuts(&log, 2, &torn).await;
 }
 
 #[tokio::test]
 async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(1).await;
     let good = std::fs::read(&log).unwrap();
     let mut torn = good.clone();
     torn.extend_from_slice(b"{\"crc\":\"0000");
@@ -406,10 +408,8 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
     let s = Session::open_with(&log, with_io(io.clone())).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
     assert!(is_io_failure(&e, "after truncation", None), "{e}");
-    // Cut, but the batch itself was never written.
-    assert_eq!(io.counts(), (0, 1));
-    assert_refuses_everything(&s, "after truncation").await;
-    assert_eq!(io.counts(), (0, 1));
+    // Cut, but the batch itself was never written: (0, 1).
+    refuses_after(&s, &io, "after truncation", (0, 1)).await;
     drop(s);
     assert_eq!(std::fs::read(&log).unwrap(), good);
 }
@@ -419,11 +419,7 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
 
 #[tokio::test]
 async fn appends_wait_for_a_lock_held_elsewhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(quiet()).await;
 
     // Another open file description holding flock: as another process would.
     let holder = File::open(&log).unwrap();
@@ -447,12 +443,8 @@ async fn appends_wait_for_a_lock_held_elsewhere() {
 
 #[tokio::test]
 async fn lock_timeout_fails_every_waiting_append_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
-    let s = Session::create_with(dir.path(), opts).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(opts).await;
 
     let holder = File::open(&log).unwrap();
     holder.lock().unwrap();
@@ -499,21 +491,10 @@ async fn lock_held_by_a_process_that_then_dies() {
     if std::env::var_os(LOCK_ENV).is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
-    let s = Session::create_with(dir.path(), opts).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(opts).await;
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "faults::lock_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let mut child = crate::util::child_test("faults::lock_child")
         .env(LOCK_ENV, &log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -564,11 +545,7 @@ const TS: &str = "2025-08-18T14:30:22.123456+05:30";
 #[tokio::test]
 async fn open_does_not_block_on_a_held_lock_and_catches_up_after() {
     use convlog::line::{Kind, end_fields, message_fields};
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(1).await;
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
 
     let holder = File::open(&log).unwrap();
@@ -635,13 +612,50 @@ async fn a_symlinked_log_is_refused_and_its_target_untouched() {
     assert!(broken_files(&target).is_empty());
 }
 
+/// A directory that cannot be written to fails clearly. Mode bits do not
+/// stop root, so as root (CI runs as root) the checks run in a child of
+/// this test binary as the unprivileged user `nobody`.
 #[tokio::test]
 async fn an_unwritable_directory_fails_clearly() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        println!("skipped: running as root, and chmod does not stop root from writing");
+    if unsafe { libc::geteuid() } != 0 {
+        return unwritable_directory_checks().await;
+    }
+    use std::os::unix::process::CommandExt;
+    let out = crate::util::child_test("faults::unwritable_directory_child")
+        .env(UNWRITABLE_ENV, "1")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+}
+
+const UNWRITABLE_ENV: &str = "CONVLOG_UNWRITABLE_CHILD";
+/// The uid and gid of `nobody` on Debian.
+const NOBODY: u32 = 65534;
+
+/// Not a test by itself: the checks of `an_unwritable_directory_fails_clearly`
+/// in a child running as `nobody`. Without `CONVLOG_UNWRITABLE_CHILD` it
+/// returns at once; the parent runs it with `--ignored`.
+#[tokio::test]
+#[ignore = "the body of a child process, run by an_unwritable_directory_fails_clearly with --ignored"]
+async fn unwritable_directory_child() {
+    if std::env::var_os(UNWRITABLE_ENV).is_none() {
         return;
     }
+    // SAFETY: geteuid has no preconditions.
+    assert_ne!(unsafe { libc::geteuid() }, 0, "the child must not be root");
+    unwritable_directory_checks().await;
+}
+
+async fn unwritable_directory_checks() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let ro = dir.path().join("ro");
