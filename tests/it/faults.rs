@@ -308,9 +308,8 @@ async fn refuses_after(s: &Session, io: &Faulty, cause: &str, counts: (usize, us
 /// Appends one record, then a batch of ten that `fault` hits
 /// (through a gate, so that the ten form one batch), and checks what every
 /// such fault must do: each record of the batch gets the I/O error itself
-/// (`cause`, with its errno), the
-/// disk seam saw `counts` (writes, syncs) and nothing after the failure,
-/// and the session refuses everything. Returns the directory, the log
+/// (`cause`, with its errno), the disk seam saw `counts` (writes, syncs)
+/// and nothing after the failure, and the session refuses everything. Returns the directory, the log
 /// (its session dropped) and the batch's errors.
 async fn poison_a_batch(
     fault: Fault,
