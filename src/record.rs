@@ -22,8 +22,16 @@ pub(crate) use tool::{cut, duration_text};
 
 /// The `format` field of every header.
 pub const FORMAT_NAME: &str = "convlog";
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build reads and writes. Version 2 is
+/// version 1 plus the header's `redact` field; a log without a redaction
+/// policy is still written as version 1, byte for byte what older builds
+/// write, and only a log that carries a policy says 2, so that a build
+/// that would ignore the policy refuses the log instead of appending raw
+/// text to it.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The version of a header with no `redact` field.
+pub const FORMAT_VERSION_PLAIN: u32 = 1;
 
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
@@ -261,6 +269,22 @@ pub struct Header {
     pub session: String,
     /// When the session was created (RFC 3339).
     pub created: String,
+    /// The redaction policy every writer of this log applies (version 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redact: Option<HeaderRedact>,
+}
+
+/// A header's `redact` field: what every writer of the log redacts,
+/// whatever it was asked to, so an `append` without `--redact` to a log
+/// created with it still redacts. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderRedact {
+    /// Kind names, as `--redact` spells them (never `all`: a later build
+    /// with more kinds must not widen an old log's policy by itself).
+    pub kinds: Vec<String>,
+    /// Replacements are keyed: a writer must be given the key to append.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keyed: bool,
 }
 
 /// A message as read back from a log, borrowing from the reader's buffer.

@@ -123,11 +123,11 @@ impl Judge {
         let first_line = self.from_start && info.line == 1;
         Ok(match rec {
             Record::Header(h) if first_line => {
-                if h.version != FORMAT_VERSION {
+                if !(1..=FORMAT_VERSION).contains(&h.version) {
                     return Err(Error::NotALog {
                         path: path.to_path_buf(),
                         reason: format!(
-                            "format version {} (this build reads version {FORMAT_VERSION})",
+                            "format version {} (this build reads versions 1 to {FORMAT_VERSION})",
                             h.version,
                         ),
                     });

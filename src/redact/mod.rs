@@ -39,6 +39,7 @@ use std::sync::Arc;
 pub use audit::Audit;
 
 use crate::error::{Error, Result};
+use crate::record::HeaderRedact;
 
 /// A kind of personal data convlog finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -221,6 +222,47 @@ impl Policy {
     /// The kinds that are on.
     pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
         Kind::ALL.into_iter().filter(|&k| self.has(k))
+    }
+
+    /// The header field that makes every later writer of a log apply this
+    /// policy; `None` for a policy that redacts nothing. Kinds are listed by
+    /// name, never as `all`, and the key itself is never written.
+    pub fn to_header(&self) -> Option<HeaderRedact> {
+        (!self.is_empty()).then(|| HeaderRedact {
+            kinds: self.kinds().map(|k| k.name().to_string()).collect(),
+            keyed: self.is_keyed(),
+        })
+    }
+
+    /// This policy widened by the policy of the log at `path` (its
+    /// header's `redact`): the kinds of both, so a writer never redacts
+    /// less than the log asks. A log whose replacements are keyed needs this
+    /// policy to carry the key: without it, its tokens would not match the
+    /// log's, so it is an [`Error::Policy`] (before anything is written). A
+    /// kind this build does not know is one too, rather than a kind left in
+    /// the clear.
+    pub fn for_log(mut self, log: &HeaderRedact, path: &Path) -> Result<Policy> {
+        let refuse = |reason: String| Error::Policy {
+            path: path.to_path_buf(),
+            reason,
+        };
+        for name in &log.kinds {
+            match Kind::from_name(name) {
+                Some(k) => self.kinds |= k.bit(),
+                None => {
+                    return Err(refuse(format!(
+                        "the log asks for redaction of {name:?}, a kind this build of convlog does not know; upgrade convlog to write to it"
+                    )));
+                }
+            }
+        }
+        if log.keyed && !self.is_keyed() {
+            return Err(refuse(format!(
+                "the log redacts {} with keyed tokens; give its key (--redact KINDS --redact-key FILE, or redact_key= in Python) to write to it",
+                log.kinds.join(",")
+            )));
+        }
+        Ok(self)
     }
 
     /// Where the personal data in `text` is, in order, without overlaps.
