@@ -271,14 +271,14 @@ pub struct Header {
     pub created: String,
     /// The redaction policy every writer of this log applies (version 2).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub redact: Option<HeaderRedact>,
+    pub redact: Option<StoredPolicy>,
 }
 
 /// A header's `redact` field: what every writer of the log redacts,
 /// whatever it was asked to, so an `append` without `--redact` to a log
 /// created with it still redacts. Never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeaderRedact {
+pub struct StoredPolicy {
     /// Kind names, as `--redact` spells them (never `all`: a later build
     /// with more kinds must not widen an old log's policy by itself).
     pub kinds: Vec<String>,

@@ -194,7 +194,7 @@ pub fn header_fields(h: &Header) -> Vec<u8> {
         session: &'a str,
         created: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
-        redact: Option<&'a crate::record::HeaderRedact>,
+        redact: Option<&'a crate::record::StoredPolicy>,
     }
     tail_of(&HeaderFields {
         format: crate::record::FORMAT_NAME,

@@ -104,7 +104,7 @@ fn header_round_trips() {
         Record::Header(h.clone())
     );
     h.version = 2;
-    h.redact = Some(crate::record::HeaderRedact {
+    h.redact = Some(crate::record::StoredPolicy {
         kinds: vec!["card".into(), "email".into()],
         keyed: true,
     });

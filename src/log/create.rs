@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::error::{Error, Result};
 use crate::fs::layout;
 use crate::line::{self as codec, Kind};
-use crate::record::{FORMAT_VERSION, FORMAT_VERSION_PLAIN, Header, HeaderRedact};
+use crate::record::{FORMAT_VERSION, FORMAT_VERSION_PLAIN, Header, StoredPolicy};
 
 /// Creates a new log in `dir` named after `created` (see
 /// [`layout`](mod@crate::fs::layout)), whose header carries `redact` if
@@ -22,7 +22,7 @@ use crate::record::{FORMAT_VERSION, FORMAT_VERSION_PLAIN, Header, HeaderRedact};
 pub(crate) fn create_log(
     dir: &Path,
     created: &DateTime<FixedOffset>,
-    redact: Option<HeaderRedact>,
+    redact: Option<StoredPolicy>,
 ) -> Result<(Header, u64, PathBuf)> {
     crate::fs::ensure_dir(dir)?;
     let stem = layout::log_stem(created);
@@ -48,7 +48,7 @@ pub(crate) fn create_log(
 pub(crate) fn write_header_file(
     path: &Path,
     created: &DateTime<FixedOffset>,
-    redact: Option<HeaderRedact>,
+    redact: Option<StoredPolicy>,
 ) -> Result<(Header, u64)> {
     use std::io::Write;
     let header = Header {

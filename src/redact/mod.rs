@@ -39,7 +39,7 @@ use std::sync::Arc;
 pub use audit::Audit;
 
 use crate::error::{Error, Result};
-use crate::record::HeaderRedact;
+use crate::record::StoredPolicy;
 
 /// A kind of personal data convlog finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -227,8 +227,8 @@ impl Policy {
     /// The header field that makes every later writer of a log apply this
     /// policy; `None` for a policy that redacts nothing. Kinds are listed by
     /// name, never as `all`, and the key itself is never written.
-    pub fn to_header(&self) -> Option<HeaderRedact> {
-        (!self.is_empty()).then(|| HeaderRedact {
+    pub fn to_stored(&self) -> Option<StoredPolicy> {
+        (!self.is_empty()).then(|| StoredPolicy {
             kinds: self.kinds().map(|k| k.name().to_string()).collect(),
             keyed: self.is_keyed(),
         })
@@ -241,7 +241,7 @@ impl Policy {
     /// log's, so it is an [`Error::Policy`] (before anything is written). A
     /// kind this build does not know is one too, rather than a kind left in
     /// the clear.
-    pub fn for_log(mut self, log: &HeaderRedact, path: &Path) -> Result<Policy> {
+    pub fn for_log(mut self, log: &StoredPolicy, path: &Path) -> Result<Policy> {
         let refuse = |reason: String| Error::Policy {
             path: path.to_path_buf(),
             reason,
@@ -251,18 +251,31 @@ impl Policy {
                 Some(k) => self.kinds |= k.bit(),
                 None => {
                     return Err(refuse(format!(
-                        "the log asks for redaction of {name:?}, a kind this build of convlog does not know; upgrade convlog to write to it"
+                        "it is redacted of {name:?}, a kind this build of convlog does not know; upgrade convlog to write to it"
                     )));
                 }
             }
         }
         if log.keyed && !self.is_keyed() {
             return Err(refuse(format!(
-                "the log redacts {} with keyed tokens; give its key (--redact KINDS --redact-key FILE, or redact_key= in Python) to write to it",
+                "it is redacted ({}) with keyed tokens; give its key (--redact KINDS --redact-key FILE, or redact_key= in Python) to write to it",
                 log.kinds.join(",")
             )));
         }
         Ok(self)
+    }
+
+    /// True when text redacted by `stored` is redacted as this policy asks:
+    /// every kind of this one is in it, keyed if this one is. (A key is
+    /// never stored, so two keys are not told apart.)
+    pub fn is_covered_by(&self, stored: Option<&StoredPolicy>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(stored) = stored else { return false };
+        self.kinds()
+            .all(|k| stored.kinds.iter().any(|n| n == k.name()))
+            && (stored.keyed || !self.is_keyed())
     }
 
     /// Where the personal data in `text` is, in order, without overlaps.

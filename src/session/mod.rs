@@ -137,7 +137,7 @@ impl Session {
         let dir = dir.as_ref();
         check_options(&opts)?;
         let (header, len, path) =
-            create::create_log(dir, &Local::now().fixed_offset(), opts.redact.to_header())?;
+            create::create_log(dir, &Local::now().fixed_offset(), opts.redact.to_stored())?;
         let file = crate::fs::open_append(&path)?;
         let start = OpenedAt {
             len,

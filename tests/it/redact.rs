@@ -635,3 +635,67 @@ fn a_keyed_policy_needs_its_key_for_every_later_write() {
         .text;
     assert_eq!(contents(&log), [want]);
 }
+
+#[test]
+fn a_redacted_export_stays_redacted_and_refresh_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let say = |text: &str| {
+        let out = run(
+            &["append", "--role", "user", "--source", "stt"],
+            &[&log, Path::new(text)],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let export = log.with_extension("json");
+    let raw_in_export = || {
+        let text = std::fs::read_to_string(&export).unwrap();
+        text.contains("4111 1111 1111 1111") || text.contains("Priya.Sharma@example.com")
+    };
+    say(SAID);
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(raw_in_export(), "a plain refresh of a plain log");
+    // The plain export is up to date, but not redacted: --redact renders it again.
+    let out = run(&["refresh", "--redact"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("wrote") && stdout(&out).contains("redacted: email,phone,card"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("stays redacted"), "{}", stdout(&out));
+    assert!(!raw_in_export());
+    // Asking for less than it has is up to date.
+    let out = run(&["refresh", "--redact=card"], &[dir.path()]);
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    // A new record, then a plain refresh: rendered again, still redacted, and said.
+    say(&format!("again: {SAID}"));
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stays redacted"), "{}", stdout(&out));
+    assert!(!raw_in_export());
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("again: card [CARD]")
+    );
+    // The end-of-session export keeps it too.
+    let s = Session::open_with(&log, quiet().export_on_end(true)).unwrap();
+    s.append_blocking(Message::agent(format!("bye {SAID}"), "tts"))
+        .unwrap();
+    s.end_blocking().unwrap();
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("bye card [CARD]")
+    );
+    assert!(!raw_in_export());
+    // The explicit way back: remove the export and its stamp.
+    let name = export.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(&export).unwrap();
+    std::fs::remove_file(dir.path().join(format!(".{name}.stamp"))).unwrap();
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(raw_in_export());
+}
