@@ -22,16 +22,15 @@ pub(crate) use tool::{cut, duration_text};
 
 /// The `format` field of every header.
 pub const FORMAT_NAME: &str = "convlog";
-/// The newest format version this build reads and writes. Version 2 is
-/// version 1 plus the header's `redact` field; a log without a redaction
-/// policy is still written as version 1, byte for byte what older builds
-/// write, and only a log that carries a policy says 2, so that a build
-/// that would ignore the policy refuses the log instead of appending raw
-/// text to it.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version of a log without a redaction policy in its header:
+/// what every build before the header's `redact` field wrote and read.
+pub const FORMAT_VERSION: u32 = 1;
 
-/// The version of a header with no `redact` field.
-pub const FORMAT_VERSION_PLAIN: u32 = 1;
+/// The format version of a log whose header carries a redaction policy
+/// (version 1 plus the header's `redact` field). Only such a log says 2,
+/// so that a build that would ignore the policy refuses the log instead of
+/// appending raw text to it. This build reads and writes both.
+pub const FORMAT_VERSION_REDACTED: u32 = 2;
 
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
@@ -263,7 +262,8 @@ enum TurnId {
 /// The first line of every log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Format version; this build reads and writes [`FORMAT_VERSION`].
+    /// Format version: [`FORMAT_VERSION`], or [`FORMAT_VERSION_REDACTED`]
+    /// when `redact` is set.
     pub version: u32,
     /// Random session id.
     pub session: String,

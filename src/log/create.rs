@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::error::{Error, Result};
 use crate::fs::layout;
 use crate::line::{self as codec, Kind};
-use crate::record::{FORMAT_VERSION, FORMAT_VERSION_PLAIN, Header, StoredPolicy};
+use crate::record::{FORMAT_VERSION, FORMAT_VERSION_REDACTED, Header, StoredPolicy};
 
 /// Creates a new log in `dir` named after `created` (see
 /// [`layout`](mod@crate::fs::layout)), whose header carries `redact` if
@@ -53,8 +53,8 @@ pub(crate) fn write_header_file(
     use std::io::Write;
     let header = Header {
         version: match redact {
-            Some(_) => FORMAT_VERSION,
-            None => FORMAT_VERSION_PLAIN,
+            Some(_) => FORMAT_VERSION_REDACTED,
+            None => FORMAT_VERSION,
         },
         session: new_session_id(),
         created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
