@@ -32,7 +32,7 @@ use crate::error::Result;
 /// callers of the path it had before.
 #[doc(no_inline)]
 pub use crate::read::read_header;
-use crate::read::{self as reader, DamageKind, Recovery, Report};
+use crate::read::{Checked, DamageKind, Lock, Recovery, Report};
 use crate::record::{Record, Role};
 use crate::redact::Audit;
 use crate::time::parse_ts;
@@ -350,70 +350,58 @@ pub fn session_stats(log: &Path) -> Result<SessionStats> {
     let mut prev: Option<(Role, Option<DateTime<FixedOffset>>)> = None;
     let mut turn_interrupted = false;
 
-    // Under a shared lock, as `read::inspect` reads: a batch a live writer
-    // is writing is waited out rather than reported as a torn tail.
-    let file = crate::fs::open_read(log)?;
-    let locked = crate::fs::try_lock_shared_for(&file, log, std::time::Duration::from_secs(2))?;
-    let scanned = reader::scan(
-        log,
-        std::io::BufReader::with_capacity(1 << 16, &file),
-        Recovery::SkipCorrupt,
-        |rec| {
-            match rec {
-                Record::Message(m) => {
-                    let ts = parse_ts(&m.ts).ok();
-                    let stats = match m.role {
-                        Role::User => &mut user,
-                        Role::Agent => &mut agent,
-                    };
-                    // The later parts of one message are not more messages.
-                    if !crate::parts::marks(m.meta).continues() {
-                        stats.records += 1;
-                    }
-                    stats.words += m.content.split_whitespace().count() as u64;
-                    let new_turn = prev.as_ref().is_none_or(|(r, _)| *r != m.role);
-                    if new_turn {
-                        stats.turns += 1;
-                        turn_interrupted = false;
-                    }
-                    if m.interrupted && !turn_interrupted {
-                        stats.interrupted_turns += 1;
-                        turn_interrupted = true;
-                    }
-                    if let (Some((Role::User, Some(u))), Role::Agent, Some(a)) =
-                        (&prev, m.role, &ts)
-                    {
-                        let ms = millis_between(u, a);
-                        if ms < 0.0 {
-                            unordered += 1;
-                        } else {
-                            response.push(ms);
-                        }
-                    }
-                    if let Some(ms) = m
-                        .meta
-                        .filter(|r| r.get().contains("\"latency_ms\""))
-                        .and_then(|r| serde_json::from_str::<HostMeta>(r.get()).ok())
-                        .and_then(|h| h.latency_ms)
-                    {
-                        host.push(ms);
-                    }
-                    if let Some(audit) = m.redacted.and_then(|r| Audit::from_json(r.get()).ok()) {
-                        redacted.merge(&audit);
-                    }
-                    prev = Some((m.role, ts));
+    // As `read::inspect` reads: a batch a live writer is writing is waited
+    // out rather than reported as a torn tail.
+    let report = Checked::open(log, Recovery::SkipCorrupt, Lock::WaitForBatch, |rec| {
+        match rec {
+            Record::Message(m) => {
+                let ts = parse_ts(&m.ts).ok();
+                let stats = match m.role {
+                    Role::User => &mut user,
+                    Role::Agent => &mut agent,
+                };
+                // The later parts of one message are not more messages.
+                if !crate::parts::marks(m.meta).continues() {
+                    stats.records += 1;
                 }
-                Record::End { ts, .. } => end_ts = Some(ts.to_string()),
-                // Counted by the reader's report; they are not turns.
-                Record::Tool(_) | Record::Handoff(_) | Record::Header(_) => {}
+                stats.words += m.content.split_whitespace().count() as u64;
+                let new_turn = prev.as_ref().is_none_or(|(r, _)| *r != m.role);
+                if new_turn {
+                    stats.turns += 1;
+                    turn_interrupted = false;
+                }
+                if m.interrupted && !turn_interrupted {
+                    stats.interrupted_turns += 1;
+                    turn_interrupted = true;
+                }
+                if let (Some((Role::User, Some(u))), Role::Agent, Some(a)) = (&prev, m.role, &ts) {
+                    let ms = millis_between(u, a);
+                    if ms < 0.0 {
+                        unordered += 1;
+                    } else {
+                        response.push(ms);
+                    }
+                }
+                if let Some(ms) = m
+                    .meta
+                    .filter(|r| r.get().contains("\"latency_ms\""))
+                    .and_then(|r| serde_json::from_str::<HostMeta>(r.get()).ok())
+                    .and_then(|h| h.latency_ms)
+                {
+                    host.push(ms);
+                }
+                if let Some(audit) = m.redacted.and_then(|r| Audit::from_json(r.get()).ok()) {
+                    redacted.merge(&audit);
+                }
+                prev = Some((m.role, ts));
             }
-            Ok(())
-        },
-    );
-    if locked {
-        crate::fs::unlock(&file, log);
-    }
-    let report = scanned?;
+            Record::End { ts, .. } => end_ts = Some(ts.to_string()),
+            // Counted by the reader's report; they are not turns.
+            Record::Tool(_) | Record::Handoff(_) | Record::Header(_) => {}
+        }
+        Ok(())
+    })?
+    .into_report();
     Ok(SessionStats {
         path: log.to_path_buf(),
         report,

@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{
-    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, log_tail_crc, read_stamp,
-    render_once, write_stamp,
+    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, read_stamp, render_once,
+    tail_crc_of, write_stamp,
 };
 use crate::error::{Error, Result};
 use crate::read::Report;
@@ -62,7 +62,7 @@ fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 /// Renders `log` in `format` into the file `out`, atomically (tmp → fsync →
 /// rename → fsync dir), so nobody ever reads a half-written file. Refuses an
 /// `out` that is a log (the one exported, under any name, or any other) or
-/// an original. The log is read
+/// an original. The log is opened and read
 /// once: a failure discards the temporary file, so nothing half-done shows.
 ///
 /// When `out` is the JSON export beside the log (`NAME.json` beside
@@ -77,9 +77,10 @@ fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions) -> Result<Report> {
     refuse_unsafe_output(log, out)?;
     let stamped = format == Format::Json && is_beside(log, out);
-    let before = match stamped {
-        true => read_stamp(out)?.filter(|s| s.kind == "export"),
-        false => None,
+    let before = if stamped {
+        read_stamp(out)?.filter(|s| s.kind == "export")
+    } else {
+        None
     };
     let widened;
     let opts = match before.and_then(|s| s.redact) {
@@ -104,15 +105,16 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             tools: Some(format.shows_tools(opts.tools)),
             ..opts.clone()
         };
-        let (_, report) = render_once(log, renderer, &opts)?;
-        *done.borrow_mut() = Some((report, counted.len, counted.hasher.finalize()));
+        let (_, checked) = render_once(log, renderer, &opts)?;
+        *done.borrow_mut() = Some((checked, counted.len, counted.hasher.finalize()));
         Ok(())
     };
     let stamp = || {
         let done = done.borrow();
-        let (Some((report, len, crc)), true) = (done.as_ref(), stamped) else {
+        let (Some((checked, len, crc)), true) = (done.as_ref(), stamped) else {
             return Ok(());
         };
+        let report = checked.report();
         write_stamp(
             out,
             &Stamp {
@@ -120,7 +122,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
                 file_len: *len,
                 file_crc: crc_hex(*crc),
                 log_len: Some(report.file_len),
-                log_tail_crc: log_tail_crc(log, report.file_len)?,
+                log_tail_crc: tail_crc_of(checked.file(), log, report.file_len)?,
                 last_seq: report.last_seq,
                 redact: opts.redact.to_stored(),
             },
@@ -128,7 +130,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
     };
     crate::fs::write_atomic_with(out, crate::fs::NewFileMode::Private, fill, stamp)?;
     done.into_inner()
-        .map(|(report, _, _)| report)
+        .map(|(checked, _, _)| checked.into_report())
         .ok_or_else(|| Error::Internal("export produced no report".into()))
 }
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use super::{Action, ExportMessage, Render};
 use crate::error::Result;
 use crate::parts;
-use crate::record::MessageRecord;
+use crate::record::{Header, MessageRecord};
 use crate::redact::Policy;
 
 /// Joins consecutive records of the same role and the same `turn`, and
@@ -41,6 +41,11 @@ impl<R: Render> Merger<R> {
             has_pending: false,
             held: Vec::new(),
         }
+    }
+
+    /// Hands the log's header to the renderer (it comes before any message).
+    pub fn header(&mut self, h: &Header) -> Result<()> {
+        self.out.header(h)
     }
 
     /// Feeds one record.

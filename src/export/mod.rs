@@ -61,8 +61,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::read::{self as reader, Report};
-use crate::record::{Record, Role};
+use crate::read::{self as reader, Checked, Lock, Report};
+use crate::record::{Header, Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
 mod action;
@@ -91,7 +91,7 @@ pub(crate) use markdown::MarkdownRender;
 pub(crate) use merge::Merger;
 pub use options::{ExportOptions, Format, TimestampStyle};
 use renderer::Renderer;
-pub(crate) use stamp::{Stamp, crc_hex, log_tail_crc, read_stamp, write_stamp};
+pub(crate) use stamp::{Stamp, crc_hex, read_stamp, tail_crc_of, write_stamp};
 pub use stamp::{is_original, stamp_original};
 pub(crate) use subtitles::{SubtitleRender, Subtitles};
 pub(crate) use text::TextRender;
@@ -145,6 +145,13 @@ pub trait Render {
     fn begin(&mut self) -> Result<()>;
     /// Called for each (merged) message, in order.
     fn message(&mut self, m: &ExportMessage) -> Result<()>;
+    /// Called with the log's header (line 1, when it is intact), before any
+    /// message: what a renderer needs to place the session in time. By
+    /// default it is not needed.
+    fn header(&mut self, h: &Header) -> Result<()> {
+        let _ = h;
+        Ok(())
+    }
     /// Called for each tool call and handoff, in order with the messages,
     /// when the export shows them. By default it shows nothing.
     fn action(&mut self, a: &Action) -> Result<()> {
@@ -178,53 +185,45 @@ pub fn render<W: Write>(
 /// calls and handoffs when `opts.tools` is `Some(true)`.
 ///
 /// The whole log is checked first (opened, its header read, every line's
-/// damage judged under the recovery mode), and only then rendered, from the
-/// same open file and over exactly the bytes that were checked. So the
-/// renderer sees its first byte only when the export will succeed: on
-/// stdout, a missing file, a non-log or mid-file damage leaves nothing at
-/// all rather than a cut-off document that looks whole. The check costs one
-/// extra read of the log, about as much as `verify`.
+/// damage judged under the recovery mode: a [`Checked`] read), and only
+/// then rendered, from the same open file and over exactly the bytes that
+/// were checked. So the renderer sees its first byte only when the export
+/// will succeed: on stdout, a missing file, a non-log or mid-file damage
+/// leaves nothing at all rather than a cut-off document that looks whole.
+/// The check costs one extra read of the log, about as much as `verify`.
 pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Report)> {
-    use std::io::{Read, Seek};
-    let mut file = crate::fs::open_read(log)?;
-    let checked = reader::scan(
-        log,
-        io::BufReader::with_capacity(1 << 16, &file),
-        opts.recovery,
-        |_| Ok(()),
-    )?;
-    file.rewind().map_err(|e| Error::io(log, "seek", e))?;
-    let bytes = io::BufReader::with_capacity(1 << 16, (&file).take(checked.file_len));
-    render_from(log, bytes, render, opts)
+    let bytes = Checked::open(log, opts.recovery, Lock::None, |_| Ok(()))?.into_checked_bytes()?;
+    render_records(render, opts, |visit| {
+        reader::scan(log, bytes, opts.recovery, visit)
+    })
 }
 
 /// Renders in one pass, for a destination that a failure discards anyway
-/// (the temporary file of an atomic replace).
+/// (the temporary file of an atomic replace), and keeps the log open for
+/// the export stamp.
 pub(super) fn render_once<R: Render>(
     log: &Path,
     render: R,
     opts: &ExportOptions,
-) -> Result<(R, Report)> {
-    let file = crate::fs::open_read(log)?;
-    render_from(
-        log,
-        io::BufReader::with_capacity(1 << 16, file),
-        render,
-        opts,
-    )
+) -> Result<(R, Checked)> {
+    render_records(render, opts, |visit| {
+        Checked::open(log, opts.recovery, Lock::None, visit)
+    })
 }
 
-fn render_from<R: Render, B: io::BufRead>(
-    log: &Path,
-    bytes: B,
+/// Feeds the records that `scan` hands its visitor through the merger into
+/// `render`, between its `begin` and its `finish`.
+fn render_records<R: Render, T>(
     render: R,
     opts: &ExportOptions,
-) -> Result<(R, Report)> {
+    scan: impl FnOnce(&mut dyn FnMut(&Record<'_>) -> Result<()>) -> Result<T>,
+) -> Result<(R, T)> {
     let mut render = render;
     render.begin()?;
     let mut merger = Merger::new(render, !opts.no_merge, opts.redact.clone());
     let actions = opts.tools == Some(true);
-    let report = reader::scan(log, bytes, opts.recovery, |rec| match rec {
+    let scanned = scan(&mut |rec| match rec {
+        Record::Header(h) => merger.header(h),
         Record::Message(m) => merger.push(m),
         Record::Tool(t) if actions => merger.action(Action::Tool(t.clone().into_owned())),
         Record::Handoff(h) if actions => merger.action(Action::Handoff(h.clone().into_owned())),
@@ -232,7 +231,7 @@ fn render_from<R: Render, B: io::BufRead>(
     })?;
     let mut render = merger.finish()?;
     render.finish()?;
-    Ok((render, report))
+    Ok((render, scanned))
 }
 
 /// Shared by the renderers: the writer and the destination's name for errors.

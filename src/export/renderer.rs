@@ -9,7 +9,7 @@ use super::{
     MarkdownRender, Render, SubtitleRender, Subtitles, TextRender,
 };
 use crate::error::Result;
-use crate::time::parse_ts;
+use crate::record::Header;
 
 /// Every renderer behind one type, so that [`render`](super::render) and [`export_file`](super::export_file)
 /// pick the format once and stay generic over the writer.
@@ -26,7 +26,8 @@ pub(super) enum Renderer<W> {
 impl<W: Write> Renderer<W> {
     /// The renderer for `format`. `dest` names the destination in errors;
     /// the Markdown title is the log's file stem, and subtitle cues count
-    /// from the session start in the log's header.
+    /// from the session start in the log's header, which they are handed
+    /// as the log is read.
     pub(super) fn new(
         log: &Path,
         format: Format,
@@ -53,8 +54,7 @@ impl<W: Write> Renderer<W> {
                 } else {
                     Subtitles::Vtt
                 };
-                let origin = crate::read::read_header(log)?.and_then(|h| parse_ts(&h.created).ok());
-                Renderer::Subtitles(SubtitleRender::new(out, dest, kind, origin))
+                Renderer::Subtitles(SubtitleRender::new(out, dest, kind, None))
             }
             Format::Html => Renderer::Html(Box::new(HtmlRender::new(
                 out,
@@ -77,6 +77,18 @@ impl<W: Write> Render for Renderer<W> {
             Renderer::Csv(r) => r.begin(),
             Renderer::Subtitles(r) => r.begin(),
             Renderer::Html(r) => r.begin(),
+        }
+    }
+
+    fn header(&mut self, h: &Header) -> Result<()> {
+        match self {
+            Renderer::Json(r) => r.header(h),
+            Renderer::Jsonl(r) => r.header(h),
+            Renderer::Markdown(r) => r.header(h),
+            Renderer::Text(r) => r.header(h),
+            Renderer::Csv(r) => r.header(h),
+            Renderer::Subtitles(r) => r.header(h),
+            Renderer::Html(r) => r.header(h),
         }
     }
 

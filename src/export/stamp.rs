@@ -105,7 +105,12 @@ pub fn write_stamp(file: &Path, stamp: &Stamp) -> Result<()> {
 /// CRC-32 of the up to 4096 bytes of `log` before `len`, as 8 hex digits;
 /// `None` if the log is now shorter than `len`.
 pub fn log_tail_crc(log: &Path, len: u64) -> Result<Option<String>> {
-    let file = crate::fs::open_read(log)?;
+    tail_crc_of(&crate::fs::open_read(log)?, log, len)
+}
+
+/// [`log_tail_crc`] of a log already open as `file` (an export's own
+/// reading of it), so that the stamp describes the very file it rendered.
+pub fn tail_crc_of(file: &std::fs::File, log: &Path, len: u64) -> Result<Option<String>> {
     let now = file
         .metadata()
         .map_err(|e| Error::io(log, "fstat", e))?

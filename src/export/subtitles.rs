@@ -7,6 +7,8 @@ use chrono::{DateTime, FixedOffset};
 
 use super::{ExportMessage, Render, Sink, role_name, time_of};
 use crate::error::Result;
+use crate::record::Header;
+use crate::time::parse_ts;
 
 /// Which subtitle format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,8 @@ const LAST_CUE_MS: (i64, i64) = (1_000, 10_000);
 
 impl<W: Write> SubtitleRender<W> {
     /// Writes to `out`; cue times count from `origin` (the session start),
-    /// or from the first message when it is `None`.
+    /// or from the header's, handed to [`Render::header`] as the log is
+    /// read, or else from the first message.
     pub fn new(
         out: W,
         path: &Path,
@@ -156,6 +159,11 @@ impl<W: Write> Render for SubtitleRender<W> {
             Subtitles::Vtt => self.sink.write(|w| w.write_all(b"WEBVTT\n\n")),
             Subtitles::Srt => Ok(()),
         }
+    }
+
+    fn header(&mut self, h: &Header) -> Result<()> {
+        self.origin = parse_ts(&h.created).ok();
+        Ok(())
     }
 
     fn message(&mut self, m: &ExportMessage) -> Result<()> {

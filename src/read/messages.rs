@@ -6,16 +6,14 @@
 //! its own loop instead: [`messages`] gives exactly that, judged by the same
 //! scanner under the same recovery modes.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
+use super::checked::{Checked, CheckedBytes, Lock};
 use super::judge::Judge;
 use super::lines::Lines;
 use super::report::{Position, Recovery};
-use super::scan::scan;
 use crate::error::{Error, Result};
 use crate::record::{Message, MessageRecord, Record, Role};
 
@@ -106,15 +104,7 @@ impl LoggedMessage {
 /// # Ok::<(), convlog::Error>(())
 /// ```
 pub fn messages(log: &Path, mode: Recovery) -> Result<Messages> {
-    let mut file = crate::fs::open_read(log)?;
-    let checked = scan(
-        log,
-        io::BufReader::with_capacity(1 << 16, &file),
-        mode,
-        |_| Ok(()),
-    )?;
-    file.rewind().map_err(|e| Error::io(log, "seek", e))?;
-    let bytes = BufReader::with_capacity(1 << 16, file.take(checked.file_len));
+    let bytes = Checked::open(log, mode, Lock::None, |_| Ok(()))?.into_checked_bytes()?;
     Ok(Messages {
         path: log.to_path_buf(),
         lines: Lines::new(bytes, Position::default()),
@@ -127,7 +117,7 @@ pub fn messages(log: &Path, mode: Recovery) -> Result<Messages> {
 /// were overwritten in place meanwhile), it is the last item.
 pub struct Messages {
     path: PathBuf,
-    lines: Lines<BufReader<io::Take<File>>>,
+    lines: Lines<CheckedBytes>,
     /// `None` once the verdict is given.
     judge: Option<Judge>,
 }

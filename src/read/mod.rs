@@ -4,6 +4,10 @@
 //!   corruption, seq gaps) under a [`Recovery`] mode and reports it all,
 //!   built from `lines` (the line splitter), `judge` (each line's verdict)
 //!   and `report` (what it found);
+//! - `checked`: the one entry point that opens a log (never through a
+//!   symlink), scans it once, under the shared lock when asked, and hands
+//!   back the open file and the report (header included): export, stats
+//!   and verify read through it;
 //! - `header`: a log's header without a scan;
 //! - `messages`: a log's messages as an iterator of owned values, for
 //!   callers that want them without a callback over borrowed records;
@@ -30,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checked;
 mod discover;
 pub(crate) mod follow;
 mod header;
@@ -39,6 +44,7 @@ mod messages;
 mod report;
 mod scan;
 
+pub use checked::{Checked, CheckedBytes, Lock, inspect, scan_file};
 pub use discover::find_logs;
 pub use follow::{Followed, Follower, POLL};
 pub use header::read_header;
@@ -50,5 +56,5 @@ pub(crate) use judge::Judge;
 pub(crate) use lines::{Lines, decode_line};
 pub use messages::{LoggedMessage, Messages, messages};
 pub use report::{Damage, DamageKind, Position, Recovery, Report};
+pub use scan::scan;
 pub(crate) use scan::scan_from;
-pub use scan::{inspect, scan, scan_file};

@@ -1,5 +1,6 @@
 //! The one streaming scanner behind export, verify, messages, the export
-//! stamp and the writer's own tail check.
+//! stamp and the writer's own tail check (opening a log to scan it is
+//! `checked`'s job).
 //!
 //! It reads line by line with a reused buffer, so memory stays bounded by the
 //! longest line, not the log. A bad line cannot be classified when it is
@@ -9,7 +10,7 @@
 //! the torn tail). The recovery mode only decides which records reach the
 //! caller and whether the result is an error; the report is always complete.
 
-use std::io::{self, BufRead};
+use std::io::BufRead;
 use std::path::Path;
 
 use super::judge::Judge;
@@ -51,40 +52,4 @@ where
         }
     }
     judge.finish(path, lines.offset())
-}
-
-/// Opens `path` (not following symlinks) and scans it.
-pub fn scan_file<F>(path: &Path, mode: Recovery, visit: F) -> Result<Report>
-where
-    F: FnMut(&Record<'_>) -> Result<()>,
-{
-    let file = crate::fs::open_read(path)?;
-    scan(
-        path,
-        io::BufReader::with_capacity(1 << 16, file),
-        mode,
-        visit,
-    )
-}
-
-/// Scans `path` with [`Recovery::SkipCorrupt`] and no visitor: the full
-/// report, for verify and for callers that only want the facts.
-///
-/// It reads under a shared lock, waiting up to two seconds for one: a live
-/// writer holds the exclusive lock only while it writes a batch, so waiting
-/// means a batch in flight is never mistaken for a torn tail. A lock held for
-/// longer (a stuck process) does not stop the inspection.
-pub fn inspect(path: &Path) -> Result<Report> {
-    let file = crate::fs::open_read(path)?;
-    let locked = crate::fs::try_lock_shared_for(&file, path, std::time::Duration::from_secs(2))?;
-    let report = scan(
-        path,
-        io::BufReader::with_capacity(1 << 16, &file),
-        Recovery::SkipCorrupt,
-        |_| Ok(()),
-    );
-    if locked {
-        crate::fs::unlock(&file, path);
-    }
-    report
 }

@@ -31,6 +31,7 @@ pub mod schema;
 mod stop;
 mod target;
 mod txn;
+mod watch;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -123,6 +124,7 @@ pub async fn ship(
             recovery: opts.recovery,
             follow: opts.follow,
             poll: opts.poll,
+            notify: opts.notify,
             batch_rows: opts.batch_rows.max(1),
             redact: opts.redact.clone(),
         };

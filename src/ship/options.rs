@@ -15,8 +15,13 @@ pub struct Options {
     pub host: String,
     /// Create the schema when the database has none.
     pub create_schema: bool,
-    /// How often to look for new records when following.
+    /// How often to look for new records when following where file
+    /// notifications cannot be had (or `notify` is off).
     pub poll: Duration,
+    /// Following, wake on file notifications (inotify on the logs'
+    /// directories) instead of polling every `poll`; where they cannot be
+    /// had, the run says so once and polls.
+    pub notify: bool,
     /// The longest wait between reconnection attempts.
     pub max_backoff: Duration,
     /// Messages per batch (one transaction).
@@ -58,6 +63,7 @@ impl Default for Options {
             host: hostname(),
             create_schema: true,
             poll: Duration::from_millis(50),
+            notify: true,
             max_backoff: Duration::from_secs(10),
             batch_rows: 20_000,
             method: Method::Direct,

@@ -23,6 +23,7 @@ use crate::record::Record;
 
 use super::Stop;
 use super::encode::{Stamp, encode_row, line_crc, stamp};
+use super::watch::{Wake, Watcher};
 
 /// A log's unread part beyond which a mode that refuses a log with damage
 /// checks the whole part first, then ships it in batches as it reads again;
@@ -110,6 +111,8 @@ pub(crate) struct ReadOptions {
     pub recovery: Recovery,
     pub follow: bool,
     pub poll: Duration,
+    /// Wake on inotify rather than polling (see `watch`).
+    pub notify: bool,
     pub batch_rows: usize,
     pub redact: crate::redact::Policy,
 }
@@ -162,6 +165,10 @@ impl Batcher<'_> {
 
 /// Runs until one pass is done (or, following, until `stop`), sending
 /// batches on `tx`. Returns when the receiver is gone.
+///
+/// Following, a pass after the first looks only at the files the watcher
+/// names (and lists the directories again only when names changed), so an
+/// idle run over thousands of logs does no work between writes.
 pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::Sender<Item>) {
     let mut files: HashMap<PathBuf, FileState> = HashMap::new();
     let mut out = Batcher {
@@ -170,38 +177,70 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
         rows: 0,
         limit: opts.batch_rows.max(1),
     };
+    let mut watcher = None;
+    if opts.follow {
+        let (w, notes) = Watcher::new(&paths, opts.poll, opts.notify);
+        for (log, detail) in notes {
+            if !out.send(Item::Note { log, detail }) {
+                return;
+            }
+        }
+        watcher = Some(w);
+    }
+    let mut wake = Wake::All;
     let mut missing = false;
     loop {
-        let logs = match find_logs(&paths) {
-            Ok(l) => {
-                missing = false;
-                l
-            }
-            Err(_) if missing => Vec::new(),
-            Err(e) => {
-                // A directory that vanished while following: say so once and keep going.
-                missing = true;
-                if !out.send(Item::Unreadable {
-                    log: e.path().map(Path::to_path_buf).unwrap_or_default(),
-                    detail: e.to_string(),
-                }) {
-                    return;
+        let (only, list) = match wake {
+            Wake::Stop => return,
+            Wake::All => (None, true),
+            Wake::Some { files, names } => (Some(files), names),
+        };
+        let logs = if list {
+            match find_logs(&paths) {
+                Ok(l) => {
+                    missing = false;
+                    l
                 }
-                Vec::new()
+                Err(_) if missing => Vec::new(),
+                Err(e) => {
+                    // A directory that vanished while following: say so once and keep going.
+                    missing = true;
+                    if !out.send(Item::Unreadable {
+                        log: e.path().map(Path::to_path_buf).unwrap_or_default(),
+                        detail: e.to_string(),
+                    }) {
+                        return;
+                    }
+                    Vec::new()
+                }
             }
+        } else {
+            let mut l: Vec<PathBuf> = only.iter().flatten().cloned().collect();
+            l.sort();
+            l
         };
         for log in logs {
             if stop.is_stopped() {
                 return;
+            }
+            // Told which files changed: the others are as they were; a new
+            // name is a log only if the listing above found it.
+            if let Some(only) = &only
+                && (files.contains_key(&log) && !only.contains(&log)
+                    || !list && !files.contains_key(&log))
+            {
+                continue;
             }
             let st = files.entry(log.clone()).or_default();
             if !step(&log, st, &opts, &stop, &mut out) {
                 return;
             }
         }
-        if !out.flush() || !opts.follow || stop.sleep_blocking(opts.poll) {
+        if !out.flush() {
             return;
         }
+        let Some(w) = &mut watcher else { return };
+        wake = w.wait(&stop);
     }
 }
 

@@ -408,11 +408,21 @@ fn verify_names_mid_file_corruption_and_repair_refuses_it() {
 }
 
 #[test]
+fn refresh_renders_exports_and_skips_up_to_date_ones() {
+    renders_exports_and_skips_up_to_date_ones("refresh");
+}
+
+/// `compact`, the command's former name, still does the same.
+#[test]
 fn compact_renders_exports_and_skips_up_to_date_ones() {
+    renders_exports_and_skips_up_to_date_ones("compact");
+}
+
+fn renders_exports_and_skips_up_to_date_ones(cmd: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (log, _) = three_messages(tmp.path());
     convlog()
-        .arg("compact")
+        .arg(cmd)
         .arg(tmp.path())
         .assert()
         .success()
@@ -422,7 +432,7 @@ fn compact_renders_exports_and_skips_up_to_date_ones() {
         export(&log, &[]).stdout
     );
     convlog()
-        .arg("compact")
+        .arg(cmd)
         .arg(&log)
         .assert()
         .success()

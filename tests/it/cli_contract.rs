@@ -237,7 +237,7 @@ fn an_empty_directory_says_no_logs_were_found_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    for cmd in ["ls", "stats", "verify", "compact"] {
+    for cmd in ["ls", "stats", "verify", "refresh", "compact"] {
         let out = run(&[cmd], &[&empty]);
         assert_eq!(out.status.code(), Some(0), "{cmd}");
         assert!(

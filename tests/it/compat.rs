@@ -26,7 +26,10 @@ pub(crate) fn python_render(rows: &[String]) -> Option<Vec<u8>> {
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("skipping the Python comparison: python3 is not available ({e})");
+            crate::util::skip(
+                "the Python comparison",
+                &format!("python3 is not available ({e})"),
+            );
             return None;
         }
     };

@@ -87,8 +87,10 @@ fn set_fsize(limit: u64) {
 }
 
 /// Not a test by itself: the child of `disk_full_via_rlimit_fsize`. Without
-/// `CONVLOG_FSIZE_CHILD` it returns at once.
+/// `CONVLOG_FSIZE_CHILD` it returns at once. Ignored, so that a normal run
+/// does not count it as a passing test; the parent runs it with `--ignored`.
 #[test]
+#[ignore = "the body of a child process, run by disk_full_via_rlimit_fsize with --ignored"]
 fn fsize_child() {
     let Some(log) = std::env::var_os(FSIZE_ENV) else {
         return;
@@ -145,6 +147,7 @@ async fn disk_full_via_rlimit_fsize() {
         .args([
             "faults::fsize_child",
             "--exact",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -459,7 +462,10 @@ async fn lock_timeout_fails_every_waiting_append_and_recovers() {
 
 /// Not a test by itself: holds the log's lock for `lock_held_by_a_process`
 /// until it is killed. Without `CONVLOG_LOCK_CHILD` it returns at once.
+/// Ignored, so that a normal run does not count it as a passing test; the
+/// parent runs it with `--ignored`.
 #[test]
+#[ignore = "the body of a child process, run by lock_held_by_a_process_that_then_dies with --ignored"]
 fn lock_child() {
     let Some(log) = std::env::var_os(LOCK_ENV) else {
         return;
@@ -489,6 +495,7 @@ async fn lock_held_by_a_process_that_then_dies() {
         .args([
             "faults::lock_child",
             "--exact",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -240,9 +240,14 @@ pub fn any_message() -> impl Strategy<Value = Message> {
 /// Skips a suite that needs something this machine lacks (Python,
 /// PostgreSQL): prints why, or fails the test if `CONVLOG_REQUIRE_ALL=1`,
 /// since CI has everything and a skip there would hide a suite.
+///
+/// The reason goes to the stderr handle itself, not through `eprintln!`:
+/// libtest captures the print macros of a passing test, so a bare
+/// `cargo test` would show the skip only with `--nocapture`.
 pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
     if std::env::var("CONVLOG_REQUIRE_ALL").as_deref() == Ok("1") {
         panic!("{test}: CONVLOG_REQUIRE_ALL=1 but {why}");
     }
-    eprintln!("skipping {test}: {why}");
+    let _ = writeln!(std::io::stderr().lock(), "skipping {test}: {why}");
 }

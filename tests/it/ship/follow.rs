@@ -1,6 +1,7 @@
 //! `--follow` with live writers: everything shipped, and the lag.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -179,4 +180,166 @@ fn a_log_replaced_in_place_during_follow_is_shipped_as_a_new_log() {
     assert_eq!(by_session[a.id()], want_a, "A's rows untouched");
     assert_eq!(by_session[b.id()], want_b, "B shipped under its own id");
     drop(a);
+}
+
+/// CPU time (user + system) a process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    Duration::from_secs_f64(ticks / hz)
+}
+
+/// Hand-written ended logs, quick to make in thousands: (dir, log paths).
+fn ended_logs(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let ts = "2026-03-01T10:00:00.000000Z";
+    (0..n)
+        .map(|i| {
+            let id = format!("idle-{i:05}");
+            write_log(
+                dir,
+                &format!("conversation_{i:05}.jsonl"),
+                &[
+                    header_line(&id, ts),
+                    message_line(1, ts, &format!("\"hello {i}\""), ""),
+                    end_line(2, ts),
+                ],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_follow_over_two_thousand_shipped_logs_sleeps_and_still_wakes_for_a_write() {
+    let Some(url) = pg_url("idle_follow_sleeps") else {
+        return;
+    };
+    let rt = rt();
+    let url = rt.block_on(fresh_db(&url, "idle"));
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2000;
+    ended_logs(dir.path(), n);
+    let out = ship(&["--quiet", "--to", &url, dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        wait_for_rows(&rt, &url, n as i64, Duration::from_secs(1)),
+        n as i64
+    );
+
+    let child = Command::new(BIN)
+        .args(["ship", "--follow", "--to", &url])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A new log, written after the start: its rows mean the first pass is over
+    // and a created file is noticed.
+    let s = rt.block_on(async {
+        let s = Session::create(dir.path()).unwrap();
+        s.append(Message::user("first", "stt")).await.unwrap();
+        s.flush().await.unwrap();
+        s
+    });
+    assert_eq!(
+        wait_for_rows(&rt, &url, n as i64 + 1, Duration::from_secs(60)),
+        n as i64 + 1
+    );
+
+    // Idle: 2,000 logs that nothing writes to. Polling every 50 ms looked at
+    // each of them 20 times a second (about half a core for 5,000 logs).
+    let idle = Duration::from_secs(3);
+    let before = cpu_time(child.id());
+    std::thread::sleep(idle);
+    let used = cpu_time(child.id()) - before;
+    let share = used.as_secs_f64() / idle.as_secs_f64();
+
+    // And a write to one of them still wakes it.
+    rt.block_on(async {
+        s.append(Message::agent("second", "tts")).await.unwrap();
+        s.flush().await.unwrap();
+    });
+    let got = wait_for_rows(&rt, &url, n as i64 + 2, Duration::from_secs(30));
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        got,
+        n as i64 + 2,
+        "the append after the idle spell was shipped"
+    );
+    assert!(
+        !stderr.contains("polling"),
+        "inotify works on this filesystem, so no fallback is announced: {stderr}"
+    );
+    eprintln!(
+        "idle --follow over {n} logs: {:.2}% of a core",
+        share * 100.0
+    );
+    assert!(
+        share < 0.05,
+        "idle --follow used {:.1}% of a core over {n} logs",
+        share * 100.0
+    );
+}
+
+#[test]
+fn following_without_file_notifications_polls_and_ships_every_append() {
+    let Some(url) = pg_url("follow_polling") else {
+        return;
+    };
+    let rt = rt();
+    let url = rt.block_on(fresh_db(&url, "polling"));
+    let dir = tempfile::tempdir().unwrap();
+    let got = rt.block_on(async {
+        let target = convlog::ship::Target::resolve(Some(&url)).unwrap();
+        let stop = convlog::ship::Stop::new();
+        let opts = convlog::ship::Options {
+            follow: true,
+            notify: false,
+            ..Default::default()
+        };
+        let shipper = {
+            let (dir, stop) = (dir.path().to_path_buf(), stop.clone());
+            tokio::spawn(async move {
+                convlog::ship::ship(&target, &[dir], &opts, &stop, &mut |e| eprintln!("{e:?}"))
+                    .await
+                    .unwrap()
+            })
+        };
+        let s = Session::create(dir.path()).unwrap();
+        let db = connect(&url).await;
+        let mut got = 0;
+        for i in 1..=5i64 {
+            s.append(Message::user(format!("m{i}"), "stt"))
+                .await
+                .unwrap();
+            s.flush().await.unwrap();
+            let until = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < until {
+                got = db
+                    .query_one("SELECT count(*) FROM convlog.messages", &[])
+                    .await
+                    .map(|r| r.get::<_, i64>(0))
+                    .unwrap_or(0);
+                if got == i {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        stop.stop();
+        let summary = shipper.await.unwrap();
+        assert_eq!(summary.messages, 5);
+        got
+    });
+    assert_eq!(got, 5);
 }
