@@ -34,6 +34,7 @@ import argparse
 import array
 import asyncio
 import gc
+import inspect
 import shutil
 import statistics
 import sys
@@ -130,17 +131,34 @@ def livekit_events(n: int) -> list[Any]:
     return events
 
 
-async def livekit_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]]:
-    """Bare emits first, then ``runs`` runs with a recorder (a new session
-    and log each), in one process."""
+def nothing(*_: Any) -> None:
+    """A handler that does nothing."""
+
+
+# What LiveKit's emit asks `inspect.signature` for, answered at once.
+nothing.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)]
+)
+
+
+async def livekit_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run], list[Run]]:
+    """Bare emits first, then emits to a do-nothing handler (LiveKit's own
+    cost of calling any handler), then ``runs`` runs with a recorder (a new
+    session and log each), in one process."""
     from livekit.agents import AgentSession
 
     events = livekit_events(n)
     bare: list[Run] = []
-    for _ in range(runs):
-        session = AgentSession()
-        emit = session.emit
-        bare.append(timed(lambda ev, emit=emit: emit("conversation_item_added", ev), events))
+    floor: list[Run] = []
+    for runs_list, handler in ((bare, None), (floor, nothing)):
+        for _ in range(runs):
+            session = AgentSession()
+            if handler is not None:
+                session.on("conversation_item_added", handler)
+            emit = session.emit
+            runs_list.append(
+                timed(lambda ev, emit=emit: emit("conversation_item_added", ev), events)
+            )
     import convlog.livekit
 
     recorded: list[Run] = []
@@ -151,7 +169,7 @@ async def livekit_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]
         recorded.append(timed(lambda ev, emit=emit: emit("conversation_item_added", ev), events))
         await recorder.aclose()
         check(recorder.path, n)
-    return bare, recorded
+    return bare, floor, recorded
 
 
 def check(path: Path, n: int) -> None:
@@ -189,9 +207,6 @@ async def pipecat_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]
         else:
             msg = AssistantTurnStoppedMessage(AGENT.format(i=i), False, ts)
             msgs.append(("on_assistant_turn_stopped", msg))
-
-    def nothing(*_: Any) -> None:
-        pass
 
     async def dispatch(pair: Any, handlers: dict[str, Callable[..., Any]]) -> Run:
         """Each event as Pipecat runs a handler (`_run_handler`), timed."""
@@ -259,13 +274,22 @@ def log_runs(d: Path, runs: int, n: int) -> list[Run]:
 # --- the report --------------------------------------------------------------
 
 
-def summary(name: str, bare: list[Run] | None, rec: list[Run], p99_goal: float) -> list[tuple]:
-    """The table rows for one scenario: medians over the runs."""
+def summary(
+    name: str,
+    bare: list[Run] | None,
+    rec: list[Run],
+    p99_goal: float,
+    floor: list[Run] | None = None,
+) -> list[tuple]:
+    """The table rows for one scenario: medians over the runs. ``floor``:
+    the framework's own cost of calling a do-nothing handler."""
     med = statistics.median
     p50, p99 = med(r.p50 for r in rec), med(r.p99 for r in rec)
     base = worst = held = gbase = "-"
     if bare:
         base = f"bare p50 {med(r.p50 for r in bare):.1f} / p99 {med(r.p99 for r in bare):.1f} us"
+    if floor:
+        base += f"; no-op handler {med(r.p50 for r in floor):.1f} / {med(r.p99 for r in floor):.1f}"
         worst = f"worst max {max(r.max for r in bare):.0f} us bare"
         held = f"{med(r.blocks_per_event for r in bare):+.2f} bare"
         gbase = "bare " + gcs_per_10k(bare)
@@ -336,10 +360,11 @@ def measure(d: Path, runs: int, n: int, verbose: bool = True) -> list[tuple]:
     except ImportError:
         have_livekit = False
     if have_livekit:
-        bare, rec = asyncio.run(livekit_runs(d / "livekit", runs, n))
+        bare, floor, rec = asyncio.run(livekit_runs(d / "livekit", runs, n))
         show(f"LiveKit: bare session.emit, {n} events", bare)
+        show(f"LiveKit: session.emit to a do-nothing handler, {n} events", floor)
         show(f"LiveKit: session.emit with convlog.livekit.record, {n} events", rec)
-        rows += summary("LiveKit emit", bare, rec, 50)
+        rows += summary("LiveKit emit", bare, rec, 50, floor)
     else:
         rows.append(("LiveKit emit", "-", "livekit-agents not installed", "-", "-", None))
     pc = asyncio.run(pipecat_runs(d / "pipecat", runs, n))
@@ -366,6 +391,9 @@ def main() -> int:
     try:
         rows = measure(d, args.runs, args.events)
     finally:
+        # Every log was ended in its run; what still holds one goes before
+        # its directory does.
+        gc.collect()
         shutil.rmtree(d, ignore_errors=True)
     print(f"convlog's cost on the event loop: {args.runs} runs of {args.events} events")
     print_table(rows)

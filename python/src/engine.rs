@@ -8,6 +8,7 @@
 //! loop and no fsync ever runs on the loop's thread.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use convlog::read::{self, Recovery};
@@ -105,6 +106,9 @@ pub struct Engine {
     s: convlog::Session,
     /// The session's `max_content_bytes`: larger content is split into parts.
     limit: usize,
+    /// Set when the end is asked for: an ended log takes nothing more, so
+    /// the exit hook has nothing of it to commit.
+    ended: AtomicBool,
 }
 
 impl Engine {
@@ -113,6 +117,7 @@ impl Engine {
         Ok(Engine {
             limit: o.max_content_bytes,
             s: convlog::Session::create_with(dir, o)?,
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -121,6 +126,7 @@ impl Engine {
         Ok(Engine {
             limit: o.max_content_bytes,
             s: convlog::Session::open_with(path, o)?,
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -194,11 +200,18 @@ impl Engine {
     }
 
     pub fn end_blocking(&self) -> Result<Ended> {
+        self.ended.store(true, Ordering::Release);
         self.s.end_blocking().map(ended)
     }
 
     pub fn end_then(&self, done: impl FnOnce(Result<Ended>) + Send + 'static) {
+        self.ended.store(true, Ordering::Release);
         self.s.end_with(move |r| done(r.map(ended)));
+    }
+
+    /// True once the end was asked for (it may still be in flight).
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 }
 

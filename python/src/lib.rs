@@ -10,10 +10,13 @@ mod engine;
 mod errors;
 mod livekit;
 mod message;
+mod pipecat;
 mod read;
 mod session;
 mod tool;
 mod waiting;
+
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 
@@ -22,6 +25,9 @@ fn _convlog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<session::Session>()?;
     m.add_class::<read::MessageIter>()?;
+    m.add_class::<livekit::Items>()?;
+    m.add_class::<pipecat::PipecatHandler>()?;
+    m.add_function(wrap_pyfunction!(livekit::_vendor, m)?)?;
     m.add_function(wrap_pyfunction!(read::verify, m)?)?;
     m.add_function(wrap_pyfunction!(read::export, m)?)?;
     m.add_function(wrap_pyfunction!(read::messages, m)?)?;
@@ -32,4 +38,10 @@ fn _convlog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py.import("atexit")?.call_method1("register", (hook,))?;
     errors::warm(py)?;
     Ok(())
+}
+
+/// Locks `m`, taking the data back from a panic elsewhere: every value
+/// behind these mutexes is whole after each single update.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

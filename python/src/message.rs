@@ -147,14 +147,32 @@ pub fn recorder_text(
     what: &'static str,
     repaired: &mut Vec<&'static str>,
 ) -> PyResult<String> {
+    lenient(repaired, |c| c.text(v, what))
+}
+
+/// `v` as a recorder stores a timestamp (see `Converter::timestamp`): one
+/// that cannot be read is left out and `timestamp` added to `repaired`.
+pub fn recorder_timestamp(
+    py: Python<'_>,
+    v: &Bound<'_, PyAny>,
+    repaired: &mut Vec<&'static str>,
+) -> PyResult<Option<String>> {
+    lenient(repaired, |c| c.timestamp(py, Some(v)))
+}
+
+/// `convert` run in lenient mode, adding to `repaired` what it changed.
+fn lenient<T>(
+    repaired: &mut Vec<&'static str>,
+    convert: impl FnOnce(&mut Converter) -> Conv<T>,
+) -> PyResult<T> {
     let mut c = Converter {
         mode: Mode::Lenient,
         repaired: std::mem::take(repaired),
     };
-    let out = c.text(v, what);
+    let out = convert(&mut c);
     *repaired = c.repaired;
     match out {
-        Ok(s) => Ok(s),
+        Ok(v) => Ok(v),
         Err(Failure::Python(e)) => Err(e),
         // Lenient conversion refuses nothing; were it to, say so.
         Err(Failure::Invalid(why)) => Err(pyo3::exceptions::PyValueError::new_err(why)),

@@ -8,7 +8,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 
 use crate::engine::{self, Engine, Msg, Settings};
 use crate::errors::{invalid, logger, to_pyerr, warn};
@@ -214,7 +214,8 @@ impl Session {
         let role = recorder_text(role, "role", &mut repaired)?;
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
-        let mut msg = livekit::item_message(py, role, content, source, item, replaces)?;
+        let item = livekit::Fields::of(item);
+        let mut msg = livekit::item_message(py, role, content, source, &item, replaces)?;
         mark_repaired(&mut msg, repaired);
         self.record(py, msg)
     }
@@ -229,7 +230,7 @@ impl Session {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         let _ = engine::epoch_to_rfc3339(now);
-        livekit::warm(py);
+        livekit::warm(py)?;
         if self.echo {
             echo(py, "", "")?;
         }
@@ -496,7 +497,7 @@ impl Session {
 
     /// Echoes and queues a recorder's message, whole: as parts when it is
     /// over the limit.
-    fn record(&self, py: Python<'_>, mut msg: Msg) -> PyResult<bool> {
+    pub(crate) fn record(&self, py: Python<'_>, mut msg: Msg) -> PyResult<bool> {
         self.run_redactor(py, &mut msg.content)?;
         if self.echo && !msg.content.trim().is_empty() {
             self.echo_redacted(py, Msg::tag(&msg.role), &msg.content)?;
@@ -523,15 +524,41 @@ impl Session {
 /// `[USER] …` / `[AGENT] …` at INFO through Python's logging, as the original
 /// design printed them, so the host's logging config decides their form.
 fn echo(py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
-    // The bound method, fetched once: this runs for every message.
-    static ENABLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let enabled = ENABLED.get_or_try_init(py, || {
-        Ok::<_, PyErr>(logger(py)?.getattr("isEnabledFor")?.unbind())
-    })?;
-    if enabled.bind(py).call1((20,))?.is_truthy()? && !content.is_empty() {
+    if info_enabled(py)? && !content.is_empty() {
         logger(py)?.call_method1("info", ("[%s] %s", tag, content))?;
     }
     Ok(())
+}
+
+/// `logger.isEnabledFor(INFO)`, asked for every message: read from the
+/// logger's own answer cache (`Logger._cache`, which `logging` empties
+/// whenever a level changes) with one dict lookup, calling
+/// `isEnabledFor` only when the cache holds no answer (or the logger has
+/// no such cache).
+fn info_enabled(py: Python<'_>) -> PyResult<bool> {
+    static CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
+    static INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let info = INFO.get_or_init(py, || PyInt::new(py, 20).into_any().unbind());
+    let cache = CACHE.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            logger(py)?
+                .getattr("_cache")
+                .ok()
+                .and_then(|c| c.cast_into::<PyDict>().ok())
+                .map(Bound::unbind),
+        )
+    })?;
+    if let Some(answer) = cache
+        .as_ref()
+        .map(|c| c.bind(py).get_item(info.bind(py)))
+        .transpose()?
+        .flatten()
+    {
+        return answer.is_truthy();
+    }
+    logger(py)?
+        .call_method1(pyo3::intern!(py, "isEnabledFor"), (info,))?
+        .is_truthy()
 }
 
 // What each awaitable resolves to.

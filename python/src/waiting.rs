@@ -20,6 +20,7 @@ use pyo3::sync::PyOnceLock;
 
 use crate::engine::{self, Engine};
 use crate::errors::{cached, logger, to_pyerr, warn};
+use crate::lock;
 
 /// Every session still alive, so that the exit hook can commit what each
 /// one queued while a pool thread may still take the GIL.
@@ -40,10 +41,6 @@ static SETTLED: Condvar = Condvar::new();
 /// How long the exit hook waits for completions still in flight (an end
 /// rendering the export of a long log) before leaving them.
 const EXIT_WAIT: Duration = Duration::from_secs(60);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Notes `engine` as open, for the exit hook.
 pub fn register(engine: &Arc<Engine>) {
@@ -85,7 +82,14 @@ impl Drop for Flight {
 /// leave Python alone.
 #[pyfunction]
 pub fn _at_exit(py: Python<'_>) {
-    let engines: Vec<Arc<Engine>> = lock(&OPEN).iter().filter_map(Weak::upgrade).collect();
+    // An ended log has nothing left to commit (an end still in flight is
+    // waited for below, with the other completions), and its file may be
+    // gone by now.
+    let engines: Vec<Arc<Engine>> = lock(&OPEN)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|e| !e.ended())
+        .collect();
     let (failed, stuck) = py.detach(move || {
         // The handles are dropped here too, GIL released: a last handle
         // waits for its committer, whose completions may want the GIL.

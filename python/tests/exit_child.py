@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import shutil
 import sys
 
 import convlog
@@ -60,5 +61,12 @@ elif MODE == "async_closed":
         TASKS.extend(asyncio.ensure_future(SESSION.append_async("agent", t)) for t in APPENDED)
 
     asyncio.run(start())
+elif MODE == "ended_removed":
+    # Ended, still referenced at exit, and its directory deleted meanwhile
+    # (as a benchmark's temporary directory is): nothing is left to commit.
+    SESSION = convlog.Session.create(DIR)
+    logged(SESSION)
+    SESSION.end()
+    shutil.rmtree(DIR)
 else:
     raise SystemExit(f"unknown mode {MODE!r}")

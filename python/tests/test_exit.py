@@ -65,3 +65,12 @@ def test_unended_session_at_exit_exits_cleanly_and_keeps_every_message(
         if contents != sorted(MODES[mode]):
             failures.append(f"{d.name}: {log} holds {contents}")
     assert not failures, f"{len(failures)}/{RUNS} runs of {mode!r} failed:\n" + "\n".join(failures)
+
+
+def test_an_ended_session_is_left_alone_at_exit(tmp_path: Path) -> None:
+    """The exit hook commits what open sessions queued; an ended one has
+    nothing, and its file may be gone: no error about it at exit."""
+    code, _, err = run_once("ended_removed", tmp_path / "gone")
+    assert code == 0, err
+    assert not (tmp_path / "gone").exists()
+    assert "at exit" not in err and "broken" not in err, err

@@ -214,18 +214,23 @@ pub fn run(a: ShipArgs) -> Result<Exit> {
         let outcome = ship::ship(&target, &paths, &opts, &stop, &mut on_event).await;
         let summary = match &outcome {
             Ok(s) => s,
-            Err(ShipError::GaveUp { summary, .. }) => summary,
+            Err(ShipError::GaveUp { summary, .. }) => &**summary,
             Err(_) => return outcome.map(Some),
         };
         if !quiet || outcome.is_err() {
             eprintln!(
-                "convlog ship: {} messages shipped to {} ({} new sessions, {} ended; {} already there; {} ended sessions already complete{}{}) in {:.1}s{}",
+                "convlog ship: {} messages shipped to {} ({} new sessions, {} ended; {} already there; {} ended sessions already complete{}{}{}) in {:.1}s{}",
                 summary.messages,
                 target.describe(),
                 summary.sessions,
                 summary.ended,
                 summary.already,
                 summary.complete,
+                if summary.resumed > 0 {
+                    format!("; {} open sessions read from their last shipped record", summary.resumed)
+                } else {
+                    String::new()
+                },
                 if summary.encoded > 0 {
                     format!("; {} stored with their line in raw (see SHIP.md)", summary.encoded)
                 } else {

@@ -41,8 +41,9 @@ pub enum ShipError {
         reason: String,
         /// Attempts made.
         attempts: u32,
-        /// What was shipped before giving up.
-        summary: Summary,
+        /// What was shipped before giving up (boxed: it is large beside
+        /// the other variants).
+        summary: Box<Summary>,
     },
     /// The database's tables are not what this build writes.
     Schema(String),
@@ -223,7 +224,7 @@ pub(crate) fn fatal(action: &'static str, f: Fault) -> ShipError {
             what: f.what(),
             reason: f.describe(),
             attempts: 1,
-            summary: Summary::default(),
+            summary: Box::default(),
         },
     }
 }

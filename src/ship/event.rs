@@ -97,6 +97,9 @@ pub struct Summary {
     pub already: u64,
     /// Logs not read at all: their session is in the database whole and ended.
     pub complete: u64,
+    /// Open logs read from just after their last shipped record (the
+    /// database holds every record before it), not from the start.
+    pub resumed: u64,
     /// Sessions inserted.
     pub sessions: u64,
     /// End records shipped.

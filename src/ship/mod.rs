@@ -26,6 +26,7 @@ mod event;
 mod options;
 mod pgpass;
 mod read;
+mod resume;
 mod retry;
 pub mod schema;
 mod stop;
@@ -33,7 +34,7 @@ mod target;
 mod txn;
 mod watch;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,7 +111,7 @@ pub async fn ship(
     }
 
     // Not knowing only costs reading those logs again.
-    let done = match unless_stopped(stop, complete_sessions(&db, &logs)).await {
+    let (done, resume) = match unless_stopped(stop, shipped_sessions(&db, &logs)).await {
         Some(d) => d.unwrap_or_default(),
         None => return Ok(db.ledger.summary),
     };
@@ -121,6 +122,7 @@ pub async fn ship(
         let paths = paths.to_vec();
         let ro = ReadOptions {
             done,
+            resume,
             recovery: opts.recovery,
             follow: opts.follow,
             poll: opts.poll,
@@ -156,6 +158,7 @@ pub async fn ship(
                     db.ledger.summary.damaged += 1;
                     on_event(Event::Damaged { log: &log, detail });
                 }
+                Some(Item::Resumed) => db.ledger.summary.resumed += 1,
                 Some(Item::Note { log, detail }) => on_event(Event::Note { log: &log, detail }),
                 Some(Item::Unreadable { log, detail }) => {
                     db.ledger.summary.unreadable += 1;
@@ -181,39 +184,68 @@ pub async fn ship(
     result.map(|()| db.ledger.summary)
 }
 
-/// The sessions among `logs` that the database holds ended, so that a
-/// restarted shipper does not read every old log again. A session is
-/// recorded ended only once all of it is there (see `read`), so ended is
-/// whole.
-async fn complete_sessions(db: &Db<'_>, logs: &[PathBuf]) -> Attempt<HashSet<String>> {
+/// What the database holds of the sessions among `logs`, so that a
+/// restarted shipper does not read every old log again: the sessions it
+/// holds ended (a session is recorded ended only once all of it is there,
+/// see `read`, so ended is whole, and such a log is not read at all), and
+/// for open ones its last record when it holds every record up to it (the
+/// log is read from there, see `resume`).
+async fn shipped_sessions(
+    db: &Db<'_>,
+    logs: &[PathBuf],
+) -> Attempt<(HashSet<String>, HashMap<String, resume::Shipped>)> {
     let mut ids = Vec::with_capacity(logs.len());
     for log in logs {
         if let Ok(f) = crate::fs::open_read(log)
-            && let Some((id, _)) = read::header_of(&f)
+            && let Some((h, _)) = read::header_of(&f)
         {
-            ids.push(id);
+            ids.push(h.session);
         }
     }
     let mut done = HashSet::new();
+    let mut open = HashMap::new();
     let Some(client) = &db.client else {
-        return Ok(done);
+        return Ok((done, open));
     };
     for chunk in ids.chunks(10_000) {
+        // A session's rows are seqs 1, 2, …, max with none missing exactly
+        // when there are max of them (seqs are unique and positive); tool
+        // calls and handoffs take seqs but no row, so their sessions, and
+        // those with a gap, are read whole.
         let rows = timed(
             db.opts.timeout,
-            "reading which sessions are complete",
+            "reading what is shipped of each session",
             async {
                 Ok(client
                     .query(
-                        "SELECT id FROM convlog.sessions
-                      WHERE ended IS NOT NULL AND id = ANY($1::text[])",
+                        "SELECT s.id, s.ended IS NOT NULL, last.seq, last.crc,
+                            CASE WHEN s.ended IS NULL THEN
+                              (SELECT count(*) FROM convlog.messages c WHERE c.session_id = s.id)
+                            END
+                       FROM convlog.sessions s
+                       LEFT JOIN LATERAL (
+                            SELECT m.seq, m.crc FROM convlog.messages m
+                             WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1) last ON true
+                      WHERE s.id = ANY($1::text[])",
                         &[&chunk],
                     )
                     .await?)
             },
         )
         .await?;
-        done.extend(rows.iter().map(|r| r.get(0)));
+        for r in rows {
+            let id: String = r.get(0);
+            let (seq, crc, count): (Option<i64>, Option<i64>, Option<i64>) =
+                (r.get(2), r.get(3), r.get(4));
+            if r.get::<_, bool>(1) {
+                done.insert(id);
+            } else if let (Some(seq), Some(crc), Some(count)) = (seq, crc, count)
+                && seq == count
+                && let (Ok(seq), Ok(crc)) = (u64::try_from(seq), u32::try_from(crc))
+            {
+                open.insert(id, resume::Shipped { seq, crc });
+            }
+        }
     }
-    Ok(done)
+    Ok((done, open))
 }

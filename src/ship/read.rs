@@ -19,10 +19,11 @@ use crate::Recovery;
 use crate::error::Error;
 use crate::read::find_logs;
 use crate::read::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
-use crate::record::Record;
+use crate::record::{Header, Record};
 
 use super::Stop;
 use super::encode::{Stamp, encode_row, line_crc, stamp};
+use super::resume::{self, Shipped};
 use super::watch::{Wake, Watcher};
 
 /// A log's unread part beyond which a mode that refuses a log with damage
@@ -98,6 +99,8 @@ pub(crate) enum Item {
         log: PathBuf,
         detail: String,
     },
+    /// An open log picked up just after its last shipped record.
+    Resumed,
     /// A file that cannot be shipped: not a log, unreadable.
     Unreadable {
         log: PathBuf,
@@ -108,6 +111,9 @@ pub(crate) enum Item {
 pub(crate) struct ReadOptions {
     /// Sessions the database holds whole, ended: not read again.
     pub done: HashSet<String>,
+    /// Open sessions the database holds whole up to a record: read from
+    /// just after it when the log holds it intact.
+    pub resume: HashMap<String, Shipped>,
     pub recovery: Recovery,
     pub follow: bool,
     pub poll: Duration,
@@ -244,15 +250,29 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
     }
 }
 
-/// Line 1 of `file` if it is a valid header: the session id, and the line's CRC.
-pub(crate) fn header_of(file: &File) -> Option<(String, u32)> {
+/// Line 1 of `file` if it is a valid header, and the line's CRC.
+pub(crate) fn header_of(file: &File) -> Option<(Header, u32)> {
     let mut lines = Lines::new(BufReader::with_capacity(4096, file), Position::default());
     let (info, bytes) = lines.next_line().ok()??;
     let crc = line_crc(bytes);
     match decode_line(&info, bytes).ok()? {
-        Record::Header(h) => Some((h.session, crc)),
+        Record::Header(h) => Some((h, crc)),
         _ => None,
     }
+}
+
+/// The session `log` holds, as its header `h` says.
+fn session_info(log: &Path, h: Header) -> Arc<SessionInfo> {
+    Arc::new(SessionInfo {
+        created: stamp(&h.created),
+        id: h.session,
+        log: log.to_path_buf(),
+        log_name: log
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        created_text: h.created,
+    })
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -307,8 +327,8 @@ fn step(
     }
     st.seen = seen;
     if st.pos.offset == 0
-        && let Some((sid, _)) = &header
-        && opts.done.contains(sid)
+        && let Some((h, _)) = &header
+        && opts.done.contains(&h.session)
     {
         // Shipped and ended: nothing can follow an end record.
         st.parked = true;
@@ -323,7 +343,19 @@ fn step(
         st.parked = false;
         st.skipped = false;
     }
-    st.header_crc = header.map(|h| h.1);
+    st.header_crc = header.as_ref().map(|h| h.1);
+    if st.pos.offset == 0
+        && let Some((h, _)) = header
+        && let Some(want) = opts.resume.get(&h.session)
+        && let Some(pos) = resume::find(&file, meta.len(), *want)
+    {
+        // Shipped up to `pos`, and the database holds all before it.
+        st.pos = pos;
+        st.session = Some(session_info(log, h));
+        if !out.send(Item::Resumed) {
+            return false;
+        }
+    }
     let unread = meta.len().saturating_sub(st.pos.offset);
     let refuses_damage = matches!(opts.recovery, Recovery::TolerateTail | Recovery::Absolute);
     let stream = !refuses_damage || unread > PRESCAN_BYTES && prescan_clean(log, &file, st, opts);
@@ -377,10 +409,6 @@ fn scan_new(
         Recovery::SkipCorrupt => Recovery::SkipCorrupt,
         _ => Recovery::PointInTime,
     };
-    let log_name = log
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let mut session = st.session.clone();
     let mut held: Vec<Segment> = Vec::new();
     let mut cur: Option<Segment> = None;
@@ -398,13 +426,7 @@ fn scan_new(
         };
         let full = match rec {
             Record::Header(h) => {
-                let s = Arc::new(SessionInfo {
-                    created: stamp(&h.created),
-                    id: h.session,
-                    log: log.to_path_buf(),
-                    log_name: log_name.clone(),
-                    created_text: h.created,
-                });
+                let s = session_info(log, h);
                 session = Some(s.clone());
                 cur.replace(Segment::new(s))
             }

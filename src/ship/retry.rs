@@ -116,7 +116,7 @@ impl<'a> Db<'a> {
                 what: f.what(),
                 reason: f.describe(),
                 attempts: self.failures,
-                summary: self.ledger.summary.clone(),
+                summary: Box::new(self.ledger.summary.clone()),
             });
         }
         if self.outage.is_none() {

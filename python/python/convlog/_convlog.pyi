@@ -184,6 +184,10 @@ class Session:
         meta: dict[str, Any] | None = None,
         timestamp: _Timestamp = None,
     ) -> bool: ...
+    def _record_item(
+        self, role: str, content: str, source: str, item: Any, replaces: str | None = None
+    ) -> bool: ...
+    def _warm(self) -> None: ...
     def flush(self) -> None: ...
     async def flush_async(self) -> None: ...
     def end(self) -> Path | None: ...
@@ -212,6 +216,37 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool: ...
+
+class LiveKitItems:
+    """The LiveKit recorder's ``conversation_item_added`` handler: records a
+    message in Rust and hands what needs Python to ``slow(item)``."""
+
+    def __init__(
+        self,
+        log: Session,
+        slow: Callable[[Any], None],
+        *,
+        user_source: str | None = None,
+        agent_source: str | None = None,
+        streaming: bool = False,
+    ) -> None: ...
+    def __call__(self, *args: Any) -> None: ...
+
+class PipecatHandler:
+    """One of the Pipecat recorder's event handlers (see ``make``)."""
+
+    @staticmethod
+    def make(
+        log: Session, user_source: str, agent_source: str, transcription: type
+    ) -> tuple[PipecatHandler, PipecatHandler, PipecatHandler]:
+        """The handlers for ``on_user_turn_stopped``, ``on_assistant_turn_stopped``
+        and ``on_before_process_frame`` (the speaker), sharing one turn count."""
+    @property
+    def turns(self) -> int: ...
+    def __call__(self, *args: Any) -> None: ...
+
+def _vendor(metadata: Any) -> str | None:
+    """The vendor a LiveKit ``MetricsMetadata`` dict names (``deepgram``), if any."""
 
 def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """What ``convlog verify --json PATH`` prints for the log (it never repairs)."""

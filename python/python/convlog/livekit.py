@@ -42,7 +42,7 @@ try:  # what ChatMessage.text_content strips from an assistant's text
 except ImportError:  # pragma: no cover - another livekit-agents
     strip_expr_markup = None
 
-from ._convlog import Session
+from ._convlog import LiveKitItems, Session, _vendor
 from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
 from ._tools import LiveKitTools
 
@@ -92,40 +92,6 @@ def _text(item: Any, assistant: bool) -> str | None:
 _SENTENCE_END = re.compile(r"(?<=[.!?।।？！。…])\s+")  # noqa: RUF001
 
 
-_vendors: dict[tuple[Any, Any], str | None] = {}
-
-
-def _vendor(meta: Any) -> str | None:
-    """The vendor in a ``MetricsMetadata``: ``deepgram`` for Deepgram's plugin,
-    the prefix of ``model_name`` (``deepgram/nova-3``) for LiveKit's gateway."""
-    if not isinstance(meta, dict):
-        return None
-    key = (meta.get("model_provider"), meta.get("model_name"))
-    try:
-        return _vendors[key]
-    except (KeyError, TypeError):
-        pass
-    vendor = _vendor_of(str(key[0] or "").strip().lower(), str(key[1] or "").strip().lower())
-    if len(_vendors) < 256:
-        try:
-            _vendors[key] = vendor
-        except TypeError:
-            pass
-    return vendor
-
-
-def _vendor_of(provider: str, model: str) -> str | None:
-    if provider in ("", "livekit", "unknown") and "/" in model:
-        provider = model.split("/", 1)[0]
-    if not provider or provider in ("livekit", "unknown"):
-        return None
-    if "." in provider:  # a host name such as api.deepgram.com
-        parts = [p for p in provider.split(".") if p not in ("api", "www", "com", "io", "ai")]
-        provider = parts[0] if parts else provider
-    name = re.sub(r"[^a-z0-9]+", "_", provider).strip("_")
-    return name or None
-
-
 class Recorder(BaseRecorder):
     """Logs one ``AgentSession``'s user and agent messages into ``log``.
 
@@ -161,7 +127,16 @@ class Recorder(BaseRecorder):
             self._fixed = {k: str(v) for k, v in source.items()}
         self._stream: _StreamState | None = _StreamState() if stream_agent_text else None
         on, off = session.on, session.off
-        self._subscribe(on, off, "conversation_item_added", _handler(self._on_item_added))
+        # Called by LiveKit for every history item: a message is recorded in
+        # Rust; what needs Python comes back to `_on_item`.
+        items = LiveKitItems(
+            log,
+            _handler(self._on_item),
+            user_source=self._fixed.get("user"),
+            agent_source=self._fixed.get("agent"),
+            streaming=stream_agent_text,
+        )
+        self._subscribe(on, off, "conversation_item_added", items)
         self._subscribe(on, off, "close", _handler(self._close_soon))
         self._tools = LiveKitTools(session, log) if tools else None
         if self._tools is not None:
@@ -176,10 +151,12 @@ class Recorder(BaseRecorder):
 
     # --- event handlers: synchronous, and never raise ----------------------
 
-    def _on_item_added(self, *args: Any) -> None:
+    def _on_item(self, item: Any) -> None:
+        """What ``LiveKitItems`` leaves to Python: a tool call or handoff
+        item, a streamed reply's end, markup, a source only the session's
+        STT/TTS can tell, an empty message."""
         try:
-            if args:
-                self._record_item(getattr(args[0], "item", None))
+            self._record_item(item)
         except Exception:
             logger.exception("convlog: could not record a conversation item")
 
@@ -225,9 +202,9 @@ class Recorder(BaseRecorder):
             return None
 
     def _record_item(self, item: Any) -> None:
-        # On the agent's event loop for every history item: only what the
-        # role, the text and the source need is read here; the ids, flags,
-        # metrics and timestamp are read by `Session._record_item` in Rust.
+        # Only what the role, the text and the source need is read here; the
+        # ids, flags, metrics and timestamp are read by
+        # `Session._record_item` in Rust.
         if item is None:
             return
         if getattr(item, "type", None) != "message":

@@ -20,19 +20,16 @@ being spoken is not in it, as Pipecat reports a turn only when it stops.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from pipecat.frames.frames import TranscriptionFrame
 
-from ._convlog import Session
+from ._convlog import PipecatHandler, Session
 from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
 from ._tools import PipecatTools
 
 __all__ = ["Recorder", "record"]
-
-logger = logging.getLogger("convlog")
 
 
 class Recorder(BaseRecorder):
@@ -53,17 +50,22 @@ class Recorder(BaseRecorder):
         tools: bool = True,
     ) -> None:
         super().__init__(log)
-        self._sources = {"user": "pipecat_stt", "agent": "pipecat_tts"}
+        sources = {"user": "pipecat_stt", "agent": "pipecat_tts"}
         if isinstance(source, str):
-            self._sources = {"user": source, "agent": source}
+            sources = {"user": source, "agent": source}
         elif source is not None:
-            self._sources.update({k: str(v) for k, v in source.items()})
-        self._turns = 0
-        self._speaker: str | None = None
+            sources.update({k: str(v) for k, v in source.items()})
+        # Pipecat runs these on the pipeline's loop for every turn and, for
+        # the speaker, every frame: each is one call into Rust.
+        on_user, on_agent, on_frame = PipecatHandler.make(
+            log, sources["user"], sources["agent"], TranscriptionFrame
+        )
+        self._on_user_turn_stopped = on_user
+        self._on_assistant_turn_stopped = on_agent
         for agg, event, handler in (
-            (user_aggregator, "on_user_turn_stopped", self._on_user_turn_stopped),
-            (user_aggregator, "on_before_process_frame", self._on_user_frame),
-            (assistant_aggregator, "on_assistant_turn_stopped", self._on_assistant_turn_stopped),
+            (user_aggregator, "on_user_turn_stopped", on_user),
+            (user_aggregator, "on_before_process_frame", on_frame),
+            (assistant_aggregator, "on_assistant_turn_stopped", on_agent),
         ):
             self._subscribe(agg.add_event_handler, agg.remove_event_handler, event, handler)
         self._tools = PipecatTools(assistant_aggregator, log) if tools else None
@@ -75,48 +77,6 @@ class Recorder(BaseRecorder):
     async def _before_end(self) -> None:
         if self._tools is not None:
             self._tools.close()
-
-    def _on_user_frame(self, _processor: Any, frame: Any) -> None:
-        # Every frame the user aggregator gets passes here: the least work.
-        if isinstance(frame, TranscriptionFrame):
-            try:
-                if frame.user_id and isinstance(frame.user_id, str):
-                    self._speaker = frame.user_id
-            except Exception:
-                pass
-
-    def _on_user_turn_stopped(self, *args: Any) -> None:
-        try:
-            self._record_turn("user", args[-1] if args else None)
-        except Exception:
-            logger.exception("convlog: could not record a Pipecat user turn")
-
-    def _on_assistant_turn_stopped(self, *args: Any) -> None:
-        try:
-            self._record_turn("agent", args[-1] if args else None)
-        except Exception:
-            logger.exception("convlog: could not record a Pipecat assistant turn")
-
-    def _record_turn(self, role: str, message: Any) -> None:
-        content = getattr(message, "content", None)
-        if not isinstance(content, str) or not content.strip() or self.log.ended:
-            return
-        self._turns += 1
-        speaker = None
-        if role == "user":
-            speaker = getattr(message, "user_id", None)
-            if not (isinstance(speaker, str) and speaker):
-                speaker = self._speaker
-        self._write(
-            role,
-            content,
-            self._sources[role],
-            turn=f"pipecat_{self._turns}",
-            interrupted=getattr(message, "interrupted", False) is True,
-            speaker=speaker,
-            # Pipecat's ISO 8601 text, stored as local time by the binding.
-            timestamp=getattr(message, "timestamp", None) or None,
-        )
 
 
 _recorders = Registry()

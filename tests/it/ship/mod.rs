@@ -13,6 +13,7 @@ mod copies;
 mod faults;
 mod follow;
 pub(crate) mod harness;
+mod resume;
 mod secrets;
 mod tls;
 mod values;
