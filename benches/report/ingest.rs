@@ -26,11 +26,17 @@ pub(crate) fn ingest_input(path: &Path, n: usize) {
 
 /// Times `convlog ingest LOG` reading `input`. Returns msgs/s.
 pub(crate) fn cli_ingest(bin: &Path, dir: &Path, input: &Path, n: usize) -> f64 {
+    rate(n, ingest_secs(bin, dir, input, &[]))
+}
+
+/// Seconds `convlog ingest LOG ARGS…` takes to read `input` into a new log.
+pub(crate) fn ingest_secs(bin: &Path, dir: &Path, input: &Path, args: &[&str]) -> f64 {
     let log = cli_new(bin, dir);
     let t = Instant::now();
     let st = Command::new(bin)
         .arg("ingest")
         .arg(&log)
+        .args(args)
         .stdin(File::open(input).expect("open input"))
         .stdout(Stdio::null())
         .status()
@@ -38,7 +44,23 @@ pub(crate) fn cli_ingest(bin: &Path, dir: &Path, input: &Path, n: usize) -> f64 
     let secs = t.elapsed().as_secs_f64();
     assert!(st.success(), "convlog ingest failed: {st}");
     let _ = fs::remove_file(&log);
-    rate(n, secs)
+    secs
+}
+
+/// Runs `tool` (perf or strace, with its own arguments) over
+/// `convlog ingest LOG` reading `input`; true when it succeeded.
+fn traced_ingest(mut tool: Command, bin: &Path, log: &Path, input: &Path) -> bool {
+    let Ok(stdin) = File::open(input) else {
+        return false;
+    };
+    tool.arg(bin)
+        .arg("ingest")
+        .arg(log)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// How many fdatasyncs one `convlog ingest` run makes, counted by
@@ -50,19 +72,12 @@ pub(crate) fn cli_ingest_syncs(
 ) -> Option<(u64, &'static str)> {
     let log = cli_new(bin, dir);
     let counts = dir.join("syscalls.txt");
-    let perf = Command::new("perf")
-        .args(["stat", "-x,", "-e", "syscalls:sys_enter_fdatasync", "-o"])
+    let mut perf = Command::new("perf");
+    perf.args(["stat", "-x,", "-e", "syscalls:sys_enter_fdatasync", "-o"])
         .arg(&counts)
-        .arg("--")
-        .arg(bin)
-        .arg("ingest")
-        .arg(&log)
-        .stdin(File::open(input).ok()?)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+        .arg("--");
     let mut found = None;
-    if perf.is_ok_and(|s| s.success()) {
+    if traced_ingest(perf, bin, &log, input) {
         let text = fs::read_to_string(&counts).unwrap_or_default();
         found = text
             .lines()
@@ -74,17 +89,11 @@ pub(crate) fn cli_ingest_syncs(
     if found.is_none() {
         let _ = fs::remove_file(&log);
         let log = cli_new(bin, dir);
-        let st = Command::new("strace")
+        let mut strace = Command::new("strace");
+        strace
             .args(["-f", "-qq", "-c", "-e", "trace=fdatasync", "-o"])
-            .arg(&counts)
-            .arg(bin)
-            .arg("ingest")
-            .arg(&log)
-            .stdin(File::open(input).ok()?)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if st.is_ok_and(|s| s.success()) {
+            .arg(&counts);
+        if traced_ingest(strace, bin, &log, input) {
             let text = fs::read_to_string(&counts).unwrap_or_default();
             found = text
                 .lines()

@@ -25,6 +25,8 @@
 //! | `CONVLOG_REPORT_EXPORT_N` | 1000000 | messages in the exported / verified log |
 //! | `CONVLOG_REPORT_LATENCY_N` | 20000 | `Session::log` calls timed |
 //! | `CONVLOG_REPORT_SHIP_N` | 10000 | messages per session shipped (40 sessions) |
+//! | `CONVLOG_REPORT_SHIP_IDLE_LOGS` | 5000 | shipped logs an idle `ship --follow` watches |
+//! | `CONVLOG_REPORT_SHIP_BIG_N` | 1000000 | messages in the log whose `convlog ship` peak RSS is measured |
 //! | `CONVLOG_REPORT_VIEWER_SESSIONS` | 10000 | sessions in the viewer's list |
 //! | `CONVLOG_REPORT_VIEWER_MESSAGES` | 10000 | messages on the viewer's big session page |
 //! | `CONVLOG_REPORT_VIEWER_APPENDS` | 100 | appends at 20/s watched by 50 viewers |
@@ -54,6 +56,9 @@ mod export_memory;
 mod harness;
 mod ingest;
 mod latency;
+#[cfg(feature = "postgres")]
+#[path = "../../tests/shared/pg.rs"]
+mod pg;
 mod pingpong;
 mod procs;
 mod python;
@@ -124,7 +129,7 @@ fn main() {
     }
     if cfg.wants("ship") {
         #[cfg(feature = "postgres")]
-        ship::ship_scenario(&cfg, &mut rows);
+        ship::ship_scenario(&cfg, &mut rows, spawner.as_mut());
         #[cfg(not(feature = "postgres"))]
         rows.push(skipped(
             "ship",

@@ -5,14 +5,13 @@
 use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use convlog::redact::Policy;
 
 use crate::corpus;
 use crate::harness::*;
+use crate::ingest::ingest_secs;
 
 /// About 200 bytes each, as an agent's messages run: most carry no
 /// personal data, one in four does (written or spoken).
@@ -30,22 +29,8 @@ pub(crate) fn redaction(cfg: &Config, rows: &mut Vec<Row>) {
     println!("[redact] precision and recall per kind, every kind on");
     let set = corpus::corpus();
     let (scores, _) = corpus::score(&Policy::all(), &set);
-    let (mut tp, mut fp, mut worst_recall) = (0, 0, 1.0f64);
-    println!("  kind           positives negatives  precision  recall");
-    for (kind, s) in &scores {
-        println!(
-            "  {:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
-            kind.name(),
-            s.positives,
-            s.negatives,
-            s.precision(),
-            s.recall()
-        );
-        tp += s.tp;
-        fp += s.fp;
-        worst_recall = worst_recall.min(s.recall());
-    }
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let precision = corpus::print_table(&scores, "  ");
+    let worst_recall = scores.iter().map(|(_, s)| s.recall()).fold(1.0, f64::min);
     rows.push(Row {
         scenario: format!("redaction precision, {} labelled texts", set.len()),
         convlog: format!("{precision:.4}"),
@@ -124,21 +109,4 @@ pub(crate) fn redaction(cfg: &Config, rows: &mut Vec<Row>) {
         note: None,
     });
     let _ = fs::remove_dir_all(&dir);
-}
-
-fn ingest_secs(bin: &Path, dir: &Path, input: &Path, args: &[&str]) -> f64 {
-    let log = cli_new(bin, dir);
-    let t = Instant::now();
-    let st = Command::new(bin)
-        .arg("ingest")
-        .arg(&log)
-        .args(args)
-        .stdin(File::open(input).expect("open input"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("run convlog ingest");
-    let secs = t.elapsed().as_secs_f64();
-    assert!(st.success(), "convlog ingest failed: {st}");
-    let _ = fs::remove_file(&log);
-    secs
 }

@@ -181,9 +181,8 @@ pub(crate) fn viewer(cfg: &Config, rows: &mut Vec<Row>) {
         .path()
         .file_name()
         .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+        .to_string_lossy()
+        .into_owned();
     let server = Server::start(&bin, &[&list_dir, &big_dir, &live_dir]);
 
     // The list over HTTP: the first request (every log summarised), then warm.

@@ -54,8 +54,10 @@ impl Target {
         };
         let mut config = match &url {
             Some(u) => Config::from_str(u).map_err(|e| {
-                // The parser's message never echoes the input, so no password leaks.
-                ShipError::Config(format!("the database URL is not valid: {e}"))
+                // The parser's message never echoes the input, so no password
+                // leaks; nor does it say what is wrong, so a port is checked here.
+                let why = bad_port(u).unwrap_or_else(|| e.to_string());
+                ShipError::Config(format!("the database URL is not valid: {why}"))
             })?,
             None => {
                 if !["PGHOST", "PGDATABASE", "PGUSER", "PGPORT", "PGHOSTADDR"]
@@ -69,6 +71,12 @@ impl Target {
                 Config::new()
             }
         };
+        if config.get_ports().contains(&0) {
+            return Err(ShipError::Config(
+                "the database URL is not valid: the port \"0\" is not a number from 1 to 65535"
+                    .into(),
+            ));
+        }
         if config.get_hosts().is_empty() {
             let host = env("PGHOST").unwrap_or_else(|| "localhost".into());
             for h in host.split(',') {
@@ -409,6 +417,48 @@ fn describe(c: &Config) -> String {
     format!("postgres://{user}@{}/{db}", hosts.join(","))
 }
 
+/// What is wrong with the port(s) of `url` (a URL or `key=value` string),
+/// if that is why it does not parse. Names the port, never anything else
+/// of the URL.
+fn bad_port(url: &str) -> Option<String> {
+    let mut ports: Vec<&str> = Vec::new();
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        let (authority, query) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], rest[i..].split_once('?').map_or("", |q| q.1)),
+            None => (rest, ""),
+        };
+        let hosts = authority.rsplit_once('@').map_or(authority, |a| a.1);
+        for h in hosts.split(',') {
+            let after = match h.strip_prefix('[') {
+                Some(v6) => v6.split_once(']').map_or("", |x| x.1),
+                None => h,
+            };
+            if let Some((_, p)) = after.rsplit_once(':') {
+                ports.push(p);
+            }
+        }
+        ports.extend(
+            query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("port="))
+                .flat_map(|p| p.split(',')),
+        );
+    } else {
+        ports.extend(
+            url.split_whitespace()
+                .filter_map(|kv| kv.strip_prefix("port="))
+                .flat_map(|p| p.trim_matches('\'').split(',')),
+        );
+    }
+    let bad = ports
+        .into_iter()
+        .find(|p| !p.is_empty() && p.parse::<u16>().map_or(true, |n| n == 0))?;
+    Some(format!("the port {bad:?} is not a number from 1 to 65535"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,5 +519,28 @@ mod tests {
         assert!(e.to_string().contains("--to"), "{e}");
         let e = Target::resolve_with(Some("postgres://a:pw@h:notaport/db"), env(&[])).unwrap_err();
         assert!(!e.to_string().contains("pw@"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_port_is_named() {
+        for (url, port) in [
+            ("postgres://u:secret@localhost:99999/db", "99999"),
+            ("postgresql://u@[::1]:x1/db", "x1"),
+            ("postgres://u@a:5432,b:0/db", "0"),
+            ("postgres://u@a/db?port=70000", "70000"),
+            ("host=a port=123456 password=secret", "123456"),
+        ] {
+            let e = Target::resolve_with(Some(url), |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "the port \"{port}\" is not a number from 1 to 65535"
+                )),
+                "{url}: {e}"
+            );
+            assert!(!e.contains("secret"), "{e}");
+        }
+        assert_eq!(bad_port("postgres://u@localhost:5432/db"), None);
     }
 }

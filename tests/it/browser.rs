@@ -104,13 +104,7 @@ fn the_viewer_in_a_real_browser() {
     let live = Session::create_with(dir.path(), quiet()).unwrap();
     live.append_blocking(Message::user("Is anyone there?", "deepgram_stt"))
         .unwrap();
-    let live_name = live
-        .path()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let live_name = crate::util::name_of(live.path());
     let server = Server::start(&[dir.path()], &[]);
     let out = artifacts();
 

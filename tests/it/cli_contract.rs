@@ -2,36 +2,12 @@
 //! go wrong, the `--json` vocabulary, time spans, damage wording and escaped
 //! terminal output, checked the way a new user or a script meets them.
 
-use crate::util::{convlog, json_lines, new_log, run, stderr, stdout};
+use crate::util::{
+    convlog, corrupt_line, ingested, json_lines, new_log, run, stderr, stdout, tear_tail,
+};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-
-/// A log holding one message per `(role, content, timestamp)`, ended when `end`.
-fn log_with(dir: &Path, msgs: &[(&str, &str, &str)], end: bool) -> PathBuf {
-    let log = new_log(dir);
-    let input: String = msgs
-        .iter()
-        .map(|(role, content, ts)| {
-            format!(
-                "{}\n",
-                json!({"role": role, "content": content, "source": "s", "timestamp": ts})
-            )
-        })
-        .collect();
-    let mut args = vec!["ingest"];
-    if end {
-        args.push("--end");
-    }
-    let out = convlog()
-        .args(&args)
-        .arg(&log)
-        .write_stdin(input)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    log
-}
 
 /// Ten user messages a second apart, not ended.
 fn ten(dir: &Path) -> PathBuf {
@@ -42,7 +18,7 @@ fn ten(dir: &Path) -> PathBuf {
     let msgs: Vec<(&str, &str, &str)> = (0..10)
         .map(|i| ("user", contents[i].as_str(), ts[i].as_str()))
         .collect();
-    log_with(dir, &msgs, false)
+    ingested(dir, &msgs, false)
 }
 
 fn delete_line(log: &Path, n: usize) {
@@ -56,35 +32,13 @@ fn delete_line(log: &Path, n: usize) {
     std::fs::write(log, kept).unwrap();
 }
 
-fn corrupt_line(log: &Path, n: usize) {
-    let text = std::fs::read_to_string(log).unwrap();
-    let changed: String = text
-        .split_inclusive('\n')
-        .enumerate()
-        .map(|(i, l)| {
-            if i + 1 == n {
-                l.replacen("message", "massage", 1)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(log, changed).unwrap();
-}
-
-fn tear_tail(log: &Path) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
-    f.write_all(b"{\"crc\":\"0000").unwrap();
-}
-
 // ------------------------------------------------------------ time spans
 
 #[test]
 fn ls_stats_and_verify_time_a_session_by_its_messages() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("conv");
-    let log = log_with(
+    let log = ingested(
         &dir,
         &[
             ("user", "hello", "2025-08-18T14:30:00.000000+05:30"),
@@ -295,13 +249,9 @@ fn errors_name_the_path_given_not_a_hidden_temporary_file() {
     let dir = tmp.path().join("full");
     std::fs::create_dir(&dir).unwrap();
     // A disk with no room: writes fail with EFBIG (SIGXFSZ ignored).
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 0; exec \"$0\" new --dir \"$1\"")
-        .arg(assert_cmd::cargo::cargo_bin("convlog"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let mut cmd = crate::util::convlog_command();
+    cmd.args(["new", "--dir"]).arg(&dir);
+    let out = crate::util::with_fsize_limit(&mut cmd, 0).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains(&dir.display().to_string()), "{err}");
@@ -394,7 +344,7 @@ struct StatsKeys {
 fn every_json_answer_about_a_session_has_one_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("conv");
-    let ended = log_with(
+    let ended = ingested(
         &dir,
         &[
             ("user", "hello", "2025-08-18T14:30:00.000000+05:30"),
@@ -479,7 +429,7 @@ fn every_json_answer_about_a_session_has_one_shape() {
 #[test]
 fn terminal_output_escapes_newlines_and_control_characters() {
     let tmp = tempfile::tempdir().unwrap();
-    let log = log_with(
+    let log = ingested(
         tmp.path(),
         &[(
             "user",
@@ -549,7 +499,7 @@ fn verify_defaults_to_the_conversations_directory() {
 #[test]
 fn one_message_is_not_called_messages() {
     let tmp = tempfile::tempdir().unwrap();
-    let log = log_with(
+    let log = ingested(
         tmp.path(),
         &[("user", "hello", "2025-08-18T14:30:00.000000+05:30")],
         true,

@@ -268,52 +268,64 @@ async fn flips() -> Flips {
     }
 }
 
+impl Flips {
+    /// Flips every bit of line `line` (1-based) in turn, checks that each
+    /// flip is found where it happened (the first damage names the line and
+    /// its offset), and hands each case to `check`.
+    fn each_flip_of_line(&self, line: usize, mut check: impl FnMut(usize, u8, &Report)) {
+        let (start, end) = self.log.lines[line - 1];
+        let mut flips = 0u64;
+        for at in start..end {
+            for bit in 0..8 {
+                let report = flip_case(&self.path, &self.log.bytes, at, bit);
+                let d = report
+                    .damage
+                    .first()
+                    .unwrap_or_else(|| panic!("byte {at} bit {bit} undetected"));
+                assert_eq!(
+                    (d.line, d.offset),
+                    (line as u64, start as u64),
+                    "byte {at} bit {bit}"
+                );
+                check(at, bit, &report);
+                flips += 1;
+            }
+        }
+        assert_eq!(flips, 8 * (end - start) as u64);
+        println!("line {line}: {flips} bit flips detected");
+    }
+}
+
 #[tokio::test]
 async fn every_bit_flip_in_the_header_line_is_detected_and_located() {
-    let Flips {
-        dir,
-        log,
-        all,
-        path,
-    } = flips().await;
-    let mut flips = 0u64;
+    let flips = flips().await;
+    let (log, all, path) = (&flips.log, &flips.all, &flips.path);
 
     // Line 1, the header: with valid records after it, a flip is line-1
     // corruption (the records stay readable), never "not a log".
-    let (s0, e0) = log.lines[0];
-    for at in s0..e0 {
-        for bit in 0..8 {
-            let report = flip_case(&path, &log.bytes, at, bit);
-            let d = report
-                .damage
-                .first()
-                .unwrap_or_else(|| panic!("byte {at} bit {bit} undetected"));
-            assert_eq!((d.line, d.offset), (1, 0), "byte {at} bit {bit}");
-            assert!(
-                report.damage.iter().all(|d| d.kind == DamageKind::Corrupt),
-                "{:?}",
-                report.damage
-            );
-            assert!(report.header.is_none());
-            // The header's newline joins it with line 2, which is lost with it.
-            let lost = usize::from(at == e0 - 1);
-            assert_eq!(report.messages as usize, log.messages.len() - lost);
-            match read_messages(&path, Recovery::TolerateTail) {
-                Err(Error::Damaged {
-                    line: 1, offset: 0, ..
-                }) => {}
-                other => panic!("byte {at} bit {bit}: tolerate-tail gave {other:?}"),
-            }
-            let (msgs, _) = read_messages(&path, Recovery::SkipCorrupt).unwrap();
-            assert_eq!(msgs, all[lost..].to_vec());
-            flips += 1;
+    let (_, e0) = log.lines[0];
+    flips.each_flip_of_line(1, |at, bit, report| {
+        assert!(
+            report.damage.iter().all(|d| d.kind == DamageKind::Corrupt),
+            "{:?}",
+            report.damage
+        );
+        assert!(report.header.is_none());
+        // The header's newline joins it with line 2, which is lost with it.
+        let lost = usize::from(at == e0 - 1);
+        assert_eq!(report.messages as usize, log.messages.len() - lost);
+        match read_messages(path, Recovery::TolerateTail) {
+            Err(Error::Damaged {
+                line: 1, offset: 0, ..
+            }) => {}
+            other => panic!("byte {at} bit {bit}: tolerate-tail gave {other:?}"),
         }
-    }
-    assert_eq!(flips, 8 * (e0 - s0) as u64);
-    println!("header line: {flips} bit flips detected");
+        let (msgs, _) = read_messages(path, Recovery::SkipCorrupt).unwrap();
+        assert_eq!(msgs, all[lost..].to_vec());
+    });
 
     // A log that is nothing but a flipped header is not a log at all.
-    let header_only = dir.path().join("header-only.jsonl");
+    let header_only = flips.dir.path().join("header-only.jsonl");
     let mut h = log.bytes[..e0].to_vec();
     h[20] ^= 4;
     std::fs::write(&header_only, &h).unwrap();
@@ -322,121 +334,83 @@ async fn every_bit_flip_in_the_header_line_is_detected_and_located() {
 
 #[tokio::test]
 async fn every_bit_flip_in_a_middle_line_is_detected_and_located() {
-    let Flips {
-        dir: _dir,
-        log,
-        all,
-        path,
-    } = flips().await;
-    let n = log.lines.len();
-    let mut flips = 0u64;
+    let flips = flips().await;
+    let (log, all, path) = (&flips.log, &flips.all, &flips.path);
 
     // A middle line: corrupt, named by line and offset; each mode behaves.
-    let mid = n / 2;
+    let mid = log.lines.len() / 2;
     let (sm, em) = log.lines[mid];
-    for at in sm..em {
-        for bit in 0..8 {
-            let report = flip_case(&path, &log.bytes, at, bit);
-            let d = report
-                .damage
-                .first()
-                .unwrap_or_else(|| panic!("byte {at} bit {bit} undetected"));
-            assert_eq!(
-                (d.line, d.offset),
-                (mid as u64 + 1, sm as u64),
-                "byte {at} bit {bit}"
+    flips.each_flip_of_line(mid + 1, |at, bit, report| {
+        assert_eq!(
+            report.damage[0].kind,
+            DamageKind::Corrupt,
+            "byte {at} bit {bit}"
+        );
+        // A flip can split the line in two (a byte became a newline);
+        // both halves are bad. Nothing else is reported.
+        for d in &report.damage {
+            assert_eq!(d.kind, DamageKind::Corrupt);
+            assert!(
+                d.line == mid as u64 + 1 || d.line == mid as u64 + 2,
+                "{d:?}"
             );
-            assert_eq!(d.kind, DamageKind::Corrupt, "byte {at} bit {bit}");
-            // A flip can split the line in two (a byte became a newline);
-            // both halves are bad. Nothing else is reported.
-            for d in &report.damage {
-                assert_eq!(d.kind, DamageKind::Corrupt);
-                assert!(
-                    d.line == mid as u64 + 1 || d.line == mid as u64 + 2,
-                    "{d:?}"
-                );
-            }
-            assert!(report.header.is_some());
-            match read_messages(&path, Recovery::TolerateTail) {
-                Err(Error::Damaged {
-                    line,
-                    offset,
-                    reason,
-                    ..
-                }) => {
-                    assert_eq!((line, offset), (mid as u64 + 1, sm as u64));
-                    assert!(reason.contains("corrupt record"), "{reason}");
-                }
-                other => panic!("byte {at} bit {bit}: tolerate-tail gave {other:?}"),
-            }
-            // Point in time: exactly the records before the damage.
-            let (msgs, _) = read_messages(&path, Recovery::PointInTime).unwrap();
-            assert_eq!(msgs, all[..mid - 1].to_vec(), "byte {at} bit {bit}");
-            // Skip corrupt: every other record (a flipped newline joins the
-            // next line to this one, so that record goes too).
-            let (msgs, rep) = read_messages(&path, Recovery::SkipCorrupt).unwrap();
-            let skip = if at == em - 1 {
-                mid..mid + 2
-            } else {
-                mid..mid + 1
-            };
-            let want: Vec<_> = all
-                .iter()
-                .filter(|(seq, _, _)| !skip.contains(&(*seq as usize)))
-                .cloned()
-                .collect();
-            assert_eq!(msgs, want, "byte {at} bit {bit}");
-            assert_eq!(rep.damage, report.damage);
-            flips += 1;
         }
-    }
-
-    assert_eq!(flips, 8 * (em - sm) as u64);
-    println!("line {}: {flips} bit flips detected", mid + 1);
+        assert!(report.header.is_some());
+        match read_messages(path, Recovery::TolerateTail) {
+            Err(Error::Damaged {
+                line,
+                offset,
+                reason,
+                ..
+            }) => {
+                assert_eq!((line, offset), (mid as u64 + 1, sm as u64));
+                assert!(reason.contains("corrupt record"), "{reason}");
+            }
+            other => panic!("byte {at} bit {bit}: tolerate-tail gave {other:?}"),
+        }
+        // Point in time: exactly the records before the damage.
+        let (msgs, _) = read_messages(path, Recovery::PointInTime).unwrap();
+        assert_eq!(msgs, all[..mid - 1].to_vec(), "byte {at} bit {bit}");
+        // Skip corrupt: every other record (a flipped newline joins the
+        // next line to this one, so that record goes too).
+        let (msgs, rep) = read_messages(path, Recovery::SkipCorrupt).unwrap();
+        let skip = if at == em - 1 {
+            mid..mid + 2
+        } else {
+            mid..mid + 1
+        };
+        let want: Vec<_> = all
+            .iter()
+            .filter(|(seq, _, _)| !skip.contains(&(*seq as usize)))
+            .cloned()
+            .collect();
+        assert_eq!(msgs, want, "byte {at} bit {bit}");
+        assert_eq!(rep.damage, report.damage);
+    });
 }
 
 #[tokio::test]
 async fn every_bit_flip_in_the_last_line_is_a_torn_tail() {
-    let Flips {
-        dir: _dir,
-        log,
-        all,
-        path,
-    } = flips().await;
-    let n = log.lines.len();
-    let mut flips = 0u64;
+    let flips = flips().await;
+    let (log, all, path) = (&flips.log, &flips.all, &flips.path);
 
     // The last line: nothing valid follows, so it is a torn tail by definition.
+    let n = log.lines.len();
     let (sl, el) = log.lines[n - 1];
-    for at in sl..el {
-        for bit in 0..8 {
-            let report = flip_case(&path, &log.bytes, at, bit);
-            let d = report
-                .damage
-                .first()
-                .unwrap_or_else(|| panic!("byte {at} bit {bit} undetected"));
-            assert_eq!(
-                (d.line, d.offset),
-                (n as u64, sl as u64),
-                "byte {at} bit {bit}"
-            );
-            assert!(
-                report.damage.iter().all(|d| d.kind == DamageKind::TornTail),
-                "{:?}",
-                report.damage
-            );
-            assert_eq!(report.torn_bytes(), Some((el - sl) as u64));
-            let (msgs, _) = read_messages(&path, Recovery::TolerateTail).unwrap();
-            assert_eq!(msgs, all[..all.len() - 1].to_vec());
-            assert!(matches!(
-                read_messages(&path, Recovery::Absolute),
-                Err(Error::Damaged { line, .. }) if line == n as u64
-            ));
-            flips += 1;
-        }
-    }
-    assert_eq!(flips, 8 * (el - sl) as u64);
-    println!("last line: {flips} bit flips detected");
+    flips.each_flip_of_line(n, |_, _, report| {
+        assert!(
+            report.damage.iter().all(|d| d.kind == DamageKind::TornTail),
+            "{:?}",
+            report.damage
+        );
+        assert_eq!(report.torn_bytes(), Some((el - sl) as u64));
+        let (msgs, _) = read_messages(path, Recovery::TolerateTail).unwrap();
+        assert_eq!(msgs, all[..all.len() - 1].to_vec());
+        assert!(matches!(
+            read_messages(path, Recovery::Absolute),
+            Err(Error::Damaged { line, .. }) if line == n as u64
+        ));
+    });
 }
 
 #[tokio::test]

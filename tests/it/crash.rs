@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use convlog::read::{Recovery, Report, inspect, scan_file};
@@ -134,12 +134,7 @@ fn crash_child() {
     let tag = std::env::var(TAG_ENV).unwrap_or_else(|_| "c".into());
     let tasks = env_u64(TASKS_ENV).unwrap_or(4);
     let limit = env_u64(LIMIT_ENV);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    crate::util::rt().block_on(async move {
         let mut opts = quiet();
         if let Some(chunk) = env_u64(CHUNK_ENV) {
             opts.io = std::sync::Arc::new(ChunkedIo(chunk as usize));
@@ -207,22 +202,15 @@ fn spawn_child(log: &Path, spec: &ChildSpec<'_>, scratch: &Path) -> Running {
         chunk,
     } = *spec;
     let stderr = scratch.join(format!("{tag}.stderr"));
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "crash::crash_child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, log)
-    .env(TAG_ENV, tag)
-    .env(TASKS_ENV, tasks.to_string())
-    .env_remove(LIMIT_ENV)
-    .env_remove(CHUNK_ENV)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(std::fs::File::create(&stderr).unwrap());
+    let mut cmd = crate::util::child_test("crash::crash_child");
+    cmd.env(CHILD_ENV, log)
+        .env(TAG_ENV, tag)
+        .env(TASKS_ENV, tasks.to_string())
+        .env_remove(LIMIT_ENV)
+        .env_remove(CHUNK_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap());
     if let Some(l) = limit {
         cmd.env(LIMIT_ENV, l.to_string());
     }

@@ -6,12 +6,12 @@
 //! so the kernel fails the writer's `write` with `EFBIG`. The other I/O
 //! failures are injected through [`Options::io`], the writer's `IoHooks` seam.
 
-use crate::util::{broken_files, quiet};
+use crate::util::{broken_files, limit_file_size, quiet};
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -70,22 +70,6 @@ async fn assert_refuses_everything(s: &Session, cause: &str) {
 // ---------------------------------------------------------------------------
 // Disk full: RLIMIT_FSIZE in a child process.
 
-fn set_fsize(limit: u64) {
-    let mut cur = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a valid, initialised struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
-        let new = libc::rlimit {
-            rlim_cur: limit as libc::rlim_t,
-            rlim_max: cur.rlim_max,
-        };
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &new), 0, "setrlimit");
-    }
-}
-
 /// Not a test by itself: the child of `disk_full_via_rlimit_fsize`. Without
 /// `CONVLOG_FSIZE_CHILD` it returns at once. Ignored, so that a normal run
 /// does not count it as a passing test; the parent runs it with `--ignored`.
@@ -96,10 +80,6 @@ fn fsize_child() {
         return;
     };
     let log = PathBuf::from(log);
-    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -107,7 +87,7 @@ fn fsize_child() {
         let len = std::fs::metadata(&log).unwrap().len();
 
         // No room at all: the write fails with EFBIG and writes nothing.
-        set_fsize(len);
+        limit_file_size(len).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
         assert!(is_poisoned(&e, "write failed"), "{e}");
@@ -118,7 +98,7 @@ fn fsize_child() {
         assert_eq!(std::fs::metadata(&log).unwrap().len(), len);
 
         // 100 bytes of room: a short write, then EFBIG. The record is torn.
-        set_fsize(len + 100);
+        limit_file_size(len + 100).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
         assert!(is_poisoned(&e, "File too large"), "{e}");
@@ -143,14 +123,7 @@ async fn disk_full_via_rlimit_fsize() {
     drop(s);
     let before = std::fs::read(&log).unwrap();
 
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "faults::fsize_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let out = crate::util::child_test("faults::fsize_child")
         .env(FSIZE_ENV, &log)
         .stdin(Stdio::null())
         .output()
@@ -176,14 +149,20 @@ async fn disk_full_via_rlimit_fsize() {
     assert_eq!(contents(&log), expected(1..=3));
 
     // With room again, a new session cuts the tail and carries on.
-    let s = Session::open_with(&log, quiet()).unwrap();
-    assert_eq!(s.append(msg(4)).await.unwrap(), Some(4));
+    next_writer_cuts(&log, 4, &now[before.len()..]).await;
+}
+
+/// A new writer on `log`, whose tail is the torn bytes `torn`, cuts them
+/// into the one `LOG.broken` and carries on with record `next`.
+async fn next_writer_cuts(log: &Path, next: usize, torn: &[u8]) {
+    let s = Session::open_with(log, quiet()).unwrap();
+    assert_eq!(s.append(msg(next)).await.unwrap(), Some(next as u64));
     drop(s);
-    assert!(inspect(&log).unwrap().is_intact());
-    assert_eq!(contents(&log), expected(1..=4));
-    let broken = broken_files(&log);
+    assert!(inspect(log).unwrap().is_intact());
+    assert_eq!(contents(log), expected(1..=next));
+    let broken = broken_files(log);
     assert_eq!(broken.len(), 1);
-    assert_eq!(std::fs::read(&broken[0]).unwrap(), &now[before.len()..]);
+    assert_eq!(std::fs::read(&broken[0]).unwrap(), torn);
 }
 
 // ---------------------------------------------------------------------------
@@ -279,27 +258,44 @@ async fn one_then_a_batch(s: &Session, io: &Faulty) -> Vec<convlog::Result<Optio
     out
 }
 
-#[tokio::test]
-async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
+/// Appends one record, then a batch of ten that the fault in `io` hits
+/// (through a gate, so that the ten form one batch), and checks what every
+/// such fault must do: each record of the batch fails with `cause`, the
+/// disk seam saw `counts` (writes, syncs) and nothing after the failure,
+/// and the session refuses everything. Returns the directory, the log
+/// (its session dropped) and the batch's errors.
+async fn poison_a_batch(
+    io: Faulty,
+    cause: &str,
+    counts: (usize, usize),
+) -> (tempfile::TempDir, PathBuf, Vec<Error>) {
     let dir = tempfile::tempdir().unwrap();
     let io = Arc::new(Faulty {
-        fail_sync_at: Some(2),
         gate: Some(Gate::default()),
-        ..Faulty::default()
+        ..io
     });
     let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
-    let results = one_then_a_batch(&s, &io).await;
-    assert_eq!(results[0].as_ref().unwrap(), &Some(1));
-    for r in &results[1..] {
-        let e = r.as_ref().unwrap_err();
-        assert!(is_poisoned(e, "fdatasync failed"), "{e}");
+    let mut results = one_then_a_batch(&s, &io).await.into_iter();
+    assert_eq!(results.next().unwrap().unwrap(), Some(1));
+    let errors: Vec<Error> = results.map(|r| r.unwrap_err()).collect();
+    for e in &errors {
+        assert!(is_poisoned(e, cause), "{e}");
     }
-    assert_eq!(io.counts(), (2, 2));
-    assert_refuses_everything(&s, "fdatasync failed").await;
-    // Nothing reached the disk seam after the failure.
-    assert_eq!(io.counts(), (2, 2));
+    assert_eq!(io.counts(), counts);
+    assert_refuses_everything(&s, cause).await;
+    assert_eq!(io.counts(), counts);
     let log = s.path().to_path_buf();
     drop(s);
+    (dir, log, errors)
+}
+
+#[tokio::test]
+async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
+    let io = Faulty {
+        fail_sync_at: Some(2),
+        ..Faulty::default()
+    };
+    let (_dir, log, _) = poison_a_batch(io, "fdatasync failed", (2, 2)).await;
 
     // The acknowledged record is there. The failed batch was written before
     // its sync failed, so its records may be there too: never acknowledged,
@@ -313,26 +309,15 @@ async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
 
 #[tokio::test]
 async fn failed_write_poisons_the_batch_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let io = Arc::new(Faulty {
+    let io = Faulty {
         fail_write_at: Some(2),
-        gate: Some(Gate::default()),
         ..Faulty::default()
-    });
-    let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
-    let results = one_then_a_batch(&s, &io).await;
-    assert_eq!(results[0].as_ref().unwrap(), &Some(1));
-    for r in &results[1..] {
-        let e = r.as_ref().unwrap_err();
-        assert!(is_poisoned(e, "write failed"), "{e}");
+    };
+    // The failed write was never followed by a sync: (2, 1).
+    let (_dir, log, errors) = poison_a_batch(io, "write failed", (2, 1)).await;
+    for e in errors {
         assert!(e.to_string().contains("Input/output error"), "{e}");
     }
-    // The failed write was never followed by a sync.
-    assert_eq!(io.counts(), (2, 1));
-    assert_refuses_everything(&s, "write failed").await;
-    assert_eq!(io.counts(), (2, 1));
-    let log = s.path().to_path_buf();
-    drop(s);
     assert!(inspect(&log).unwrap().is_intact());
     assert_eq!(contents(&log), expected(1..=1));
 }
@@ -364,12 +349,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     assert_eq!(contents(&log), expected(1..=1));
 
     // Another writer (another process, or this one restarted) cuts it.
-    let s = Session::open_with(&log, quiet()).unwrap();
-    assert_eq!(s.append(msg(2)).await.unwrap(), Some(2));
-    drop(s);
-    assert!(inspect(&log).unwrap().is_intact());
-    assert_eq!(contents(&log), expected(1..=2));
-    assert_eq!(std::fs::read(&broken_files(&log)[0]).unwrap(), torn);
+    next_writer_cuts(&log, 2, &torn).await;
 }
 
 #[tokio::test]
@@ -491,14 +471,7 @@ async fn lock_held_by_a_process_that_then_dies() {
     let log = s.path().to_path_buf();
     let before = std::fs::read(&log).unwrap();
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "faults::lock_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let mut child = crate::util::child_test("faults::lock_child")
         .env(LOCK_ENV, &log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -620,13 +593,50 @@ async fn a_symlinked_log_is_refused_and_its_target_untouched() {
     assert!(broken_files(&target).is_empty());
 }
 
+/// A directory that cannot be written to fails clearly. Mode bits do not
+/// stop root, so as root (CI runs as root) the checks run in a child of
+/// this test binary as the unprivileged user `nobody`.
 #[tokio::test]
 async fn an_unwritable_directory_fails_clearly() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        println!("skipped: running as root, and chmod does not stop root from writing");
+    if unsafe { libc::geteuid() } != 0 {
+        return unwritable_directory_checks().await;
+    }
+    use std::os::unix::process::CommandExt;
+    let out = crate::util::child_test("faults::unwritable_directory_child")
+        .env(UNWRITABLE_ENV, "1")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+}
+
+const UNWRITABLE_ENV: &str = "CONVLOG_UNWRITABLE_CHILD";
+/// The uid and gid of `nobody` on Debian.
+const NOBODY: u32 = 65534;
+
+/// Not a test by itself: the checks of `an_unwritable_directory_fails_clearly`
+/// in a child running as `nobody`. Without `CONVLOG_UNWRITABLE_CHILD` it
+/// returns at once; the parent runs it with `--ignored`.
+#[tokio::test]
+#[ignore = "the body of a child process, run by an_unwritable_directory_fails_clearly with --ignored"]
+async fn unwritable_directory_child() {
+    if std::env::var_os(UNWRITABLE_ENV).is_none() {
         return;
     }
+    // SAFETY: geteuid has no preconditions.
+    assert_ne!(unsafe { libc::geteuid() }, 0, "the child must not be root");
+    unwritable_directory_checks().await;
+}
+
+async fn unwritable_directory_checks() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let ro = dir.path().join("ro");

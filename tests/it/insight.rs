@@ -106,14 +106,7 @@ fn fixture() -> Fixture {
 
     let damaged = dir.join("c_damaged.jsonl");
     let mut bytes = std::fs::read(&ended).unwrap();
-    let line3 = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(1)
-        .unwrap()
-        .0
-        + 1;
+    let line3 = crate::util::line_start(&bytes, 3);
     // "Sure." becomes "Sura." in line 3: its checksum no longer matches.
     let at = line3 + find(&bytes[line3..], b"Sure.").unwrap() + 3;
     bytes[at] = b'a';

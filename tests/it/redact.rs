@@ -11,27 +11,13 @@ mod corpus;
 fn corpus_precision_and_recall_meet_the_goals() {
     let corpus = corpus::corpus();
     let (scores, wrong) = corpus::score(&Policy::all(), &corpus);
-    let (mut tp, mut fp) = (0, 0);
-    println!("kind           positives negatives  precision  recall");
-    for (kind, s) in &scores {
-        println!(
-            "{:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
-            kind.name(),
-            s.positives,
-            s.negatives,
-            s.precision(),
-            s.recall()
-        );
-        tp += s.tp;
-        fp += s.fp;
-        assert!(s.positives >= 300 && s.negatives >= 300, "{kind}: {s:?}");
-    }
-    let overall = tp as f64 / (tp + fp) as f64;
+    let overall = corpus::print_table(&scores, "");
     println!("overall precision {overall:.4}");
     for w in &wrong {
         println!("  {w}");
     }
     for (kind, s) in &scores {
+        assert!(s.positives >= 300 && s.negatives >= 300, "{kind}: {s:?}");
         let goal = match kind {
             Kind::Card | Kind::Iban | Kind::Aadhaar | Kind::Email => 0.99,
             _ => 0.95,
@@ -180,6 +166,11 @@ fn keyed_tokens_name_a_value_not_its_spelling() {
     assert!(!format!("{policy:?}").contains("secret"));
 }
 
+/// `append --role user --source stt ARGS…`: the words before a log.
+fn append<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["append", "--role", "user", "--source", "stt"][..], args].concat()
+}
+
 #[test]
 fn unknown_kinds_and_missing_keys_fail_up_front() {
     let e = Policy::parse("email,credit_card").unwrap_err().to_string();
@@ -190,34 +181,14 @@ fn unknown_kinds_and_missing_keys_fail_up_front() {
     let dir = tempfile::tempdir().unwrap();
     let log = crate::util::new_log(dir.path());
     let before = std::fs::read(&log).unwrap();
-    let out = run(
-        &[
-            "append",
-            "--role",
-            "user",
-            "--source",
-            "stt",
-            "--redact",
-            "email,credit_card",
-        ],
-        &[&log],
-    );
+    let out = run(&append(&["--redact", "email,credit_card"]), &[&log]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out)
             .contains("email, phone, card, iban, ssn, aadhaar, pan, upi, ip, spoken_digits")
     );
     let out = convlog()
-        .args([
-            "append",
-            "--role",
-            "user",
-            "--source",
-            "stt",
-            "--redact",
-            "card",
-            "--redact-key",
-        ])
+        .args(append(&["--redact", "card", "--redact-key"]))
         .arg(dir.path().join("no-such-key"))
         .arg(&log)
         .arg("card 4111 1111 1111 1111")
@@ -233,12 +204,7 @@ fn unknown_kinds_and_missing_keys_fail_up_front() {
 fn the_cli_redacts_on_the_way_in_and_on_the_way_out() {
     let dir = tempfile::tempdir().unwrap();
     let log = crate::util::new_log(dir.path());
-    let out = run(
-        &[
-            "append", "--role", "user", "--source", "stt", "--redact", "all",
-        ],
-        &[&log, Path::new(SAID)],
-    );
+    let out = run(&append(&["--redact", "all"]), &[&log, Path::new(SAID)]);
     assert!(out.status.success(), "{}", stderr(&out));
     // ingest --echo prints the redacted text; a rejected line's error is redacted too.
     let input = format!(
@@ -272,10 +238,7 @@ fn the_cli_redacts_on_the_way_in_and_on_the_way_out() {
     // A log written without redaction: export --redact and refresh --redact.
     let plain = tempfile::tempdir().unwrap();
     let log = crate::util::new_log(plain.path());
-    run(
-        &["append", "--role", "user", "--source", "stt"],
-        &[&log, Path::new(SAID)],
-    );
+    run(&append(&[]), &[&log, Path::new(SAID)]);
     let exported = crate::util::export(&log, &["--redact", "card,phone,email,aadhaar"]);
     assert_no_raw("export --redact", &exported);
     assert!(String::from_utf8_lossy(&exported).contains("[CARD]"));
@@ -306,6 +269,31 @@ fn demo_with_redact_shows_the_booking_redacted() {
     );
     assert_no_raw("demo's console", &console);
     assert_no_raw("demo's files", &all_bytes(dir.path()));
+}
+
+/// Reads `r` to its end on a thread of its own, so that a child's output
+/// never blocks the child.
+fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
+
+/// After the kills: `verify --repair` (its output joins the console), and
+/// how many messages survived and torn tails went into `.broken` files.
+fn after_the_kills(log: &Path, console: &mut Vec<u8>) -> convlog::read::Report {
+    let out = run(&["verify", "--repair"], &[log]);
+    console.extend(out.stdout);
+    console.extend(out.stderr);
+    let report = convlog::read::inspect(log).unwrap();
+    let torn = crate::util::broken_files(log).len();
+    println!(
+        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
+        report.messages
+    );
+    report
 }
 
 /// kill -9 while `ingest --redact all` writes big batches full of personal
@@ -343,12 +331,7 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
             }
         });
         // Drained as it comes, so the echo never blocks the writer.
-        let mut err = child.stderr.take().unwrap();
-        let drain = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err, &mut v);
-            v
-        });
+        let drain = drain(child.stderr.take().unwrap());
         // Wait for the first acknowledged record, then kill while the
         // batches behind it are being written.
         let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -365,19 +348,11 @@ fn a_crash_mid_write_leaves_no_raw_value_anywhere() {
         console.extend(drain.join().unwrap());
     }
     // Reopening cuts any torn tail into LOG.broken; verify and export read it all.
-    let out = run(&["verify", "--repair"], &[&log]);
-    console.extend(out.stdout);
-    console.extend(out.stderr);
+    let report = after_the_kills(&log, &mut console);
+    assert!(report.messages > 0);
     let out = run(&["export", "-o", "-"], &[&log]);
     console.extend(out.stdout);
     console.extend(out.stderr);
-    let report = convlog::read::inspect(&log).unwrap();
-    assert!(report.messages > 0);
-    let torn = crate::util::broken_files(&log).len();
-    println!(
-        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
-        report.messages
-    );
     assert_no_raw("the console", &console);
     assert_no_raw("the directory", &all_bytes(dir.path()));
 }
@@ -396,12 +371,7 @@ fn redact_crash_child() {
     let Some(path) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    crate::util::rt().block_on(async move {
         let mut opts = quiet().echo(true).redact(Policy::all());
         opts.io = std::sync::Arc::new(crate::crash::ChunkedIo(1));
         let s = Session::open_with(&path, opts).expect("child: open the log");
@@ -434,14 +404,7 @@ fn a_torn_write_with_redaction_leaves_no_raw_value() {
     let log = crate::util::new_log(dir.path());
     let mut console = Vec::new();
     for cycle in 0..6u64 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "redact::redact_crash_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = crate::util::child_test("redact::redact_crash_child")
             .env(CHILD_ENV, &log)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -449,12 +412,7 @@ fn a_torn_write_with_redaction_leaves_no_raw_value() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let drain = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err, &mut v);
-            v
-        });
+        let drain = drain(child.stderr.take().unwrap());
         let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while !line.contains("ACK") {
@@ -473,16 +431,8 @@ fn a_torn_write_with_redaction_leaves_no_raw_value() {
             println!("cycle {cycle}: the kill tore {bytes} bytes");
         }
     }
-    let out = run(&["verify", "--repair"], &[&log]);
-    console.extend(out.stdout);
-    console.extend(out.stderr);
-    let report = convlog::read::inspect(&log).unwrap();
+    let report = after_the_kills(&log, &mut console);
     assert!(report.messages > 0 && report.is_intact());
-    let torn = crate::util::broken_files(&log).len();
-    println!(
-        "{} messages survived 6 kills; {torn} torn tail(s) cut into .broken files",
-        report.messages
-    );
     assert_no_raw("the console", &console);
     assert_no_raw("the directory", &all_bytes(dir.path()));
 }

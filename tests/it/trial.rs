@@ -7,57 +7,22 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::util::{broken_files, convlog, convlog_command, new_log, run, stderr, stdout};
+use crate::util::{
+    broken_files, convlog, convlog_command, corrupt_line, ingested, new_log, run, stderr, stdout,
+    tear_tail,
+};
 
 /// A log of three messages, ended when `end`.
 fn three(dir: &Path, end: bool) -> PathBuf {
-    let log = new_log(dir);
-    let input: String = (0..3)
-        .map(|i| {
-            format!(
-                "{}\n",
-                json!({"role": if i % 2 == 0 { "user" } else { "agent" },
-                       "content": format!("message {i}"), "source": "s",
-                       "timestamp": format!("2025-08-18T14:30:2{i}.000000+05:30")})
-            )
-        })
-        .collect();
-    let mut args = vec!["ingest"];
-    if end {
-        args.push("--end");
-    }
-    let out = convlog()
-        .args(&args)
-        .arg(&log)
-        .write_stdin(input)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    log
-}
-
-/// What a writer killed inside its `write` leaves: half a line.
-fn tear(log: &Path) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
-    f.write_all(b"{\"crc\":\"0a1b").unwrap();
-}
-
-/// Changes a character inside line `n`, so its checksum no longer matches.
-fn corrupt(log: &Path, n: usize) {
-    let text = std::fs::read_to_string(log).unwrap();
-    let changed: String = text
-        .split_inclusive('\n')
-        .enumerate()
-        .map(|(i, l)| {
-            if i + 1 == n {
-                l.replacen("message", "massage", 1)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(log, changed).unwrap();
+    ingested(
+        dir,
+        &[
+            ("user", "message 0", "2025-08-18T14:30:20.000000+05:30"),
+            ("agent", "message 1", "2025-08-18T14:30:21.000000+05:30"),
+            ("user", "message 2", "2025-08-18T14:30:22.000000+05:30"),
+        ],
+        end,
+    )
 }
 
 // ------------------------------------------------------- torn-tail exit rule
@@ -66,7 +31,7 @@ fn corrupt(log: &Path, n: usize) {
 fn a_torn_tail_alone_is_exit_0_for_export_and_refresh_and_1_for_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let log = three(tmp.path(), false);
-    tear(&log);
+    tear_tail(&log);
 
     for args in [
         &["export"][..],
@@ -113,7 +78,7 @@ fn a_torn_tail_alone_is_exit_0_for_export_and_refresh_and_1_for_verify() {
 fn mid_file_damage_passed_over_by_a_lenient_mode_stays_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     let log = three(tmp.path(), true);
-    corrupt(&log, 3);
+    corrupt_line(&log, 3);
     for mode in ["point-in-time", "skip-corrupt"] {
         let out = run(&["export", "--recovery", mode], &[&log]);
         assert_eq!(out.status.code(), Some(1), "{mode}: {}", stderr(&out));
@@ -199,19 +164,25 @@ fn a_write_past_ulimit_f_is_exit_2_with_a_sentence_not_a_signal() {
 
 const SEED: &str = r#"{"conversation": [{"role": "user", "content": "नमस्कार, आप कैसे हैं?", "timestamp": "2025-08-18T14:30:22.123456", "source": "deepgram_stt"}, {"role": "agent", "content": "नमस्ते!", "timestamp": "2025-08-18T14:30:23.456789", "source": "cartesia_tts"}]}"#;
 
-#[test]
-fn a_compact_seed_file_imports_with_exit_0_and_a_note_about_its_layout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let original = tmp.path().join("conversation_20250818_143022.json");
-    std::fs::write(&original, SEED).unwrap();
-    let out = run(&["import"], &[&original]);
+/// Writes `text` to `original` and imports it, which must exit with `code`.
+fn import(original: &Path, text: &str, code: i32) -> std::process::Output {
+    std::fs::write(original, text).unwrap();
+    let out = run(&["import"], &[original]);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(code),
         "{}{}",
         stdout(&out),
         stderr(&out)
     );
+    out
+}
+
+#[test]
+fn a_compact_seed_file_imports_with_exit_0_and_a_note_about_its_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = tmp.path().join("conversation_20250818_143022.json");
+    let out = import(&original, SEED, 0);
     let err = stderr(&out);
     assert!(err.contains("layout"), "{err}");
     assert!(err.contains("2 messages"), "{err}");
@@ -229,18 +200,10 @@ fn an_import_whose_messages_differ_is_still_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     // A timestamp with an offset: the export writes local wall-clock time.
     let original = tmp.path().join("conversation_20250818_143022.json");
-    std::fs::write(
+    let out = import(
         &original,
-        SEED.replace("14:30:23.456789", "14:30:23.456789+00:00"),
-    )
-    .unwrap();
-    let out = run(&["import"], &[&original]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
+        &SEED.replace("14:30:23.456789", "14:30:23.456789+00:00"),
+        1,
     );
     assert!(stdout(&out).contains("differs"), "{}", stdout(&out));
 }
@@ -269,15 +232,7 @@ fn a_blank_content_entry_is_imported_as_the_original_showed_it() {
             .collect::<Vec<_>>()
             .join(",\n")
     );
-    std::fs::write(&original, &text).unwrap();
-    let out = run(&["import"], &[&original]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = import(&original, &text, 0);
     assert!(stdout(&out).contains("(4 messages)"), "{}", stdout(&out));
     assert!(stdout(&out).contains("conversation[1]"), "{}", stdout(&out));
     let log = original.with_extension("jsonl");
@@ -294,7 +249,7 @@ fn a_blank_content_entry_is_imported_as_the_original_showed_it() {
 fn verify_names_the_backup_the_repair_will_write() {
     let tmp = tempfile::tempdir().unwrap();
     let log = three(tmp.path(), false);
-    tear(&log);
+    tear_tail(&log);
     let first = run(&["verify"], &[&log]);
     let broken = format!("{}.broken", log.display());
     assert!(stdout(&first).contains(&broken), "{}", stdout(&first));
@@ -302,7 +257,7 @@ fn verify_names_the_backup_the_repair_will_write() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // Torn again: the next backup is LOG.broken.2, and verify says so.
-    tear(&log);
+    tear_tail(&log);
     let out = run(&["verify"], &[&log]);
     let text = stdout(&out);
     assert!(text.contains(&format!("{broken}.2")), "{text}");
@@ -457,7 +412,7 @@ fn ship_notes_a_torn_tail_and_exits_0() {
 
     let tmp = tempfile::tempdir().unwrap();
     let log = three(tmp.path(), false);
-    tear(&log);
+    tear_tail(&log);
     let out = convlog_command()
         .arg("ship")
         .arg(tmp.path())

@@ -99,6 +99,111 @@ pub fn new_log(dir: &Path) -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// A log holding one message per `(role, content, timestamp)`, written by
+/// `convlog ingest` (ended when `end`), as a user would make it.
+pub fn ingested(dir: &Path, msgs: &[(&str, &str, &str)], end: bool) -> PathBuf {
+    let log = new_log(dir);
+    let input: String = msgs
+        .iter()
+        .map(|(role, content, ts)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"role": role, "content": content, "source": "s", "timestamp": ts})
+            )
+        })
+        .collect();
+    let mut args = vec!["ingest"];
+    if end {
+        args.push("--end");
+    }
+    let out = convlog()
+        .args(&args)
+        .arg(&log)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    log
+}
+
+/// Changes `message` to `massage` inside line `n` (1-based), so that its
+/// checksum no longer matches.
+pub fn corrupt_line(log: &Path, n: usize) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let changed: String = text
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == n {
+                l.replacen("message", "massage", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(log, changed).unwrap();
+}
+
+/// What a writer killed inside its `write` leaves: half a line.
+pub fn tear_tail(log: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    f.write_all(b"{\"crc\":\"0a1b").unwrap();
+}
+
+/// Lowers this process's file-size limit to `limit` bytes and ignores
+/// `SIGXFSZ`, so that a write past it fails with `EFBIG`: how a full disk
+/// looks to a writer (the same code path as `ENOSPC`). Only
+/// async-signal-safe calls, so that a `pre_exec` hook may make it.
+pub fn limit_file_size(limit: u64) -> std::io::Result<()> {
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on valid, initialised structs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        if libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let new = libc::rlimit {
+            rlim_cur: limit as libc::rlim_t,
+            rlim_max: cur.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_FSIZE, &new) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// `cmd`, set to run with [`limit_file_size`]`(limit)`.
+pub fn with_fsize_limit(cmd: &mut std::process::Command, limit: u64) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook makes only async-signal-safe calls.
+    unsafe { cmd.pre_exec(move || limit_file_size(limit)) }
+}
+
+/// The file name of `path` (a log's, which is ASCII), as a string.
+pub fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// The byte offset where line `n` (1-based) of `bytes` starts.
+pub fn line_start(bytes: &[u8], n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n - 2)
+        .unwrap()
+        .0
+        + 1
+}
+
 /// The `LOG.broken`, `LOG.broken.2`, … backups beside `log`, sorted.
 pub fn broken_files(log: &Path) -> Vec<PathBuf> {
     let prefix = format!("{}.broken", log.file_name().unwrap().to_string_lossy());
@@ -235,6 +340,31 @@ pub fn any_message() -> impl Strategy<Value = Message> {
                 m
             },
         )
+}
+
+/// A runtime of two worker threads with I/O and timers, for tests that
+/// need one of their own (a child body, a thread beside the test's).
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// This test binary, set to run the test `name` (a child body, which is
+/// `#[ignore]`d so that a normal run does not count it) alone: how a test
+/// that must kill, limit or drop the privileges of a process gets one.
+pub fn child_test(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    cmd
 }
 
 /// Skips a suite that needs something this machine lacks (Python,

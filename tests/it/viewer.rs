@@ -205,14 +205,7 @@ fn a_damaged_log_shows_its_damage_where_it_is() {
     sample_log(&log, false);
     let mut bytes = std::fs::read(&log).unwrap();
     // Flip a byte in line 3 (the second message).
-    let line3 = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(1)
-        .unwrap()
-        .0
-        + 10;
+    let line3 = crate::util::line_start(&bytes, 3) + 9;
     bytes[line3] ^= 0x20;
     std::fs::write(&log, &bytes).unwrap();
     let refused = convlog()
@@ -573,13 +566,7 @@ async fn an_open_session_streams_each_append_and_stops_at_the_end() {
     let dir = tmp();
     let log = Session::create_with(dir.path(), quiet()).unwrap();
     log.append(Message::user("first", "stt")).await.unwrap();
-    let name = log
-        .path()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let name = crate::util::name_of(log.path());
     let s = Server::start(&[dir.path()], &[]);
     let page = get(s.port, &format!("/s/0/{name}"), &[]);
     assert!(page.body.contains("data-live=\"/s/0/") && page.body.contains("data-last-seq=\"1\""));
@@ -628,13 +615,7 @@ async fn an_open_session_streams_each_append_and_stops_at_the_end() {
         .append(Message::user("soon gone", "stt"))
         .await
         .unwrap();
-    let doomed_name = doomed
-        .path()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let doomed_name = crate::util::name_of(doomed.path());
     let target = format!("/s/0/{doomed_name}/events?after=1");
     let reader = std::thread::spawn(move || {
         let mut r = sse(port, &target);

@@ -3,10 +3,9 @@
 //! and how `append` behaves behind another process's lock. Each scenario is
 //! driven through the real binary, on a real filesystem.
 
-use crate::util::{convlog_command, new_log, stderr};
+use crate::util::{convlog_command, new_log, stderr, with_fsize_limit};
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -34,23 +33,23 @@ fn contents(log: &Path) -> (u64, bool) {
     (report.last_seq.unwrap_or(0), report.ended)
 }
 
-/// Runs the binary with the file-size limit at `limit` bytes, the way a
-/// full disk looks to a writer (EFBIG instead of ENOSPC, same code path).
-fn with_fsize_limit(cmd: &mut Command, limit: u64) -> &mut Command {
-    // SAFETY: only async-signal-safe calls (setrlimit, signal) in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let lim = libc::rlimit {
-                rlim_cur: limit as libc::rlim_t,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
+/// `convlog append LOG ARGS… --role user --source s TEXT`.
+fn append(log: &Path, args: &[&str], text: &str) -> Command {
+    let mut cmd = convlog();
+    cmd.arg("append")
+        .arg(log)
+        .args(args)
+        .args(["--role", "user", "--source", "s", text]);
+    cmd
+}
+
+/// Spawns `cmd` with its three standard streams piped.
+fn spawn_piped(cmd: &mut Command) -> std::process::Child {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -58,15 +57,7 @@ fn ingest_ack_with_stdout_closed_keeps_what_it_read_and_says_where_it_stopped() 
     let dir = tempfile::tempdir().unwrap();
     let log = new_log(dir.path());
     let total = 200_000;
-    let mut child = convlog()
-        .arg("ingest")
-        .arg(&log)
-        .args(["--ack", "--end"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(convlog().arg("ingest").arg(&log).args(["--ack", "--end"]));
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         let line = b"{\"role\":\"user\",\"content\":\"hi\",\"source\":\"s\"}\n";
@@ -110,16 +101,10 @@ fn the_echo_appears_only_for_a_durable_message() {
     let log = new_log(dir.path());
     let len = std::fs::metadata(&log).unwrap().len();
     // A full disk: the record cannot be written, so it must not be echoed.
-    let mut cmd = convlog();
-    cmd.arg("ingest")
-        .arg(&log)
-        .arg("--echo")
-        .stdin(Stdio::piped());
-    let mut child = with_fsize_limit(&mut cmd, len)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(with_fsize_limit(
+        convlog().arg("ingest").arg(&log).arg("--echo"),
+        len,
+    ));
     child
         .stdin
         .take()
@@ -138,15 +123,7 @@ fn the_echo_appears_only_for_a_durable_message() {
 
     // With room, the echo comes, after the record is in the log.
     let log = new_log(dir.path());
-    let mut child = convlog()
-        .arg("ingest")
-        .arg(&log)
-        .args(["--echo", "--ack"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(convlog().arg("ingest").arg(&log).args(["--echo", "--ack"]));
     child
         .stdin
         .take()
@@ -167,12 +144,7 @@ fn the_echo_appears_only_for_a_durable_message() {
 fn a_full_disk_leaves_no_empty_backup_files() {
     let dir = tempfile::tempdir().unwrap();
     let log = new_log(dir.path());
-    let out = convlog()
-        .arg("append")
-        .arg(&log)
-        .args(["--role", "user", "--source", "s", "kept"])
-        .output()
-        .unwrap();
+    let out = append(&log, &[], "kept").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // A torn tail, which the next append must save in LOG.broken before cutting it.
     let torn = format!(
@@ -187,10 +159,7 @@ fn a_full_disk_leaves_no_empty_backup_files() {
         .unwrap();
     let before = std::fs::read(&log).unwrap();
     for attempt in 1..=3 {
-        let mut cmd = convlog();
-        cmd.arg("append")
-            .arg(&log)
-            .args(["--role", "user", "--source", "s", "again"]);
+        let mut cmd = append(&log, &[], "again");
         let out = with_fsize_limit(&mut cmd, 100).output().unwrap();
         assert_eq!(
             out.status.code(),
@@ -213,12 +182,7 @@ fn a_full_disk_leaves_no_empty_backup_files() {
         assert_eq!(std::fs::read(&log).unwrap(), before);
     }
     // With room again, the tail is saved once and the append goes through.
-    let out = convlog()
-        .arg("append")
-        .arg(&log)
-        .args(["--role", "user", "--source", "s", "again"])
-        .output()
-        .unwrap();
+    let out = append(&log, &[], "again").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let broken = broken_files(&log);
     assert_eq!(broken.len(), 1);
@@ -234,18 +198,7 @@ fn append_announces_a_lock_wait_and_honours_lock_timeout() {
     holder.lock().unwrap();
 
     // Bounded: gives up, says why, writes nothing.
-    let out = convlog()
-        .arg("append")
-        .arg(&log)
-        .args([
-            "--lock-timeout",
-            "1.5",
-            "--role",
-            "user",
-            "--source",
-            "s",
-            "hi",
-        ])
+    let out = append(&log, &["--lock-timeout", "1.5"], "hi")
         .output()
         .unwrap();
     let err = stderr(&out);
@@ -255,10 +208,7 @@ fn append_announces_a_lock_wait_and_honours_lock_timeout() {
     assert_eq!(contents(&log), (0, false));
 
     // Unbounded: announces the wait, then succeeds once the lock is free.
-    let child = convlog()
-        .arg("append")
-        .arg(&log)
-        .args(["--role", "user", "--source", "s", "hi"])
+    let child = append(&log, &[], "hi")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -271,18 +221,7 @@ fn append_announces_a_lock_wait_and_honours_lock_timeout() {
     assert_eq!(contents(&log), (1, false));
 
     // A bad value is a usage error.
-    let out = convlog()
-        .arg("append")
-        .arg(&log)
-        .args([
-            "--lock-timeout",
-            "soon",
-            "--role",
-            "user",
-            "--source",
-            "s",
-            "hi",
-        ])
+    let out = append(&log, &["--lock-timeout", "soon"], "hi")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

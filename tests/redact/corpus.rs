@@ -912,3 +912,24 @@ pub fn score(policy: &Policy, corpus: &[Example]) -> (Vec<(Kind, Score)>, Vec<St
     }
     (scores, wrong)
 }
+
+/// Prints the scores as a table, a row per kind, each line after `indent`
+/// (the test and the bench report print the same one); returns the
+/// precision over every kind together.
+pub fn print_table(scores: &[(Kind, Score)], indent: &str) -> f64 {
+    let (mut tp, mut fp) = (0, 0);
+    println!("{indent}kind           positives negatives  precision  recall");
+    for (kind, s) in scores {
+        println!(
+            "{indent}{:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
+            kind.name(),
+            s.positives,
+            s.negatives,
+            s.precision(),
+            s.recall()
+        );
+        tp += s.tp;
+        fp += s.fp;
+    }
+    tp as f64 / (tp + fp).max(1) as f64
+}

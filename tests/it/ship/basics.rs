@@ -138,15 +138,7 @@ fn three_sessions_equal_the_export_field_by_field_and_shipping_twice_changes_not
             }
         }
 
-        let dump = "SELECT m.*::text, s.*::text FROM convlog.messages m
-                      JOIN convlog.sessions s ON s.id = m.session_id ORDER BY 1";
-        let before: Vec<String> = db
-            .query(dump, &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| format!("{}|{}", r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect();
+        let before = every_row(&db).await;
         let again = ship(&args);
         assert!(again.status.success(), "{}", stderr(&again));
         assert!(
@@ -157,14 +149,7 @@ fn three_sessions_equal_the_export_field_by_field_and_shipping_twice_changes_not
             "{}",
             stderr(&again)
         );
-        let after: Vec<String> = db
-            .query(dump, &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| format!("{}|{}", r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect();
-        assert_eq!(before, after);
+        assert_eq!(before, every_row(&db).await);
         assert_eq!(before.len(), 12);
     });
 }
@@ -375,4 +360,16 @@ fn two_shippers_on_the_same_logs_insert_each_record_once() {
         got == expected_contents(&logs),
         "the database differs from the logs"
     );
+}
+
+/// Every message row with its session's row, as text, in order.
+async fn every_row(db: &convlog::ship::tokio_postgres::Client) -> Vec<String> {
+    let dump = "SELECT m.*::text, s.*::text FROM convlog.messages m
+                  JOIN convlog.sessions s ON s.id = m.session_id ORDER BY 1";
+    db.query(dump, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}|{}", r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect()
 }

@@ -1,9 +1,8 @@
 //! `--follow` with live writers: everything shipped, and the lag.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use convlog::ship::tokio_postgres::{self, NoTls};
@@ -25,7 +24,7 @@ fn follow_with_twenty_writers_ships_everything_and_prints_the_lag() {
         .spawn()
         .unwrap();
     // Durable at: (session id, seq) → when append returned.
-    let acked: Arc<Mutex<HashMap<(String, u64), Instant>>> = Arc::default();
+    let acked = Acked::default();
     let per_writer = 150;
     let sessions: Vec<Session> = (0..20)
         .map(|_| Session::create(dir.path()).unwrap())
@@ -33,36 +32,8 @@ fn follow_with_twenty_writers_ships_everything_and_prints_the_lag() {
     let ids: Vec<String> = sessions.iter().map(|s| s.id().to_string()).collect();
     let writers = std::thread::spawn({
         let acked = acked.clone();
-        move || {
-            let rt = self::rt();
-            rt.block_on(async {
-                let mut tasks = Vec::new();
-                for s in sessions {
-                    let acked = acked.clone();
-                    tasks.push(tokio::spawn(async move {
-                        for i in 0..per_writer {
-                            let seq = s
-                                .append(Message::agent(format!("reply {i}"), "tts"))
-                                .await
-                                .unwrap()
-                                .unwrap();
-                            acked
-                                .lock()
-                                .unwrap()
-                                .insert((s.id().to_string(), seq), Instant::now());
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                        s.end().await.unwrap();
-                    }));
-                }
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            })
-        }
+        move || self::rt().block_on(write_replies(sessions, per_writer, acked))
     });
-    // Shipped at: the first poll that sees the seq in the database.
-    let mut seen: HashMap<(String, u64), Instant> = HashMap::new();
     let db = rt.block_on(async {
         loop {
             if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
@@ -78,40 +49,14 @@ fn follow_with_twenty_writers_ships_everything_and_prints_the_lag() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    let mut last: HashMap<String, u64> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while seen.len() < 20 * per_writer && Instant::now() < deadline {
-        let rows = rt
-            .block_on(db.query(
-                "SELECT id, (SELECT max(seq) FROM convlog.messages WHERE session_id = id)
-                   FROM convlog.sessions",
-                &[],
-            ))
-            .unwrap();
-        let now = Instant::now();
-        for r in rows {
-            let id: String = r.get(0);
-            let max = r.get::<_, Option<i64>>(1).unwrap_or(0) as u64;
-            let from = last.get(&id).copied().unwrap_or(0);
-            for seq in from + 1..=max {
-                seen.insert((id.clone(), seq), now);
-            }
-            last.insert(id, max);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Shipped at: the first poll that sees the seq in the database.
+    let seen = rt.block_on(watch_shipped(&db, 20 * per_writer));
     writers.join().unwrap();
     signal(&child, libc::SIGINT);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let acked = acked.lock().unwrap();
-    assert_eq!(acked.len(), 20 * per_writer);
-    assert_eq!(seen.len(), 20 * per_writer, "not every record was shipped");
-    let mut lags: Vec<Duration> = acked
-        .iter()
-        .map(|(k, at)| seen[k].saturating_duration_since(*at))
-        .collect();
-    lags.sort();
+    assert_eq!(acked.lock().unwrap().len(), 20 * per_writer);
+    let lags = lags(&acked, &seen);
     eprintln!(
         "follow lag, durable to visible in PostgreSQL, 20 writers, {} messages: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (debug build; 5 ms polling of the database)",
         lags.len(),

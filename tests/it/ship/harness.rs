@@ -12,6 +12,8 @@ use convlog::record::Record;
 use convlog::ship::tokio_postgres::{self, Client, NoTls};
 use convlog::{Message, Recovery, Session};
 
+pub(crate) use super::pg::*;
+
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_convlog");
 
 pub(crate) fn pg_url(test: &str) -> Option<String> {
@@ -25,44 +27,7 @@ pub(crate) fn pg_url(test: &str) -> Option<String> {
     }
 }
 
-pub(crate) fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-pub(crate) async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
-/// The URL with its database replaced by `db`.
-pub(crate) fn with_db(url: &str, db: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("URL has a database");
-    format!("{base}/{db}")
-}
-
-/// A fresh, empty database for one test; returns its URL.
-pub(crate) async fn fresh_db(url: &str, name: &str) -> String {
-    let admin = connect(url).await;
-    let db = format!("convlog_{name}_{}", std::process::id());
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    with_db(url, &db)
-}
+pub(crate) use crate::util::rt;
 
 pub(crate) fn ship(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -126,45 +91,18 @@ pub(crate) fn expected_contents(logs: &[PathBuf]) -> HashMap<String, BTreeMap<u6
         .collect()
 }
 
-/// A small deterministic generator, so a failure can be replayed.
-pub(crate) struct Rng(pub(crate) u64);
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 pub(crate) fn write_sessions(dir: &Path, sessions: usize, per: usize, seed: u64) -> Vec<PathBuf> {
     let rt = rt();
     rt.block_on(async {
         let mut rng = Rng(seed);
-        let words = [
-            "नमस्ते",
-            "hotel",
-            "Jaipur",
-            "🙏",
-            "cheapest",
-            "मौसम",
-            "train",
-            "✓",
-        ];
         let mut logs = Vec::new();
         for _ in 0..sessions {
             let s = Session::create(dir).unwrap();
             for chunk in 0..per.div_ceil(1000) {
                 let msgs: Vec<Message> = (0..1000.min(per - chunk * 1000))
                     .map(|i| {
-                        let n = 3 + rng.below(12) as usize;
-                        let text: Vec<&str> =
-                            (0..n).map(|_| words[rng.below(8) as usize]).collect();
                         let role = if i % 2 == 0 { "user" } else { "agent" };
-                        Message::new(role.parse().unwrap(), text.join(" "), "gen")
+                        Message::new(role.parse().unwrap(), rng.sentence(3, 12), "gen")
                             .meta(serde_json::json!({"latency_ms": rng.below(900)}))
                     })
                     .collect();
@@ -353,11 +291,6 @@ pub(crate) fn wait_for_rows(
         std::thread::sleep(Duration::from_millis(100));
     }
     got
-}
-
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
 }
 
 /// One log line around `body` (`"kind":…}`), checksummed as FORMAT.md says,

@@ -13,6 +13,8 @@ mod copies;
 mod faults;
 mod follow;
 pub(crate) mod harness;
+#[path = "../../shared/pg.rs"]
+mod pg;
 mod resume;
 mod secrets;
 mod tls;

@@ -1,6 +1,6 @@
 //! TLS: encryption with `require`, the certificate checked with `verify-full`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -9,41 +9,41 @@ use convlog::{Message, Session};
 use super::harness::*;
 use crate::util::stderr;
 
-#[test]
-fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
-    if pg_url("tls").is_none() {
-        return;
+/// The extensions of a server certificate for localhost.
+const SERVER_EXT: &str = "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n";
+
+/// True when openssl is here to make the test certificates; otherwise the
+/// test `test` skips, through the one gate.
+fn have_openssl(test: &str) -> bool {
+    if Command::new("openssl").arg("version").output().is_ok() {
+        return true;
     }
-    if Command::new("openssl").arg("version").output().is_err() {
-        let why = "openssl is not installed (it makes the test server's certificate)";
-        crate::util::skip("tls", why);
-        return;
-    }
-    let mut ca = PathBuf::new();
-    let cluster = Cluster::start_with(|dir| {
-        // A private CA and a server certificate for localhost signed by it.
-        ca = dir.join("ca.crt");
-        let cert = dir.join("server.crt");
-        let key = dir.join("server.key");
-        let ext = dir.join("server.ext");
-        std::fs::write(
-            &ext,
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-        )
+    let why = "openssl is not installed (it makes the test certificates)";
+    crate::util::skip(test, why);
+    false
+}
+
+/// Runs `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
         .unwrap();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .current_dir(dir)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        openssl(&[
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In `dir`: a private CA (`ca.crt`, `ca.key`) and, signed by it, one
+/// certificate per `(name, common name, extensions)`: `NAME.crt` and its
+/// key `NAME.key` (0600).
+fn certificates(dir: &Path, certs: &[(&str, &str, &str)]) {
+    openssl(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -57,38 +57,74 @@ fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
             "ca.key",
             "-out",
             "ca.crt",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.crt",
-        ]);
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+        ],
+    );
+    for (name, cn, ext) in certs {
+        let (key, csr, crt, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(dir.join(&extfile), ext).unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+                "-out",
+                &crt,
+            ],
+        );
+        std::fs::set_permissions(
+            dir.join(&key),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn tls_encrypts_with_require_and_checks_the_certificate_with_verify_full() {
+    if pg_url("tls").is_none() {
+        return;
+    }
+    if !have_openssl("tls") {
+        return;
+    }
+    let mut ca = PathBuf::new();
+    let cluster = Cluster::start_with(|dir| {
+        // A private CA and a server certificate for localhost signed by it.
+        ca = dir.join("ca.crt");
+        let cert = dir.join("server.crt");
+        let key = dir.join("server.key");
+        certificates(dir, &[("server", "localhost", SERVER_EXT)]);
         format!(
             "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
             cert.display(),
@@ -163,67 +199,25 @@ fn a_client_certificate_authenticates_where_the_server_asks_for_one() {
     if pg_url("client_certificate").is_none() {
         return;
     }
-    if Command::new("openssl").arg("version").output().is_err() {
-        let why = "openssl is not installed (it makes the test certificates)";
-        crate::util::skip("client_certificate", why);
+    if !have_openssl("client_certificate") {
         return;
     }
     let mut files = PathBuf::new();
     let cluster = Cluster::start_with(|dir| {
         files = dir.to_path_buf();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .current_dir(dir)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        // With extensions, so the certificate is X.509 v3 (webpki takes no v1).
-        std::fs::write(
-            dir.join("client.ext"),
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-            "/CN=convlog test CA", "-keyout", "ca.key", "-out", "ca.crt",
-        ]);
-        // The server's certificate, and the client's for role postgres.
-        for (name, cn, ext) in [
-            ("server", "localhost", Some("server.ext")),
-            ("client", "postgres", Some("client.ext")),
-        ] {
-            openssl(&[
-                "req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={cn}"),
-                "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"),
-            ]);
-            let mut args = vec![
-                "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.crt", "-CAkey",
-                "ca.key", "-CAcreateserial", "-days", "2", "-out", &format!("{name}.crt"),
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
-            if let Some(e) = ext {
-                args.extend(["-extfile".into(), e.into()]);
-            }
-            openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
-            std::fs::set_permissions(
-                dir.join(format!("{name}.key")),
-                std::os::unix::fs::PermissionsExt::from_mode(0o600),
-            )
-            .unwrap();
-        }
+        // The server's certificate, and the client's for role postgres
+        // (with extensions, so the certificate is X.509 v3: webpki takes no v1).
+        certificates(
+            dir,
+            &[
+                ("server", "localhost", SERVER_EXT),
+                (
+                    "client",
+                    "postgres",
+                    "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+                ),
+            ],
+        );
         std::fs::write(
             dir.join("hba.conf"),
             "local all all trust\nhostssl all all 127.0.0.1/32 cert\nhostssl all all ::1/128 cert\n",
