@@ -507,6 +507,23 @@ impl Lat {
 /// Share of operations kept by the trimmed means.
 pub(crate) const KEEP: f64 = 0.98;
 
+/// `p50 A vs B us, p99 A vs B us` and, between them and the trimmed mean,
+/// `extra`: the latencies of convlog (`a`) against a baseline (`b`) as the
+/// report's console lines show them.
+pub(crate) fn versus(a: &Lat, b: &Lat, extra: &str) -> String {
+    let us = |x: f64| x * 1e6;
+    format!(
+        "p50 {:.0} vs {:.0} us, p99 {:.0} vs {:.0} us, {extra}mean of fastest {:.0}% {:.0} vs {:.0} us",
+        us(a.pct(0.5)),
+        us(b.pct(0.5)),
+        us(a.pct(0.99)),
+        us(b.pct(0.99)),
+        KEEP * 100.0,
+        us(a.trimmed_mean(KEEP)),
+        us(b.trimmed_mean(KEEP)),
+    )
+}
+
 /// This process's thread count and resident memory, from /proc.
 pub(crate) fn proc_status() -> (u64, u64) {
     let text = fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -111,16 +111,9 @@ pub(crate) fn pingpong(cfg: &Config, rows: &mut Vec<Row>) {
     let report = convlog::read::inspect(&log).expect("inspect");
     assert_eq!(report.messages, n as u64);
     let _ = fs::remove_file(&log);
-    let us = |x: f64| x * 1e6;
     println!(
-        "  per line, convlog vs rawack: p50 {:.0} vs {:.0} us, p99 {:.0} vs {:.0} us, mean of fastest {:.0}% {:.0} vs {:.0} us",
-        us(conv_lat.pct(0.5)),
-        us(raw_lat.pct(0.5)),
-        us(conv_lat.pct(0.99)),
-        us(raw_lat.pct(0.99)),
-        KEEP * 100.0,
-        us(conv_lat.trimmed_mean(KEEP)),
-        us(raw_lat.trimmed_mean(KEEP)),
+        "  per line, convlog vs rawack: {}",
+        versus(&conv_lat, &raw_lat, "")
     );
     rows.push(Row {
         scenario,

@@ -52,6 +52,29 @@ fn is_poisoned(e: &Error, cause: &str) -> bool {
     matches!(e, Error::Poisoned { cause: c, .. } if c.contains(cause))
 }
 
+/// A log holding messages 1 to `n`, its session dropped, in a new directory.
+async fn written(n: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    for i in 1..=n {
+        assert_eq!(s.append(msg(i)).await.unwrap(), Some(i as u64));
+    }
+    let log = s.path().to_path_buf();
+    drop(s);
+    (dir, log)
+}
+
+/// A live session (opened with `opts`) that holds message 1, in a new
+/// directory: the session, its log and the log's bytes.
+async fn live_with_one(opts: Options) -> (tempfile::TempDir, Session, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), opts).unwrap();
+    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
+    let log = s.path().to_path_buf();
+    let before = std::fs::read(&log).unwrap();
+    (dir, s, log, before)
+}
+
 /// Everything a poisoned session refuses, checked in one place.
 async fn assert_refuses_everything(s: &Session, cause: &str) {
     assert!(s.is_broken());
@@ -114,13 +137,7 @@ async fn disk_full_via_rlimit_fsize() {
     if std::env::var_os(FSIZE_ENV).is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    for i in 1..=3 {
-        assert_eq!(s.append(msg(i)).await.unwrap(), Some(i as u64));
-    }
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(3).await;
     let before = std::fs::read(&log).unwrap();
 
     let out = crate::util::child_test("faults::fsize_child")
@@ -258,22 +275,42 @@ async fn one_then_a_batch(s: &Session, io: &Faulty) -> Vec<convlog::Result<Optio
     out
 }
 
-/// Appends one record, then a batch of ten that the fault in `io` hits
+/// Which call of the disk seam fails: its second, the batch's.
+enum Fault {
+    Write,
+    Sync,
+}
+
+/// How every injected fault ends: the disk seam saw `counts` (writes,
+/// syncs), the session refuses everything with `cause`, and nothing more
+/// reached the seam.
+async fn refuses_after(s: &Session, io: &Faulty, cause: &str, counts: (usize, usize)) {
+    assert_eq!(io.counts(), counts);
+    assert_refuses_everything(s, cause).await;
+    assert_eq!(io.counts(), counts);
+}
+
+/// Appends one record, then a batch of ten that `fault` hits
 /// (through a gate, so that the ten form one batch), and checks what every
 /// such fault must do: each record of the batch fails with `cause`, the
 /// disk seam saw `counts` (writes, syncs) and nothing after the failure,
 /// and the session refuses everything. Returns the directory, the log
 /// (its session dropped) and the batch's errors.
 async fn poison_a_batch(
-    io: Faulty,
+    fault: Fault,
     cause: &str,
     counts: (usize, usize),
 ) -> (tempfile::TempDir, PathBuf, Vec<Error>) {
     let dir = tempfile::tempdir().unwrap();
-    let io = Arc::new(Faulty {
+    let mut io = Faulty {
         gate: Some(Gate::default()),
-        ..io
-    });
+        ..Faulty::default()
+    };
+    match fault {
+        Fault::Write => io.fail_write_at = Some(2),
+        Fault::Sync => io.fail_sync_at = Some(2),
+    }
+    let io = Arc::new(io);
     let s = Session::create_with(dir.path(), with_io(io.clone())).unwrap();
     let mut results = one_then_a_batch(&s, &io).await.into_iter();
     assert_eq!(results.next().unwrap().unwrap(), Some(1));
@@ -281,9 +318,7 @@ async fn poison_a_batch(
     for e in &errors {
         assert!(is_poisoned(e, cause), "{e}");
     }
-    assert_eq!(io.counts(), counts);
-    assert_refuses_everything(&s, cause).await;
-    assert_eq!(io.counts(), counts);
+    refuses_after(&s, &io, cause, counts).await;
     let log = s.path().to_path_buf();
     drop(s);
     (dir, log, errors)
@@ -291,11 +326,7 @@ async fn poison_a_batch(
 
 #[tokio::test]
 async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
-    let io = Faulty {
-        fail_sync_at: Some(2),
-        ..Faulty::default()
-    };
-    let (_dir, log, _) = poison_a_batch(io, "fdatasync failed", (2, 2)).await;
+    let (_dir, log, _) = poison_a_batch(Fault::Sync, "fdatasync failed", (2, 2)).await;
 
     // The acknowledged record is there. The failed batch was written before
     // its sync failed, so its records may be there too: never acknowledged,
@@ -309,12 +340,8 @@ async fn failed_fdatasync_poisons_the_batch_and_is_never_retried() {
 
 #[tokio::test]
 async fn failed_write_poisons_the_batch_and_writes_nothing() {
-    let io = Faulty {
-        fail_write_at: Some(2),
-        ..Faulty::default()
-    };
     // The failed write was never followed by a sync: (2, 1).
-    let (_dir, log, errors) = poison_a_batch(io, "write failed", (2, 1)).await;
+    let (_dir, log, errors) = poison_a_batch(Fault::Write, "write failed", (2, 1)).await;
     for e in errors {
         assert!(e.to_string().contains("Input/output error"), "{e}");
     }
@@ -335,9 +362,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     let good = std::fs::read(&log).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
     assert!(is_poisoned(&e, "injected short write"), "{e}");
-    assert_eq!(io.counts(), (2, 1));
-    assert_refuses_everything(&s, "injected short write").await;
-    assert_eq!(io.counts(), (2, 1));
+    refuses_after(&s, &io, "injected short write", (2, 1)).await;
     drop(s);
 
     let now = std::fs::read(&log).unwrap();
@@ -354,11 +379,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
 
 #[tokio::test]
 async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(1).await;
     let good = std::fs::read(&log).unwrap();
     let mut torn = good.clone();
     torn.extend_from_slice(b"{\"crc\":\"0000");
@@ -371,10 +392,8 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
     let s = Session::open_with(&log, with_io(io.clone())).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
     assert!(is_poisoned(&e, "after truncation"), "{e}");
-    // Cut, but the batch itself was never written.
-    assert_eq!(io.counts(), (0, 1));
-    assert_refuses_everything(&s, "after truncation").await;
-    assert_eq!(io.counts(), (0, 1));
+    // Cut, but the batch itself was never written: (0, 1).
+    refuses_after(&s, &io, "after truncation", (0, 1)).await;
     drop(s);
     assert_eq!(std::fs::read(&log).unwrap(), good);
 }
@@ -384,11 +403,7 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
 
 #[tokio::test]
 async fn appends_wait_for_a_lock_held_elsewhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(quiet()).await;
 
     // Another open file description holding flock: as another process would.
     let holder = File::open(&log).unwrap();
@@ -412,12 +427,8 @@ async fn appends_wait_for_a_lock_held_elsewhere() {
 
 #[tokio::test]
 async fn lock_timeout_fails_every_waiting_append_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
-    let s = Session::create_with(dir.path(), opts).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(opts).await;
 
     let holder = File::open(&log).unwrap();
     holder.lock().unwrap();
@@ -464,12 +475,8 @@ async fn lock_held_by_a_process_that_then_dies() {
     if std::env::var_os(LOCK_ENV).is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
-    let s = Session::create_with(dir.path(), opts).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    let before = std::fs::read(&log).unwrap();
+    let (_dir, s, log, before) = live_with_one(opts).await;
 
     let mut child = crate::util::child_test("faults::lock_child")
         .env(LOCK_ENV, &log)
@@ -522,11 +529,7 @@ const TS: &str = "2025-08-18T14:30:22.123456+05:30";
 #[tokio::test]
 async fn open_does_not_block_on_a_held_lock_and_catches_up_after() {
     use convlog::line::{Kind, end_fields, message_fields};
-    let dir = tempfile::tempdir().unwrap();
-    let s = Session::create_with(dir.path(), quiet()).unwrap();
-    assert_eq!(s.append(msg(1)).await.unwrap(), Some(1));
-    let log = s.path().to_path_buf();
-    drop(s);
+    let (_dir, log) = written(1).await;
     let opts = quiet().lock_timeout(Some(Duration::from_millis(200)));
 
     let holder = File::open(&log).unwrap();
