@@ -91,7 +91,7 @@ pub(crate) use markdown::MarkdownRender;
 pub(crate) use merge::Merger;
 pub use options::{ExportOptions, Format, TimestampStyle};
 use renderer::Renderer;
-pub(crate) use stamp::{Stamp, crc_hex, tail_crc_of, write_stamp};
+pub(crate) use stamp::{Stamp, crc_hex, read_stamp, tail_crc_of, write_stamp};
 pub use stamp::{is_original, stamp_original};
 pub(crate) use subtitles::{SubtitleRender, Subtitles};
 pub(crate) use text::TextRender;
