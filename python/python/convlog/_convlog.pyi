@@ -162,7 +162,7 @@ class Session:
     ) -> int | None: ...
     def _record(
         self,
-        role: _Role,
+        role: str,
         content: str,
         source: str = "python",
         **fields: Unpack[_MessageFields],
@@ -234,8 +234,9 @@ def _vendor(metadata: Any) -> str | None:
 def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """What ``convlog verify --json PATH`` prints for the log (it never repairs)."""
 
+# "-" is also a str: the first overload that fits (this one) wins.
 @overload
-def export(
+def export(  # type: ignore[overload-overlap]
     path: str | os.PathLike[str],
     out: Literal["-"],
     format: _Format = "json",
