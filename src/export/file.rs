@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{
-    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, read_stamp, render_once,
+    ExportOptions, Format, Stamp, crc_hex, is_original, read_stamp, render_in_one_pass,
     tail_crc_of, write_stamp,
 };
 use crate::error::{Error, Result};
@@ -100,12 +100,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             hasher: crc32fast::Hasher::new(),
             len: 0,
         };
-        let renderer = Renderer::new(log, format, &mut counted, out, opts)?;
-        let opts = ExportOptions {
-            tools: Some(format.shows_tools(opts.tools)),
-            ..opts.clone()
-        };
-        let (_, checked) = render_once(log, renderer, &opts)?;
+        let checked = render_in_one_pass(log, format, &mut counted, out, opts)?;
         *done.borrow_mut() = Some((checked, counted.len, counted.hasher.finalize()));
         Ok(())
     };

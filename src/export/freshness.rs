@@ -5,8 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::stamp::{Stamp, crc_hex, file_crc, log_tail_crc, read_stamp, write_stamp};
-use super::{ExportOptions, Format, export_file, render};
+use super::stamp::{Stamp, crc_hex, file_crc, log_tail_crc, read_stamp, tail_crc_of, write_stamp};
+use super::{ExportOptions, Format, export_file, render_in_one_pass};
 use crate::error::{Error, Result};
 use crate::fs::layout::export_path;
 
@@ -117,8 +117,9 @@ fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
     ))
 }
 
-/// Renders `log` and compares it, as it streams, with the file at `export`;
-/// the stamp for it when they are identical.
+/// Renders `log` in one pass (one open, one read) and compares it, as it
+/// streams, with the file at `export`; the stamp for it when they are
+/// identical.
 fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
     let file = std::fs::File::open(export).map_err(|e| Error::io(export, "open", e))?;
     let mut cmp = Compare {
@@ -128,16 +129,18 @@ fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
         len: 0,
         buf: Vec::new(),
     };
-    let Ok(report) = render(
+    let rendered = render_in_one_pass(
         log,
         Format::Json,
         &mut cmp,
         export,
         &ExportOptions::default(),
-    ) else {
+    );
+    let Ok(checked) = rendered else {
         // Damage the default mode refuses: not provably the export.
         return Ok(None);
     };
+    let report = checked.report();
     let mut rest = [0u8; 1];
     let at_end = matches!(io::Read::read(&mut cmp.file, &mut rest), Ok(0));
     if !(cmp.same && at_end) {
@@ -148,7 +151,7 @@ fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
         file_len: cmp.len,
         file_crc: crc_hex(cmp.hasher.finalize()),
         log_len: Some(report.file_len),
-        log_tail_crc: log_tail_crc(log, report.file_len)?,
+        log_tail_crc: tail_crc_of(checked.file(), log, report.file_len)?,
         last_seq: report.last_seq,
         redact: None,
     }))
