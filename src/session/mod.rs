@@ -330,7 +330,9 @@ impl Session {
         }
     }
 
-    /// The first failure of a [`Session::log`] call, if any.
+    /// The first failure of a [`Session::log`] call or of the writer
+    /// itself (the failure that broke it, whoever awaited it), if any: set
+    /// whenever [`Session::is_broken`] is.
     pub fn last_error(&self) -> Option<String> {
         lock(&self.inner.log.shared.detached_error).clone()
     }
