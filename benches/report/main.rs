@@ -54,6 +54,8 @@ mod concurrent;
 mod corpus;
 mod export_memory;
 mod harness;
+#[path = "../../tests/redact/heldout.rs"]
+mod heldout;
 mod ingest;
 mod latency;
 #[cfg(feature = "postgres")]

@@ -6,6 +6,8 @@ use convlog::redact::{Kind, Policy};
 
 #[path = "../redact/corpus.rs"]
 mod corpus;
+#[path = "../redact/heldout.rs"]
+mod heldout;
 
 #[test]
 fn corpus_precision_and_recall_meet_the_goals() {
@@ -29,6 +31,53 @@ fn corpus_precision_and_recall_meet_the_goals() {
         );
     }
     assert!(overall >= 0.98, "overall precision {overall:.4} < 0.98");
+}
+
+/// The held-out set (`tests/redact/heldout.rs`): written apart from the
+/// detectors and never used to tune them, so its scores are the honest
+/// ones. Printed per kind, with every miss and false find.
+#[test]
+fn heldout_precision_and_recall() {
+    let set = heldout::heldout();
+    let (scores, wrong) = corpus::score(&Policy::all(), &set);
+    let (mut tp, mut fp) = (0, 0);
+    println!("held-out set: kind  positives negatives  precision  recall");
+    for (kind, s) in &scores {
+        println!(
+            "{:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
+            kind.name(),
+            s.positives,
+            s.negatives,
+            s.precision(),
+            s.recall()
+        );
+        tp += s.tp;
+        fp += s.fp;
+        assert!(s.positives >= 300 && s.negatives >= 300, "{kind}: {s:?}");
+    }
+    let overall = tp as f64 / (tp + fp) as f64;
+    println!("overall precision {overall:.4}");
+    for w in &wrong {
+        println!("  {w}");
+    }
+    // Measured on this set before any change (see the privacy notes): card
+    // recall 0.92 (every miss a card grouped with two spaces), phone
+    // precision 0.90 (ten-digit consignment numbers, a failed Aadhaar read
+    // as +91, dotted non-addresses), spoken_digits precision 0.91 (counting
+    // across a comma). Those miss the goals and are reported, not
+    // asserted; what meets them is held to them here.
+    for (kind, s) in &scores {
+        if matches!(kind, Kind::Email | Kind::Iban | Kind::Aadhaar) {
+            assert!(s.recall() >= 0.99, "{kind}: recall {:.4}", s.recall());
+        }
+        if !matches!(kind, Kind::Phone | Kind::SpokenDigits) {
+            assert!(
+                s.precision() >= 0.98,
+                "{kind}: precision {:.4}",
+                s.precision()
+            );
+        }
+    }
 }
 
 use std::io::Write;
