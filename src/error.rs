@@ -67,6 +67,11 @@ pub enum Error {
         offset: u64,
         reason: String,
     },
+    /// The log's header carries a redaction policy this writer cannot
+    /// apply as the log asks (its key was not given, or a kind this build
+    /// does not know), so nothing is written rather than raw text.
+    #[allow(missing_docs)] // the fields' names say it
+    Policy { path: PathBuf, reason: String },
     /// Another process held the log's lock for longer than the configured timeout.
     #[allow(missing_docs)] // the fields' names say it
     LockTimeout {
@@ -141,6 +146,7 @@ impl Error {
             | Error::Ended { path }
             | Error::Poisoned { path, .. }
             | Error::NotALog { path, .. }
+            | Error::Policy { path, .. }
             | Error::Damaged { path, .. }
             | Error::LockTimeout { path, .. }
             | Error::Rejected { path, .. }
@@ -181,6 +187,7 @@ impl fmt::Display for Error {
             Error::NotALog { path, reason } => {
                 write!(f, "{}: not a convlog log: {reason}", path.display())
             }
+            Error::Policy { path, reason } => write!(f, "{}: {reason}", path.display()),
             Error::Damaged {
                 path,
                 line,

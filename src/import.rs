@@ -303,7 +303,7 @@ where
 
 /// Writes `entries` as a complete, ended log at `tmp`.
 fn write_log(tmp: &Path, created: &DateTime<FixedOffset>, entries: &[Entry]) -> Result<()> {
-    crate::log::create::write_header_file(tmp, created)?;
+    crate::log::create::write_header_file(tmp, created, None)?;
     let session = Session::open_with(
         tmp,
         Options::default()

@@ -108,7 +108,9 @@ pub use fs::layout::export_path;
 #[doc(hidden)]
 pub use log::commit::{IoHooks, RealIo};
 pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, Recovery, Report};
-pub use record::{Entry, FORMAT_NAME, FORMAT_VERSION, Handoff, Message, Role, ToolCall};
+pub use record::{
+    Entry, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_REDACTED, Handoff, Message, Role, ToolCall,
+};
 pub use session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
 
 #[cfg(test)]

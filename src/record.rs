@@ -22,8 +22,15 @@ pub(crate) use tool::{cut, duration_text};
 
 /// The `format` field of every header.
 pub const FORMAT_NAME: &str = "convlog";
-/// The format version this build reads and writes.
+/// The format version of a log without a redaction policy in its header:
+/// what every build before the header's `redact` field wrote and read.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The format version of a log whose header carries a redaction policy
+/// (version 1 plus the header's `redact` field). Only such a log says 2,
+/// so that a build that would ignore the policy refuses the log instead of
+/// appending raw text to it. This build reads and writes both.
+pub const FORMAT_VERSION_REDACTED: u32 = 2;
 
 /// Who said it. The original design knew exactly two speakers, and so does
 /// the format: anything else is rejected rather than silently stored.
@@ -255,12 +262,29 @@ enum TurnId {
 /// The first line of every log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Format version; this build reads and writes [`FORMAT_VERSION`].
+    /// Format version: [`FORMAT_VERSION`], or [`FORMAT_VERSION_REDACTED`]
+    /// when `redact` is set.
     pub version: u32,
     /// Random session id.
     pub session: String,
     /// When the session was created (RFC 3339).
     pub created: String,
+    /// The redaction policy every writer of this log applies (version 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redact: Option<StoredPolicy>,
+}
+
+/// A header's `redact` field: what every writer of the log redacts,
+/// whatever it was asked to, so an `append` without `--redact` to a log
+/// created with it still redacts. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    /// Kind names, as `--redact` spells them (never `all`: a later build
+    /// with more kinds must not widen an old log's policy by itself).
+    pub kinds: Vec<String>,
+    /// Replacements are keyed: a writer must be given the key to append.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keyed: bool,
 }
 
 /// A message as read back from a log, borrowing from the reader's buffer.

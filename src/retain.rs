@@ -120,6 +120,10 @@ pub fn session_files(log: &Path) -> Result<Vec<PathBuf>> {
 pub enum Kept {
     /// A writer holds its lock: the session is open.
     Open,
+    /// It has no end record (read under the lock), so a writer may append
+    /// to it at any moment; or the file at the path was replaced since it
+    /// was opened.
+    NotEnded,
     /// Removing it failed.
     Failed(Error),
 }
@@ -127,9 +131,17 @@ pub enum Kept {
 /// Removes every file of the session (see [`session_files`]), the log
 /// last, holding the log's lock throughout so that no writer can open it
 /// meanwhile; then fsyncs the directory. Returns the files removed.
+///
+/// Only an ended session is removed, and that is checked again under the
+/// lock, on the file the lock is held on, whatever the caller read before:
+/// a writer locks per batch, not per session, so a log without an end
+/// record is open between two batches.
 pub fn remove_session(log: &Path) -> std::result::Result<Vec<PathBuf>, Kept> {
     let file = fsutil::open_read(log).map_err(Kept::Failed)?;
     let _held = hold(&file, log)?;
+    if !ended_here(&file, log).map_err(Kept::Failed)? {
+        return Err(Kept::NotEnded);
+    }
     let files = session_files(log).map_err(Kept::Failed)?;
     let mut removed = Vec::new();
     for f in files {
@@ -143,12 +155,27 @@ pub fn remove_session(log: &Path) -> std::result::Result<Vec<PathBuf>, Kept> {
     Ok(removed)
 }
 
+/// True when `file` (locked by the caller) is still the file at `log` and
+/// its last record is an end record.
+fn ended_here(file: &File, log: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata().map_err(|e| Error::io(log, "stat", e))?;
+    let named = std::fs::symlink_metadata(log).map_err(|e| Error::io(log, "stat", e))?;
+    if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
+        return Ok(false);
+    }
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let report = crate::read::scan(log, reader, crate::read::Recovery::SkipCorrupt, |_| Ok(()))?;
+    Ok(report.ended)
+}
+
 /// True when a writer holds `log`'s lock now.
 pub fn is_open(log: &Path) -> Result<bool> {
     let file = fsutil::open_read(log)?;
     match hold(&file, log) {
         Ok(_) => Ok(false),
         Err(Kept::Open) => Ok(true),
+        Err(Kept::NotEnded) => Ok(false),
         Err(Kept::Failed(e)) => Err(e),
     }
 }

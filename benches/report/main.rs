@@ -56,6 +56,8 @@ mod corpus;
 mod export_memory;
 mod fuzz;
 mod harness;
+#[path = "../../tests/redact/heldout.rs"]
+mod heldout;
 mod ingest;
 mod latency;
 #[cfg(feature = "postgres")]

@@ -39,6 +39,7 @@ fn log_bytes(session: &str, n: usize, end: bool) -> Vec<u8> {
         version: convlog::FORMAT_VERSION,
         session: session.into(),
         created: "2025-08-18T14:30:00.000000+05:30".into(),
+        redact: None,
     };
     codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut out);
     for i in 0..n {

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use convlog::read::{self, Recovery};
-use convlog::record::Role;
 use convlog::{ExportOptions, Message, Options, TimestampStyle};
-use serde::Serialize;
 
 pub use convlog::Error;
 /// A message checked and ready to queue.
@@ -54,45 +52,6 @@ impl Settings {
             })?);
         }
         Ok(o)
-    }
-}
-
-/// One message as Python hands it over.
-#[derive(Debug, Clone)]
-pub struct Msg {
-    pub role: String,
-    pub content: String,
-    pub source: String,
-    pub turn: Option<String>,
-    pub interrupted: bool,
-    pub speaker: Option<String>,
-    pub lang: Option<String>,
-    pub meta: Option<serde_json::Value>,
-    pub timestamp: Option<String>,
-}
-
-impl Msg {
-    fn into_message(self) -> Result<Message> {
-        let role: Role = self.role.parse()?;
-        Ok(Message {
-            role,
-            content: self.content,
-            source: self.source,
-            turn: self.turn,
-            interrupted: self.interrupted,
-            speaker: self.speaker,
-            lang: self.lang,
-            meta: self.meta,
-            timestamp: self.timestamp,
-        })
-    }
-
-    /// `[USER]` or `[AGENT]`, for the console line.
-    pub fn tag(role: &str) -> &'static str {
-        match role.parse::<Role>() {
-            Ok(r) => r.tag(),
-            Err(_) => "?",
-        }
     }
 }
 
@@ -153,8 +112,8 @@ impl Engine {
     /// `msg` checked, as one record or, when its content is over the
     /// session's limit, as the parts that every export joins back (see
     /// `convlog::parts`).
-    pub fn whole(&self, msg: Msg) -> Result<Vec<Message>> {
-        let parts = convlog::parts::split(msg.into_message()?, self.limit);
+    pub fn whole(&self, msg: Message) -> Result<Vec<Message>> {
+        let parts = convlog::parts::split(msg, self.limit);
         for p in &parts {
             self.s.check(p)?;
         }
@@ -162,15 +121,15 @@ impl Engine {
     }
 
     /// Validates `msg` as an append would, and returns it ready to queue.
-    pub fn check(&self, msg: Msg) -> Result<Message> {
-        let m = msg.into_message()?;
-        self.s.check(&m)?;
-        Ok(m)
+    pub fn check(&self, msg: Message) -> Result<Message> {
+        self.s.check(&msg)?;
+        Ok(msg)
     }
 
-    /// Queues without waiting; a failure to queue goes to `last_error`.
-    pub fn log(&self, m: Message) {
-        self.s.log(m);
+    /// Queues a message, tool call or handoff without waiting; a failure to
+    /// queue goes to `last_error`.
+    pub fn log(&self, e: impl Into<convlog::Entry>) {
+        self.s.log(e);
     }
 
     /// Blocks the calling thread until `m` is durable; a lone caller
@@ -184,11 +143,6 @@ impl Engine {
     /// `convlog::Session::append_with`).
     pub fn append_then(&self, m: Message, done: impl FnOnce(Result<Option<u64>>) + Send + 'static) {
         self.s.append_with(m, done);
-    }
-
-    /// Queues a tool call or handoff without waiting, as [`Engine::log`] does.
-    pub fn log_entry(&self, e: convlog::Entry) {
-        self.s.log(e);
     }
 
     pub fn flush_blocking(&self) -> Result<()> {
@@ -256,89 +210,12 @@ pub fn epoch_to_rfc3339(secs: f64) -> Option<String> {
     )
 }
 
-/// What `convlog verify --json PATH` prints for one log, key for key and
-/// in the same order (serde keeps a struct's order; a `json!` map would
-/// sort it), so a script can move between the two freely.
-#[derive(Serialize)]
-struct VerifyJson<'a> {
-    path: String,
-    session: Option<&'a str>,
-    state: convlog::stats::State,
-    start: Option<&'a str>,
-    stop: Option<&'a str>,
-    duration_secs: Option<f64>,
-    messages: Messages,
-    damage: &'a [convlog::Damage],
-    tools: Tools,
-    seq: Seqs,
-    bytes: Bytes,
-    advice: Option<String>,
-    /// Always null: the binding never repairs.
-    repair: Option<()>,
-}
-
-#[derive(Serialize)]
-struct Messages {
-    user: u64,
-    agent: u64,
-    total: u64,
-}
-
-#[derive(Serialize)]
-struct Tools {
-    calls: u64,
-    errors: u64,
-    handoffs: u64,
-}
-
-#[derive(Serialize)]
-struct Seqs {
-    first: Option<u64>,
-    last: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Bytes {
-    file: u64,
-    valid: u64,
-    torn: Option<u64>,
-}
-
-/// [`VerifyJson`] for `path`, as JSON text.
+/// What `convlog verify --json PATH` prints for `path` (never repairing),
+/// as JSON text: the library's one description of a log
+/// ([`convlog::describe::VerifyReport`]), which the CLI prints too.
 pub fn verify(path: &Path) -> Result<String> {
-    use convlog::stats::{State, duration_secs, span};
     let r = read::inspect(path)?;
-    let (start, stop) = span(&r);
-    let v = VerifyJson {
-        path: path.display().to_string(),
-        session: r.header.as_ref().map(|h| h.session.as_str()),
-        state: State::of(&r),
-        start,
-        stop,
-        duration_secs: duration_secs(&r),
-        messages: Messages {
-            user: r.user_messages,
-            agent: r.agent_messages,
-            total: r.user_messages + r.agent_messages,
-        },
-        damage: &r.damage,
-        tools: Tools {
-            calls: r.tool_calls,
-            errors: r.tool_errors,
-            handoffs: r.handoffs,
-        },
-        seq: Seqs {
-            first: r.first_seq,
-            last: r.last_seq,
-        },
-        bytes: Bytes {
-            file: r.file_len,
-            valid: r.valid_len,
-            torn: r.torn_bytes(),
-        },
-        advice: convlog::repair::advice(path, &r, None),
-        repair: None,
-    };
+    let v = convlog::describe::VerifyReport::new(path, &r, None);
     serde_json::to_string(&v)
         .map_err(|e| Error::InvalidInput(format!("cannot describe the log as JSON: {e}")))
 }

@@ -10,7 +10,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Value};
 
-use crate::engine::{self, Msg};
+use convlog::Message;
+use convlog::record::Role;
+
+use crate::engine;
 use crate::errors::logger;
 use crate::session::Session;
 
@@ -92,7 +95,7 @@ impl Items {
 
     /// The message for `item` when it can be made without Python, or
     /// `None` for `slow`.
-    fn fast(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Option<Msg>> {
+    fn fast(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Option<Message>> {
         if self.log.get().ended() {
             return Ok(None);
         }
@@ -120,8 +123,8 @@ impl Items {
         let Some(source) = self.source(py, item, user, metrics)? else {
             return Ok(None);
         };
-        let role = if user { "user" } else { "agent" };
-        item_message(py, role.into(), content, source, item, None).map(Some)
+        let role = if user { Role::User } else { Role::Agent };
+        item_message(py, role, content, source, item, None).map(Some)
     }
 
     /// `source=`; else the vendor in the item's STT/TTS metadata; else
@@ -331,12 +334,12 @@ const METADATA: [(&str, &str, &str); 3] = [
 /// is left out rather than refused: a recorder never drops a message.
 pub fn item_message(
     py: Python<'_>,
-    role: String,
+    role: Role,
     content: String,
     source: String,
     item: &Fields<'_>,
     replaces: Option<String>,
-) -> PyResult<Msg> {
+) -> PyResult<Message> {
     let mut meta = Map::new();
     // Interned names: no Python string is made per item for an attribute
     // or key name.
@@ -377,7 +380,7 @@ pub fn item_message(
         Ok(f) => engine::epoch_to_rfc3339(f.value()),
         Err(_) => None,
     };
-    Ok(Msg {
+    Ok(Message {
         role,
         content,
         source,

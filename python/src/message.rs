@@ -14,7 +14,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
-use crate::engine::{self, Msg};
+use convlog::Message;
+use convlog::record::Role;
+
+use crate::engine;
 
 /// The `meta` key listing the arguments a recorder had to change to store
 /// a message (an unpaired surrogate became U+FFFD, a value that is not JSON
@@ -43,18 +46,22 @@ const NAMES: [&str; 9] = [
     "timestamp",
 ];
 
-/// The arguments of one write, as Python passed them.
+/// The arguments of one write, as Python passed them, by their place in
+/// [`NAMES`]; `role` and `content` are always there.
 pub struct MsgArgs<'py> {
-    role: Bound<'py, PyAny>,
-    content: Bound<'py, PyAny>,
-    source: Option<Bound<'py, PyAny>>,
-    turn: Option<Bound<'py, PyAny>>,
-    interrupted: Option<Bound<'py, PyAny>>,
-    speaker: Option<Bound<'py, PyAny>>,
-    lang: Option<Bound<'py, PyAny>>,
-    meta: Option<Bound<'py, PyAny>>,
-    timestamp: Option<Bound<'py, PyAny>>,
+    slots: [Option<Bound<'py, PyAny>>; 9],
 }
+
+/// Places in [`NAMES`].
+const ROLE: usize = 0;
+const CONTENT: usize = 1;
+const SOURCE: usize = 2;
+const TURN: usize = 3;
+const INTERRUPTED: usize = 4;
+const SPEAKER: usize = 5;
+const LANG: usize = 6;
+const META: usize = 7;
+const TIMESTAMP: usize = 8;
 
 impl<'py> MsgArgs<'py> {
     /// Reads `(role, content, source="python", *, turn=None,
@@ -92,39 +99,32 @@ impl<'py> MsgArgs<'py> {
                 slots[i] = Some(v);
             }
         }
-        let [
-            role,
-            content,
-            source,
-            turn,
-            interrupted,
-            speaker,
-            lang,
-            meta,
-            timestamp,
-        ] = slots;
-        let missing = |what: &str| {
-            PyTypeError::new_err(format!(
-                "{func}() missing required argument '{what}' (pos {})",
-                if what == "role" { 1 } else { 2 }
-            ))
-        };
-        Ok(MsgArgs {
-            role: role.ok_or_else(|| missing("role"))?,
-            content: content.ok_or_else(|| missing("content"))?,
-            source,
-            turn,
-            interrupted,
-            speaker,
-            lang,
-            meta,
-            timestamp,
+        for (i, pos) in [(ROLE, 1), (CONTENT, 2)] {
+            if slots[i].is_none() {
+                return Err(PyTypeError::new_err(format!(
+                    "{func}() missing required argument '{}' (pos {pos})",
+                    NAMES[i]
+                )));
+            }
+        }
+        Ok(MsgArgs { slots })
+    }
+
+    /// The argument at `i` in [`NAMES`], if given.
+    fn get(&self, i: usize) -> Option<&Bound<'py, PyAny>> {
+        self.slots[i].as_ref()
+    }
+
+    /// A required argument (`role`, `content`), checked by [`MsgArgs::parse`].
+    fn required(&self, i: usize) -> PyResult<&Bound<'py, PyAny>> {
+        self.get(i).ok_or_else(|| {
+            PyTypeError::new_err(format!("missing required argument '{}'", NAMES[i]))
         })
     }
 
     /// The message, or why it cannot be one (`Err(reason)`; a Python
     /// exception only for a failure of Python itself).
-    pub fn convert(self, py: Python<'py>, mode: Mode) -> PyResult<Result<Msg, String>> {
+    pub fn convert(self, py: Python<'py>, mode: Mode) -> PyResult<Result<Message, String>> {
         let mut c = Converter {
             mode,
             repaired: Vec::new(),
@@ -180,7 +180,7 @@ fn lenient<T>(
 }
 
 /// Lists in `msg`'s `meta`, under [`REPAIRED`], what had to change to store it.
-pub fn mark_repaired(msg: &mut Msg, repaired: Vec<&'static str>) {
+pub fn mark_repaired(msg: &mut Message, repaired: Vec<&'static str>) {
     if repaired.is_empty() {
         return;
     }
@@ -235,14 +235,17 @@ struct Converter {
 }
 
 impl Converter {
-    fn message<'py>(&mut self, py: Python<'py>, a: MsgArgs<'py>) -> Conv<Msg> {
-        let role = self.text(&a.role, "role")?;
-        let content = self.text(&a.content, "content")?;
-        let source = match &a.source {
+    fn message<'py>(&mut self, py: Python<'py>, a: MsgArgs<'py>) -> Conv<Message> {
+        let role = self.text(a.required(ROLE)?, "role")?;
+        let role: Role = role
+            .parse()
+            .map_err(|e: convlog::Error| Failure::Invalid(e.to_string()))?;
+        let content = self.text(a.required(CONTENT)?, "content")?;
+        let source = match a.get(SOURCE) {
             Some(s) if !s.is_none() => self.text(s, "source")?,
             _ => "python".to_owned(),
         };
-        let interrupted = match &a.interrupted {
+        let interrupted = match a.get(INTERRUPTED) {
             None => false,
             Some(v) => match v.cast::<PyBool>() {
                 Ok(b) => b.is_true(),
@@ -255,16 +258,16 @@ impl Converter {
                 }
             },
         };
-        Ok(Msg {
+        Ok(Message {
             role,
             content,
             source,
-            turn: self.opt_text(a.turn.as_ref(), "turn")?,
+            turn: self.opt_text(a.get(TURN), "turn")?,
             interrupted,
-            speaker: self.opt_text(a.speaker.as_ref(), "speaker")?,
-            lang: self.opt_text(a.lang.as_ref(), "lang")?,
-            meta: self.meta(a.meta.as_ref())?,
-            timestamp: self.timestamp(py, a.timestamp.as_ref())?,
+            speaker: self.opt_text(a.get(SPEAKER), "speaker")?,
+            lang: self.opt_text(a.get(LANG), "lang")?,
+            meta: self.meta(a.get(META))?,
+            timestamp: self.timestamp(py, a.get(TIMESTAMP))?,
         })
     }
 

@@ -10,7 +10,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 
-use crate::engine::Msg;
+use convlog::Message;
+use convlog::record::Role;
+
 use crate::livekit::log_error;
 use crate::message::{mark_repaired, recorder_text, recorder_timestamp};
 use crate::session::Session;
@@ -162,8 +164,8 @@ impl PipecatHandler {
             }
             _ => None,
         };
-        let mut msg = Msg {
-            role: if user { "user" } else { "agent" }.into(),
+        let mut msg = Message {
+            role: if user { Role::User } else { Role::Agent },
             content,
             source: if user {
                 &t.user_source

@@ -10,7 +10,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 
-use crate::engine::{self, Engine, Msg, Settings};
+use convlog::Message;
+
+use crate::engine::{self, Engine, Settings};
 use crate::errors::{invalid, logger, to_pyerr, warn};
 use crate::livekit;
 use crate::message::{Mode, MsgArgs, mark_repaired, recorder_text};
@@ -211,7 +213,9 @@ impl Session {
             return Ok(false);
         }
         let mut repaired = Vec::new();
-        let role = recorder_text(role, "role", &mut repaired)?;
+        let role = recorder_text(role, "role", &mut repaired)?
+            .parse()
+            .map_err(|e| self.err(py, &e))?;
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
         let item = livekit::Fields::of(item);
@@ -497,10 +501,10 @@ impl Session {
 
     /// Echoes and queues a recorder's message, whole: as parts when it is
     /// over the limit.
-    pub(crate) fn record(&self, py: Python<'_>, mut msg: Msg) -> PyResult<bool> {
+    pub(crate) fn record(&self, py: Python<'_>, mut msg: Message) -> PyResult<bool> {
         self.run_redactor(py, &mut msg.content)?;
         if self.echo && !msg.content.trim().is_empty() {
-            self.echo_redacted(py, Msg::tag(&msg.role), &msg.content)?;
+            self.echo_redacted(py, msg.role.tag(), &msg.content)?;
         }
         let parts = self.engine.whole(msg).map_err(|e| self.err(py, &e))?;
         for m in parts {
@@ -512,9 +516,9 @@ impl Session {
     /// Queues `m`; the first failure to queue is said once through Python's
     /// logging, where the host's config applies (the library logs through
     /// Rust's `tracing`, which Python does not see).
-    fn queue(&self, py: Python<'_>, m: engine::Prepared) {
+    pub(crate) fn queue(&self, py: Python<'_>, e: impl Into<convlog::Entry>) {
         let had_error = self.engine.has_error();
-        self.engine.log(m);
+        self.engine.log(e);
         if !had_error && let Some(err) = self.engine.last_error() {
             warn(py, &err);
         }

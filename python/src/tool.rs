@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
 use crate::engine;
-use crate::errors::{invalid, to_pyerr, warn};
+use crate::errors::{invalid, to_pyerr};
 use crate::message::{self, text_lossy};
 use crate::session::Session;
 
@@ -74,52 +74,6 @@ impl Session {
         checked.map_err(|e| to_pyerr(py, &e, Some(path)))?;
         Ok(entry)
     }
-
-    /// Queues `entry`, saying once through Python's logging when queueing failed.
-    fn queue_entry(&self, py: Python<'_>, entry: Entry) {
-        let had_error = self.engine.has_error();
-        self.engine.log_entry(entry);
-        if !had_error && let Some(err) = self.engine.last_error() {
-            warn(py, &err);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn tool_call(
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        arguments: Option<&Bound<'_, PyAny>>,
-        output: Option<&Bound<'_, PyAny>>,
-        source: &Bound<'_, PyAny>,
-        call_id: Option<&Bound<'_, PyAny>>,
-        error: bool,
-        duration_ms: Option<f64>,
-        turn: Option<&Bound<'_, PyAny>>,
-        meta: Option<&Bound<'_, PyAny>>,
-        timestamp: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Result<Entry, String>> {
-        let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
-            Ok(mt) => mt,
-            Err(e) => return Ok(Err(e)),
-        };
-        let (call_id, turn) = match (id_of(call_id, "call_id"), id_of(turn, "turn")) {
-            (Ok(c), Ok(t)) => (c, t),
-            (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-        };
-        let mut call = ToolCall::new(
-            text_of(py, name)?,
-            opt_text_of(py, arguments)?.unwrap_or_default(),
-            text_of(py, source)?,
-        )
-        .error(error);
-        call.output = opt_text_of(py, output)?;
-        call.call_id = call_id;
-        call.duration_ms = duration_ms;
-        call.turn = turn;
-        call.meta = meta;
-        call.timestamp = timestamp;
-        Ok(Ok(Entry::Tool(call)))
-    }
 }
 
 #[pymethods]
@@ -148,24 +102,35 @@ impl Session {
         meta: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let source = source
-            .cloned()
-            .unwrap_or_else(|| PyString::new(py, "python").into_any());
-        let built = Session::tool_call(
-            py,
-            name,
-            arguments,
-            output,
-            &source,
-            call_id,
-            error,
-            duration_ms,
-            turn,
-            meta,
-            timestamp,
-        )?;
+        let built = (|| -> PyResult<Result<Entry, String>> {
+            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
+                Ok(mt) => mt,
+                Err(e) => return Ok(Err(e)),
+            };
+            let (call_id, turn) = match (id_of(call_id, "call_id"), id_of(turn, "turn")) {
+                (Ok(c), Ok(t)) => (c, t),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            let source = match source {
+                Some(s) if !s.is_none() => text_of(py, s)?,
+                _ => "python".to_string(),
+            };
+            let mut call = ToolCall::new(
+                text_of(py, name)?,
+                opt_text_of(py, arguments)?.unwrap_or_default(),
+                source,
+            )
+            .error(error);
+            call.output = opt_text_of(py, output)?;
+            call.call_id = call_id;
+            call.duration_ms = duration_ms;
+            call.turn = turn;
+            call.meta = meta;
+            call.timestamp = timestamp;
+            Ok(Ok(Entry::Tool(call)))
+        })()?;
         let entry = self.checked(py, built)?;
-        self.queue_entry(py, entry);
+        self.queue(py, entry);
         Ok(())
     }
 
@@ -204,7 +169,7 @@ impl Session {
             Ok(Ok(Entry::Handoff(h)))
         })()?;
         let entry = self.checked(py, built)?;
-        self.queue_entry(py, entry);
+        self.queue(py, entry);
         Ok(())
     }
 }

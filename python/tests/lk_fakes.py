@@ -78,15 +78,12 @@ class _ScriptedStream(llm.LLMStream):
 ScriptedLLM.stream_type = _ScriptedStream
 
 
-class ScriptedSTT(stt.STT):
-    """A streaming STT named ``provider`` that emits one final transcript per
-    line pushed into ``lines`` (an asyncio.Queue), whatever audio it gets."""
+class _Named:
+    """The ``model`` and ``provider`` LiveKit reads from an STT or TTS
+    (its ``metrics_metadata``), as a real plugin reports them."""
 
-    def __init__(self, provider: str = "Deepgram", model: str = "nova-3") -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
-        self._provider = provider
-        self._model = model
-        self.lines: asyncio.Queue[str] = asyncio.Queue()
+    _model: str
+    _provider: str
 
     @property
     def model(self) -> str:
@@ -95,6 +92,17 @@ class ScriptedSTT(stt.STT):
     @property
     def provider(self) -> str:
         return self._provider
+
+
+class ScriptedSTT(_Named, stt.STT):
+    """A streaming STT named ``provider`` that emits one final transcript per
+    line pushed into ``lines`` (an asyncio.Queue), whatever audio it gets."""
+
+    def __init__(self, provider: str = "Deepgram", model: str = "nova-3") -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
+        self._provider = provider
+        self._model = model
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
 
     async def _recognize_impl(
         self,
@@ -135,7 +143,7 @@ class _ScriptedSTTStream(stt.RecognizeStream):
             drain_task.cancel()
 
 
-class SilenceTTS(tts.TTS):
+class SilenceTTS(_Named, tts.TTS):
     """A non-streaming TTS named ``provider``: ``per_char`` seconds of silence per character."""
 
     def __init__(
@@ -149,14 +157,6 @@ class SilenceTTS(tts.TTS):
         self._provider = provider
         self._model = model
         self.per_char = per_char
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return self._provider
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS

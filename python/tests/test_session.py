@@ -440,3 +440,104 @@ def test_type_errors_use_the_right_article_and_a_file_in_the_way_is_named(
     with pytest.raises(convlog.StorageError) as e:
         convlog.Session.create(afile / "sub")
     assert f"{afile} is not a directory" in str(e.value)
+
+
+FSIZE_CHILD = r"""
+import asyncio, json, os, resource, sys
+import convlog
+
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+
+
+def full(log):
+    # No room for another byte: the next write fails with EFBIG (Python
+    # ignores SIGXFSZ, so the kernel returns the error).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(log.path), hard))
+
+
+def roomy():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+
+
+def state(log, exc):
+    out = {"broken": log.is_broken, "last_error": log.last_error}
+    if exc is not None:
+        out.update(type=type(exc).__name__, oserror=isinstance(exc, OSError),
+                   errno=getattr(exc, "errno", None), text=str(exc))
+    return out
+
+
+def first_failure(call):
+    try:
+        call()
+    except convlog.ConvlogError as e:
+        return e
+    return None
+
+
+out = {}
+log = convlog.Session.create(sys.argv[1], echo=False)
+log.append("user", "fits", "t")
+full(log)
+out["append"] = state(log, first_failure(lambda: log.append("agent", "no room", "t")))
+out["later"] = state(log, first_failure(lambda: log.append("agent", "later", "t")))
+roomy()
+
+log2 = convlog.Session.create(sys.argv[1], echo=False)
+log2.append("user", "fits", "t")
+full(log2)
+
+
+async def awaited():
+    try:
+        await log2.append_async("agent", "no room", "t")
+    except convlog.ConvlogError as e:
+        return e
+
+
+out["append_async"] = state(log2, asyncio.run(awaited()))
+roomy()
+
+log3 = convlog.Session.create(sys.argv[1], echo=False)
+log3.append("user", "fits", "t")
+full(log3)
+log3.log("agent", "no room", "t")  # never raises
+out["flush"] = state(log3, first_failure(log3.flush))
+roomy()
+print(json.dumps(out))
+"""
+
+
+def test_a_failing_write_raises_its_own_oserror(tmp_path: Path) -> None:
+    """Issue 17, defect 6: a real failure (a file-size limit: EFBIG, as a
+    full disk gives ENOSPC) reaches the call that hit it as ``StorageError``
+    (an ``OSError``) with its errno; later calls get ``WriterBrokenError``
+    naming it; ``is_broken`` and ``last_error`` agree."""
+    import errno
+    import json
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", FSIZE_CHILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    out = json.loads(child.stdout)
+    # log() never raises: its failure is last_error, and the flush after it
+    # is refused as broken (or, had it joined the failing group, gets it).
+    flush = out.pop("flush")
+    assert flush["type"] in ("StorageError", "WriterBrokenError"), flush
+    assert flush["broken"] is True and "File too large" in flush["text"], flush
+    assert "File too large" in (flush["last_error"] or ""), flush
+    for call in ("append", "append_async"):
+        got = out[call]
+        assert got["type"] == "StorageError" and got["oserror"], (call, got)
+        assert got["errno"] == errno.EFBIG, (call, got)
+        assert "File too large" in got["text"] and str(tmp_path) in got["text"], (call, got)
+        assert got["broken"] is True, (call, got)
+        assert "File too large" in (got["last_error"] or ""), (call, got)
+    later = out["later"]
+    assert later["type"] == "WriterBrokenError" and "File too large" in later["text"], later

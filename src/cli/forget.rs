@@ -103,6 +103,13 @@ pub fn run(a: ForgetArgs) -> Result<Exit> {
                         log.display()
                     );
                 }
+                Err(Kept::NotEnded) => {
+                    exit.finding();
+                    eprintln!(
+                        "convlog forget: {}: not ended (it changed meanwhile); not removed",
+                        log.display()
+                    );
+                }
                 Err(Kept::Failed(e)) => exit.error(&e),
             }
         }

@@ -119,6 +119,10 @@ pub fn run(a: PruneArgs) -> Result<Exit> {
                 files += list.len();
             }
             Err(Kept::Open) => println!("kept {}: open (a writer holds its lock)", log.display()),
+            Err(Kept::NotEnded) => println!(
+                "kept {}: not ended (it changed while prune ran; a writer may still be using it)",
+                log.display()
+            ),
             Err(Kept::Failed(e)) => exit.error(&e),
         }
     }

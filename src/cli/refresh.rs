@@ -4,6 +4,8 @@
 use clap::Args;
 use convlog::Result;
 use convlog::export::{ExportOptions, ExportState, Refreshed, refresh_export};
+use convlog::record::StoredPolicy;
+use convlog::redact::Policy;
 
 use super::PathsArg;
 use super::exit::{Exit, Tracker};
@@ -18,6 +20,28 @@ pub struct RefreshArgs {
     /// written without redaction: the logs themselves are left as they are.
     #[command(flatten)]
     redact: RedactAllArgs,
+}
+
+/// What `wrote …` says about redaction. A plain refresh of an export that
+/// was rendered redacted keeps it redacted, and says so: the way back to a
+/// plain export is explicit (remove it and its stamp, then refresh).
+fn redaction_note(stored: Option<&StoredPolicy>, asked: &Policy) -> String {
+    let Some(stored) = stored else {
+        return String::new();
+    };
+    let kinds = stored.kinds.join(",");
+    let keyed = if stored.keyed { ", keyed" } else { "" };
+    if asked.is_covered_by(Some(stored))
+        && !asked.is_empty()
+        && asked.kinds().count() == stored.kinds.len()
+    {
+        format!(", redacted: {kinds}{keyed}")
+    } else {
+        format!(
+            ", redacted: {kinds}{keyed}, as the export it replaced was: a redacted export stays \
+             redacted; to render it plain, remove it and its stamp (.NAME.json.stamp) first"
+        )
+    }
 }
 
 pub fn run(a: RefreshArgs) -> Result<Exit> {
@@ -47,10 +71,15 @@ pub fn run(a: RefreshArgs) -> Result<Exit> {
             });
         }
         let answer = match refreshed {
-            Ok(Refreshed::Written { export, messages }) => Ok(format!(
-                "wrote {} ({messages} message{})\n",
+            Ok(Refreshed::Written {
+                export,
+                messages,
+                redacted,
+            }) => Ok(format!(
+                "wrote {} ({messages} message{}{})\n",
                 export.display(),
-                if messages == 1 { "" } else { "s" }
+                if messages == 1 { "" } else { "s" },
+                redaction_note(redacted.as_ref(), &opts.redact)
             )),
             Ok(Refreshed::UpToDate { export }) => Ok(format!("up to date: {}\n", export.display())),
             Ok(Refreshed::Kept {

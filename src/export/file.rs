@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{
-    ExportOptions, Format, Renderer, Stamp, crc_hex, is_original, render_once, tail_crc_of,
-    write_stamp,
+    ExportOptions, Format, Stamp, crc_hex, is_original, read_stamp, render_in_one_pass,
+    tail_crc_of, write_stamp,
 };
 use crate::error::{Error, Result};
 use crate::read::Report;
@@ -69,9 +69,30 @@ fn refuse_unsafe_output(log: &Path, out: &Path) -> Result<()> {
 /// `NAME.jsonl`), its stamp is written too, durably and before the export
 /// is renamed into place, recording which bytes of the log it holds (see
 /// [`export_state`](super::export_state) and FORMAT.md).
+///
+/// An export beside the log that was rendered redacted stays redacted: its
+/// stamp's policy is added to `opts.redact` (FORMAT.md, "The export stamp"), so no
+/// later rendering (a plain `refresh`, the end-of-session export) puts raw
+/// text back where it was taken out.
 pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions) -> Result<Report> {
     refuse_unsafe_output(log, out)?;
     let stamped = format == Format::Json && is_beside(log, out);
+    let before = if stamped {
+        read_stamp(out)?.filter(|s| s.kind == "export")
+    } else {
+        None
+    };
+    let widened;
+    let opts = match before.and_then(|s| s.redact) {
+        Some(policy) => {
+            widened = ExportOptions {
+                redact: opts.redact.clone().for_log(&policy, out)?,
+                ..opts.clone()
+            };
+            &widened
+        }
+        None => opts,
+    };
     let done = std::cell::RefCell::new(None);
     let fill = |w: &mut dyn Write| {
         let mut counted = Counted {
@@ -79,12 +100,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
             hasher: crc32fast::Hasher::new(),
             len: 0,
         };
-        let renderer = Renderer::new(log, format, &mut counted, out, opts)?;
-        let opts = ExportOptions {
-            tools: Some(format.shows_tools(opts.tools)),
-            ..opts.clone()
-        };
-        let (_, checked) = render_once(log, renderer, &opts)?;
+        let checked = render_in_one_pass(log, format, &mut counted, out, opts)?;
         *done.borrow_mut() = Some((checked, counted.len, counted.hasher.finalize()));
         Ok(())
     };
@@ -103,6 +119,7 @@ pub fn export_file(log: &Path, out: &Path, format: Format, opts: &ExportOptions)
                 log_len: Some(report.file_len),
                 log_tail_crc: tail_crc_of(checked.file(), log, report.file_len)?,
                 last_seq: report.last_seq,
+                redact: opts.redact.to_stored(),
             },
         )
     };

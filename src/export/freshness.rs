@@ -5,8 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::stamp::{Stamp, crc_hex, file_crc, log_tail_crc, read_stamp, write_stamp};
-use super::{ExportOptions, Format, export_file, render};
+use super::stamp::{Stamp, crc_hex, file_crc, log_tail_crc, read_stamp, tail_crc_of, write_stamp};
+use super::{ExportOptions, Format, export_file, render_in_one_pass};
 use crate::error::{Error, Result};
 use crate::fs::layout::export_path;
 
@@ -19,6 +19,9 @@ pub enum Refreshed {
         export: PathBuf,
         /// Messages in the log.
         messages: u64,
+        /// The policy it was redacted with: the one asked for, widened by
+        /// the one the export it replaced was redacted with, if any.
+        redacted: Option<crate::record::StoredPolicy>,
     },
     /// The export already holds every record of the log.
     UpToDate {
@@ -114,8 +117,9 @@ fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
     ))
 }
 
-/// Renders `log` and compares it, as it streams, with the file at `export`;
-/// the stamp for it when they are identical.
+/// Renders `log` in one pass (one open, one read) and compares it, as it
+/// streams, with the file at `export`; the stamp for it when they are
+/// identical.
 fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
     let file = std::fs::File::open(export).map_err(|e| Error::io(export, "open", e))?;
     let mut cmp = Compare {
@@ -125,16 +129,18 @@ fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
         len: 0,
         buf: Vec::new(),
     };
-    let Ok(report) = render(
+    let rendered = render_in_one_pass(
         log,
         Format::Json,
         &mut cmp,
         export,
         &ExportOptions::default(),
-    ) else {
+    );
+    let Ok(checked) = rendered else {
         // Damage the default mode refuses: not provably the export.
         return Ok(None);
     };
+    let report = checked.report();
     let mut rest = [0u8; 1];
     let at_end = matches!(io::Read::read(&mut cmp.file, &mut rest), Ok(0));
     if !(cmp.same && at_end) {
@@ -145,8 +151,9 @@ fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
         file_len: cmp.len,
         file_crc: crc_hex(cmp.hasher.finalize()),
         log_len: Some(report.file_len),
-        log_tail_crc: log_tail_crc(log, report.file_len)?,
+        log_tail_crc: tail_crc_of(checked.file(), log, report.file_len)?,
         last_seq: report.last_seq,
+        redact: None,
     }))
 }
 
@@ -182,9 +189,26 @@ pub fn is_up_to_date(log: &Path) -> Result<bool> {
 
 /// Renders `log`'s export unless it is up to date. An original (see
 /// [`stamp_original`](super::stamp_original)) or a file convlog has no stamp for is left as it is.
+///
+/// With `opts.redact`, an export that is up to date but was not rendered
+/// with (at least) that policy is rendered again: asking for a redacted
+/// export never answers "up to date" for one that holds raw text.
 pub fn refresh_export(log: &Path, opts: &ExportOptions) -> Result<Refreshed> {
     let export = export_path(log);
-    match inspect_export(log)? {
+    let (mut state, adopted) = inspect_export(log)?;
+    if state == ExportState::UpToDate && !opts.redact.is_empty() {
+        let stamp = match &adopted {
+            Some(s) => Some(s.clone()),
+            None => read_stamp(&export)?,
+        };
+        if !opts
+            .redact
+            .is_covered_by(stamp.and_then(|s| s.redact).as_ref())
+        {
+            state = ExportState::Stale;
+        }
+    }
+    match (state, adopted) {
         (ExportState::UpToDate, adopted) => {
             if let Some(stamp) = adopted {
                 write_stamp(&export, &stamp)?;
@@ -196,9 +220,11 @@ pub fn refresh_export(log: &Path, opts: &ExportOptions) -> Result<Refreshed> {
         }
         (ExportState::Missing | ExportState::Stale, _) => {
             let report = export_file(log, &export, Format::Json, opts)?;
+            let redacted = read_stamp(&export)?.and_then(|s| s.redact);
             Ok(Refreshed::Written {
                 export,
                 messages: report.messages,
+                redacted,
             })
         }
     }

@@ -91,7 +91,7 @@ pub(crate) use markdown::MarkdownRender;
 pub(crate) use merge::Merger;
 pub use options::{ExportOptions, Format, TimestampStyle};
 use renderer::Renderer;
-pub(crate) use stamp::{Stamp, crc_hex, tail_crc_of, write_stamp};
+pub(crate) use stamp::{Stamp, crc_hex, read_stamp, tail_crc_of, write_stamp};
 pub use stamp::{is_original, stamp_original};
 pub(crate) use subtitles::{SubtitleRender, Subtitles};
 pub(crate) use text::TextRender;
@@ -173,11 +173,30 @@ pub fn render<W: Write>(
     opts: &ExportOptions,
 ) -> Result<Report> {
     let renderer = Renderer::new(log, format, out, dest, opts)?;
-    let opts = ExportOptions {
+    Ok(render_with(log, renderer, &for_format(format, opts))?.1)
+}
+
+/// Renders `log` in `format` to `out` in one pass, for a destination that
+/// a failure discards anyway (the temporary file of an atomic replace, a
+/// comparison with a file), and keeps the log open (for the export stamp).
+pub(super) fn render_in_one_pass<W: Write>(
+    log: &Path,
+    format: Format,
+    out: W,
+    dest: &Path,
+    opts: &ExportOptions,
+) -> Result<Checked> {
+    let renderer = Renderer::new(log, format, out, dest, opts)?;
+    Ok(render_once(log, renderer, &for_format(format, opts))?.1)
+}
+
+/// `opts` with tool calls and handoffs shown as `format` shows them unless
+/// `opts.tools` says otherwise.
+fn for_format(format: Format, opts: &ExportOptions) -> ExportOptions {
+    ExportOptions {
         tools: Some(format.shows_tools(opts.tools)),
         ..opts.clone()
-    };
-    Ok(render_with(log, renderer, &opts)?.1)
+    }
 }
 
 /// Reads `log` and feeds its messages, merged per `opts`, into any
@@ -198,14 +217,8 @@ pub fn render_with<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Re
     })
 }
 
-/// Renders in one pass, for a destination that a failure discards anyway
-/// (the temporary file of an atomic replace), and keeps the log open for
-/// the export stamp.
-pub(super) fn render_once<R: Render>(
-    log: &Path,
-    render: R,
-    opts: &ExportOptions,
-) -> Result<(R, Checked)> {
+/// Renders in one pass (see [`render_in_one_pass`]).
+fn render_once<R: Render>(log: &Path, render: R, opts: &ExportOptions) -> Result<(R, Checked)> {
     render_records(render, opts, |visit| {
         Checked::open(log, opts.recovery, Lock::None, visit)
     })

@@ -40,6 +40,11 @@ pub struct Stamp {
     /// For an export: seq of the last valid record in those bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seq: Option<u64>,
+    /// For an export rendered redacted (`refresh --redact`): its policy.
+    /// Every later rendering of this export redacts at least as much, so a
+    /// plain `refresh` never puts raw text back where it was taken out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact: Option<crate::record::StoredPolicy>,
 }
 
 /// CRC-32 as the stamp writes it.
@@ -133,6 +138,7 @@ pub fn stamp_original(original: &Path, bytes: &[u8]) -> Result<()> {
             log_len: None,
             log_tail_crc: None,
             last_seq: None,
+            redact: None,
         },
     )
 }

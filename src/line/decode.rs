@@ -47,6 +47,10 @@ pub(super) struct Wire<'a> {
     session: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     created: Option<Cow<'a, str>>,
+    /// Read as raw JSON here and checked only on a header, so a message
+    /// line with a field of this name (which a reader ignores) is not refused.
+    #[serde(borrow, default)]
+    redact: Option<&'a RawValue>,
 }
 
 /// The fields only tool calls and handoffs have, read in a second pass over
@@ -180,10 +184,17 @@ pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
             if w.seq != 0 {
                 return Err(LineError::Invalid("header seq is not 0".into()));
             }
+            let redact = match w.redact {
+                Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| {
+                    LineError::Invalid(format!("header `redact` is not a policy: {e}"))
+                })?),
+                None => None,
+            };
             Ok(Record::Header(Header {
                 version: need(w.version, "version")?,
                 session: need(w.session, "session")?.into_owned(),
                 created: valid_ts(w.created, "created")?.into_owned(),
+                redact,
             }))
         }
         other => Err(LineError::Invalid(format!("unknown record kind {other:?}"))),

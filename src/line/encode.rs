@@ -193,12 +193,15 @@ pub fn header_fields(h: &Header) -> Vec<u8> {
         version: u32,
         session: &'a str,
         created: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redact: Option<&'a crate::record::StoredPolicy>,
     }
     tail_of(&HeaderFields {
         format: crate::record::FORMAT_NAME,
         version: h.version,
         session: &h.session,
         created: &h.created,
+        redact: h.redact.as_ref(),
     })
 }
 

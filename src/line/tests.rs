@@ -91,13 +91,39 @@ fn checksum_valid_but_unknown_role_is_invalid() {
 
 #[test]
 fn header_round_trips() {
-    let h = Header {
+    let mut h = Header {
         version: 1,
         session: "abc".into(),
         created: "2025-08-18T14:30:22.000000+05:30".into(),
+        redact: None,
     };
     let l = line(Kind::Header, 0, &header_fields(&h));
+    assert!(!String::from_utf8_lossy(&l).contains("redact"));
+    assert_eq!(
+        decode(&l[..l.len() - 1]).unwrap(),
+        Record::Header(h.clone())
+    );
+    h.version = 2;
+    h.redact = Some(crate::record::StoredPolicy {
+        kinds: vec!["card".into(), "email".into()],
+        keyed: true,
+    });
+    let l = line(Kind::Header, 0, &header_fields(&h));
+    assert!(
+        String::from_utf8_lossy(&l)
+            .ends_with("\"redact\":{\"kinds\":[\"card\",\"email\"],\"keyed\":true}}\n"),
+        "{}",
+        String::from_utf8_lossy(&l)
+    );
     assert_eq!(decode(&l[..l.len() - 1]).unwrap(), Record::Header(h));
+    // A policy that is not one is a damaged header, not a silently plain log.
+    let l = line(
+        Kind::Header,
+        0,
+        br#""format":"convlog","version":2,"session":"abc","created":"2025-08-18T14:30:22.000000+05:30","redact":"card"}"#,
+    );
+    let err = decode(&l[..l.len() - 1]).unwrap_err();
+    assert!(err.to_string().contains("redact"), "{err}");
 }
 
 /// Lines the fast path must decline, all still decoded (or refused) by the general path.

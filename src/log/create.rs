@@ -14,18 +14,20 @@ use chrono::{DateTime, FixedOffset};
 use crate::error::{Error, Result};
 use crate::fs::layout;
 use crate::line::{self as codec, Kind};
-use crate::record::Header;
+use crate::record::{FORMAT_VERSION, FORMAT_VERSION_REDACTED, Header, StoredPolicy};
 
 /// Creates a new log in `dir` named after `created` (see
-/// [`layout`](mod@crate::fs::layout)) and returns its header, its length and its path.
+/// [`layout`](mod@crate::fs::layout)), whose header carries `redact` if
+/// given, and returns its header, its length and its path.
 pub(crate) fn create_log(
     dir: &Path,
     created: &DateTime<FixedOffset>,
+    redact: Option<StoredPolicy>,
 ) -> Result<(Header, u64, PathBuf)> {
     crate::fs::ensure_dir(dir)?;
     let stem = layout::log_stem(created);
     let tmp = layout::temp_path(dir, &stem);
-    let published = write_header_file(&tmp, created).and_then(|(header, len)| {
+    let published = write_header_file(&tmp, created, redact).and_then(|(header, len)| {
         let path = link_first_free(dir, &stem, &tmp)?;
         Ok((header, len, path))
     });
@@ -37,17 +39,26 @@ pub(crate) fn create_log(
 }
 
 /// Creates `path` exclusively (never replacing a file) holding only a new
-/// header with creation time `created`, written and fdatasynced. Returns the
-/// header and the file's length. Both new sessions and imports start here.
+/// header with creation time `created` (and redaction policy `redact`),
+/// written and fdatasynced. Returns the header and the file's length. Both
+/// new sessions and imports start here.
+///
+/// Only a header with a policy says version 2: a plain log stays version 1,
+/// byte for byte what builds before the field write and read.
 pub(crate) fn write_header_file(
     path: &Path,
     created: &DateTime<FixedOffset>,
+    redact: Option<StoredPolicy>,
 ) -> Result<(Header, u64)> {
     use std::io::Write;
     let header = Header {
-        version: crate::record::FORMAT_VERSION,
+        version: match redact {
+            Some(_) => FORMAT_VERSION_REDACTED,
+            None => FORMAT_VERSION,
+        },
         session: new_session_id(),
         created: created.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+        redact,
     };
     let mut line = Vec::new();
     codec::frame(Kind::Header, 0, &codec::header_fields(&header), &mut line);

@@ -161,6 +161,7 @@ mod tests {
                     version: crate::record::FORMAT_VERSION,
                     session: "s".into(),
                     created: TS.into(),
+                    redact: None,
                 };
                 frame(kind, 0, &header_fields(&h), &mut out)
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::lines::{LineInfo, decode_line};
 use super::report::{Damage, DamageKind, Position, Recovery, Report};
 use crate::error::{Error, Result};
-use crate::record::{FORMAT_VERSION, Record, Role};
+use crate::record::{FORMAT_VERSION, FORMAT_VERSION_REDACTED, Record, Role};
 
 /// The scan's judgement, one line at a time: what is damaged (a bad line
 /// waits in `pending` until the next valid line or the end of the file says
@@ -123,11 +123,11 @@ impl Judge {
         let first_line = self.from_start && info.line == 1;
         Ok(match rec {
             Record::Header(h) if first_line => {
-                if h.version != FORMAT_VERSION {
+                if !(FORMAT_VERSION..=FORMAT_VERSION_REDACTED).contains(&h.version) {
                     return Err(Error::NotALog {
                         path: path.to_path_buf(),
                         reason: format!(
-                            "format version {} (this build reads version {FORMAT_VERSION})",
+                            "format version {} (this build reads versions {FORMAT_VERSION} and {FORMAT_VERSION_REDACTED})",
                             h.version,
                         ),
                     });

@@ -173,6 +173,7 @@ mod tests {
             version: crate::record::FORMAT_VERSION,
             session: "s".into(),
             created: TS.into(),
+            redact: None,
         };
         frame(Kind::Header, 0, &header_fields(&h), &mut out);
         for seq in 1..=n {

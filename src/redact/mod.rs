@@ -39,6 +39,7 @@ use std::sync::Arc;
 pub use audit::Audit;
 
 use crate::error::{Error, Result};
+use crate::record::StoredPolicy;
 
 /// A kind of personal data convlog finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -221,6 +222,60 @@ impl Policy {
     /// The kinds that are on.
     pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
         Kind::ALL.into_iter().filter(|&k| self.has(k))
+    }
+
+    /// The header field that makes every later writer of a log apply this
+    /// policy; `None` for a policy that redacts nothing. Kinds are listed by
+    /// name, never as `all`, and the key itself is never written.
+    pub fn to_stored(&self) -> Option<StoredPolicy> {
+        (!self.is_empty()).then(|| StoredPolicy {
+            kinds: self.kinds().map(|k| k.name().to_string()).collect(),
+            keyed: self.is_keyed(),
+        })
+    }
+
+    /// This policy widened by the policy of the log at `path` (its
+    /// header's `redact`): the kinds of both, so a writer never redacts
+    /// less than the log asks. A log whose replacements are keyed needs this
+    /// policy to carry the key: without it, its tokens would not match the
+    /// log's, so it is an [`Error::Policy`] (before anything is written). A
+    /// kind this build does not know is one too, rather than a kind left in
+    /// the clear.
+    pub fn for_log(mut self, log: &StoredPolicy, path: &Path) -> Result<Policy> {
+        let refuse = |reason: String| Error::Policy {
+            path: path.to_path_buf(),
+            reason,
+        };
+        for name in &log.kinds {
+            match Kind::from_name(name) {
+                Some(k) => self.kinds |= k.bit(),
+                None => {
+                    return Err(refuse(format!(
+                        "it is redacted of {name:?}, a kind this build of convlog does not know; upgrade convlog to write to it"
+                    )));
+                }
+            }
+        }
+        if log.keyed && !self.is_keyed() {
+            return Err(refuse(format!(
+                "it is redacted ({}) with keyed tokens; give its key (--redact KINDS --redact-key FILE, or redact_key= in Python) to write to it",
+                log.kinds.join(",")
+            )));
+        }
+        Ok(self)
+    }
+
+    /// True when text redacted by `stored` is redacted as this policy asks:
+    /// every kind of this one is in it, keyed if this one is. (A key is
+    /// never stored, so two keys are not told apart.)
+    pub fn is_covered_by(&self, stored: Option<&StoredPolicy>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(stored) = stored else { return false };
+        self.kinds()
+            .all(|k| stored.kinds.iter().any(|n| n == k.name()))
+            && (stored.keyed || !self.is_keyed())
     }
 
     /// Where the personal data in `text` is, in order, without overlaps.

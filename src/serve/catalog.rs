@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::export::ExportState;
 use crate::read::{Recovery, Report, scan_file};
 use crate::record::{Record, Role};
+use crate::redact::Audit;
 use crate::stats::State;
 
 /// One path given to `convlog serve`.
@@ -48,6 +49,9 @@ pub struct Summary {
     pub duration_secs: Option<f64>,
     /// The export beside it.
     pub export: Option<ExportState>,
+    /// What the writer redacted, summed over the records' `redacted`
+    /// fields (as `convlog stats` sums them).
+    pub redacted: Audit,
 }
 
 impl Summary {
@@ -182,13 +186,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Reads `path` without a lock, again if a torn tail turns out to be a
 /// batch that was being written.
 fn summarize(root: usize, name: &str, path: &Path) -> Result<Summary> {
-    let mut report = scan_file(path, Recovery::SkipCorrupt, |_: &Record<'_>| Ok(()))?;
+    let mut redacted = Audit::default();
+    let read = |redacted: &mut Audit| {
+        *redacted = Audit::default();
+        scan_file(path, Recovery::SkipCorrupt, |rec: &Record<'_>| {
+            if let Record::Message(m) = rec
+                && let Some(audit) = m.redacted.and_then(|r| Audit::from_json(r.get()).ok())
+            {
+                redacted.merge(&audit);
+            }
+            Ok(())
+        })
+    };
+    let mut report = read(&mut redacted)?;
     for _ in 0..3 {
         let grew = std::fs::symlink_metadata(path).is_ok_and(|m| m.len() != report.file_len);
         if report.torn_bytes().is_none() || !grew {
             break;
         }
-        report = scan_file(path, Recovery::SkipCorrupt, |_: &Record<'_>| Ok(()))?;
+        report = read(&mut redacted)?;
     }
     let (start, stop) = crate::stats::span(&report);
     let micros = |ts: &str| crate::time::parse_ts(ts).ok().map(|t| t.timestamp_micros());
@@ -200,5 +216,6 @@ fn summarize(root: usize, name: &str, path: &Path) -> Result<Summary> {
         duration_secs: crate::stats::duration_secs(&report),
         export: crate::export::export_state(path).ok(),
         report,
+        redacted,
     })
 }

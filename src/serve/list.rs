@@ -35,13 +35,14 @@ pub struct ListQuery {
     pub page: Option<usize>,
 }
 
-const COLUMNS: [(&str, &str); 9] = [
+const COLUMNS: [(&str, &str); 10] = [
     ("name", "Log"),
     ("start", "Start"),
     ("duration", "Duration"),
     ("user", "User"),
     ("agent", "Agent"),
     ("tools", "Tools"),
+    ("redacted", "Redacted"),
     ("state", "State"),
     ("export", "Export"),
     ("", "Matches"),
@@ -109,6 +110,7 @@ pub fn render(catalog: &Catalog, q: &ListQuery) -> std::result::Result<String, S
             "user" => x.count(Role::User).cmp(&y.count(Role::User)),
             "agent" => x.count(Role::Agent).cmp(&y.count(Role::Agent)),
             "tools" => x.report.tool_calls.cmp(&y.report.tool_calls),
+            "redacted" => x.redacted.total().cmp(&y.redacted.total()),
             "state" => x.state().as_str().cmp(y.state().as_str()),
             "export" => export_name(x).cmp(export_name(y)),
             _ => x
@@ -225,6 +227,7 @@ fn row(b: &mut String, s: &Summary, matches: Option<u64>) {
         s.count(Role::Agent),
         tools(&s.report),
     );
+    redacted(b, s);
     let state = s.state().as_str();
     let _ = write!(b, "<td><span class=\"state {state}\">{state}</span>");
     if let Some(d) = crate::stats::damage_summary(&s.report) {
@@ -242,6 +245,27 @@ fn row(b: &mut String, s: &Summary, matches: Option<u64>) {
         let _ = write!(b, "<td class=\"num\">{n}</td>");
     }
     b.push_str("</tr>\n");
+}
+
+/// What the writer redacted, by kind (`card 2, phone 1`), and in the
+/// title the policy the log's header carries, if any.
+fn redacted(b: &mut String, s: &Summary) {
+    b.push_str("<td class=\"redacted\"");
+    if let Some(policy) = s.report.header.as_ref().and_then(|h| h.redact.as_ref()) {
+        b.push_str(" title=\"policy: ");
+        push_escaped(b, &policy.kinds.join(","));
+        if policy.keyed {
+            b.push_str(", keyed");
+        }
+        b.push('"');
+    }
+    b.push('>');
+    if s.redacted.is_empty() {
+        b.push('-');
+    } else {
+        push_escaped(b, &s.redacted.to_string());
+    }
+    b.push_str("</td>");
 }
 
 /// Tool calls, with how many failed, and handoffs.

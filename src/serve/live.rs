@@ -141,9 +141,10 @@ fn follow(log: &FsPath, hub: &Hub, map: &Mutex<HashMap<PathBuf, Arc<Hub>>>) {
             ItemWriter::new(o.origin, o.latency_max, o.slow_from),
             f,
             ino,
+            o.origin,
         ))
     })();
-    let (mut items, mut follower, ino) = match start {
+    let (mut items, mut follower, ino, mut origin) = match start {
         Ok(s) => s,
         Err(e) => {
             publish(0, "gone", json(&[("why", &e.to_string())]), true);
@@ -158,11 +159,17 @@ fn follow(log: &FsPath, hub: &Hub, map: &Mutex<HashMap<PathBuf, Arc<Hub>>>) {
             Ok(Some(Followed::Message(m))) => {
                 html.clear();
                 items.write(&mut html, &export_message(&m));
+                // Its offset on the timeline, counted from the session's
+                // first message as the page's timeline counts.
+                let ms = crate::time::parse_ts(&m.ts)
+                    .ok()
+                    .map(|t| crate::export::html::millis(origin.get_or_insert(t), &t));
                 let data = serde_json::json!({
                     "seq": m.seq,
                     "role": m.role.as_str(),
                     "turn": m.turn,
                     "interrupted": m.interrupted,
+                    "ms": ms,
                     "html": html,
                 });
                 publish(m.seq, "msg", data.to_string(), false);

@@ -136,7 +136,8 @@ impl Session {
     pub fn create_with(dir: impl AsRef<Path>, opts: Options) -> Result<Session> {
         let dir = dir.as_ref();
         check_options(&opts)?;
-        let (header, len, path) = create::create_log(dir, &Local::now().fixed_offset())?;
+        let (header, len, path) =
+            create::create_log(dir, &Local::now().fixed_offset(), opts.redact.to_stored())?;
         let file = crate::fs::open_append(&path)?;
         let start = OpenedAt {
             len,
@@ -153,13 +154,21 @@ impl Session {
 
     /// Reopens an existing log. A torn tail is cut (and kept in `LOG.broken`)
     /// by the first append; an ended session is refused.
-    pub fn open_with(log: impl AsRef<Path>, opts: Options) -> Result<Session> {
+    ///
+    /// A log created with a redaction policy keeps it in its header, and
+    /// every writer applies it on top of `opts.redact`: appending to it
+    /// without asking still redacts (with keyed replacements, `opts` must
+    /// carry the key, or this fails before anything is written).
+    pub fn open_with(log: impl AsRef<Path>, mut opts: Options) -> Result<Session> {
         let path = log.as_ref().to_path_buf();
         check_options(&opts)?;
         let file = crate::fs::open_append(&path)?;
         let (start, report) = recover::inspect_existing(&path, &file)?;
         if report.ended {
             return Err(Error::Ended { path });
+        }
+        if let Some(policy) = report.header.as_ref().and_then(|h| h.redact.as_ref()) {
+            opts.redact = opts.redact.for_log(policy, &path)?;
         }
         let id = match report.header {
             Some(h) => h.session,
@@ -321,7 +330,9 @@ impl Session {
         }
     }
 
-    /// The first failure of a [`Session::log`] call, if any.
+    /// The first failure of a [`Session::log`] call or of the writer
+    /// itself (the failure that broke it, whoever awaited it), if any: set
+    /// whenever [`Session::is_broken`] is.
     pub fn last_error(&self) -> Option<String> {
         lock(&self.inner.log.shared.detached_error).clone()
     }

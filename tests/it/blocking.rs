@@ -142,10 +142,25 @@ fn a_failed_sync_fails_every_blocking_waiter_and_is_never_retried() {
             })
         })
         .collect();
-    for c in callers {
-        let e = c.join().unwrap().unwrap_err();
-        assert!(matches!(e, Error::Poisoned { .. }), "{e:?}");
-    }
+    // The caller whose group hit the failure gets it, errno and all; the
+    // ones queued behind it are refused as broken.
+    let errors: Vec<Error> = callers
+        .into_iter()
+        .map(|c| c.join().unwrap().unwrap_err())
+        .collect();
+    let failed = errors
+        .iter()
+        .filter(
+            |e| matches!(e, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EIO)),
+        )
+        .count();
+    assert_eq!(failed, 1, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| matches!(e, Error::Io { .. } | Error::Poisoned { .. })),
+        "{errors:?}"
+    );
     assert!(s.is_broken());
     assert!(s.flush_blocking().is_err());
     assert!(s.end_blocking().is_err());

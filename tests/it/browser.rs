@@ -179,6 +179,13 @@ fn the_viewer_in_a_real_browser() {
         browser.js("return document.querySelectorAll('li.msg').length"),
         json!(1)
     );
+    // The timeline is there from the first message: one user bar.
+    assert_eq!(
+        browser.js("return Array.from(document.querySelectorAll('#tl rect')).map(r => r.getAttribute('class'))"),
+        json!(["user"])
+    );
+    let span_before = browser.js("return document.getElementById('tl-span').textContent");
+    std::thread::sleep(Duration::from_millis(300));
     live.append_blocking(Message::agent("Yes, <i>I'm</i> here.", "cartesia_tts").turn("x"))
         .unwrap();
     assert!(
@@ -187,6 +194,22 @@ fn the_viewer_in_a_real_browser() {
             Duration::from_secs(10)
         ),
         "the live update did not arrive"
+    );
+    // …and the timeline grew with it: an agent bar after the user's, which
+    // now holds the floor until the agent spoke, and a longer axis.
+    assert!(
+        browser.wait_for(
+            "var r = document.querySelectorAll('#tl rect'); return r.length === 2 && \
+             r[1].getAttribute('class') === 'agent' && Number(r[0].getAttribute('data-end')) >= 300 && \
+             Number(r[0].getAttribute('width')) > 900",
+            Duration::from_secs(10)
+        ),
+        "the timeline did not grow: {}",
+        browser.js("return document.getElementById('tl').outerHTML")
+    );
+    assert_ne!(
+        browser.js("return document.getElementById('tl-span').textContent"),
+        span_before
     );
     live.append_blocking(
         Message::agent("How can I help?", "cartesia_tts")

@@ -52,6 +52,14 @@ fn is_poisoned(e: &Error, cause: &str) -> bool {
     matches!(e, Error::Poisoned { cause: c, .. } if c.contains(cause))
 }
 
+/// The failure itself, as the request that hit it gets it: an I/O error
+/// with its errno (only later requests get [`Error::Poisoned`]).
+fn is_io_failure(e: &Error, text: &str, errno: Option<i32>) -> bool {
+    matches!(e, Error::Io { source, .. }
+        if errno.is_none_or(|n| source.raw_os_error() == Some(n)))
+        && e.to_string().contains(text)
+}
+
 /// A log holding messages 1 to `n`, its session dropped, in a new directory.
 async fn written(n: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -78,6 +86,9 @@ async fn live_with_one(opts: Options) -> (tempfile::TempDir, Session, PathBuf, V
 /// Everything a poisoned session refuses, checked in one place.
 async fn assert_refuses_everything(s: &Session, cause: &str) {
     assert!(s.is_broken());
+    // Broken means a last error to show, whoever awaited the failing request.
+    let first = s.last_error().expect("last_error agrees with is_broken");
+    assert!(first.contains(cause), "{first}");
     let e = s.append(msg(999)).await.unwrap_err();
     assert!(is_poisoned(&e, cause), "{e}");
     assert!(e.to_string().contains("no further appends"), "{e}");
@@ -113,8 +124,9 @@ fn fsize_child() {
         limit_file_size(len).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
-        assert!(is_poisoned(&e, "write failed"), "{e}");
+        assert!(is_io_failure(&e, "write failed", Some(libc::EFBIG)), "{e}");
         assert!(e.to_string().contains("File too large"), "{e}");
+        assert!(s.last_error().unwrap().contains("File too large"));
         assert!(e.to_string().contains(&*log.to_string_lossy()), "{e}");
         assert_refuses_everything(&s, "File too large").await;
         drop(s);
@@ -124,7 +136,10 @@ fn fsize_child() {
         limit_file_size(len + 100).unwrap();
         let s = Session::open_with(&log, quiet()).unwrap();
         let e = s.append(msg(4)).await.unwrap_err();
-        assert!(is_poisoned(&e, "File too large"), "{e}");
+        assert!(
+            is_io_failure(&e, "File too large", Some(libc::EFBIG)),
+            "{e}"
+        );
         assert_refuses_everything(&s, "File too large").await;
         drop(s);
         assert_eq!(std::fs::metadata(&log).unwrap().len(), len + 100);
@@ -292,9 +307,9 @@ async fn refuses_after(s: &Session, io: &Faulty, cause: &str, counts: (usize, us
 
 /// Appends one record, then a batch of ten that `fault` hits
 /// (through a gate, so that the ten form one batch), and checks what every
-/// such fault must do: each record of the batch fails with `cause`, the
-/// disk seam saw `counts` (writes, syncs) and nothing after the failure,
-/// and the session refuses everything. Returns the directory, the log
+/// such fault must do: each record of the batch gets the I/O error itself
+/// (`cause`, with its errno), the disk seam saw `counts` (writes, syncs)
+/// and nothing after the failure, and the session refuses everything. Returns the directory, the log
 /// (its session dropped) and the batch's errors.
 async fn poison_a_batch(
     fault: Fault,
@@ -316,7 +331,7 @@ async fn poison_a_batch(
     assert_eq!(results.next().unwrap().unwrap(), Some(1));
     let errors: Vec<Error> = results.map(|r| r.unwrap_err()).collect();
     for e in &errors {
-        assert!(is_poisoned(e, cause), "{e}");
+        assert!(is_io_failure(e, cause, None), "{e}");
     }
     refuses_after(&s, &io, cause, counts).await;
     let log = s.path().to_path_buf();
@@ -361,7 +376,7 @@ async fn short_write_leaves_a_torn_tail_that_the_next_writer_cuts() {
     let log = s.path().to_path_buf();
     let good = std::fs::read(&log).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
-    assert!(is_poisoned(&e, "injected short write"), "{e}");
+    assert!(is_io_failure(&e, "injected short write", None), "{e}");
     refuses_after(&s, &io, "injected short write", (2, 1)).await;
     drop(s);
 
@@ -391,7 +406,7 @@ async fn failed_fdatasync_after_cutting_a_torn_tail_poisons() {
     });
     let s = Session::open_with(&log, with_io(io.clone())).unwrap();
     let e = s.append(msg(2)).await.unwrap_err();
-    assert!(is_poisoned(&e, "after truncation"), "{e}");
+    assert!(is_io_failure(&e, "after truncation", None), "{e}");
     // Cut, but the batch itself was never written: (0, 1).
     refuses_after(&s, &io, "after truncation", (0, 1)).await;
     drop(s);

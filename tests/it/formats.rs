@@ -221,6 +221,7 @@ fn subtitle_cues_follow_timestamps_and_duration_meta() {
         version: 1,
         session: "0".repeat(32),
         created: "2025-08-18T14:30:20.000000+05:30".into(),
+        redact: None,
     };
     let mut bytes = Vec::new();
     use convlog::line::{Kind, frame, header_fields, message_fields};

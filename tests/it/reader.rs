@@ -16,6 +16,7 @@ fn header() -> Vec<u8> {
         version: 1,
         session: "reader-test".into(),
         created: TS.into(),
+        redact: None,
     };
     codec::frame(Kind::Header, 0, &codec::header_fields(&h), &mut out);
     out
@@ -217,14 +218,14 @@ fn a_second_header_is_corrupt() {
 #[test]
 fn an_unknown_version_is_refused_not_repaired() {
     let text = String::from_utf8(header()).unwrap();
-    let body = text[18..text.len() - 1].replace("\"version\":1", "\"version\":2");
+    let body = text[18..text.len() - 1].replace("\"version\":1", "\"version\":3");
     let line = format!(
         "{{\"crc\":\"{:08x}\",{body}\n",
         crc32fast::hash(body.as_bytes())
     );
     let (_, r) = read(line.as_bytes(), Recovery::SkipCorrupt);
     match r {
-        Err(Error::NotALog { reason, .. }) => assert!(reason.contains("version 2"), "{reason}"),
+        Err(Error::NotALog { reason, .. }) => assert!(reason.contains("version 3"), "{reason}"),
         other => panic!("{other:?}"),
     }
 }

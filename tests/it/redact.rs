@@ -6,6 +6,8 @@ use convlog::redact::{Kind, Policy};
 
 #[path = "../redact/corpus.rs"]
 mod corpus;
+#[path = "../redact/heldout.rs"]
+mod heldout;
 
 #[test]
 fn corpus_precision_and_recall_meet_the_goals() {
@@ -29,6 +31,53 @@ fn corpus_precision_and_recall_meet_the_goals() {
         );
     }
     assert!(overall >= 0.98, "overall precision {overall:.4} < 0.98");
+}
+
+/// The held-out set (`tests/redact/heldout.rs`): written apart from the
+/// detectors and never used to tune them, so its scores are the honest
+/// ones. Printed per kind, with every miss and false find.
+#[test]
+fn heldout_precision_and_recall() {
+    let set = heldout::heldout();
+    let (scores, wrong) = corpus::score(&Policy::all(), &set);
+    let (mut tp, mut fp) = (0, 0);
+    println!("held-out set: kind  positives negatives  precision  recall");
+    for (kind, s) in &scores {
+        println!(
+            "{:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
+            kind.name(),
+            s.positives,
+            s.negatives,
+            s.precision(),
+            s.recall()
+        );
+        tp += s.tp;
+        fp += s.fp;
+        assert!(s.positives >= 300 && s.negatives >= 300, "{kind}: {s:?}");
+    }
+    let overall = tp as f64 / (tp + fp) as f64;
+    println!("overall precision {overall:.4}");
+    for w in &wrong {
+        println!("  {w}");
+    }
+    // Measured on this set before any change (see the privacy notes): card
+    // recall 0.92 (every miss a card grouped with two spaces), phone
+    // precision 0.90 (ten-digit consignment numbers, a failed Aadhaar read
+    // as +91, dotted non-addresses), spoken_digits precision 0.91 (counting
+    // across a comma). Those miss the goals and are reported, not
+    // asserted; what meets them is held to them here.
+    for (kind, s) in &scores {
+        if matches!(kind, Kind::Email | Kind::Iban | Kind::Aadhaar) {
+            assert!(s.recall() >= 0.99, "{kind}: recall {:.4}", s.recall());
+        }
+        if !matches!(kind, Kind::Phone | Kind::SpokenDigits) {
+            assert!(
+                s.precision() >= 0.98,
+                "{kind}: precision {:.4}",
+                s.precision()
+            );
+        }
+    }
 }
 
 use std::io::Write;
@@ -435,4 +484,221 @@ fn a_torn_write_with_redaction_leaves_no_raw_value() {
     assert!(report.messages > 0 && report.is_intact());
     assert_no_raw("the console", &console);
     assert_no_raw("the directory", &all_bytes(dir.path()));
+}
+
+/// `convlog new --redact` with the arguments given, and the log's path.
+fn new_redacting(dir: &Path, args: &[&str]) -> std::path::PathBuf {
+    let out = convlog()
+        .args(["new", "--dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::path::PathBuf::from(stdout(&out).trim())
+}
+
+fn header_of(log: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(log).unwrap();
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
+}
+
+fn contents(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "message")
+        .map(|v| v["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_policy_given_to_new_is_kept_in_the_header_and_applied_by_every_later_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plain log is version 1 with no policy: what older builds write.
+    let plain = crate::util::new_log(dir.path());
+    let h = header_of(&plain);
+    assert_eq!(h["version"], 1);
+    assert!(h.get("redact").is_none(), "{h}");
+
+    let log = new_redacting(dir.path(), &["--redact", "card,email"]);
+    let h = header_of(&log);
+    assert_eq!(h["version"], 2, "{h}");
+    assert_eq!(
+        h["redact"],
+        serde_json::json!({"kinds": ["email", "card"]}),
+        "{h}"
+    );
+    // `append` and `ingest` without --redact still redact the log's kinds.
+    let out = run(
+        &["append", "--role", "user", "--source", "stt"],
+        &[&log, Path::new(SAID)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = convlog()
+        .args(["ingest"])
+        .arg(&log)
+        .write_stdin(format!(
+            "{}\n",
+            serde_json::json!({"role": "agent", "content": SAID, "source": "tts"})
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The library too: Session::open with default options.
+    let s = Session::open_with(&log, quiet()).unwrap();
+    s.append_blocking(Message::user(SAID, "stt")).unwrap();
+    drop(s);
+    // A writer that asks for more gets both: the log's kinds are a floor.
+    let out = run(
+        &[
+            "append", "--role", "user", "--source", "stt", "--redact", "phone",
+        ],
+        &[&log, Path::new(SAID)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = contents(&log);
+    assert_eq!(said.len(), 4, "{said:?}");
+    for c in &said[..3] {
+        assert!(c.contains("[CARD]") && c.contains("[EMAIL]"), "{c}");
+        assert!(
+            c.contains("98765 43210"),
+            "phone is not the log's kind: {c}"
+        );
+        assert!(
+            !c.contains("4111") && !c.to_lowercase().contains("priya"),
+            "{c}"
+        );
+    }
+    assert!(
+        said[3].contains("[CARD]") && said[3].contains("[EMAIL]") && said[3].contains("[PHONE]")
+    );
+    let stats = run(&["stats", "--json"], &[&log]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(v["total"]["redacted"]["card"], 4, "{v}");
+
+    // The reader, verify and export take a version 2 log like any other.
+    let out = run(&["verify"], &[&log]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(String::from_utf8_lossy(&crate::util::export(&log, &[])).contains("[CARD]"));
+}
+
+#[test]
+fn a_keyed_policy_needs_its_key_for_every_later_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a deployment's secret key\n").unwrap();
+    let log = new_redacting(
+        dir.path(),
+        &["--redact", "card", "--redact-key", key.to_str().unwrap()],
+    );
+    let h = header_of(&log);
+    assert_eq!(
+        h["redact"],
+        serde_json::json!({"kinds": ["card"], "keyed": true})
+    );
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("secret"));
+    let before = std::fs::read(&log).unwrap();
+    // Without the key: refused before anything is written, saying why.
+    let out = run(
+        &["append", "--role", "user", "--source", "stt"],
+        &[&log, Path::new(SAID)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--redact-key"), "{}", stderr(&out));
+    assert_no_raw("the refusal", &out.stderr);
+    assert_eq!(std::fs::read(&log).unwrap(), before, "nothing was written");
+    let e = Session::open_with(&log, quiet()).unwrap_err().to_string();
+    assert!(e.contains("key"), "{e}");
+    // With it: the same token a keyed policy gives.
+    let out = convlog()
+        .args([
+            "append",
+            "--role",
+            "user",
+            "--source",
+            "stt",
+            "--redact-key",
+        ])
+        .arg(&key)
+        .args(["--redact", "card"])
+        .arg(&log)
+        .arg("card 4111 1111 1111 1111")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = Policy::parse("card")
+        .unwrap()
+        .key_file(&key)
+        .unwrap()
+        .redact("card 4111 1111 1111 1111")
+        .unwrap()
+        .text;
+    assert_eq!(contents(&log), [want]);
+}
+
+#[test]
+fn a_redacted_export_stays_redacted_and_refresh_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::new_log(dir.path());
+    let say = |text: &str| {
+        let out = run(
+            &["append", "--role", "user", "--source", "stt"],
+            &[&log, Path::new(text)],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let export = log.with_extension("json");
+    let raw_in_export = || {
+        let text = std::fs::read_to_string(&export).unwrap();
+        text.contains("4111 1111 1111 1111") || text.contains("Priya.Sharma@example.com")
+    };
+    say(SAID);
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(raw_in_export(), "a plain refresh of a plain log");
+    // The plain export is up to date, but not redacted: --redact renders it again.
+    let out = run(&["refresh", "--redact"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("wrote") && stdout(&out).contains("redacted: email,phone,card"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("stays redacted"), "{}", stdout(&out));
+    assert!(!raw_in_export());
+    // Asking for less than it has is up to date.
+    let out = run(&["refresh", "--redact=card"], &[dir.path()]);
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    // A new record, then a plain refresh: rendered again, still redacted, and said.
+    say(&format!("again: {SAID}"));
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stays redacted"), "{}", stdout(&out));
+    assert!(!raw_in_export());
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("again: card [CARD]")
+    );
+    // The end-of-session export keeps it too.
+    let s = Session::open_with(&log, quiet().export_on_end(true)).unwrap();
+    s.append_blocking(Message::agent(format!("bye {SAID}"), "tts"))
+        .unwrap();
+    s.end_blocking().unwrap();
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("bye card [CARD]")
+    );
+    assert!(!raw_in_export());
+    // The explicit way back: remove the export and its stamp.
+    let name = export.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(&export).unwrap();
+    std::fs::remove_file(dir.path().join(format!(".{name}.stamp"))).unwrap();
+    let out = run(&["refresh"], &[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(raw_in_export());
 }

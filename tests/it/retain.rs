@@ -176,3 +176,65 @@ fn forget_deletes_the_rows_and_prune_requires_them_shipped() {
     });
     assert_eq!(left, 0);
 }
+
+#[test]
+fn prune_never_removes_a_session_being_written() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _) = old_session(dir.path(), "2020-01-05T10:00:00+00:00");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // A live writer whose records are all years old: by age alone it is
+    // due, and it takes and releases the lock for every message.
+    let live = Session::create_with(dir.path(), quiet()).unwrap();
+    let log = live.path().to_path_buf();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (live, stop) = (live.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                live.append_blocking(
+                    Message::user(format!("message {n}"), "stt")
+                        .timestamp("2020-01-01T00:00:00+00:00"),
+                )
+                .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    for _ in 0..5 {
+        let out = run(&["prune", "--older-than", "30d"], &[dir.path()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(log.exists(), "{}", stdout(&out));
+        assert!(!stdout(&out).contains(&format!("removed {}", log.display())));
+    }
+    assert!(!old.exists(), "the ended one goes");
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 0);
+    let report = convlog::read::inspect(&log).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(
+        report.messages, written,
+        "every acknowledged append is there"
+    );
+
+    // The library call checks under the lock too, whatever its caller read.
+    match convlog::retain::remove_session(&log) {
+        Err(convlog::retain::Kept::NotEnded) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(log.exists());
+    // Once ended (and older than the age) it goes, with its export.
+    live.end_at_blocking("2020-01-01T00:00:01+00:00").unwrap();
+    drop(live);
+    let out = run(&["prune", "--older-than", "30d"], &[dir.path()]);
+    assert!(
+        stdout(&out).contains(&format!("removed {}", log.display())),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!log.exists());
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}

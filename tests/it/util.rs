@@ -257,6 +257,7 @@ impl LogBuilder {
             version: convlog::FORMAT_VERSION,
             session: session.into(),
             created: created.into(),
+            redact: None,
         };
         let mut b = LogBuilder {
             bytes: Vec::new(),

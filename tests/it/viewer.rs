@@ -639,3 +639,48 @@ async fn an_open_session_streams_each_append_and_stops_at_the_end() {
             .is_intact()
     );
 }
+
+#[test]
+fn the_list_shows_what_each_session_redacted() {
+    use convlog::redact::Policy;
+    let dir = tmp();
+    let policy = Policy::parse("card,phone").unwrap();
+    let redacting =
+        convlog::Session::create_with(dir.path(), crate::util::quiet().redact(policy)).unwrap();
+    redacting
+        .append_blocking(Message::user(
+            "card 4111 1111 1111 1111 and 4012 8888 8888 1881, call +91 98765 43210",
+            "stt",
+        ))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let plain = convlog::Session::create_with(dir.path(), crate::util::quiet()).unwrap();
+    plain
+        .append_blocking(Message::user("hello", "stt"))
+        .unwrap();
+    let s = Server::start(&[dir.path()], &[]);
+    let page = get(s.port, "/?sort=redacted&order=desc", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(">Redacted ▼</a>"), "{}", page.body);
+    let body = &page.body[page.body.find("<tbody>").unwrap()..];
+    let first = &body[..body.find("</tr>").unwrap()];
+    let name = redacting
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(first.contains(&name), "{first}");
+    assert!(
+        first.contains("<td class=\"redacted\" title=\"policy: phone,card\">phone 1, card 2</td>"),
+        "{first}"
+    );
+    let second = &body[body.find("</tr>").unwrap()..];
+    assert!(second.contains("<td class=\"redacted\">-</td>"), "{second}");
+    // A later append is counted: the summary follows the file.
+    redacting
+        .append_blocking(Message::agent("noted 4111 1111 1111 1111", "tts"))
+        .unwrap();
+    let page = get(s.port, "/?sort=redacted&order=desc", &[]);
+    assert!(page.body.contains(">phone 1, card 3</td>"), "{}", page.body);
+}

@@ -3,7 +3,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 __version__: str
 SESSION_OPTIONS: list[str]
@@ -15,6 +15,27 @@ _Role = Literal["user", "agent"]
 _Timestamp = datetime | float | int | str | None
 _Format = Literal["json", "jsonl", "markdown", "md", "text", "csv", "srt", "vtt"]
 _Recovery = Literal["tolerate-tail", "absolute", "point-in-time", "skip-corrupt"]
+
+class _MessageFields(TypedDict, total=False):
+    """The keyword fields of a message (``log``, ``append``, ``append_async``)."""
+
+    turn: str | int | None
+    interrupted: bool
+    speaker: str | None
+    lang: str | None
+    meta: dict[str, Any] | None
+    timestamp: _Timestamp
+
+class _SessionOptions(TypedDict, total=False):
+    """The options of ``Session.create``/``open`` (``SESSION_OPTIONS``)."""
+
+    max_content_bytes: int | None
+    export_on_end: bool | None
+    lock_timeout: float | None
+    echo: bool
+    redact: str | None
+    redact_key: str | os.PathLike[str] | None
+    redactor: Callable[[str], str] | None
 
 class _Messages(TypedDict):
     user: int
@@ -85,39 +106,19 @@ class Session:
     @staticmethod
     def create(
         dir: str | os.PathLike[str] = "conversations",
-        *,
-        max_content_bytes: int | None = None,
-        export_on_end: bool | None = None,
-        lock_timeout: float | None = None,
-        echo: bool = True,
-        redact: str | None = None,
-        redact_key: str | os.PathLike[str] | None = None,
-        redactor: Callable[[str], str] | None = None,
+        **options: Unpack[_SessionOptions],
     ) -> Session: ...
     @staticmethod
     def open(
         path: str | os.PathLike[str],
-        *,
-        max_content_bytes: int | None = None,
-        export_on_end: bool | None = None,
-        lock_timeout: float | None = None,
-        echo: bool = True,
-        redact: str | None = None,
-        redact_key: str | os.PathLike[str] | None = None,
-        redactor: Callable[[str], str] | None = None,
+        **options: Unpack[_SessionOptions],
     ) -> Session: ...
     def log(
         self,
         role: _Role,
         content: str,
         source: str = "python",
-        *,
-        turn: str | int | None = None,
-        interrupted: bool = False,
-        speaker: str | None = None,
-        lang: str | None = None,
-        meta: dict[str, Any] | None = None,
-        timestamp: _Timestamp = None,
+        **fields: Unpack[_MessageFields],
     ) -> None: ...
     def log_tool(
         self,
@@ -150,39 +151,21 @@ class Session:
         role: _Role,
         content: str,
         source: str = "python",
-        *,
-        turn: str | int | None = None,
-        interrupted: bool = False,
-        speaker: str | None = None,
-        lang: str | None = None,
-        meta: dict[str, Any] | None = None,
-        timestamp: _Timestamp = None,
+        **fields: Unpack[_MessageFields],
     ) -> int | None: ...
     async def append_async(
         self,
         role: _Role,
         content: str,
         source: str = "python",
-        *,
-        turn: str | int | None = None,
-        interrupted: bool = False,
-        speaker: str | None = None,
-        lang: str | None = None,
-        meta: dict[str, Any] | None = None,
-        timestamp: _Timestamp = None,
+        **fields: Unpack[_MessageFields],
     ) -> int | None: ...
     def _record(
         self,
-        role: _Role,
+        role: str,
         content: str,
         source: str = "python",
-        *,
-        turn: str | int | None = None,
-        interrupted: bool = False,
-        speaker: str | None = None,
-        lang: str | None = None,
-        meta: dict[str, Any] | None = None,
-        timestamp: _Timestamp = None,
+        **fields: Unpack[_MessageFields],
     ) -> bool: ...
     def _record_item(
         self, role: str, content: str, source: str, item: Any, replaces: str | None = None
@@ -251,8 +234,9 @@ def _vendor(metadata: Any) -> str | None:
 def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """What ``convlog verify --json PATH`` prints for the log (it never repairs)."""
 
+# "-" is also a str: the first overload that fits (this one) wins.
 @overload
-def export(
+def export(  # type: ignore[overload-overlap]
     path: str | os.PathLike[str],
     out: Literal["-"],
     format: _Format = "json",

@@ -40,7 +40,7 @@ from livekit.agents.voice.io import TextOutput
 try:  # what ChatMessage.text_content strips from an assistant's text
     from livekit.agents.tts._provider_format import strip_expr_markup
 except ImportError:  # pragma: no cover - another livekit-agents
-    strip_expr_markup = None
+    strip_expr_markup = None  # type: ignore[assignment]
 
 from ._convlog import LiveKitItems, Session, _vendor
 from ._recorder import BaseRecorder, Registry, Source, call_key, open_log
@@ -271,7 +271,11 @@ class Recorder(BaseRecorder):
         except Exception:
             ctx = None
         if ctx is not None:
-            ctx.add_shutdown_callback(self.aclose)
+
+            async def end_log() -> None:
+                await self.aclose()
+
+            ctx.add_shutdown_callback(end_log)
 
 
 class _Tap(TextOutput):

@@ -29,7 +29,7 @@ mod outline;
 
 pub use escape::{escaped, push_escaped, url_segment};
 pub use item::ItemWriter;
-pub use outline::{Latency, Outline, Segment, outline};
+pub use outline::{Latency, Outline, Segment, millis, outline};
 
 /// The page's stylesheet, inline in an export and served as a file by `convlog serve`.
 pub const STYLESHEET: &str = include_str!("page.css");
@@ -221,7 +221,9 @@ impl<W: Write> HtmlRender<W> {
             b.push_str("</p>\n");
         }
         b.push_str("</header>\n");
-        timeline(b, &self.outline);
+        // A live page gets the timeline even before anyone spoke: it grows.
+        let live = self.page.live.is_some() && !r.ended;
+        timeline(b, &self.outline, live);
         if !r.damage.is_empty() {
             b.push_str("<section id=\"damage\" class=\"damage-list\">\n<h2>Damage</h2>\n<ul>\n");
             for d in &r.damage {
@@ -307,16 +309,21 @@ fn damage_text(b: &mut String, d: &Damage) {
 }
 
 /// Who spoke when: one lane per role, one bar per run of one role's
-/// messages, each linking to its first message.
-fn timeline(b: &mut String, o: &Outline) {
-    if o.segments.is_empty() {
+/// messages, each linking to its first message. Each bar carries its span
+/// in milliseconds (`data-start`, `data-end`), and the chart the session's
+/// (`data-span`), so a live page's script can extend and rescale it.
+fn timeline(b: &mut String, o: &Outline, live: bool) {
+    if o.segments.is_empty() && !live {
         return;
     }
     const W: f64 = 1000.0;
     let span = o.span_ms.max(1.0);
     b.push_str("<section class=\"timeline\">\n<h2>Timeline</h2>\n");
     b.push_str("<div class=\"lanes\"><span class=\"lane-name user\">User</span><span class=\"lane-name agent\">Agent</span></div>\n");
-    b.push_str("<svg class=\"tl\" viewBox=\"0 0 1000 40\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Timeline of who spoke when\">\n");
+    b.push_str(&format!(
+        "<svg id=\"tl\" class=\"tl\" data-span=\"{:.0}\" viewBox=\"0 0 1000 40\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Timeline of who spoke when\">\n",
+        o.span_ms
+    ));
     for s in &o.segments {
         let w = ((s.end_ms - s.start_ms) / span * W).clamp(2.0, W);
         let x = (s.start_ms / span * W).min(W - w);
@@ -325,15 +332,17 @@ fn timeline(b: &mut String, o: &Outline) {
             Role::Agent => (22, "agent"),
         };
         b.push_str(&format!(
-            "<a href=\"#seq-{}\"><rect class=\"{class}\" x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\"><title>{} at {}</title></rect></a>\n",
+            "<a href=\"#seq-{}\"><rect class=\"{class}\" data-start=\"{:.0}\" data-end=\"{:.0}\" x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\"><title>{} at {}</title></rect></a>\n",
             s.seq,
+            s.start_ms,
+            s.end_ms,
             role_name(s.role),
             clock(s.start_ms)
         ));
     }
     b.push_str("</svg>\n");
     b.push_str(&format!(
-        "<div class=\"axis\"><span>0:00</span><span>{}</span></div>\n</section>\n",
+        "<div class=\"axis\"><span>0:00</span><span id=\"tl-span\">{}</span></div>\n</section>\n",
         clock(o.span_ms)
     ));
 }

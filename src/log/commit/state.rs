@@ -16,7 +16,8 @@ const SPARE_BUF_MAX: usize = 64 << 10;
 /// State shared between the handles and whoever commits.
 pub(crate) struct LogState {
     pub path: PathBuf,
-    /// The first failure of a request nobody awaited, for [`Session::last_error`](crate::Session::last_error).
+    /// The first failure of a request nobody awaited, or the one that broke
+    /// the writer, for [`Session::last_error`](crate::Session::last_error).
     pub detached_error: Mutex<Option<String>>,
     /// Set once the writer is broken; read by callers to fail fast.
     pub poisoned: Mutex<Option<String>>,

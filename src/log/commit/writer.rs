@@ -153,10 +153,10 @@ impl Writer {
             return Ok(results);
         }
         if let Err(e) = self.cfg.io.write_all(&mut self.file, &self.buf) {
-            return Err(self.poison(format!("write failed: {e}")));
+            return Err(self.fail("write", e));
         }
         if let Err(e) = self.cfg.io.sync_data(&self.file) {
-            return Err(self.poison(format!("fdatasync failed: {e}")));
+            return Err(self.fail("fdatasync", e));
         }
         self.known_len += self.buf.len() as u64;
         self.known_lines += seq - self.last_seq;
@@ -221,7 +221,7 @@ impl Writer {
         let path = &shared.path;
         let backup = recover::cut_torn_tail(path, &self.file, valid_len, len)?;
         if let Err(e) = self.cfg.io.sync_data(&self.file) {
-            return Err(self.poison(format!("fdatasync after truncation failed: {e}")));
+            return Err(self.fail("fdatasync after truncation", e));
         }
         tracing::warn!(
             target: "convlog",
@@ -232,16 +232,46 @@ impl Writer {
         Ok(())
     }
 
+    /// Breaks the writer because `cause`: every later request gets
+    /// [`Error::Poisoned`] naming the first cause.
     fn poison(&self, cause: String) -> Error {
-        let mut p = lock(&self.shared.poisoned);
-        if p.is_none() {
-            tracing::error!(target: "convlog", "{}: {cause}; writer is now broken", self.shared.path.display());
-            *p = Some(cause.clone());
-        }
+        let path = &self.shared.path;
+        let first = self.break_writer(&cause, format!("{}: {cause}", path.display()));
         Error::Poisoned {
-            path: self.shared.path.clone(),
-            cause: p.clone().unwrap_or(cause),
+            path: path.clone(),
+            cause: first,
         }
+    }
+
+    /// Breaks the writer after `action` failed with `e` (fsyncgate: never
+    /// retried). The group being committed gets the failure itself, with
+    /// its `io::ErrorKind` and errno (ENOSPC, EFBIG, EIO…); later requests
+    /// get [`Error::Poisoned`].
+    fn fail(&self, action: &'static str, e: std::io::Error) -> Error {
+        let cause = format!("{action} failed: {e}");
+        let err = Error::io(&self.shared.path, action, e);
+        self.break_writer(&cause, err.to_string());
+        err
+    }
+
+    /// Records the writer's first failure, both as the cause every later
+    /// request is refused with and as the session's `last_error` (as
+    /// `text`), so that `is_broken` and `last_error` agree whether or not
+    /// anyone awaited the failing request. Returns the first cause.
+    fn break_writer(&self, cause: &str, text: String) -> String {
+        let first = {
+            let mut p = lock(&self.shared.poisoned);
+            if p.is_none() {
+                tracing::error!(target: "convlog", "{}: {cause}; writer is now broken", self.shared.path.display());
+                *p = Some(cause.to_owned());
+            }
+            p.clone().unwrap_or_else(|| cause.to_owned())
+        };
+        let mut slot = lock(&self.shared.detached_error);
+        if slot.is_none() {
+            *slot = Some(text);
+        }
+        first
     }
 
     fn reply(&mut self, batch: &mut Vec<Request>, outcome: Result<Vec<Result<u64>>>) {
