@@ -60,6 +60,8 @@ mod harness;
 mod heldout;
 mod ingest;
 mod latency;
+#[path = "../../tests/redact/oracle.rs"]
+mod oracle;
 #[cfg(feature = "postgres")]
 #[path = "../../tests/shared/pg.rs"]
 mod pg;

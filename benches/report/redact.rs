@@ -45,25 +45,13 @@ pub(crate) fn redaction(cfg: &Config, rows: &mut Vec<Row>) {
     // The held-out set: written apart from the detectors, never tuned on.
     let set = crate::heldout::heldout();
     let (scores, _) = corpus::score(&Policy::all(), &set);
-    let (mut tp, mut fp) = (0, 0);
-    let mut low = Vec::new();
     println!("[redact] held-out set, {} texts", set.len());
-    for (kind, s) in &scores {
-        println!(
-            "  {:<14} {:>9} {:>9}  {:>9.4}  {:.4}",
-            kind.name(),
-            s.positives,
-            s.negatives,
-            s.precision(),
-            s.recall()
-        );
-        tp += s.tp;
-        fp += s.fp;
-        if s.precision() < 0.98 || s.recall() < 0.99 {
-            low.push(format!("{kind} p {:.2} r {:.2}", s.precision(), s.recall()));
-        }
-    }
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let precision = corpus::print_table(&scores, "  ");
+    let low: Vec<String> = scores
+        .iter()
+        .filter(|(_, s)| s.precision() < 0.98 || s.recall() < 0.99)
+        .map(|(kind, s)| format!("{kind} p {:.2} r {:.2}", s.precision(), s.recall()))
+        .collect();
     rows.push(Row {
         scenario: format!("redaction precision, held-out set of {} texts", set.len()),
         convlog: format!("{precision:.4}"),

@@ -8,6 +8,8 @@
 
 use convlog::redact::{Kind, Policy};
 
+use super::oracle::{iban_with_check, luhn_complete, verhoeff_complete};
+
 /// One text, and the value planted in it if it is a positive.
 pub struct Example {
     pub text: String,
@@ -53,10 +55,10 @@ impl Rng {
     }
 }
 
-const ENGLISH: [&str; 10] = [
+pub const ENGLISH: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
-const HINDI: [&str; 10] = [
+pub const HINDI: [&str; 10] = [
     "शून्य",
     "एक",
     "दो",
@@ -68,7 +70,7 @@ const HINDI: [&str; 10] = [
     "आठ",
     "नौ",
 ];
-const DEVANAGARI_DIGITS: [char; 10] = ['०', '१', '२', '३', '४', '५', '६', '७', '८', '९'];
+pub const DEVANAGARI_DIGITS: [char; 10] = ['०', '१', '२', '३', '४', '५', '६', '७', '८', '९'];
 
 /// Digits read out as words: English, Hindi, "oh" for zero, "double".
 pub fn spoken(rng: &mut Rng, digits: &str) -> String {
@@ -112,64 +114,6 @@ fn grouped(digits: &str, sizes: &[usize], sep: &str) -> String {
         out.push(&digits[at..]);
     }
     out.join(sep)
-}
-
-fn luhn_digit(body: &str) -> u8 {
-    let mut sum = 0u32;
-    for (i, b) in body.bytes().rev().enumerate() {
-        let mut v = u32::from(b - b'0');
-        if i % 2 == 0 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    b'0' + ((10 - sum % 10) % 10) as u8
-}
-
-fn verhoeff_digit(body: &str) -> u8 {
-    const D: [[u8; 10]; 10] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-    ];
-    const P: [[u8; 10]; 8] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-    ];
-    const INV: [u8; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
-    let mut c = 0usize;
-    for (i, b) in body.bytes().rev().enumerate() {
-        c = D[c][P[(i + 1) % 8][usize::from(b - b'0')] as usize] as usize;
-    }
-    b'0' + INV[c]
-}
-
-fn mod97(s: &str) -> u32 {
-    let mut r = 0u32;
-    for c in s.bytes() {
-        if c.is_ascii_digit() {
-            r = (r * 10 + u32::from(c - b'0')) % 97;
-        } else {
-            r = (r * 100 + u32::from(c - b'A') + 10) % 97;
-        }
-    }
-    r
 }
 
 /// Changes the last digit so a checksum fails: the look-alike negative.
@@ -270,8 +214,7 @@ fn card_number(rng: &mut Rng) -> String {
         7 => (rng.pick(&["60", "65", "81", "82", "3528"]).to_string(), 16),
         _ => ("36".into(), 14),
     };
-    let body = format!("{prefix}{}", rng.digits(len - 1 - prefix.len()));
-    format!("{body}{}", char::from(luhn_digit(&body)))
+    luhn_complete(&format!("{prefix}{}", rng.digits(len - 1 - prefix.len())))
 }
 
 /// A card as a caller says it or an STT writes it.
@@ -494,8 +437,7 @@ fn iban(rng: &mut Rng) -> String {
         4 => ("ES", rng.digits(20)),
         _ => ("AE", rng.digits(19)),
     };
-    let check = 98 - mod97(&format!("{bban}{cc}00"));
-    format!("{cc}{check:02}{bban}")
+    iban_with_check(cc, &bban)
 }
 
 fn ibans(rng: &mut Rng, out: &mut Vec<Example>) {
@@ -596,8 +538,7 @@ const AADHAAR_T: &[&str] = &[
 ];
 
 fn aadhaar(rng: &mut Rng) -> String {
-    let body = format!("{}{}", rng.digit_from(2), rng.digits(10));
-    format!("{body}{}", char::from(verhoeff_digit(&body)))
+    verhoeff_complete(&format!("{}{}", rng.digit_from(2), rng.digits(10)))
 }
 
 fn aadhaars(rng: &mut Rng, out: &mut Vec<Example>) {
@@ -620,8 +561,7 @@ fn aadhaars(rng: &mut Rng, out: &mut Vec<Example>) {
             _ => {
                 // Verhoeff fails; first digits 2–5 so it is not a +91 phone either.
                 let body = format!("{}{}", (b'2' + rng.below(4) as u8) as char, rng.digits(10));
-                let good = format!("{body}{}", char::from(verhoeff_digit(&body)));
-                let bad = break_last(&good);
+                let bad = break_last(&verhoeff_complete(&body));
                 let v = if i % 2 == 0 {
                     grouped(&bad, &[4, 4, 4], " ")
                 } else {
@@ -726,16 +666,21 @@ const IP_T: &[&str] = &[
     "सर्वर {} पर है",
 ];
 
+/// A host address: first octet 1..=`first`, last never 0 or 255.
+pub fn ipv4(rng: &mut Rng, first: usize) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        1 + rng.below(first),
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    )
+}
+
 fn ips(rng: &mut Rng, out: &mut Vec<Example>) {
     for i in 0..350 {
         let v = match i % 4 {
-            0 | 1 => format!(
-                "{}.{}.{}.{}",
-                1 + rng.below(254),
-                rng.below(256),
-                rng.below(256),
-                1 + rng.below(254)
-            ),
+            0 | 1 => ipv4(rng, 254),
             2 => format!(
                 "2001:db8:{:x}::{:x}",
                 rng.below(65536),
