@@ -66,9 +66,9 @@
 //! (which writes through a session and checks the result against its
 //! export) and the viewer (`serve`); then the session handle, which ends a
 //! session by rendering its export; then what answers about whole logs:
-//! [`retain`] and `search` over [`export`], [`export`] (whose HTML page
-//! shows the summary [`stats`] computes) and [`describe`] over [`stats`]
-//! and [`repair`]; then [`stats`], [`repair`], the writer (`log`) and the
+//! [`retain`] and `search` over [`export`], [`export`] over [`stats`]
+//! (its HTML page shows the summary stats computes), [`describe`] over
+//! [`stats`] and [`repair`]; then [`stats`], [`repair`], the writer (`log`) and the
 //! shipper (`ship`), all over [`read`], whose scanner also recovers a log
 //! the writer opens; then the codec ([`line`](mod@line)), [`parts`],
 //! [`redact`], [`record`] and [`time`]; and at the bottom [`fs`] and the
