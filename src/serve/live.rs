@@ -5,7 +5,9 @@
 //! reads what the log gains (the library's [`Follower`], no lock, so the
 //! writer never waits), renders each record as the page would, and
 //! broadcasts it. A page that subscribes gets what it missed since it was
-//! rendered from a backlog, then each new record; the stream ends with the
+//! rendered from a backlog, then each new record, written to it in batches
+//! of whatever arrived since its last write (so fifty pages cost fifty
+//! writes per poll, not fifty per record); the stream ends with the
 //! session (`end`), when the log disappears (`gone`), or when the page must
 //! reload (`reload`: the log was cut shorter, or the page fell too far behind).
 
@@ -307,7 +309,7 @@ pub async fn events(
     r
 }
 
-/// Events larger than this go out in a batch of their own.
+/// A batch stops growing once it holds this many bytes.
 const BATCH_BYTES: usize = 256 << 10;
 
 /// One page's stream: what it missed since it was rendered, then the hub's.
