@@ -101,21 +101,27 @@ fn find_iban(b: &[u8], i: usize) -> Option<(usize, Option<Kind>)> {
             ends[m] = (p, n);
             m += 1;
         }
-        // Spaced groups are fours; a shorter group is the last one.
+        // Spaced groups are fours; a shorter group is the last one. The
+        // space may be a short run of spaces or tabs, as in `DE89  3704`.
+        let gap = b[p..]
+            .iter()
+            .take(4)
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count();
         let spaced_next = glen == 4
-            && b.get(p) == Some(&b' ')
-            && b.get(p + 1).is_some_and(u8::is_ascii_alphanumeric);
+            && (1..=3).contains(&gap)
+            && b.get(p + gap).is_some_and(u8::is_ascii_alphanumeric);
         if !spaced_next || n >= 34 {
             break;
         }
-        let next_len = b[p + 1..]
+        let next_len = b[p + gap..]
             .iter()
             .take_while(|c| c.is_ascii_alphanumeric())
             .count();
         if next_len > 4 {
             break;
         }
-        p += 1;
+        p += gap;
     }
     let shaped = |len: usize| (15..=34).contains(&len) && want.is_none_or(|w| w == len);
     let ends = &ends[..m];

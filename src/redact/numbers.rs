@@ -243,14 +243,20 @@ impl Scan<'_> {
         }
     }
 
-    /// A stretch no kind claimed: spoken digits if it is long and spoken.
+    /// A stretch no kind claimed: spoken digits if it is long and spoken,
+    /// in pieces where a pause ends one ([`pauses`]).
     fn leftover(&self, toks: &[Tok], hits: &mut Vec<Hit>) {
         if toks.is_empty() || !self.policy.has(Kind::SpokenDigits) {
             return;
         }
-        let n: usize = toks.iter().map(Tok::len).sum();
-        if n >= MIN_DIGITS && loose(toks) {
-            hits.push(self.hit(toks, Kind::SpokenDigits));
+        let mut from = 0;
+        for to in pauses(toks).chain([toks.len()]) {
+            let piece = &toks[from..to];
+            let n: usize = piece.iter().map(Tok::len).sum();
+            if n >= MIN_DIGITS && loose(piece) {
+                hits.push(self.hit(piece, Kind::SpokenDigits));
+            }
+            from = to;
         }
     }
 
@@ -312,10 +318,12 @@ impl Scan<'_> {
         {
             return Some(Kind::Aadhaar);
         }
+        let dotted = toks[1..].iter().any(|t| t.sep == b'.');
         if p.has(Kind::Phone)
             && is_phone(d)
-            && (loose || phone_groups(groups))
-            && !(groups.len() == 1 && first.lead == 0 && self.says_not_phone(first.start))
+            && (loose || (phone_groups(groups) && prefix_apart(d, groups)))
+            && (loose || !dotted || dotted_phone(groups))
+            && !(groups.len() == 1 && first.lead == 0 && self.labelled(first.start))
         {
             return Some(Kind::Phone);
         }
@@ -330,9 +338,13 @@ impl Scan<'_> {
         None
     }
 
-    /// A bare ten-digit number right after "order", "invoice", … is that, not a phone.
-    fn says_not_phone(&self, at: usize) -> bool {
-        const NOT_PHONE: [&str; 10] = [
+    /// True when the words right before `at` name an identifier that is
+    /// not a phone number: "order", "consignment no.", "claim id:", "AWB"
+    /// (the last three words, within the clause). Only those: a sentence
+    /// that mentions an order earlier ("my order is late, call me on …")
+    /// still has a phone in it.
+    fn labelled(&self, at: usize) -> bool {
+        const LABELS: [&str; 44] = [
             "order",
             "invoice",
             "tracking",
@@ -340,11 +352,67 @@ impl Scan<'_> {
             "ticket",
             "pnr",
             "reference",
+            "ref",
             "transaction",
             "txn",
+            "utr",
             "shipment",
+            "consignment",
+            "awb",
+            "docket",
+            "waybill",
+            "lr",
+            "parcel",
+            "package",
+            "policy",
+            "claim",
+            "case",
+            "complaint",
+            "application",
+            "registration",
+            "receipt",
+            "bill",
+            "challan",
+            "folio",
+            "serial",
+            "member",
+            "membership",
+            "loyalty",
+            "voucher",
+            "coupon",
+            "request",
+            "sr",
+            "job",
+            "warranty",
+            "enquiry",
+            "inquiry",
+            "batch",
+            "cheque",
+            "imei",
         ];
-        self.near(at, at, &NOT_PHONE)
+        let b = self.text.as_bytes();
+        let mut i = at;
+        for _ in 0..3 {
+            // Back over what may stand between a label and its number.
+            while i > 0 && matches!(b[i - 1], b' ' | b':' | b'#' | b'.' | b'-' | b'/') {
+                i -= 1;
+            }
+            let end = i;
+            while i > 0 && b[i - 1].is_ascii_alphabetic() {
+                i -= 1;
+            }
+            if i == end {
+                return false;
+            }
+            let word = &b[i..end];
+            if LABELS
+                .iter()
+                .any(|l| word.eq_ignore_ascii_case(l.as_bytes()))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// True when one of `words` (lowercase ASCII) occurs in the 32 bytes
@@ -371,23 +439,65 @@ impl Scan<'_> {
 const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security"];
 
 /// What may stand between two tokens of one number: a single separator
-/// between written groups (`4111 1111`, `555-0100`, `(415) 555`), and
-/// for spoken digits any short mix of spaces, commas, dots and dashes
-/// ("four, one, one").
+/// between written groups (`4111 1111`, `555-0100`, `(415) 555`), where
+/// a space may be any short run of spaces or tabs (STT and copy-paste
+/// double them: `4111  1111`); and for spoken digits any short mix of
+/// spaces, commas, dots and dashes ("four, one, one"). A spoken gap with
+/// a comma or a dot in it is a pause, `b','`: see [`pauses`].
 fn joins(gap: &[u8], spoken: bool) -> Option<u8> {
     if spoken {
         let ok = !gap.is_empty()
             && gap.len() <= 4
             && gap.iter().all(|c| matches!(c, b' ' | b',' | b'-' | b'.'));
-        return ok.then_some(b' ');
+        let pause = gap.iter().any(|c| matches!(c, b',' | b'.'));
+        return ok.then_some(if pause { b',' } else { b' ' });
     }
-    match gap {
-        b" " | b" - " => Some(b' '),
-        b"-" => Some(b'-'),
-        b"." => Some(b'.'),
-        b")" | b") " | b")-" | b" (" => Some(b')'),
+    let blank = |c: &u8| matches!(c, b' ' | b'\t');
+    let lead = gap.iter().take_while(|c| blank(c)).count();
+    let trail = gap[lead..].iter().rev().take_while(|c| blank(c)).count();
+    let inner = &gap[lead..gap.len() - trail];
+    if lead > 3 || trail > 3 {
+        return None;
+    }
+    match (inner, lead, trail) {
+        (b"", 1.., _) => Some(b' '),
+        (b"-", 1.., 1..) => Some(b' '),
+        (b"-", 0, 0) => Some(b'-'),
+        (b".", 0, 0) => Some(b'.'),
+        (b")", 0, 0..=1) | (b")-", 0, 0) | (b"(", 1, 0) => Some(b')'),
         _ => None,
     }
+}
+
+/// Where a run of spoken digits with no check of its own splits: at a
+/// pause (a comma or a dot) next to a single digit, in a run whose other
+/// gaps are no pauses. A number read out in groups pauses between groups
+/// of two or more ("four five six, one two three"), and one read digit by
+/// digit pauses after every digit ("four, one, one, one"); a lone digit
+/// after a pause is a count going on ("one two three four five, six")
+/// or a new clause, not the rest of a number. A checked kind (a card, a
+/// phone) is looked for across pauses before this applies.
+fn pauses(toks: &[Tok]) -> impl Iterator<Item = usize> + '_ {
+    let all_pauses = toks[1..].iter().all(|t| t.sep == b',');
+    // The length of the group of plain-joined tokens ending at / starting at i.
+    let group = move |mut i: usize, step_back: bool| {
+        let mut n = toks[i].len();
+        loop {
+            let joined = if step_back {
+                i > 0 && toks[i].sep == b' '
+            } else {
+                i + 1 < toks.len() && toks[i + 1].sep == b' '
+            };
+            if !joined {
+                return n;
+            }
+            i = if step_back { i - 1 } else { i + 1 };
+            n += toks[i].len();
+        }
+    };
+    (1..toks.len()).filter(move |&i| {
+        !all_pauses && toks[i].sep == b',' && (group(i - 1, true) < 2 || group(i, false) < 2)
+    })
 }
 
 /// Read out rather than typed: a digit word, or four or more groups of
@@ -425,6 +535,24 @@ fn card_groups(g: &[usize]) -> bool {
 /// first group and the rest would be odd.
 fn phone_groups(g: &[usize]) -> bool {
     g.len() <= 5 && g.iter().skip(1).all(|&x| x >= 2)
+}
+
+/// A country prefix is written apart or not split at all: twelve digits
+/// as `9172 0603 5300` are grouped as an Aadhaar number is (one that
+/// failed its check), not as `91 98765 43210`.
+fn prefix_apart(d: &[u8], g: &[usize]) -> bool {
+    d.len() != 12 || g.len() == 1 || g[0] == 2
+}
+
+/// Phone numbers written with dots: NANP's `415.555.0132` (maybe after
+/// `1.`), or two or three groups ending in four or more digits; never four
+/// groups of at most three digits, which are versions and addresses.
+fn dotted_phone(g: &[usize]) -> bool {
+    match g {
+        [1, 3, 3, 4] => true,
+        [.., last] => g.len() <= 3 && *last >= 4,
+        [] => false,
+    }
 }
 
 /// North American (NPA-NXX-XXXX, optionally after a 1), or an Indian
