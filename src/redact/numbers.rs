@@ -50,22 +50,46 @@ struct Scan<'a> {
     run: Vec<Tok>,
 }
 
+thread_local! {
+    /// The buffers of the last scan on this thread, kept so that a scan
+    /// allocates nothing once warm.
+    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<Tok>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
 pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
-    let b = text.as_bytes();
+    let (digits, run) = SCRATCH.take();
     let mut s = Scan {
         text,
         policy,
         claimed: hits.len(),
-        digits: Vec::new(),
-        run: Vec::new(),
+        digits,
+        run,
     };
+    scan(&mut s, hits);
+    let (mut digits, mut run) = (s.digits, s.run);
+    digits.clear();
+    run.clear();
+    if digits.capacity() <= 4096 {
+        SCRATCH.set((digits, run));
+    }
+}
+
+fn scan(s: &mut Scan<'_>, hits: &mut Vec<Hit>) {
+    let text = s.text;
+    let b = text.as_bytes();
     let mut i = 0;
     // Where the text since the last token began, and a pending "double".
     let mut gap = 0;
     let mut repeat: Option<(usize, u8)> = None;
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_digit() || words::devanagari_digit(b, i).is_some() {
+        let digit = if c < 0x80 {
+            c.is_ascii_digit()
+        } else {
+            words::devanagari_digit(b, i).is_some()
+        };
+        if digit {
             let start = i;
             let d0 = s.digits.len();
             while i < b.len() {
@@ -115,14 +139,8 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
             gap = i;
         } else if c.is_ascii_alphabetic() || (c >= 0x80 && !is_danda(b, i)) {
             let start = i;
-            while i < b.len()
-                && (b[i].is_ascii_alphabetic() || (b[i] >= 0x80 && !is_danda(b, i)))
-                && words::devanagari_digit(b, i).is_none()
-            {
-                i += 1;
-            }
-            let word = text.get(start..i).unwrap_or("");
-            match words::lookup(word) {
+            i = word_end(b, i);
+            match words::lookup(&b[start..i]) {
                 Some(Word::Digit(d)) if !s.is_claimed(hits, start, i) => {
                     let (from, times) = repeat.take().unwrap_or((start, 1));
                     let d0 = s.digits.len();
@@ -145,7 +163,9 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
                     continue;
                 }
                 _ => {
-                    s.flush(hits);
+                    if !s.run.is_empty() {
+                        s.flush(hits);
+                    }
                     repeat = None;
                 }
             }
@@ -179,6 +199,9 @@ impl Scan<'_> {
     /// Checks the run: first every stretch that is a number of a known
     /// kind (longest first), then what is left as spoken digits.
     fn flush(&mut self, hits: &mut Vec<Hit>) {
+        if self.run.is_empty() {
+            return;
+        }
         let run = std::mem::take(&mut self.run);
         let total: usize = run.iter().map(Tok::len).sum();
         if total >= MIN_DIGITS {
@@ -199,18 +222,26 @@ impl Scan<'_> {
         // Where the stretch not yet matched began.
         let mut rest = 0;
         while i < run.len() {
-            let mut last = i;
+            // The stretches from `i` whose length some kind has (all need
+            // eight digits or more), longest first.
+            let mut ends = [0usize; MAX_DIGITS];
+            let mut m = 0;
             let mut count = 0;
+            let fits = |n: usize| n >= 9 || (n == 8 && run[i].lead == b'+');
             for (j, t) in run.iter().enumerate().skip(i) {
                 count += t.len();
                 if count > MAX_DIGITS {
                     break;
                 }
-                last = j;
+                if fits(count) {
+                    ends[m] = j;
+                    m += 1;
+                }
             }
-            let found = (i..=last)
+            let found = ends[..m]
+                .iter()
                 .rev()
-                .find_map(|j| self.classify(&run[i..=j]).map(|k| (j, k)));
+                .find_map(|&j| self.classify(&run[i..=j]).map(|k| (j, k)));
             match found {
                 Some((j, kind)) => {
                     self.leftover(&run[rest..i], hits);
@@ -263,16 +294,19 @@ impl Scan<'_> {
     fn hit(&self, toks: &[Tok], kind: Kind) -> Hit {
         let first = toks[0];
         let start = first.start - usize::from(first.lead != 0);
-        let digits: String = toks
-            .iter()
-            .flat_map(|t| &self.digits[t.d0..t.d1])
-            .map(|&d| char::from(d))
-            .collect();
+        // Only a keyed token needs the digits: it hashes them, so one
+        // number written or spoken gets one token.
+        let digits = self.policy.is_keyed().then(|| {
+            toks.iter()
+                .flat_map(|t| &self.digits[t.d0..t.d1])
+                .map(|&d| char::from(d))
+                .collect()
+        });
         Hit {
             start,
             end: toks[toks.len() - 1].end,
             kind: Some(kind),
-            digits: Some(digits),
+            digits,
         }
     }
 
@@ -512,6 +546,24 @@ fn lead(b: &[u8], start: usize) -> u8 {
         .map(|i| b[i])
         .filter(|c| matches!(c, b'+' | b'('))
         .unwrap_or(0)
+}
+
+/// Where the word starting at `i` ends: letters, and characters beyond
+/// ASCII up to a danda or a Devanagari digit. Every word of a message
+/// passes here, so it is one tight loop with no other test.
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if !c.is_ascii_alphabetic() {
+                break;
+            }
+        } else if c == 0xE0 && b.get(i + 1) == Some(&0xA5) && b.get(i + 2).is_some_and(|&x| (0xA4..=0xAF).contains(&x)) {
+            // `।`, `॥` (0xA4, 0xA5) or a digit `०`–`९` (0xA6–0xAF).
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// `।` (U+0964) and `॥` (U+0965) end a Hindi sentence, as `.` does.
