@@ -435,6 +435,51 @@ impl Policy {
     }
 }
 
+/// The policy to write with to a log whose header is damaged (its
+/// checksum fails, or it does not parse), so its `redact` field cannot be
+/// trusted. The first line is read again as plain JSON: if the field still
+/// parses, it is applied as an intact header's would be. If the line shows
+/// a policy that cannot be read (`"redact"`, or version 2, which only a
+/// header with a policy has), writing without one could put raw values in
+/// a log that promised redaction: the writer must name its own (`--redact
+/// all`, with the key if the line says `keyed`), else it is an
+/// [`Error::Policy`]. A line with no sign of a policy changes nothing.
+pub(crate) fn for_damaged_header(asked: Policy, path: &Path) -> Result<Policy> {
+    use std::io::{BufRead, Read};
+    let file = crate::fs::open_read(path)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| Error::io(path, "read", e))?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        redact: Option<StoredPolicy>,
+    }
+    if let Ok(Head { redact: Some(p) }) = serde_json::from_slice::<Head>(&line) {
+        return asked.for_log(&p, path);
+    }
+    let has = |s: &[u8]| line.windows(s.len()).any(|w| w == s);
+    if !has(b"\"redact\"") && !has(b"\"version\":2") {
+        return Ok(asked);
+    }
+    let refuse = |reason: &str| Error::Policy {
+        path: path.to_path_buf(),
+        reason: format!(
+            "its header is damaged and names a redaction policy that cannot be read; {reason}"
+        ),
+    };
+    if asked.is_empty() {
+        return Err(refuse(
+            "give one to write to it (--redact all, or redact=\"all\" in Python), or repair it",
+        ));
+    }
+    if has(b"\"keyed\"") && !asked.is_keyed() {
+        return Err(refuse("its tokens are keyed: give the key too (--redact-key FILE)"));
+    }
+    Ok(asked)
+}
+
 /// The form a keyed token hashes, so that one value written two ways gets
 /// one token: digits only for numbers, lowercase addresses, ids without spaces.
 fn normalise(kind: Kind, raw: &str) -> String {

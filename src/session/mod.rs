@@ -169,6 +169,8 @@ impl Session {
         }
         if let Some(policy) = report.header.as_ref().and_then(|h| h.redact.as_ref()) {
             opts.redact = opts.redact.for_log(policy, &path)?;
+        } else if report.header.is_none() {
+            opts.redact = crate::redact::for_damaged_header(opts.redact, &path)?;
         }
         let id = match report.header {
             Some(h) => h.session,

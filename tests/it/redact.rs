@@ -691,6 +691,79 @@ fn a_policy_given_to_new_is_kept_in_the_header_and_applied_by_every_later_writer
     assert!(String::from_utf8_lossy(&crate::util::export(&log, &[])).contains("[CARD]"));
 }
 
+/// A damaged header cannot be trusted for its policy: if its line still
+/// parses, the policy in it is applied; if it names one that cannot be
+/// read, a writer must bring its own, and without one nothing is written.
+#[test]
+fn a_damaged_header_never_lets_raw_values_in() {
+    let dir = tempfile::tempdir().unwrap();
+    // A log with one message in it (a header alone is no log), then the
+    // header changed.
+    let edit_header = |log: &Path, from: &str, to: &str, extra: &[&str]| {
+        let out = run(
+            &[&["append", "--role", "agent", "--source", "tts"][..], extra].concat(),
+            &[log, Path::new("hello")],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = std::fs::read_to_string(log).unwrap();
+        let (head, rest) = text.split_once('\n').unwrap();
+        assert!(head.contains(from), "{head}");
+        std::fs::write(log, format!("{}\n{rest}", head.replacen(from, to, 1))).unwrap();
+    };
+    let say = |log: &Path, extra: &[&str]| {
+        run(
+            &[&["append", "--role", "user", "--source", "stt"][..], extra].concat(),
+            &[log, Path::new(SAID)],
+        )
+    };
+
+    // Its checksum fails, but it still parses: its kinds are applied.
+    let log = new_redacting(dir.path(), &["--redact", "card,email"]);
+    let crc = header_of(&log)["crc"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if crc.starts_with('0') { '1' } else { '0' }, &crc[1..]);
+    edit_header(&log, &crc, &flipped, &[]);
+    let out = say(&log, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = contents(&log);
+    assert!(said[1].contains("[CARD]") && said[1].contains("[EMAIL]"), "{said:?}");
+
+    // It no longer parses: refused without a policy, nothing written.
+    let log = new_redacting(dir.path(), &["--redact", "card"]);
+    edit_header(&log, "\"kinds\":[", "\"kinds\":[[", &[]);
+    let before = std::fs::read(&log).unwrap();
+    let out = say(&log, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("header is damaged"), "{}", stderr(&out));
+    assert_no_raw("the error", &out.stderr);
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+    // With one, it is written, redacted.
+    let out = say(&log, &["--redact", "all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_no_raw("the log", &std::fs::read(&log).unwrap());
+
+    // A keyed one also needs a key.
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a deployment's secret key\n").unwrap();
+    let log = new_redacting(
+        dir.path(),
+        &["--redact", "card", "--redact-key", key.to_str().unwrap()],
+    );
+    let keyed = ["--redact", "card", "--redact-key", key.to_str().unwrap()];
+    edit_header(&log, "\"kinds\":[", "\"kinds\":[[", &keyed);
+    let out = say(&log, &["--redact", "all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keyed"), "{}", stderr(&out));
+
+    // A plain log with a damaged header is written to as before.
+    let out = convlog().args(["new", "--dir"]).arg(dir.path()).output().unwrap();
+    let plain = std::path::PathBuf::from(stdout(&out).trim());
+    let crc = header_of(&plain)["crc"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if crc.starts_with('0') { '1' } else { '0' }, &crc[1..]);
+    edit_header(&plain, &crc, &flipped, &[]);
+    let out = run(&["append", "--role", "user", "--source", "stt"], &[&plain, Path::new("hello")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn a_keyed_policy_needs_its_key_for_every_later_write() {
     let dir = tempfile::tempdir().unwrap();
