@@ -221,6 +221,13 @@ impl Session {
         &self.inner.id
     }
 
+    /// The redaction this session applies: the one asked for, widened by
+    /// the log's own (its header's `redact`). What a caller that prints a
+    /// message before it is written (an echo) must apply too.
+    pub fn redaction(&self) -> &Policy {
+        &self.inner.redact
+    }
+
     /// Appends `msg` and resolves once it is durable, with its seq, or with
     /// `None` when the content was blank and nothing was written.
     ///
