@@ -1,5 +1,6 @@
 //! A session directory reached through a symlink (a data volume linked in as
-//! `conversations`) is read like any other; a symlink at a log file is still refused.
+//! `conversations`) is read like any other; a symlink at a log file is still
+//! refused; a log whose file name is not UTF-8 is read and noted.
 
 use crate::util::convlog;
 use std::os::unix::fs::symlink;
@@ -59,5 +60,54 @@ fn a_symlink_at_a_log_path_is_still_refused() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(said.contains("symbolic link"), "{cmd}: {out:?}");
+    }
+}
+
+/// A log whose file name is not UTF-8 (copied from a system with another
+/// encoding) is found by a directory scan like any other, and each command
+/// says once that its name is shown lossily, giving the exact bytes.
+#[test]
+fn a_log_whose_name_is_not_utf8_is_read_by_a_directory_scan_and_noted() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let out = convlog()
+        .args(["demo", "--dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let logs: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    let odd = data.join(OsStr::from_bytes(b"conversation_caf\xe9.jsonl"));
+    std::fs::rename(&logs[0], &odd).unwrap();
+    let exact = r#""conversation_caf\xE9.jsonl""#;
+    for cmd in [
+        vec!["ls"],
+        vec!["stats"],
+        vec!["verify"],
+        vec!["search", "Jaipur"],
+    ] {
+        let out = convlog().args(&cmd).arg(&data).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cmd:?}: {out:?}");
+        assert_eq!(
+            stderr.matches(exact).count(),
+            1,
+            "{cmd:?} says once that the name is not UTF-8: {stderr}"
+        );
+        assert!(stderr.contains("not UTF-8"), "{cmd:?}: {stderr}");
+        if cmd[0] != "search" {
+            assert!(
+                stdout.contains("conversation_caf\u{FFFD}.jsonl"),
+                "{cmd:?} lists the log: {stdout}"
+            );
+        }
     }
 }
