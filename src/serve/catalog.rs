@@ -23,6 +23,9 @@ use crate::record::{Record, Role};
 use crate::redact::Audit;
 use crate::stats::State;
 
+/// Files the list leaves out, as (name, why).
+type Failed = Vec<(String, String)>;
+
 /// One path given to `convlog serve`.
 #[derive(Debug, Clone)]
 pub enum Root {
@@ -136,7 +139,7 @@ impl Catalog {
     /// [`logs`](Self::logs), and the logs it leaves out because their file
     /// name is not UTF-8 (a request names a session by its name as text, so
     /// the viewer cannot address them), each with why.
-    fn listed(&self) -> (Vec<(usize, String, PathBuf)>, Vec<(String, String)>) {
+    fn listed(&self) -> (Vec<(usize, String, PathBuf)>, Failed) {
         let mut out = Vec::new();
         let mut unnamed = Vec::new();
         for (i, root) in self.roots.iter().enumerate() {
