@@ -530,7 +530,7 @@ mod tests {
         let Some(original) = std::env::var_os(FSIZE_CHILD) else {
             return;
         };
-        crate::test_support::limit_file_size(4096);
+        crate::test_support::limit_file_size(4096).unwrap();
         let e = import_file(Path::new(&original)).unwrap_err();
         println!("rejected input: {}", e.is_rejected_input());
         println!(

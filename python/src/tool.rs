@@ -55,6 +55,45 @@ fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Str
     }
 }
 
+/// What a tool call and a handoff both take besides their own fields.
+struct Common {
+    source: String,
+    turn: Option<String>,
+    meta: Option<serde_json::Value>,
+    timestamp: Option<String>,
+}
+
+impl Common {
+    /// Checks `meta` and `timestamp` as a message's are, then `turn`; the
+    /// source is `"python"` when not given. `Err` says what is invalid.
+    fn of(
+        py: Python<'_>,
+        source: Option<&Bound<'_, PyAny>>,
+        turn: Option<&Bound<'_, PyAny>>,
+        meta: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Result<Common, String>> {
+        let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
+            Ok(mt) => mt,
+            Err(e) => return Ok(Err(e)),
+        };
+        let turn = match id_of(turn, "turn") {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let source = match source {
+            Some(s) if !s.is_none() => text_of(py, s)?,
+            _ => "python".to_string(),
+        };
+        Ok(Ok(Common {
+            source,
+            turn,
+            meta,
+            timestamp,
+        }))
+    }
+}
+
 impl Session {
     /// Checks an entry as an append would, refusing after `end`.
     fn checked(&self, py: Python<'_>, built: Result<Entry, String>) -> PyResult<Entry> {
@@ -103,30 +142,27 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
-                Ok(mt) => mt,
+            let call_id = id_of(call_id, "call_id");
+            let f = match Common::of(py, source, turn, meta, timestamp)? {
+                Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
-            let (call_id, turn) = match (id_of(call_id, "call_id"), id_of(turn, "turn")) {
-                (Ok(c), Ok(t)) => (c, t),
-                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-            };
-            let source = match source {
-                Some(s) if !s.is_none() => text_of(py, s)?,
-                _ => "python".to_string(),
+            let call_id = match call_id {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
             };
             let mut call = ToolCall::new(
                 text_of(py, name)?,
                 opt_text_of(py, arguments)?.unwrap_or_default(),
-                source,
+                f.source,
             )
             .error(error);
             call.output = opt_text_of(py, output)?;
             call.call_id = call_id;
             call.duration_ms = duration_ms;
-            call.turn = turn;
-            call.meta = meta;
-            call.timestamp = timestamp;
+            call.turn = f.turn;
+            call.meta = f.meta;
+            call.timestamp = f.timestamp;
             Ok(Ok(Entry::Tool(call)))
         })()?;
         let entry = self.checked(py, built)?;
@@ -149,23 +185,15 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
-                Ok(mt) => mt,
+            let f = match Common::of(py, source, turn, meta, timestamp)? {
+                Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
-            let turn = match id_of(turn, "turn") {
-                Ok(t) => t,
-                Err(e) => return Ok(Err(e)),
-            };
-            let source = match source {
-                Some(s) if !s.is_none() => text_of(py, s)?,
-                _ => "python".to_string(),
-            };
-            let mut h = Handoff::new(text_of(py, to_agent)?, source);
+            let mut h = Handoff::new(text_of(py, to_agent)?, f.source);
             h.from = opt_text_of(py, from_agent)?;
-            h.turn = turn;
-            h.meta = meta;
-            h.timestamp = timestamp;
+            h.turn = f.turn;
+            h.meta = f.meta;
+            h.timestamp = f.timestamp;
             Ok(Ok(Entry::Handoff(h)))
         })()?;
         let entry = self.checked(py, built)?;
