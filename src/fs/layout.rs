@@ -65,6 +65,7 @@ pub fn is_log_name(path: &Path) -> bool {
 /// `path`'s file name when it is not UTF-8, written with the bytes that are
 /// not as `\xNN` escapes (Rust's debug form, quoted): what a note shows so
 /// that the file can be found, where the lossy form would not name it.
+#[cfg(any(test, feature = "postgres", feature = "serve"))]
 pub fn non_utf8_name(path: &Path) -> Option<String> {
     let name = path.file_name()?;
     name.to_str().is_none().then(|| format!("{name:?}"))
