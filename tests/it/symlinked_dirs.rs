@@ -5,10 +5,9 @@
 use crate::util::convlog;
 use std::os::unix::fs::symlink;
 
-#[test]
-fn readers_follow_a_symlinked_directory() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
+/// `ROOT/data` with `convlog demo`'s session in it.
+fn demo_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let data = root.join("data");
     std::fs::create_dir(&data).unwrap();
     let out = convlog()
         .args(["demo", "--dir"])
@@ -16,6 +15,13 @@ fn readers_follow_a_symlinked_directory() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    data
+}
+
+#[test]
+fn readers_follow_a_symlinked_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let data = demo_dir(root.path());
     symlink(&data, root.path().join("conversations")).unwrap();
     for cmd in [
         vec!["ls"],
@@ -71,14 +77,7 @@ fn a_log_whose_name_is_not_utf8_is_read_by_a_directory_scan_and_noted() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let out = convlog()
-        .args(["demo", "--dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let data = demo_dir(root.path());
     let logs: Vec<_> = std::fs::read_dir(&data)
         .unwrap()
         .map(|e| e.unwrap().path())

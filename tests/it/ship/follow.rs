@@ -236,6 +236,33 @@ fn an_idle_follow_over_two_thousand_shipped_logs_sleeps_and_still_wakes_for_a_wr
     );
 }
 
+/// Appends five messages to `s`, each once the one before is in the
+/// database at `url` (30 s at most each): a follower that stopped noticing
+/// appends falls behind at once. Returns the rows there at the end.
+async fn append_five_one_by_one(s: &Session, url: &str) -> i64 {
+    let db = connect(url).await;
+    let mut got = 0;
+    for i in 1..=5i64 {
+        s.append(Message::user(format!("m{i}"), "stt"))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            got = db
+                .query_one("SELECT count(*) FROM convlog.messages", &[])
+                .await
+                .map(|r| r.get::<_, i64>(0))
+                .unwrap_or(0);
+            if got == i {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    got
+}
+
 #[test]
 fn following_without_file_notifications_polls_and_ships_every_append() {
     let Some(url) = pg_url("follow_polling") else {
@@ -261,26 +288,7 @@ fn following_without_file_notifications_polls_and_ships_every_append() {
             })
         };
         let s = Session::create(dir.path()).unwrap();
-        let db = connect(&url).await;
-        let mut got = 0;
-        for i in 1..=5i64 {
-            s.append(Message::user(format!("m{i}"), "stt"))
-                .await
-                .unwrap();
-            s.flush().await.unwrap();
-            let until = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < until {
-                got = db
-                    .query_one("SELECT count(*) FROM convlog.messages", &[])
-                    .await
-                    .map(|r| r.get::<_, i64>(0))
-                    .unwrap_or(0);
-                if got == i {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        let got = append_five_one_by_one(&s, &url).await;
         stop.stop();
         let summary = shipper.await.unwrap();
         assert_eq!(summary.messages, 5);
@@ -337,29 +345,7 @@ fn where_the_kernel_refuses_inotify_follow_says_so_once_and_polls() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let got = rt.block_on(async {
-            let db = connect(&url).await;
-            let mut got = 0;
-            for i in 1..=5i64 {
-                s.append(Message::user(format!("m{i}"), "stt"))
-                    .await
-                    .unwrap();
-                s.flush().await.unwrap();
-                let until = Instant::now() + Duration::from_secs(30);
-                while Instant::now() < until {
-                    got = db
-                        .query_one("SELECT count(*) FROM convlog.messages", &[])
-                        .await
-                        .map(|r| r.get::<_, i64>(0))
-                        .unwrap_or(0);
-                    if got == i {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            got
-        });
+        let got = rt.block_on(append_five_one_by_one(&s, &url));
         signal(&child, libc::SIGTERM);
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
