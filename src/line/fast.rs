@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use super::frame::PREFIX_LEN;
-use crate::json_escape::find_escape;
+use crate::json_escape::{find_escape, unpaired_surrogate};
 use crate::record::{MessageRecord, Record, Role};
 use crate::time::parse_ts;
 
@@ -99,6 +99,10 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
             META | REDACTED => {
                 let stop = skip_object(b, p)?;
                 let raw: &RawValue = serde_json::from_str(&text[p..stop]).ok()?;
+                // RawValue passes a lone surrogate escape; the general path refuses it.
+                if unpaired_surrogate(raw.get().as_bytes()).is_some() {
+                    return None;
+                }
                 if bit == META {
                     meta = Some(raw);
                 } else {
