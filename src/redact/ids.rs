@@ -208,7 +208,11 @@ mod tests {
                 let mut b = [b'x'; 21];
                 b[at] = v;
                 for from in 0..=22 {
-                    assert_eq!(next_digit(&b, from), naive(&b, from), "{v} at {at} from {from}");
+                    assert_eq!(
+                        next_digit(&b, from),
+                        naive(&b, from),
+                        "{v} at {at} from {from}"
+                    );
                 }
             }
         }

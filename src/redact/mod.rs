@@ -475,7 +475,9 @@ pub(crate) fn for_damaged_header(asked: Policy, path: &Path) -> Result<Policy> {
         ));
     }
     if has(b"\"keyed\"") && !asked.is_keyed() {
-        return Err(refuse("its tokens are keyed: give the key too (--redact-key FILE)"));
+        return Err(refuse(
+            "its tokens are keyed: give the key too (--redact-key FILE)",
+        ));
     }
     Ok(asked)
 }

@@ -557,7 +557,10 @@ fn word_end(b: &[u8], mut i: usize) -> usize {
             if !c.is_ascii_alphabetic() {
                 break;
             }
-        } else if c == 0xE0 && b.get(i + 1) == Some(&0xA5) && b.get(i + 2).is_some_and(|&x| (0xA4..=0xAF).contains(&x)) {
+        } else if c == 0xE0
+            && b.get(i + 1) == Some(&0xA5)
+            && b.get(i + 2).is_some_and(|&x| (0xA4..=0xAF).contains(&x))
+        {
             // `।`, `॥` (0xA4, 0xA5) or a digit `०`–`९` (0xA6–0xAF).
             break;
         }

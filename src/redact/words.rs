@@ -134,7 +134,11 @@ mod tests {
     fn every_digit_word_is_found_in_any_case_and_no_other() {
         for (w, m) in LATIN {
             let w = std::str::from_utf8(w).unwrap();
-            for form in [w.to_string(), w.to_uppercase(), w[..1].to_uppercase() + &w[1..]] {
+            for form in [
+                w.to_string(),
+                w.to_uppercase(),
+                w[..1].to_uppercase() + &w[1..],
+            ] {
                 assert_eq!(lookup(form.as_bytes()), Some(m), "{form}");
             }
             // One letter more, or one less, is another word.
@@ -143,7 +147,19 @@ mod tests {
         for (w, m) in DEVANAGARI {
             assert_eq!(lookup(w.as_bytes()), Some(m), "{w}");
         }
-        for w in ["the", "and", "total", "ones", "tw", "है", "तक", "नौकरी", "", "x", "doubles"] {
+        for w in [
+            "the",
+            "and",
+            "total",
+            "ones",
+            "tw",
+            "है",
+            "तक",
+            "नौकरी",
+            "",
+            "x",
+            "doubles",
+        ] {
             assert_eq!(lookup(w.as_bytes()), None, "{w}");
         }
     }

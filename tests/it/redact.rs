@@ -720,12 +720,19 @@ fn a_damaged_header_never_lets_raw_values_in() {
     // Its checksum fails, but it still parses: its kinds are applied.
     let log = new_redacting(dir.path(), &["--redact", "card,email"]);
     let crc = header_of(&log)["crc"].as_str().unwrap().to_string();
-    let flipped = format!("{}{}", if crc.starts_with('0') { '1' } else { '0' }, &crc[1..]);
+    let flipped = format!(
+        "{}{}",
+        if crc.starts_with('0') { '1' } else { '0' },
+        &crc[1..]
+    );
     edit_header(&log, &crc, &flipped, &[]);
     let out = say(&log, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = contents(&log);
-    assert!(said[1].contains("[CARD]") && said[1].contains("[EMAIL]"), "{said:?}");
+    assert!(
+        said[1].contains("[CARD]") && said[1].contains("[EMAIL]"),
+        "{said:?}"
+    );
 
     // It no longer parses: refused without a policy, nothing written.
     let log = new_redacting(dir.path(), &["--redact", "card"]);
@@ -733,7 +740,11 @@ fn a_damaged_header_never_lets_raw_values_in() {
     let before = std::fs::read(&log).unwrap();
     let out = say(&log, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("header is damaged"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("header is damaged"),
+        "{}",
+        stderr(&out)
+    );
     assert_no_raw("the error", &out.stderr);
     assert_eq!(std::fs::read(&log).unwrap(), before);
     // With one, it is written, redacted.
@@ -755,12 +766,23 @@ fn a_damaged_header_never_lets_raw_values_in() {
     assert!(stderr(&out).contains("keyed"), "{}", stderr(&out));
 
     // A plain log with a damaged header is written to as before.
-    let out = convlog().args(["new", "--dir"]).arg(dir.path()).output().unwrap();
+    let out = convlog()
+        .args(["new", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let plain = std::path::PathBuf::from(stdout(&out).trim());
     let crc = header_of(&plain)["crc"].as_str().unwrap().to_string();
-    let flipped = format!("{}{}", if crc.starts_with('0') { '1' } else { '0' }, &crc[1..]);
+    let flipped = format!(
+        "{}{}",
+        if crc.starts_with('0') { '1' } else { '0' },
+        &crc[1..]
+    );
     edit_header(&plain, &crc, &flipped, &[]);
-    let out = run(&["append", "--role", "user", "--source", "stt"], &[&plain, Path::new("hello")]);
+    let out = run(
+        &["append", "--role", "user", "--source", "stt"],
+        &[&plain, Path::new("hello")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
