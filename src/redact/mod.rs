@@ -11,7 +11,8 @@
 //! - `ids`: `iban` (mod-97), `pan`;
 //! - `ip`: `ip` (IPv4, IPv6);
 //! - `numbers`: `card` (Luhn), `phone`, `ssn`, `aadhaar` (Verhoeff) and
-//!   `spoken_digits`, written or spoken (`words`: the digit words).
+//!   `spoken_digits`, written or spoken (`words`: the digit words;
+//!   `shapes`: how each kind's numbers are grouped).
 //!
 //! ```
 //! use convlog::redact::{Kind, Policy};
@@ -29,6 +30,7 @@ mod ids;
 mod ip;
 mod keyed;
 mod numbers;
+mod shapes;
 mod words;
 
 use std::fmt;
