@@ -96,3 +96,70 @@ def test_a_reopened_log_keeps_its_policy_its_key_and_a_redacted_echo(tmp_path, c
         assert raw not in text
         assert raw not in caplog.text
     assert "[USER] card [CARD:" in caplog.text and "[PHONE:" in caplog.text
+
+
+async def test_both_recorders_redact_before_the_disk(tmp_path, caplog):
+    """``redact=`` and ``redactor=`` given to the real framework recorders."""
+    from livekit.agents import Agent, AgentSession
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.aggregators.llm_response_universal import (
+        AssistantTurnStoppedMessage,
+        LLMContextAggregatorPair,
+        UserTurnStoppedMessage,
+    )
+
+    import convlog.livekit
+    import convlog.pipecat
+    from lk_fakes import ScriptedLLM
+
+    caplog.set_level(logging.INFO, logger="convlog")
+    said = f"{SAID}, I am Priya"
+
+    session = AgentSession(llm=ScriptedLLM({said: f"noted: {SAID}"}))
+    lk = convlog.livekit.record(
+        session,
+        tmp_path / "lk",
+        redact="card,phone",
+        redactor=lambda t: t.replace("Priya", "<PERSON>"),
+    )
+    await session.start(Agent(instructions="be brief"))
+    await session.run(user_input=said)
+    await session.aclose()
+    await lk.aclose()
+
+    pair = LLMContextAggregatorPair(LLMContext())
+    user, assistant = pair.user(), pair.assistant()
+    pc = convlog.pipecat.record(
+        user,
+        assistant,
+        tmp_path / "pc",
+        redact="card,phone",
+        redactor=lambda t: t.replace("Priya", "<PERSON>"),
+    )
+    await user._call_event_handler(
+        "on_user_turn_stopped",
+        None,
+        UserTurnStoppedMessage(content=said, timestamp="2026-01-02T03:04:05.678+00:00"),
+    )
+    await assistant._call_event_handler(
+        "on_assistant_turn_stopped",
+        AssistantTurnStoppedMessage(
+            content=f"noted: {SAID}", interrupted=False, timestamp="2026-01-02T03:04:06.000+00:00"
+        ),
+    )
+    await pc.aclose()
+
+    for rec in (lk, pc):
+        rows = list(convlog.messages(rec.path))
+        assert [r["content"] for r in rows] == [
+            "card [CARD], call [PHONE], I am <PERSON>",
+            "noted: card [CARD], call [PHONE]",
+        ], rec.path
+        stored = [r for r in records(rec.path) if r["kind"] == "message"]
+        assert stored[0]["redacted"] == {"phone": 1, "card": 1}
+        for f in rec.path.parent.iterdir():
+            text = f.read_text(encoding="utf-8")
+            for raw in [*RAW, "Priya"]:
+                assert raw not in text, f
+    for raw in [*RAW, "Priya"]:
+        assert raw not in caplog.text
