@@ -69,3 +69,30 @@ def test_keyed_tokens(tmp_path):
     s.end()
     a, b = (r["content"] for r in records(s.path) if r["kind"] == "message")
     assert a == b and a.startswith("[CARD:") and len(a) == len("[CARD:000000]")
+
+
+def test_a_reopened_log_keeps_its_policy_its_key_and_a_redacted_echo(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="convlog")
+    key = tmp_path / "key"
+    key.write_text("a deployment's secret key\n")
+    first = convlog.Session.create(
+        tmp_path / "logs", redact="card,phone", redact_key=key, export_on_end=False, echo=False
+    )
+    first.append("user", "hello", "stt")
+    before = open(first.path, "rb").read()
+    # Without its key, a keyed log refuses a writer before anything is written.
+    with pytest.raises(Exception, match="key"):
+        convlog.Session.open(first.path)
+    with pytest.raises(Exception, match="key"):
+        convlog.Session.open(first.path, redact="card")
+    assert open(first.path, "rb").read() == before
+    # With the key, naming fewer kinds than the log: the log's kinds still
+    # apply, to the file and to the echo alike.
+    again = convlog.Session.open(first.path, redact="card", redact_key=key, export_on_end=False)
+    again.append("user", SAID, "stt")
+    again.end()
+    text = open(first.path, encoding="utf-8").read()
+    for raw in RAW:
+        assert raw not in text
+        assert raw not in caplog.text
+    assert "[USER] card [CARD:" in caplog.text and "[PHONE:" in caplog.text
