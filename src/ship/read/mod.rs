@@ -103,7 +103,7 @@ pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::
                     if let Some(exact) = non_utf8_name(&log)
                         && !out.send(Item::Note {
                             detail: format!(
-                                "{}: the file name is not UTF-8 (exactly {exact}); shipped with that name in log_name as shown here, U+FFFD in place of the bytes that are not",
+                                "{}: the file name is not UTF-8 (exactly {exact}); it is shown here, and stored in log_name, with U+FFFD in place of the bytes that are not",
                                 log.display()
                             ),
                             log: log.clone(),
