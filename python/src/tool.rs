@@ -56,38 +56,44 @@ fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Str
 }
 
 /// What a tool call and a handoff both take besides their own fields.
-struct Common {
+struct Common<const N: usize> {
     source: String,
-    turn: Option<String>,
+    /// The ids asked for, in the order asked.
+    ids: [Option<String>; N],
     meta: Option<serde_json::Value>,
     timestamp: Option<String>,
 }
 
-impl Common {
-    /// Checks `meta` and `timestamp` as a message's are, then `turn`; the
-    /// source is `"python"` when not given. `Err` says what is invalid.
+impl<const N: usize> Common<N> {
+    /// Checks `meta` and `timestamp` as a message's are, then the `ids`
+    /// (turn and call ids: text, or an integer kept as text) in the order
+    /// given; the source is `"python"` when not given. `Err` says what is
+    /// invalid, the first thing found.
     fn of(
         py: Python<'_>,
         source: Option<&Bound<'_, PyAny>>,
-        turn: Option<&Bound<'_, PyAny>>,
         meta: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Result<Common, String>> {
+        ids: [(Option<&Bound<'_, PyAny>>, &str); N],
+    ) -> PyResult<Result<Common<N>, String>> {
         let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
             Ok(mt) => mt,
             Err(e) => return Ok(Err(e)),
         };
-        let turn = match id_of(turn, "turn") {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
+        let mut checked = [const { None }; N];
+        for (slot, (id, what)) in checked.iter_mut().zip(ids) {
+            match id_of(id, what) {
+                Ok(v) => *slot = v,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
         let source = match source {
             Some(s) if !s.is_none() => text_of(py, s)?,
             _ => "python".to_string(),
         };
         Ok(Ok(Common {
             source,
-            turn,
+            ids: checked,
             meta,
             timestamp,
         }))
@@ -142,15 +148,12 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let call_id = id_of(call_id, "call_id");
-            let f = match Common::of(py, source, turn, meta, timestamp)? {
+            let ids = [(call_id, "call_id"), (turn, "turn")];
+            let f = match Common::of(py, source, meta, timestamp, ids)? {
                 Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
-            let call_id = match call_id {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
-            };
+            let [call_id, turn] = f.ids;
             let mut call = ToolCall::new(
                 text_of(py, name)?,
                 opt_text_of(py, arguments)?.unwrap_or_default(),
@@ -160,7 +163,7 @@ impl Session {
             call.output = opt_text_of(py, output)?;
             call.call_id = call_id;
             call.duration_ms = duration_ms;
-            call.turn = f.turn;
+            call.turn = turn;
             call.meta = f.meta;
             call.timestamp = f.timestamp;
             Ok(Ok(Entry::Tool(call)))
@@ -185,13 +188,14 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let f = match Common::of(py, source, turn, meta, timestamp)? {
+            let f = match Common::of(py, source, meta, timestamp, [(turn, "turn")])? {
                 Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
+            let [turn] = f.ids;
             let mut h = Handoff::new(text_of(py, to_agent)?, f.source);
             h.from = opt_text_of(py, from_agent)?;
-            h.turn = f.turn;
+            h.turn = turn;
             h.meta = f.meta;
             h.timestamp = f.timestamp;
             Ok(Ok(Entry::Handoff(h)))

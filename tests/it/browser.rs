@@ -88,11 +88,30 @@ fn showcase(path: &Path) {
         .write(path);
 }
 
+/// A real browser, or `None` when this machine has none (the suite then
+/// skips through the one gate).
+fn browser_or_skip() -> Option<Browser> {
+    Browser::start()
+        .map_err(|why| skip("the browser suite", &why))
+        .ok()
+}
+
+/// No payload from the log ran on the page: none set its marker, no image
+/// was made, and the page's own script is the only one.
+fn assert_no_payload_ran(browser: &Browser) {
+    assert_eq!(
+        browser.js("return typeof window.__xss"),
+        json!("undefined"),
+        "a payload ran"
+    );
+    assert_eq!(browser.js("return document.images.length"), json!(0));
+    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+}
+
 #[test]
 fn the_viewer_in_a_real_browser() {
-    let browser = match Browser::start() {
-        Ok(b) => b,
-        Err(why) => return skip("the browser suite", &why),
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let hostile = dir.path().join("conversation_20250818_143022.jsonl");
@@ -138,13 +157,7 @@ fn the_viewer_in_a_real_browser() {
         browser.js("return document.querySelectorAll('li.msg.interrupted').length"),
         json!(1)
     );
-    assert_eq!(
-        browser.js("return typeof window.__xss"),
-        json!("undefined"),
-        "a payload ran"
-    );
-    assert_eq!(browser.js("return document.images.length"), json!(0));
-    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+    assert_no_payload_ran(&browser);
     let text = browser
         .js("return document.body.innerText")
         .as_str()
@@ -261,9 +274,8 @@ fn the_viewer_in_a_real_browser() {
 /// nothing hangs, and payloads that arrive live stay text.
 #[test]
 fn bad_input_and_live_payloads_in_a_real_browser() {
-    let browser = match Browser::start() {
-        Ok(b) => b,
-        Err(why) => return skip("the browser suite", &why),
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -378,13 +390,7 @@ fn bad_input_and_live_payloads_in_a_real_browser() {
         ),
         "the live updates did not arrive"
     );
-    assert_eq!(
-        browser.js("return typeof window.__xss"),
-        json!("undefined"),
-        "a payload ran"
-    );
-    assert_eq!(browser.js("return document.images.length"), json!(0));
-    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+    assert_no_payload_ran(&browser);
     let text = browser.js("return document.getElementById('conversation').textContent");
     let text = text.as_str().unwrap();
     assert!(

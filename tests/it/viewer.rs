@@ -483,11 +483,21 @@ fn bad_input_gets_a_clear_page_or_error() {
     sample_log(&good, false);
     std::fs::write(dir.path().join("notes.jsonl"), "{\"not\": \"a log\"}\n").unwrap();
     std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    // A log whose name is not UTF-8: a URL cannot name it, so it is listed
+    // with why rather than left out.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"conversation_caf\xe9.jsonl"));
+    std::fs::copy(&good, odd).unwrap();
     let s = Server::start(&[dir.path()], &[]);
     let list = get(s.port, "/", &[]);
     assert_eq!(list.status, 200);
     assert!(
-        list.body.contains("2 file(s) could not be read") && list.body.contains("notes.jsonl"),
+        list.body.contains("3 file(s) could not be read")
+            && list.body.contains("notes.jsonl")
+            && list.body.contains("conversation_caf\u{FFFD}.jsonl")
+            && list.body.contains("the file name is not UTF-8"),
         "{}",
         list.body
     );
