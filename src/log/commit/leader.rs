@@ -35,6 +35,8 @@ struct Queue {
     blocking: VecDeque<bool>,
     /// How many of `reqs` have a blocking caller.
     blocking_queued: usize,
+    /// What `reqs` weigh together (see `request_len`).
+    bytes: usize,
     /// Somebody (a caller or a pool thread) is committing, or a pool thread
     /// has been asked to: nobody else may start.
     leading: bool,
@@ -42,9 +44,43 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, req: Request, blocking: bool) {
+        self.bytes += request_len(&req);
         self.reqs.push_back(req);
         self.blocking.push_back(blocking);
         self.blocking_queued += usize::from(blocking);
+    }
+
+    /// Moves the next group out of the queue: everything queued when it
+    /// fits in `max_bytes` (the usual case) into `spare`, by swapping the
+    /// whole queue with that empty one, so that the lock producers wait on
+    /// is held for a constant time however many requests are queued; else
+    /// requests one by one into `batch`, up to `max_bytes` (at least one).
+    fn take_group(
+        &mut self,
+        max_bytes: usize,
+        spare: &mut VecDeque<Request>,
+        batch: &mut Vec<Request>,
+    ) {
+        if self.bytes <= max_bytes {
+            std::mem::swap(&mut self.reqs, spare);
+            self.blocking.clear();
+            self.blocking_queued = 0;
+            self.bytes = 0;
+            return;
+        }
+        let mut bytes = 0;
+        while bytes < max_bytes || batch.is_empty() {
+            let Some(req) = self.reqs.pop_front() else {
+                break;
+            };
+            if self.blocking.pop_front() == Some(true) {
+                self.blocking_queued -= 1;
+            }
+            let len = request_len(&req);
+            self.bytes -= len;
+            bytes += len;
+            batch.push(req);
+        }
     }
 }
 
@@ -133,24 +169,21 @@ impl Log {
         let mut w = lock(&self.writer);
         loop {
             let mut batch = std::mem::take(&mut w.batch);
+            let mut spare = std::mem::take(&mut w.spare_queue);
             {
                 let mut q = lock(&self.queue);
-                let mut bytes = 0;
-                while bytes < self.max_batch_bytes || batch.is_empty() {
-                    let Some(req) = q.reqs.pop_front() else { break };
-                    if q.blocking.pop_front() == Some(true) {
-                        q.blocking_queued -= 1;
-                    }
-                    bytes += request_len(&req);
-                    batch.push(req);
-                }
-                if batch.is_empty() {
+                if q.reqs.is_empty() {
                     q.leading = false;
                     self.turn.notify_all();
                     w.batch = batch;
+                    w.spare_queue = spare;
                     return true;
                 }
+                q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
+            // Outside the queue's lock: producers are not held up by it.
+            batch.extend(spare.drain(..));
+            w.spare_queue = spare;
             w.handle(&mut batch);
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
