@@ -72,7 +72,14 @@ class Run:
     """One run's per-event times (ns), the loop thread's CPU time (ns),
     blocks held and collections."""
 
-    def __init__(self, times: array.array, cpu_ns: int, blocks: int, gcs: list[int]) -> None:
+    def __init__(
+        self,
+        times: array.array,
+        cpu_ns: int,
+        blocks: int,
+        gcs: list[int],
+        switches: tuple[int, int, int] = (0, 0, 0),
+    ) -> None:
         s = sorted(times)
         n = len(s)
         self.n = n
@@ -84,13 +91,36 @@ class Run:
         self.cpu = cpu_ns / n / 1000
         self.blocks_per_event = blocks / n
         self.gcs = gcs
+        # The loop thread's context switches during the run, voluntary (it
+        # waited: a lock, a futex, I/O) and involuntary (preempted), and its
+        # minor page faults (memory touched for the first time).
+        self.switches = switches
 
     def line(self) -> str:
         return (
             f"p50 {self.p50:6.1f} us  p99 {self.p99:6.1f} us  max {self.max:8.1f} us  "
             f"cpu/event {self.cpu:5.1f} us  "
-            f"blocks/event {self.blocks_per_event:+.2f}  gc gen0/1/2 {self.gcs}"
+            f"blocks/event {self.blocks_per_event:+.2f}  gc gen0/1/2 {self.gcs}  "
+            f"ctx switches vol/invol {self.switches[0]}/{self.switches[1]}  "
+            f"page faults {self.switches[2]}"
         )
+
+
+def thread_switches() -> tuple[int, int, int]:
+    """The calling thread's voluntary and involuntary context switches and
+    minor page faults so far (Linux; zeros elsewhere)."""
+    try:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_THREAD)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, OSError):
+        return (0, 0, 0)
+    return (ru.ru_nvcsw, ru.ru_nivcsw, ru.ru_minflt)
+
+
+def since(start: tuple[int, int, int]) -> tuple[int, int, int]:
+    now = thread_switches()
+    return (now[0] - start[0], now[1] - start[1], now[2] - start[2])
 
 
 def timed(call: Callable[[Any], Any], args: list[Any]) -> Run:
@@ -100,14 +130,16 @@ def timed(call: Callable[[Any], Any], args: list[Any]) -> Run:
     clock = time.perf_counter_ns
     with GcCounter() as counter:
         before = sys.getallocatedblocks()
+        switches = thread_switches()
         cpu = time.thread_time_ns()
         for i, a in enumerate(args):
             t = clock()
             call(a)
             times[i] = clock() - t
         cpu = time.thread_time_ns() - cpu
+        switched = since(switches)
         blocks = sys.getallocatedblocks() - before
-    return Run(times, cpu, blocks, counter.counts)
+    return Run(times, cpu, blocks, counter.counts, switched)
 
 
 # --- LiveKit ---------------------------------------------------------------
@@ -230,6 +262,7 @@ async def pipecat_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]
         clock = time.perf_counter_ns
         with GcCounter() as counter:
             before = sys.getallocatedblocks()
+            switches = thread_switches()
             cpu = time.thread_time_ns()
             for i, (event, msg) in enumerate(msgs):
                 if event == "on_user_turn_stopped":
@@ -244,8 +277,9 @@ async def pipecat_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]
                     pass
                 times[i] = clock() - t
             cpu = time.thread_time_ns() - cpu
+            switched = since(switches)
             blocks = sys.getallocatedblocks() - before
-        return Run(times, cpu, blocks, counter.counts)
+        return Run(times, cpu, blocks, counter.counts, switched)
 
     bare: list[Run] = []
     recorded: list[Run] = []
