@@ -6,6 +6,10 @@
 //! and everything else (DEL and all non-ASCII included) raw. So a line's
 //! bytes match the `serde_json` reference the codec's tests keep, and the
 //! export's bytes match `json.dump(..., ensure_ascii=False, indent=2)`.
+//!
+//! And the one check of escapes a reader makes beyond `serde_json`'s: a
+//! `\u` escape of half a surrogate pair ([`unpaired_surrogate`]), which
+//! FORMAT.md makes invalid anywhere in a line.
 
 use std::convert::Infallible;
 use std::io::{self, Write};
@@ -118,6 +122,44 @@ pub(crate) fn find_escape(b: &[u8], from: usize) -> Option<usize> {
         i += 8;
     }
     (i..b.len()).find(|&j| needs_escape(b[j]))
+}
+
+/// The first `\u` escape in `json` (JSON text) that is a UTF-16 surrogate
+/// without its other half: a high one (`d800`–`dbff`) not followed at once
+/// by the escape of a low one (`dc00`–`dfff`), or a low one on its own.
+/// FORMAT.md: every string of a line, at any depth, is Unicode text.
+pub(crate) fn unpaired_surrogate(json: &[u8]) -> Option<u16> {
+    let hex = |at: usize| -> Option<u16> {
+        let h = json.get(at..at + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
+    let mut i = 0;
+    loop {
+        let at = i + memchr::memchr(b'\\', json.get(i..)?)?;
+        // Every escape is two bytes, `\u` six; a backslash inside an
+        // escape is never the start of the next one.
+        i = at + 2;
+        if json.get(at + 1) != Some(&b'u') {
+            continue;
+        }
+        let Some(u) = hex(at + 2) else { continue };
+        i = at + 6;
+        match u {
+            0xd800..=0xdbff => {
+                let low = json.get(i..i + 2) == Some(&b"\\u"[..])
+                    && hex(i + 2).is_some_and(|l| (0xdc00..=0xdfff).contains(&l));
+                if !low {
+                    return Some(u);
+                }
+                i += 6;
+            }
+            0xdc00..=0xdfff => return Some(u),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

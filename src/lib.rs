@@ -61,12 +61,18 @@
 //! ## Floors
 //!
 //! A record's path reads top to bottom, and no module reaches back up to a
-//! higher one (`modgraph.py src` checks it): [`global`] over the session
-//! handle, which ends a session by rendering its export; [`export`],
-//! [`stats`], [`repair`] and [`import`] over [`read`]; the writer (`log`)
-//! over [`read`], whose scanner also recovers a log it opens; then the codec
-//! ([`line`](mod@line)), [`record`] and [`time`]; and at the bottom
-//! [`fs`] and the error type, which know nothing of records.
+//! higher one (`modgraph.py src` checks it, folder by folder and file by
+//! file). At the top, what takes whole sessions: [`global`], [`import`]
+//! (which writes through a session and checks the result against its
+//! export) and the viewer (`serve`); then the session handle, which ends a
+//! session by rendering its export; then what answers about whole logs:
+//! [`retain`] and `search` over [`export`], [`export`] over [`stats`]
+//! (its HTML page shows the summary stats computes), [`describe`] over
+//! [`stats`] and [`repair`]; then [`stats`], [`repair`], the writer (`log`) and the
+//! shipper (`ship`), all over [`read`], whose scanner also recovers a log
+//! the writer opens; then the codec ([`line`](mod@line)), [`parts`],
+//! [`redact`], [`record`] and [`time`]; and at the bottom [`fs`] and the
+//! error type, which know nothing of records.
 
 #![warn(missing_docs)]
 

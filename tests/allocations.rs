@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use convlog::{Message, Session};
 
-// The fixtures of tests/it; this binary uses only a few of them.
-#[allow(dead_code)]
+// The fixtures of tests/it; this binary uses only a few of them (and none
+// of the ones util re-exports).
+#[allow(dead_code, unused_imports)]
 #[path = "it/util.rs"]
 mod util;
 

@@ -2,8 +2,9 @@
 
 use convlog::{Message, Session, global};
 
-// The fixtures of tests/it; this binary uses only a few of them.
-#[allow(dead_code)]
+// The fixtures of tests/it; this binary uses only a few of them (and none
+// of the ones util re-exports).
+#[allow(dead_code, unused_imports)]
 #[path = "it/util.rs"]
 mod util;
 

@@ -74,6 +74,8 @@ mod sessions;
 #[cfg(feature = "postgres")]
 mod ship;
 mod single;
+#[path = "../../tests/redact/variants.rs"]
+mod variants;
 mod viewer;
 
 use harness::*;

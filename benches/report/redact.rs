@@ -68,6 +68,37 @@ pub(crate) fn redaction(cfg: &Config, rows: &mut Vec<Row>) {
         )),
     });
 
+    // The blind checks: generated families of the held-out set's errors.
+    println!("[redact] blind variants of the held-out set's classes of error");
+    let (mut tp, mut fp, mut fn_, mut texts) = (0, 0, 0, 0);
+    let mut per = Vec::new();
+    for class in crate::variants::variants() {
+        let (scores, _) = corpus::score(&Policy::all(), &class.examples);
+        let (t, f, m) = scores.iter().fold((0, 0, 0), |(a, b, c), (_, s)| {
+            (a + s.tp, b + s.fp, c + s.fn_)
+        });
+        let (p, r) = (
+            t as f64 / (t + f).max(1) as f64,
+            t as f64 / (t + m).max(1) as f64,
+        );
+        println!("  {:<9} precision {p:.4} recall {r:.4}", class.name);
+        per.push(format!("{} p {p:.2} r {r:.2}", class.name));
+        (tp, fp, fn_, texts) = (tp + t, fp + f, fn_ + m, texts + class.examples.len());
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    rows.push(Row {
+        scenario: format!("redaction precision, {texts} blind variants"),
+        convlog: format!("{precision:.4}"),
+        baseline: "-".into(),
+        value: Some(precision),
+        goal: Goal::Report,
+        note: Some(format!(
+            "goal >= 0.98; recall {:.4}; per class: {}",
+            tp as f64 / (tp + fn_).max(1) as f64,
+            per.join(", ")
+        )),
+    });
+
     let policy = Policy::all();
     let n = cfg.size("CONVLOG_REPORT_REDACT_CALLS", 400_000, 10_000);
     let mut best = f64::MAX;
@@ -83,6 +114,24 @@ pub(crate) fn redaction(cfg: &Config, rows: &mut Vec<Row>) {
         "  Policy::all().redact: {best:.2} µs per message (mean {bytes} bytes), best of {}",
         cfg.reps
     );
+    // Each text alone, to show where the time goes.
+    for t in TEXTS {
+        let m = n / 4;
+        let mut each = f64::MAX;
+        for _ in 0..cfg.reps {
+            let start = Instant::now();
+            for _ in 0..m {
+                black_box(policy.redact(black_box(t)));
+            }
+            each = each.min(start.elapsed().as_secs_f64() / m as f64 * 1e6);
+        }
+        let found = policy.find(t).len();
+        println!(
+            "    {each:.2} µs: {} bytes, {found} found: {:?}…",
+            t.len(),
+            t.chars().take(32).collect::<String>()
+        );
+    }
     rows.push(Row {
         scenario: format!("redact, every kind, {bytes}-byte messages"),
         convlog: format!("{best:.2} µs/msg"),

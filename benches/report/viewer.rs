@@ -4,7 +4,8 @@
 //! - a 10,000-message session page: first contentful paint in headless
 //!   Chromium (the Performance API), goal ≤ 1 s;
 //! - the list of 10,000 sessions: first contentful paint, and the response
-//!   time of its first page over HTTP, goal ≤ 1 s;
+//!   time of its first page over HTTP, goal ≤ 1 s; and the first look at a
+//!   server just started, before it has summarised any log;
 //! - the server's peak RSS after all of this, goal ≤ 64 MiB;
 //! - 50 viewers (server-sent event streams, as the page's script opens
 //!   them) of a session appended to 20 times a second: the lag from each
@@ -124,15 +125,63 @@ impl Drop for Server {
     }
 }
 
-/// The fastest paint of several loads; a load that recorded no paint
-/// (`-1`: the browser reused the page) does not count.
-fn best_paint(runs: &[f64]) -> Option<f64> {
-    runs.iter().copied().filter(|v| *v >= 0.0).reduce(f64::min)
+/// One load's paint, as the Performance API reports it: first contentful
+/// paint and the arrival of the response's first byte, both in
+/// milliseconds from the start of the navigation.
+#[derive(Debug, Clone, Copy)]
+struct Paint {
+    fcp: f64,
+    ttfb: f64,
+}
+
+/// Loads `url` and waits for its first contentful paint.
+///
+/// WebDriver's navigation returns at the `load` event, and a small page
+/// (the list's hundred rows) is loaded before its first frame is painted:
+/// asking the Performance API right then finds no paint entry yet. So wait
+/// for the entry; its `startTime` is when the paint happened, not when it
+/// was asked for, so the wait adds nothing to the figure.
+fn paint(browser: &webdriver::Browser, url: &str) -> Option<Paint> {
+    browser.goto(url);
+    let found = browser.wait_for(
+        "return performance.getEntriesByName('first-contentful-paint').length > 0",
+        Duration::from_secs(30),
+    );
+    if !found {
+        return None;
+    }
+    let v = browser.js(
+        "var n = performance.getEntriesByType('navigation')[0]; \
+         return [performance.getEntriesByName('first-contentful-paint')[0].startTime, n ? n.responseStart : -1];",
+    );
+    Some(Paint {
+        fcp: v[0].as_f64()?,
+        ttfb: v[1].as_f64()?,
+    })
+}
+
+/// The median paint of several loads (a load that never painted counts as
+/// the worst), and the runs to show.
+fn median_paint(runs: &[Option<Paint>]) -> (Option<f64>, String) {
+    let mut fcps: Vec<f64> = runs
+        .iter()
+        .map(|r| r.map_or(f64::INFINITY, |p| p.fcp))
+        .collect();
+    fcps.sort_by(f64::total_cmp);
+    let median = fcps.get(fcps.len() / 2).copied().filter(|v| v.is_finite());
+    let shown: Vec<String> = runs
+        .iter()
+        .map(|r| match r {
+            Some(p) => format!("{:.0} ms (first byte {:.0} ms)", p.fcp, p.ttfb),
+            None => "no paint within 30 s".into(),
+        })
+        .collect();
+    (median, shown.join(", "))
 }
 
 fn ms_row(scenario: &str, ms: impl Into<Option<f64>>, goal: f64, note: &str) -> Row {
     let ms = ms.into();
-    let shown = ms.map_or("no paint recorded".to_string(), |ms| format!("{ms:.0} ms"));
+    let shown = ms.map_or("no paint".to_string(), |ms| format!("{ms:.0} ms"));
     println!("  {scenario}: {shown}");
     Row {
         scenario: scenario.into(),
@@ -183,12 +232,32 @@ pub(crate) fn viewer(cfg: &Config, rows: &mut Vec<Row>) {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    let server = Server::start(&bin, &[&list_dir, &big_dir, &live_dir]);
+    let browser = webdriver::Browser::start();
 
+    // The very first look: a server just started, the list opened at once,
+    // before any log is summarised (a browser if there is one, else HTTP).
+    let cold = {
+        let fresh = Server::start(&bin, &[&list_dir]);
+        let url = format!("http://127.0.0.1:{}/", fresh.port);
+        match &browser {
+            Ok(b) => match paint(b, &url) {
+                Some(p) => format!("FCP {:.0} ms (first byte {:.0} ms)", p.fcp, p.ttfb),
+                None => "no paint within 30 s".into(),
+            },
+            Err(_) => {
+                let t = Instant::now();
+                http::get(fresh.port, "/", &[]);
+                format!("HTTP {:.0} ms", t.elapsed().as_secs_f64() * 1e3)
+            }
+        }
+    };
+    println!("  list of {sessions} sessions, first look at a fresh server: {cold}");
+
+    let server = Server::start(&bin, &[&list_dir, &big_dir, &live_dir]);
     // The list over HTTP: the first request (every log summarised), then warm.
     let t = Instant::now();
     let first = http::get(server.port, "/", &[]);
-    let cold = t.elapsed().as_secs_f64() * 1e3;
+    let first_ms = t.elapsed().as_secs_f64() * 1e3;
     assert_eq!(first.status, 200);
     let mut warm: Vec<f64> = (0..5)
         .map(|_| {
@@ -203,42 +272,44 @@ pub(crate) fn viewer(cfg: &Config, rows: &mut Vec<Row>) {
         warm[warm.len() / 2],
         1000.0,
         &format!(
-            "median of 5 sorted requests once summarised; the very first request took {cold:.0} ms"
+            "median of 5 sorted requests once summarised; the first request took {first_ms:.0} ms"
         ),
     ));
 
-    match webdriver::Browser::start() {
+    match &browser {
         Err(why) => rows.push(skipped(
             "viewer: first contentful paint",
             Goal::MaxMillis(1000.0),
-            &why,
+            why,
         )),
         Ok(browser) => {
-            let fcp = |url: &str| -> f64 {
-                browser.goto(url);
-                browser
-                    .js("var e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : -1;")
-                    .as_f64()
-                    .unwrap_or(-1.0)
-            };
             let base = format!("http://127.0.0.1:{}", server.port);
-            let page: Vec<f64> = (0..3)
-                .map(|_| fcp(&format!("{base}/s/1/conversation_20250818_143000.jsonl")))
+            let page: Vec<Option<Paint>> = (0..5)
+                .map(|_| {
+                    paint(
+                        browser,
+                        &format!("{base}/s/1/conversation_20250818_143000.jsonl"),
+                    )
+                })
                 .collect();
-            let best = best_paint(&page);
+            let (median, runs) = median_paint(&page);
             rows.push(ms_row(
                 &format!("viewer: {messages}-message page, FCP"),
-                best,
+                median,
                 1000.0,
-                &format!("headless Chromium, Performance API; runs {page:.0?} ms"),
+                &format!("headless Chromium, Performance API, median of 5: {runs}"),
             ));
-            let list: Vec<f64> = (0..3).map(|_| fcp(&format!("{base}/"))).collect();
-            let best = best_paint(&list);
+            let list: Vec<Option<Paint>> = (0..5)
+                .map(|i| paint(browser, &format!("{base}/?sort=start&page={}", 1 + i * 20)))
+                .collect();
+            let (median, runs) = median_paint(&list);
             rows.push(ms_row(
                 &format!("viewer: list of {sessions} sessions, FCP"),
-                best,
+                median,
                 1000.0,
-                &format!("runs {list:.0?} ms"),
+                &format!(
+                    "median of 5 (pages 1, 21, 41, 61, 81): {runs}; the first look at a fresh server: {cold}"
+                ),
             ));
         }
     }

@@ -97,6 +97,11 @@ impl Engine {
         self.s.id()
     }
 
+    /// The policy the library applies, the log's own included.
+    pub fn redaction(&self) -> &convlog::redact::Policy {
+        self.s.redaction()
+    }
+
     pub fn last_error(&self) -> Option<String> {
         self.s.last_error()
     }

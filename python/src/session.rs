@@ -443,11 +443,14 @@ impl Session {
     fn new(engine: Engine, o: SessionOptions) -> Session {
         let engine = Arc::new(engine);
         waiting::register(&engine);
+        // What the library applies, the log's own policy included: a log
+        // created with `redact=` echoes redacted when reopened without it.
+        let policy = engine.redaction().clone();
         Session {
             engine,
             ended: AtomicBool::new(false),
             echo: o.echo,
-            policy: o.settings.redact,
+            policy,
             redactor: o.redactor,
         }
     }

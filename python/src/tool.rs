@@ -55,6 +55,51 @@ fn id_of(v: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Str
     }
 }
 
+/// What a tool call and a handoff both take besides their own fields.
+struct Common<const N: usize> {
+    source: String,
+    /// The ids asked for, in the order asked.
+    ids: [Option<String>; N],
+    meta: Option<serde_json::Value>,
+    timestamp: Option<String>,
+}
+
+impl<const N: usize> Common<N> {
+    /// Checks `meta` and `timestamp` as a message's are, then the `ids`
+    /// (turn and call ids: text, or an integer kept as text) in the order
+    /// given; the source is `"python"` when not given. `Err` says what is
+    /// invalid, the first thing found.
+    fn of(
+        py: Python<'_>,
+        source: Option<&Bound<'_, PyAny>>,
+        meta: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+        ids: [(Option<&Bound<'_, PyAny>>, &str); N],
+    ) -> PyResult<Result<Common<N>, String>> {
+        let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
+            Ok(mt) => mt,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut checked = [const { None }; N];
+        for (slot, (id, what)) in checked.iter_mut().zip(ids) {
+            match id_of(id, what) {
+                Ok(v) => *slot = v,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        let source = match source {
+            Some(s) if !s.is_none() => text_of(py, s)?,
+            _ => "python".to_string(),
+        };
+        Ok(Ok(Common {
+            source,
+            ids: checked,
+            meta,
+            timestamp,
+        }))
+    }
+}
+
 impl Session {
     /// Checks an entry as an append would, refusing after `end`.
     fn checked(&self, py: Python<'_>, built: Result<Entry, String>) -> PyResult<Entry> {
@@ -103,30 +148,24 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
-                Ok(mt) => mt,
+            let ids = [(call_id, "call_id"), (turn, "turn")];
+            let f = match Common::of(py, source, meta, timestamp, ids)? {
+                Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
-            let (call_id, turn) = match (id_of(call_id, "call_id"), id_of(turn, "turn")) {
-                (Ok(c), Ok(t)) => (c, t),
-                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-            };
-            let source = match source {
-                Some(s) if !s.is_none() => text_of(py, s)?,
-                _ => "python".to_string(),
-            };
+            let [call_id, turn] = f.ids;
             let mut call = ToolCall::new(
                 text_of(py, name)?,
                 opt_text_of(py, arguments)?.unwrap_or_default(),
-                source,
+                f.source,
             )
             .error(error);
             call.output = opt_text_of(py, output)?;
             call.call_id = call_id;
             call.duration_ms = duration_ms;
             call.turn = turn;
-            call.meta = meta;
-            call.timestamp = timestamp;
+            call.meta = f.meta;
+            call.timestamp = f.timestamp;
             Ok(Ok(Entry::Tool(call)))
         })()?;
         let entry = self.checked(py, built)?;
@@ -149,23 +188,16 @@ impl Session {
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let built = (|| -> PyResult<Result<Entry, String>> {
-            let (meta, timestamp) = match message::meta_and_timestamp(py, meta, timestamp)? {
-                Ok(mt) => mt,
+            let f = match Common::of(py, source, meta, timestamp, [(turn, "turn")])? {
+                Ok(f) => f,
                 Err(e) => return Ok(Err(e)),
             };
-            let turn = match id_of(turn, "turn") {
-                Ok(t) => t,
-                Err(e) => return Ok(Err(e)),
-            };
-            let source = match source {
-                Some(s) if !s.is_none() => text_of(py, s)?,
-                _ => "python".to_string(),
-            };
-            let mut h = Handoff::new(text_of(py, to_agent)?, source);
+            let [turn] = f.ids;
+            let mut h = Handoff::new(text_of(py, to_agent)?, f.source);
             h.from = opt_text_of(py, from_agent)?;
             h.turn = turn;
-            h.meta = meta;
-            h.timestamp = timestamp;
+            h.meta = f.meta;
+            h.timestamp = f.timestamp;
             Ok(Ok(Entry::Handoff(h)))
         })()?;
         let entry = self.checked(py, built)?;

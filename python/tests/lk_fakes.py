@@ -4,18 +4,22 @@ Neither livekit-agents nor pipecat ships fakes, so these stand in for the
 network services: an LLM that answers from a table, a streaming STT that
 "hears" scripted lines, a TTS that makes silence of a length set by the text,
 an AudioInput of silence and an AudioOutput that plays frames in real time.
+And one exchange recorded end to end, which several tests start from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import llm, stt, tts
+from livekit.agents import Agent, AgentSession, llm, stt, tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.agents.voice.io import AudioInput, AudioOutput, AudioOutputCapabilities
+
+import convlog.livekit
 
 SAMPLE_RATE = 16000
 
@@ -244,3 +248,18 @@ class RealtimeOutput(AudioOutput):
             self._task.cancel()
             self._task = None
         self._done(interrupted=True)
+
+
+async def record_one_reply(
+    logdir: Path, user_input: str, reply: str, *, chunk: int = 4, **options: Any
+) -> tuple[convlog.livekit.Recorder, Path | None]:
+    """One exchange through a real AgentSession recorded into ``logdir``
+    (``options`` go to ``convlog.livekit.record``): the user says
+    ``user_input`` and the scripted LLM streams ``reply`` in pieces of
+    ``chunk`` characters. The recorder, closed, and the export it rendered."""
+    session = AgentSession(llm=ScriptedLLM({user_input: reply}, chunk=chunk))
+    recorder = convlog.livekit.record(session, logdir, **options)
+    await session.start(Agent(instructions="x"))
+    await session.run(user_input=user_input)
+    await session.aclose()
+    return recorder, await recorder.aclose()

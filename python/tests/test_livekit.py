@@ -15,7 +15,14 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 import convlog
 import convlog.livekit
-from lk_fakes import RealtimeOutput, ScriptedLLM, ScriptedSTT, SilenceInput, SilenceTTS
+from lk_fakes import (
+    RealtimeOutput,
+    ScriptedLLM,
+    ScriptedSTT,
+    SilenceInput,
+    SilenceTTS,
+    record_one_reply,
+)
 
 
 def local_ts(created_at: float) -> str:
@@ -266,12 +273,9 @@ async def test_a_message_is_recorded_without_running_convlog_python(logdir: Path
 
 async def test_stream_agent_text_logs_fragments_without_duplicates(logdir: Path) -> None:
     reply = "First sentence here. Second one follows! And a third?"
-    session = AgentSession(llm=ScriptedLLM({"stream please": reply}, chunk=5))
-    recorder = convlog.livekit.record(session, logdir, stream_agent_text=True)
-    await session.start(Agent(instructions="x"))
-    await session.run(user_input="stream please")
-    await session.aclose()
-    export = await recorder.aclose()
+    recorder, export = await record_one_reply(
+        logdir, "stream please", reply, chunk=5, stream_agent_text=True
+    )
     rows = list(convlog.messages(recorder.path))
     *fragments, final = [r for r in rows if r["role"] == "agent"]
     assert len(fragments) >= 2, rows  # logged as fragments while it streamed

@@ -16,7 +16,7 @@ from test_livekit import audio_session, interrupted_reply, local_ts, messages_of
 
 import convlog
 import convlog.livekit
-from lk_fakes import ScriptedLLM, SilenceTTS
+from lk_fakes import ScriptedLLM, SilenceTTS, record_one_reply
 
 
 def merged(path: Path, fmt: str = "jsonl") -> str:
@@ -70,12 +70,9 @@ async def test_streamed_interrupted_reply_keeps_flag_metrics_and_played_text(
 
 async def test_streamed_text_reply_carries_its_metrics(logdir: Path) -> None:
     reply = "First sentence here. Second one follows! And a third?"
-    session = AgentSession(llm=ScriptedLLM({"stream please": reply}, chunk=5))
-    recorder = convlog.livekit.record(session, logdir, stream_agent_text=True, echo=False)
-    await session.start(Agent(instructions="x"))
-    await session.run(user_input="stream please")
-    await session.aclose()
-    await recorder.aclose()
+    recorder, _ = await record_one_reply(
+        logdir, "stream please", reply, chunk=5, stream_agent_text=True, echo=False
+    )
     rows = list(convlog.messages(recorder.path))
     final = rows[-1]
     assert final["role"] == "agent" and final["content"] == reply
@@ -92,12 +89,9 @@ async def test_a_long_message_is_recorded_whole(logdir: Path) -> None:
     gives it back byte for byte; `verify` counts it once."""
     big = "".join(f"सेगमेंट {i} of a very long reply. " for i in range(60_000))
     assert len(big.encode()) > 2_400_000
-    session = AgentSession(llm=ScriptedLLM({"the whole thing": big}, chunk=50_000))
-    recorder = convlog.livekit.record(session, logdir, echo=False)
-    await session.start(Agent(instructions="x"))
-    await session.run(user_input="the whole thing")
-    await session.aclose()
-    export = await recorder.aclose()
+    recorder, export = await record_one_reply(
+        logdir, "the whole thing", big, chunk=50_000, echo=False
+    )
     conv = json.loads(export.read_text(encoding="utf-8"))["conversation"]
     assert [m["content"] for m in conv] == ["the whole thing", big]
     for fmt in ("jsonl", "text", "markdown"):

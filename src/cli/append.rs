@@ -10,7 +10,11 @@ use super::exit::Exit;
 use super::redact::RedactArgs;
 use super::util::silent_options;
 
+/// Append one message durably (returns once it is fdatasynced).
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  convlog append \"$log\" --role user --source deepgram_stt 'Hello, how are you?'"
+)]
 pub struct AppendArgs {
     /// The session log to append to.
     log: PathBuf,

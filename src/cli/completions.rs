@@ -8,7 +8,11 @@ use super::Cli;
 use super::exit::Exit;
 use super::util::print_bytes;
 
+/// Print a shell completion script.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog completions bash > ~/.local/share/bash-completion/completions/convlog\n  convlog completions zsh > ~/.zfunc/_convlog"
+)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]

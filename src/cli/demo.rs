@@ -12,7 +12,9 @@ use super::DirArg;
 use super::exit::Exit;
 use super::redact::RedactArgs;
 
+/// Write a short bilingual demo session, end it and export it.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  convlog demo --dir conversations")]
 pub struct DemoArgs {
     #[command(flatten)]
     dir: DirArg,

@@ -140,6 +140,9 @@ impl Tracker {
                 }
                 Ok(found) => {
                     if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
+                        for log in &found {
+                            note_non_utf8_name(log);
+                        }
                         self.scanned.extend(found.iter().cloned());
                     }
                     logs.extend(found)
@@ -148,6 +151,19 @@ impl Tracker {
             }
         }
         logs
+    }
+}
+
+/// Says on stderr that a log a directory scan found has a file name that
+/// is not UTF-8: the command reads it like any other, but shows its name
+/// with U+FFFD in place of those bytes, so the exact name is given here,
+/// as `convlog ship` gives it (quoted, those bytes as `\xNN`).
+fn note_non_utf8_name(log: &Path) {
+    if let Some(name) = log.file_name().filter(|n| n.to_str().is_none()) {
+        eprintln!(
+            "convlog: note: {}: the file name is not UTF-8 (exactly {name:?}); it is shown with U+FFFD in place of the bytes that are not",
+            log.display()
+        );
     }
 }
 

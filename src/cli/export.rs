@@ -13,7 +13,19 @@ use super::redact::RedactArgs;
 use super::util::is_stdout;
 use super::values::{FormatArg, RecoveryArg, TimestampsArg};
 
+/// Render a log as the documented JSON or another format (stdout by default).
+///
+/// Formats: json (the original design's file, byte for byte), jsonl,
+/// markdown, text, csv, srt, vtt and html (the `convlog serve` session
+/// page as one self-contained file, the same bytes for the same log). Subtitle cues start at each message's
+/// time after the session start and end at the next message, or after
+/// meta.duration_ms when a single-record message has it; the last cue
+/// lasts 70 ms per character (1 to 10 s). These are times text reached the
+/// logger, not audio times.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog export \"$log\" -o conversation.json\n  convlog export \"$log\" --format markdown -o transcript.md\n  convlog export \"$log\" --format srt -o conversation.srt"
+)]
 pub struct ExportArgs {
     /// The session log to export.
     log: PathBuf,

@@ -13,7 +13,15 @@ use super::exit::{Exit, Tracker};
 use super::prune::logs_of;
 use super::util::{paths_or_default, runtime};
 
+/// Erase sessions by id: their files and, with --to, their database rows.
+///
+/// Prints a receipt (session ids, files removed, rows deleted, time) for
+/// a compliance log; --json prints it as one object. An open session is
+/// refused before anything is erased. The rows go in one transaction.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4\n  convlog forget 3f2a9c0e5b7d41a8b6c2d9e0f1a2b3c4 conversations/ --to postgres://convlog@db/transcripts --json >> erasures.jsonl"
+)]
 pub struct ForgetArgs {
     /// Session ids (the 32 hex digits of a log's header, as `convlog ls
     /// --json` shows them), then the directories or logs to look in

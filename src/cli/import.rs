@@ -10,7 +10,25 @@ use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::util::{Progress, plural};
 
+/// Import files written by the original design into convlog logs.
+///
+/// Each FILE.json ({"conversation": [...]}, timestamps from Python's
+/// datetime.now().isoformat()) becomes FILE.jsonl beside it; an existing
+/// log is never overwritten. Naive timestamps are read as local time (set
+/// TZ to import files from another machine's zone). The import checks that
+/// `convlog export` gives the original back byte for byte and says so; the
+/// one expected difference is a timestamp whose microseconds were 0, which
+/// Python writes without a fraction and the export writes with .000000.
+///
+/// A compact file (not indent=2) imports too: when every message comes
+/// back, the byte layout is only noted. A blank content entry is kept as
+/// the file has it.
+///
+/// Exit code 0 when every file was imported and every message comes back
+/// in its export, 1 when a file was rejected (malformed, or its log
+/// exists) or a message differs in its export, 2 on I/O errors.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  convlog import conversations/conversation_*.json")]
 pub struct ImportArgs {
     /// Files written by the original design: {"conversation": [...]}.
     #[arg(required = true, value_name = "FILE.json")]

@@ -13,7 +13,16 @@ use convlog::{Error, Message, Options, Result, Session};
 use super::exit::{Exit, Tracker};
 use super::redact::RedactArgs;
 
+/// Append JSON lines from stdin with group commit.
+///
+/// Each input line is an object with `role`, `content` and `source`, and
+/// optionally `timestamp` (RFC 3339, kept as given), `turn`, `interrupted`,
+/// `speaker`, `lang` and `meta`. A bad line is reported on stderr with its
+/// line number and skipped; the exit code is then 1.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  echo '{\"role\":\"user\",\"content\":\"hi\",\"source\":\"stt\"}' | convlog ingest \"$log\" --ack --end"
+)]
 pub struct IngestArgs {
     /// The session log to append to.
     log: PathBuf,

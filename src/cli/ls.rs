@@ -26,7 +26,18 @@ fn export_state(log: &Path) -> (&'static str, PathBuf) {
     (state, export_path(log))
 }
 
+/// List sessions: start, duration, messages per role, state and export.
+///
+/// One line per log: when it started (its first message's time, as the
+/// wall clock it was written in), how long it ran (to its last message),
+/// user and agent messages, its state (ended, open,
+/// or damaged: see `convlog verify`) and its export beside it, which is up
+/// to date, stale (the log changed since) or missing (`convlog refresh`
+/// renders it).
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog ls\n  convlog ls conversations/ --json | jq -r 'select(.state == \"open\") | .path'"
+)]
 pub struct LsArgs {
     #[command(flatten)]
     paths: PathsArg,

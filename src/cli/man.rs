@@ -10,7 +10,11 @@ use super::Cli;
 use super::exit::Exit;
 use super::util::{is_stdout, print_bytes, stdout_err};
 
+/// Print the man page (or write every page with --dir).
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog man | man -l -\n  convlog man --dir /usr/local/share/man/man1"
+)]
 pub struct ManArgs {
     /// Where to write convlog(1): a file (replaced atomically) or - for stdout.
     #[arg(short, long, default_value = "-", conflicts_with = "dir")]

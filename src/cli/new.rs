@@ -8,7 +8,9 @@ use super::exit::Exit;
 use super::redact::RedactArgs;
 use super::util::silent_options;
 
+/// Create a new session log and print its path.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  log=$(convlog new --dir conversations)")]
 pub struct NewArgs {
     #[command(flatten)]
     dir: DirArg,

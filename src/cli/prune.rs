@@ -11,7 +11,18 @@ use convlog::{Error, Result};
 use super::exit::{Exit, Tracker};
 use super::util::{paths_or_default, runtime};
 
+/// Remove whole sessions older than an age: log, exports, stamps, .broken files.
+///
+/// A session's age is the time of its last record (its end record, once
+/// ended), not the file's mtime, which a copy or a restore changes. Only
+/// ended sessions are removed: one without an end record may have a live
+/// writer, and the lock is held while the files go. Every path is
+/// checked first: a path that is not a convlog directory or log, or a
+/// malformed age, exits 2 with nothing removed. The directory is fsynced.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog prune --older-than 30d --dry-run\n  convlog prune conversations/ --older-than 90d --require-shipped postgres://convlog@db/transcripts"
+)]
 pub struct PruneArgs {
     /// Directories of logs, or logs (default: ./conversations).
     paths: Vec<PathBuf>,

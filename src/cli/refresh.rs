@@ -12,7 +12,13 @@ use super::exit::{Exit, Tracker};
 use super::redact::RedactAllArgs;
 use super::util::Progress;
 
+/// Render the export beside each log whose export is missing or stale.
+///
+/// An export that is up to date is left alone, and so are the original
+/// file `convlog import` read and a file convlog did not write.
+/// `compact`, this command's former name, still works.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  convlog refresh conversations/")]
 pub struct RefreshArgs {
     #[command(flatten)]
     paths: PathsArg,

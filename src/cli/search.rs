@@ -22,7 +22,18 @@ use super::exit::{Exit, Tracker};
 use super::util::{Progress, json_err, stdout_err, wall_clock_secs};
 use super::values::RoleArg;
 
+/// Find messages whose content matches a regular expression.
+///
+/// Prints each matching message with its log, time and role, the match
+/// highlighted on a terminal. Fragments of one turn are merged before
+/// matching, as in the export (--no-merge searches records one by one).
+/// Exit code 0 when something matched, 1 when nothing did, 2 on errors,
+/// as grep and ripgrep do. --json prints one object per message with the
+/// byte offsets of the matches in its content.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog search -i 'jaipur|hotel'\n  convlog search 'cheapest' conversations/ --role user --since '2025-08-18 14:00'\n  convlog search . --session conversation_20250818_143022.jsonl --json"
+)]
 pub struct SearchArgs {
     /// A regular expression (Rust `regex` syntax) matched against message content.
     pattern: String,

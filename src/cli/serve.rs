@@ -10,7 +10,23 @@ use convlog::{Error, Result};
 use super::exit::Exit;
 use super::util::{paths_or_default, runtime};
 
+/// Look at sessions in a browser: a read-only web viewer, live for open sessions.
+///
+/// Lists the sessions under PATHS (sortable, filtered by time and text,
+/// a hundred per page) and shows each as a page: the conversation with
+/// time offsets, sources, merged turns and interruptions, a timeline of
+/// who spoke when, latency bars from meta, the damage verify finds, and
+/// downloads of the log and every export format. An open session's page
+/// updates as messages are written. It writes nothing and never makes a
+/// writer wait.
+///
+/// Security: it listens on 127.0.0.1 unless --addr says otherwise; an
+/// address that is not loopback requires --token or --token-file, and
+/// every request without the token then gets 401 Unauthorized.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog serve                          # http://127.0.0.1:7878/ for ./conversations\n  convlog serve /var/log/agent --addr 127.0.0.1:9000\n  convlog serve --addr 0.0.0.0:7878 --token-file /etc/convlog/token   # beyond this machine: token required"
+)]
 pub struct ServeArgs {
     /// Logs or directories of logs (default: ./conversations).
     paths: Vec<PathBuf>,

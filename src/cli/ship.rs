@@ -12,7 +12,18 @@ use super::redact::RedactArgs;
 use super::util::{paths_or_default, runtime};
 use super::values::RecoveryArg;
 
+/// Ship sessions to PostgreSQL, exactly once in effect; --follow keeps shipping.
+///
+/// Rows are keyed on (session_id, seq) and the database is the cursor, so
+/// a shipper killed at any moment resumes without loss or duplicates. Only
+/// whole, checksummed records are shipped. The schema (see SHIP.md) is
+/// created on first use or by --init. Exit code 0 when everything was
+/// shipped, 1 when a log was damaged, unreadable or a record was rejected,
+/// 2 on errors.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog ship conversations/ --to postgres://convlog@db.internal/transcripts\n  CONVLOG_PG_URL=postgres://convlog@db/transcripts convlog ship --follow"
+)]
 pub struct ShipArgs {
     /// Logs, or directories of logs (default: ./conversations).
     paths: Vec<PathBuf>,

@@ -17,7 +17,23 @@ use super::exit::Exit;
 use super::util::{clock_duration, collect_stats, json_err, stdout_err, wall_clock_secs};
 use convlog::describe::{Messages, SessionHead, Tools};
 
+/// Turns, words, talk ratio, interruptions and response latency.
+///
+/// Per session and across all sessions given. A turn is a run of
+/// consecutive messages of one role (the fragments of a streamed answer
+/// are one turn); words are whitespace-separated. Response latency is the
+/// time from the last user message of a turn to the first agent message
+/// after it, as p50/p90/p99/max (nearest rank). When producers recorded
+/// meta.latency_ms, that is aggregated too as host latency.
+///
+/// Timestamps are when the text reached the logger (the final transcript
+/// from speech-to-text, the text handed to text-to-speech), not when audio
+/// was heard or played: response latency here is transcript-to-reply time,
+/// without speech detection before it or synthesis and playback after it.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  convlog stats\n  convlog stats conversations/ --json | jq .total.response_latency_ms.p90"
+)]
 pub struct StatsArgs {
     #[command(flatten)]
     paths: PathsArg,

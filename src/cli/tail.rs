@@ -15,7 +15,9 @@ use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::util::stdout_err;
 
+/// Print a log's messages as [USER] … / [AGENT] … lines; -f follows it live.
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  convlog tail -f \"$log\"")]
 pub struct TailArgs {
     /// The session log.
     log: PathBuf,

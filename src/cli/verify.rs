@@ -15,7 +15,12 @@ use super::console::Paint;
 use super::exit::{Exit, Tracker};
 use super::util::{Progress, json_err, plural, stdout_err, write_flush};
 
+/// Check logs and report, per file, exactly what state they are in.
+///
+/// Exit code 0 when nothing is damaged (or --repair fixed everything), 1
+/// when damage remains, 2 on errors (reported on stderr).
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  convlog verify conversations/ --repair")]
 pub struct VerifyArgs {
     #[command(flatten)]
     paths: PathsArg,

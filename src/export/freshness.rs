@@ -86,6 +86,9 @@ fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
     let log_meta = std::fs::symlink_metadata(log).map_err(|e| Error::io(log, "stat", e))?;
     let export = export_path(log);
     let export_len = match std::fs::metadata(&export) {
+        // Not a file convlog could have written (a FIFO would not even
+        // open without a writer): not the export, whatever it is.
+        Ok(m) if !m.is_file() => return Ok((ExportState::Unknown, None)),
         Ok(m) => m.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((ExportState::Missing, None)),
         Err(e) => return Err(Error::io(&export, "stat", e)),
@@ -121,7 +124,7 @@ fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
 /// streams, with the file at `export`; the stamp for it when they are
 /// identical.
 fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
-    let file = std::fs::File::open(export).map_err(|e| Error::io(export, "open", e))?;
+    let file = super::stamp::open_plain(export).map_err(|e| Error::io(export, "open", e))?;
     let mut cmp = Compare {
         file: io::BufReader::new(file),
         same: true,

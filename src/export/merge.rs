@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use super::{Action, ExportMessage, Render};
 use crate::error::Result;
 use crate::parts;
+use crate::read::LoggedMessage;
 use crate::record::{Header, MessageRecord};
 use crate::redact::Policy;
 
@@ -24,7 +25,9 @@ pub struct Merger<R> {
     out: R,
     merge: bool,
     redact: Policy,
-    pending: ExportMessage,
+    /// The message being merged, when `has_pending`; kept after it is
+    /// written so that the next one reuses its buffers.
+    pending: Option<ExportMessage>,
     has_pending: bool,
     /// Actions logged after `pending` started, written after it.
     held: Vec<Action>,
@@ -37,7 +40,7 @@ impl<R: Render> Merger<R> {
             out,
             merge,
             redact,
-            pending: ExportMessage::default(),
+            pending: None,
             has_pending: false,
             held: Vec::new(),
         }
@@ -50,37 +53,38 @@ impl<R: Render> Merger<R> {
 
     /// Feeds one record.
     pub fn push(&mut self, m: &MessageRecord<'_>) -> Result<()> {
-        let marks = parts::marks(m.meta);
-        let same_role = self.has_pending && self.pending.role == Some(m.role);
-        // A part of a message too large for one record continues it with
-        // no separator, merged or not: it is one message.
-        if marks.continues() && same_role && self.pending.turn.as_deref() == m.turn.as_deref() {
-            self.pending.content.push_str(&m.content);
-            self.pending.interrupted |= m.interrupted;
-            return Ok(());
-        }
-        // A streamed reply's final record takes its fragments' place.
-        if self.merge
-            && same_role
-            && marks.replaces.is_some()
-            && self.pending.turn.as_deref() == marks.replaces.as_deref()
+        let merge = self.merge;
+        if let Some(p) = self
+            .pending
+            .as_mut()
+            .filter(|p| self.has_pending && p.role == m.role)
         {
-            self.pending.set_from(m);
-            return Ok(());
-        }
-        if self.merge
-            && same_role
-            && m.turn.is_some()
-            && self.pending.turn.as_deref() == m.turn.as_deref()
-        {
-            self.pending.content.push(' ');
-            self.pending.content.push_str(&m.content);
-            self.pending.interrupted |= m.interrupted;
-            self.pending.fragments += 1;
-            return Ok(());
+            let marks = parts::marks(m.meta);
+            // A part of a message too large for one record continues it with
+            // no separator, merged or not: it is one message.
+            if marks.continues() && p.turn.as_deref() == m.turn.as_deref() {
+                p.message.content.push_str(&m.content);
+                p.message.interrupted |= m.interrupted;
+                return Ok(());
+            }
+            // A streamed reply's final record takes its fragments' place.
+            if merge && marks.replaces.is_some() && p.turn.as_deref() == marks.replaces.as_deref() {
+                p.set_from(m);
+                return Ok(());
+            }
+            if merge && m.turn.is_some() && p.turn.as_deref() == m.turn.as_deref() {
+                p.message.content.push(' ');
+                p.message.content.push_str(&m.content);
+                p.message.interrupted |= m.interrupted;
+                p.fragments += 1;
+                return Ok(());
+            }
         }
         self.flush()?;
-        self.pending.set_from(m);
+        match &mut self.pending {
+            Some(p) => p.set_from(m),
+            None => self.pending = Some(ExportMessage::single(LoggedMessage::from_record(m))),
+        }
         self.has_pending = true;
         Ok(())
     }
@@ -97,8 +101,12 @@ impl<R: Render> Merger<R> {
 
     /// Writes the pending message and the actions held behind it.
     fn flush(&mut self) -> Result<()> {
-        if self.has_pending {
-            self.emit()?;
+        if let Some(p) = self.pending.as_mut().filter(|_| self.has_pending) {
+            if let Some(r) = self.redact.redact(&p.content) {
+                p.message.content = r.text;
+            }
+            self.out.message(p)?;
+            self.has_pending = false;
         }
         for a in self.held.drain(..) {
             self.out.action(&a)?;
@@ -110,13 +118,6 @@ impl<R: Render> Merger<R> {
     pub fn finish(mut self) -> Result<R> {
         self.flush()?;
         Ok(self.out)
-    }
-
-    fn emit(&mut self) -> Result<()> {
-        if let Some(r) = self.redact.redact(&self.pending.content) {
-            self.pending.content = r.text;
-        }
-        self.out.message(&self.pending)
     }
 }
 
@@ -133,25 +134,26 @@ impl ExportMessage {
                 None => *dst = None,
             }
         }
-        self.role = Some(m.role);
-        self.content.clear();
-        self.content.push_str(&m.content);
-        self.ts.clear();
-        self.ts.push_str(&m.ts);
-        self.source.clear();
-        self.source.push_str(&m.source);
-        copy(&mut self.turn, &m.turn);
-        copy(&mut self.speaker, &m.speaker);
-        copy(&mut self.lang, &m.lang);
-        match (&mut self.meta, m.meta) {
+        let msg = &mut self.message;
+        msg.role = m.role;
+        msg.content.clear();
+        msg.content.push_str(&m.content);
+        msg.ts.clear();
+        msg.ts.push_str(&m.ts);
+        msg.source.clear();
+        msg.source.push_str(&m.source);
+        copy(&mut msg.turn, &m.turn);
+        copy(&mut msg.speaker, &m.speaker);
+        copy(&mut msg.lang, &m.lang);
+        match (&mut msg.meta, m.meta) {
             (Some(dst), Some(raw)) => {
                 dst.clear();
                 dst.push_str(raw.get());
             }
             (dst, raw) => *dst = raw.map(|r| r.get().to_string()),
         }
-        self.interrupted = m.interrupted;
-        self.seq = m.seq;
+        msg.interrupted = m.interrupted;
+        msg.seq = m.seq;
         self.fragments = 1;
     }
 }

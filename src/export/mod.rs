@@ -61,7 +61,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, Result};
-use crate::read::{self as reader, Checked, Lock, Report};
+use crate::read::{self as reader, Checked, Lock, LoggedMessage, Report};
 use crate::record::{Header, Record, Role};
 use crate::time::{parse_ts, wall_clock_of};
 
@@ -97,37 +97,39 @@ pub(crate) use subtitles::{SubtitleRender, Subtitles};
 pub(crate) use text::TextRender;
 pub use text::escape_controls;
 
-/// One message of the export: a record, or several fragments of one turn merged.
-#[derive(Debug, Clone, Default)]
+/// One message of the export: a record, or several fragments of one turn
+/// merged. It is the stored message of its first fragment (its seq, time,
+/// source, speaker, language and meta), with the fragments' text joined by
+/// one space and `interrupted` when any fragment was; its fields read
+/// through [`Deref`](std::ops::Deref), as `m.content`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportMessage {
-    /// Who said it.
-    pub role: Option<Role>,
-    /// The text (fragments joined by one space).
-    pub content: String,
-    /// The stored RFC 3339 time of the first fragment.
-    pub ts: String,
-    /// Producer name of the first fragment.
-    pub source: String,
-    /// Turn id.
-    pub turn: Option<String>,
-    /// Any fragment was interrupted.
-    pub interrupted: bool,
-    /// Speaker of the first fragment.
-    pub speaker: Option<String>,
-    /// Language of the first fragment.
-    pub lang: Option<String>,
-    /// `meta` of the first fragment, as raw JSON.
-    pub meta: Option<String>,
-    /// Seq of the first fragment.
-    pub seq: u64,
+    /// The message, as merged.
+    pub message: LoggedMessage,
     /// Number of records merged into this message.
     pub fragments: u32,
 }
 
+impl std::ops::Deref for ExportMessage {
+    type Target = LoggedMessage;
+
+    fn deref(&self) -> &LoggedMessage {
+        &self.message
+    }
+}
+
 impl ExportMessage {
-    /// The role, which is always set on messages handed to a renderer.
+    /// A single record's message, unmerged.
+    pub fn single(message: LoggedMessage) -> ExportMessage {
+        ExportMessage {
+            message,
+            fragments: 1,
+        }
+    }
+
+    /// Who said it.
     pub fn role(&self) -> Role {
-        self.role.unwrap_or(Role::User)
+        self.message.role
     }
 
     /// The timestamp in the requested style.

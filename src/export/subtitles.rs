@@ -191,18 +191,23 @@ impl<W: Write> Render for SubtitleRender<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::LoggedMessage;
     use crate::record::Role;
     use crate::time::parse_ts;
 
     fn msg(role: Role, content: &str, ts: &str) -> ExportMessage {
-        ExportMessage {
-            role: Some(role),
-            content: content.into(),
+        ExportMessage::single(LoggedMessage {
+            seq: 0,
             ts: ts.into(),
+            role,
+            content: content.into(),
             source: "s".into(),
-            fragments: 1,
-            ..ExportMessage::default()
-        }
+            turn: None,
+            interrupted: false,
+            speaker: None,
+            lang: None,
+            meta: None,
+        })
     }
 
     fn render(r: &mut impl Render, msgs: &[ExportMessage]) {
@@ -218,7 +223,7 @@ mod tests {
         assert_eq!(cue_time(3_723_004, ','), "01:02:03,004");
         assert_eq!(cue_time(-5, '.'), "00:00:00.000");
         let mut m1 = msg(Role::User, "hi", "2025-08-18T14:30:01.000000+05:30");
-        m1.meta = Some(r#"{"duration_ms":1500}"#.into());
+        m1.message.meta = Some(r#"{"duration_ms":1500}"#.into());
         let m2 = msg(
             Role::Agent,
             "a <b> & c --> d",
@@ -233,7 +238,7 @@ mod tests {
              00:00:05.250 --> 00:00:06.300\n<v Agent>a &lt;b&gt; &amp; c --&gt; d\n\n"
         );
         let mut r = SubtitleRender::new(Vec::new(), Path::new("x"), Subtitles::Srt, None);
-        m1.meta = None;
+        m1.message.meta = None;
         render(&mut r, &[m1, m2]);
         assert_eq!(
             String::from_utf8(r.sink.out).unwrap(),

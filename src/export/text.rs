@@ -20,17 +20,28 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if needs(c) && (c as u32) < 0x80 => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if needs(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
+        if needs(c) {
+            push_escaped_control(&mut out, c);
+        } else {
+            out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// Appends the visible form of the control (or other unprintable)
+/// character `c`: `\n` and `\r` as those two characters, the rest of ASCII
+/// as `\x1b`, anything above as `\u{9b}`. One spelling for the text
+/// export and the HTML page, so a control reads the same in both.
+pub(crate) fn push_escaped_control(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = match c {
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        c if c.is_ascii() => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:x}}}", c as u32),
+    };
 }
 
 /// The console form of the original design: `[USER] …` / `[AGENT] …`, one

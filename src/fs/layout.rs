@@ -51,13 +51,24 @@ pub(crate) fn parse_log_stem(stem: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(stamp, STAMP_FORMAT).ok()
 }
 
-/// True for a log's file name: `*.jsonl`, not hidden (temporary files start with a dot).
+/// True for a log's file name: `*.jsonl`, not hidden (temporary files start
+/// with a dot). Judged on the name's bytes, so a name that is not UTF-8 (a
+/// log copied from a system with another file name encoding) is still a
+/// log: the commands show it lossily and say so, rather than skip it.
 pub fn is_log_name(path: &Path) -> bool {
     let hidden = path
         .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
+        .is_none_or(|n| n.as_encoded_bytes().starts_with(b"."));
     !hidden && path.extension().is_some_and(|e| e == LOG_EXT)
+}
+
+/// `path`'s file name when it is not UTF-8, written with the bytes that are
+/// not as `\xNN` escapes (Rust's debug form, quoted): what a note shows so
+/// that the file can be found, where the lossy form would not name it.
+#[cfg(any(test, feature = "postgres", feature = "serve"))]
+pub fn non_utf8_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?;
+    name.to_str().is_none().then(|| format!("{name:?}"))
 }
 
 /// The export that belongs to a log: same name, `.json` instead of `.jsonl`.
@@ -156,5 +167,22 @@ mod tests {
         assert!(!is_log_name(&tmp), "{}", tmp.display());
         assert!(is_log_name(log));
         assert!(!is_log_name(&broken_path(log, 1)));
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_a_log_name_and_is_shown_escaped() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new("d").join(OsStr::from_bytes(b"conversation_caf\xe9.jsonl"));
+        assert!(is_log_name(&odd));
+        assert_eq!(
+            non_utf8_name(&odd).as_deref(),
+            Some(r#""conversation_caf\xE9.jsonl""#)
+        );
+        let hidden = Path::new("d").join(OsStr::from_bytes(b".caf\xe9.jsonl.tmp-1"));
+        assert!(!is_log_name(&hidden));
+        let hidden_log = Path::new("d").join(OsStr::from_bytes(b".caf\xe9.jsonl"));
+        assert!(!is_log_name(&hidden_log));
+        assert_eq!(non_utf8_name(Path::new("d/a.jsonl")), None);
     }
 }

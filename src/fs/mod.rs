@@ -26,6 +26,8 @@ pub(crate) use atomic::write_atomic_with;
 pub use atomic::{NewFileMode, write_atomic, write_atomic_as};
 pub use dir::ensure_shared_dir;
 pub(crate) use dir::{ensure_dir, sync_dir};
+#[cfg(any(feature = "postgres", feature = "serve"))]
+pub(crate) use layout::non_utf8_name;
 pub(crate) use layout::parent_dir;
 pub(crate) use lock::{lock_exclusive, same_file, try_lock_shared_for, unlock};
 pub(crate) use open::{create_new, open_append, open_read, open_rw};

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::fast;
 use super::frame::{LineError, check};
+use crate::json_escape::unpaired_surrogate;
 use crate::record::{HandoffRecord, Header, MessageRecord, Record, Role, ToolRecord};
 use crate::time::parse_ts;
 
@@ -103,6 +104,15 @@ pub fn decode(line: &[u8]) -> Result<Record<'_>, LineError> {
 /// [`decode`] after the checksum, through `serde_json`: every line the fast
 /// path declines, and every error.
 pub(super) fn decode_general(line: &[u8]) -> Result<Record<'_>, LineError> {
+    // serde_json refuses a lone surrogate in the fields it decodes as text
+    // (as an "unexpected end of hex escape"), but not inside `meta` (kept as
+    // raw JSON) or in fields a reader ignores: one rule, and one reason,
+    // for the whole line.
+    if let Some(u) = unpaired_surrogate(line) {
+        return Err(LineError::Invalid(format!(
+            "the escape \\u{u:04x} is half of a UTF-16 surrogate pair without its other half, which is not a Unicode character"
+        )));
+    }
     let w: Wire<'_> =
         serde_json::from_slice(line).map_err(|e| LineError::Invalid(e.to_string()))?;
     match w.kind.as_ref() {

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use super::frame::PREFIX_LEN;
-use crate::json_escape::find_escape;
+use crate::json_escape::{find_escape, unpaired_surrogate};
 use crate::record::{MessageRecord, Record, Role};
 use crate::time::parse_ts;
 
@@ -97,8 +97,12 @@ pub(super) fn decode_message(line: &[u8]) -> Option<Record<'_>> {
                 }
             }
             META | REDACTED => {
-                let stop = skip_object(b, p)?;
+                let (stop, u_escape) = skip_object(b, p)?;
                 let raw: &RawValue = serde_json::from_str(&text[p..stop]).ok()?;
+                // RawValue passes a lone surrogate escape; the general path refuses it.
+                if u_escape && unpaired_surrogate(raw.get().as_bytes()).is_some() {
+                    return None;
+                }
                 if bit == META {
                     meta = Some(raw);
                 } else {
@@ -211,12 +215,15 @@ fn uint(b: &[u8], p: usize) -> Option<(u64, usize)> {
 }
 
 /// The end of the object starting at `p` (strings and escapes skipped),
-/// if it closes within a modest depth. Its validity is checked by parsing.
-fn skip_object(b: &[u8], p: usize) -> Option<usize> {
+/// if it closes within a modest depth, and whether a string in it holds a
+/// `\u` escape (only then is it worth looking for a lone surrogate). Its
+/// validity is checked by parsing.
+fn skip_object(b: &[u8], p: usize) -> Option<(usize, bool)> {
     if b.get(p) != Some(&b'{') {
         return None;
     }
     let mut depth = 0usize;
+    let mut u_escape = false;
     let mut i = p;
     while i < b.len() {
         match b[i] {
@@ -229,13 +236,18 @@ fn skip_object(b: &[u8], p: usize) -> Option<usize> {
             b'}' | b']' => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    return Some(i + 1);
+                    return Some((i + 1, u_escape));
                 }
             }
             b'"' => {
                 i += 1;
                 while *b.get(i)? != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
+                    if b[i] == b'\\' {
+                        u_escape |= b.get(i + 1) == Some(&b'u');
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
                 }
             }
             _ => {}

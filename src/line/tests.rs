@@ -126,6 +126,54 @@ fn header_round_trips() {
     assert!(err.to_string().contains("redact"), "{err}");
 }
 
+/// One rule for a `\u` escape of half a surrogate pair, wherever it is in
+/// the line: in `content`, in a `meta` value or key (which the decoder
+/// keeps as raw JSON), or in a field a reader ignores, it makes the line
+/// invalid; a whole pair is a character like any other.
+#[test]
+fn an_unpaired_surrogate_escape_is_invalid_anywhere_in_the_line() {
+    let base = r#""ts":"2025-08-18T14:30:22.123456Z","role":"user","content":"x","source":"s"}"#;
+    let decoded = |body: &str| {
+        let l = line(Kind::Message, 1, body.as_bytes());
+        let l = &l[..l.len() - 1];
+        if let Some(fast) = fast::decode_message(l) {
+            assert_eq!(Ok(fast), decode_general(l), "the fast path agrees: {body}");
+        }
+        decode(l).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let lone = [
+        base.replace(r#""content":"x""#, r#""content":"a\ud800b""#),
+        base.replace('}', r#","meta":{"k":"a\ud800b"}}"#),
+        base.replace('}', r#","meta":{"k\ud800":1}}"#),
+        base.replace('}', r#","meta":{"k":["x",{"deep":"\udc00"}]}}"#),
+        base.replace('}', r#","meta":{"k":"\ud800\ud800"}}"#),
+        base.replace('}', r#","meta":{"k":"\ud800\u0041"}}"#),
+        base.replace('}', r#","meta":{"k":"\ud83d"}}"#),
+        base.replace('}', r#","redacted":{"e\udfff":1}}"#),
+        base.replace('}', r#","unknown_field":"\ud800"}"#),
+    ];
+    for body in &lone {
+        let e = decoded(body).unwrap_err();
+        assert!(e.contains("surrogate"), "{body}: {e}");
+    }
+    let fine = [
+        base.replace(r#""content":"x""#, r#""content":"\ud83d\ude80""#),
+        base.replace('}', r#","meta":{"k":"\ud83d\ude80","\uD83D\uDE80":1}}"#),
+        base.replace('}', r#","meta":{"k":"\\ud800 is text here"}}"#),
+        base.replace('}', r#","meta":{"k":"\u0000\uffff"}}"#),
+        base.replace('}', r#","unknown_field":"\\\\ud800"}"#),
+    ];
+    for body in &fine {
+        assert_eq!(decoded(body), Ok(()), "{body}");
+    }
+    // Cut short where a pair or an escape would go on: no panic, no pair.
+    use crate::json_escape::unpaired_surrogate;
+    assert_eq!(unpaired_surrogate(br#""\ud800\"#), Some(0xd800));
+    assert_eq!(unpaired_surrogate(br#""\ud800\udc0"#), Some(0xd800));
+    assert_eq!(unpaired_surrogate(br#""\ud8"#), None);
+    assert_eq!(unpaired_surrogate(br#"\"#), None);
+}
+
 /// Lines the fast path must decline, all still decoded (or refused) by the general path.
 #[test]
 fn fast_path_declines_what_it_cannot_vouch_for() {

@@ -208,7 +208,7 @@ mod tests {
         let Some(log) = std::env::var_os(CHILD_ENV) else {
             return;
         };
-        crate::test_support::limit_file_size(0);
+        crate::test_support::limit_file_size(0).unwrap();
         let e = repair(Path::new(&log), None).unwrap_err();
         println!("REPAIR FAILED AS EXPECTED: {e}");
     }

@@ -3,34 +3,36 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use memchr::memchr2_iter;
+
 use super::{Hit, Kind};
 
 pub(super) fn find(text: &str, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let starts = c.is_ascii_hexdigit() || c == b':';
-        if !starts
-            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'.' | b':')))
-        {
-            i += 1;
+    let addr = |c: u8| c.is_ascii_hexdigit() || matches!(c, b':' | b'.');
+    // Every address has a `.` or a `:` in it: look only around those, at
+    // the stretch of hex digits, dots and colons each one is in.
+    let mut done = 0;
+    for at in memchr2_iter(b':', b'.', b) {
+        if at < done {
             continue;
         }
-        let mut e = i;
-        let mut colons = 0;
-        let mut dots = 0;
-        while e < b.len() && (b[e].is_ascii_hexdigit() || matches!(b[e], b':' | b'.')) {
-            colons += usize::from(b[e] == b':');
-            dots += usize::from(b[e] == b'.');
+        let mut i = at;
+        while i > 0 && addr(b[i - 1]) {
+            i -= 1;
+        }
+        let mut e = at;
+        while e < b.len() && addr(b[e]) {
             e += 1;
         }
-        if colons < 2 && dots < 3 {
-            i = skip_word(b, e.max(i + 1));
+        done = e;
+        // It starts a word, with a hex digit or a colon.
+        if b[i] == b'.' || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
             continue;
         }
-        if e < b.len() && b[e].is_ascii_alphanumeric() {
-            i = skip_word(b, e);
+        let colons = b[i..e].iter().filter(|&&c| c == b':').count();
+        let dots = b[i..e].iter().filter(|&&c| c == b'.').count();
+        if (colons < 2 && dots < 3) || (e < b.len() && b[e].is_ascii_alphanumeric()) {
             continue;
         }
         // A sentence may end right after the address: "at 10.0.0.1."
@@ -54,24 +56,13 @@ pub(super) fn find(text: &str, hits: &mut Vec<Hit>) {
                 break None;
             }
         };
-        match found {
-            Some(end) => {
-                hits.push(Hit {
-                    start: i,
-                    end,
-                    kind: Some(Kind::Ip),
-                    digits: None,
-                });
-                i = end;
-            }
-            None => i = e.max(i + 1),
+        if let Some(end) = found {
+            hits.push(Hit {
+                start: i,
+                end,
+                kind: Some(Kind::Ip),
+                digits: None,
+            });
         }
     }
-}
-
-fn skip_word(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_alphanumeric() {
-        i += 1;
-    }
-    i
 }

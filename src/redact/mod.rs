@@ -11,7 +11,8 @@
 //! - `ids`: `iban` (mod-97), `pan`;
 //! - `ip`: `ip` (IPv4, IPv6);
 //! - `numbers`: `card` (Luhn), `phone`, `ssn`, `aadhaar` (Verhoeff) and
-//!   `spoken_digits`, written or spoken (`words`: the digit words).
+//!   `spoken_digits`, written or spoken (`words`: the digit words;
+//!   `shapes`: how each kind's numbers are grouped).
 //!
 //! ```
 //! use convlog::redact::{Kind, Policy};
@@ -29,6 +30,7 @@ mod ids;
 mod ip;
 mod keyed;
 mod numbers;
+mod shapes;
 mod words;
 
 use std::fmt;
@@ -337,6 +339,41 @@ impl Policy {
         }
     }
 
+    /// [`Policy::apply`] to each message, in two halves on two threads
+    /// when there are many (a chunk of `append_many`, as `convlog ingest`
+    /// sends them) and a second core: the scan is the costly part of
+    /// writing a redacted message.
+    pub fn apply_all(&self, msgs: &mut [crate::record::Message]) -> Vec<Audit> {
+        /// Below this, a thread's start costs more than half the scans.
+        const PARALLEL_FROM: usize = 256;
+        if self.is_empty() {
+            return vec![Audit::default(); msgs.len()];
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if msgs.len() < PARALLEL_FROM || cores < 2 {
+            return msgs.iter_mut().map(|m| self.apply(m)).collect();
+        }
+        let half = msgs.len() / 2;
+        let both = std::thread::scope(|scope| {
+            let (front, back) = msgs.split_at_mut(half);
+            let other = std::thread::Builder::new()
+                .name("convlog-redact".into())
+                .spawn_scoped(scope, move || {
+                    back.iter_mut().map(|m| self.apply(m)).collect::<Vec<_>>()
+                })
+                .ok()?;
+            let mut audits: Vec<Audit> = front.iter_mut().map(|m| self.apply(m)).collect();
+            match other.join() {
+                Ok(rest) => audits.extend(rest),
+                // A panic in a scan would be a bug: not hidden here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            Some(audits)
+        });
+        // No thread to be had: all are scanned here.
+        both.unwrap_or_else(|| msgs.iter_mut().map(|m| self.apply(m)).collect())
+    }
+
     /// Redacts a record in place: a message's content, or a tool call's
     /// arguments and output (a handoff carries only agent names).
     pub fn apply_entry(&self, e: &mut crate::record::Entry) -> Audit {
@@ -398,6 +435,53 @@ impl Policy {
         }
         hits
     }
+}
+
+/// The policy to write with to a log whose header is damaged (its
+/// checksum fails, or it does not parse), so its `redact` field cannot be
+/// trusted. The first line is read again as plain JSON: if the field still
+/// parses, it is applied as an intact header's would be. If the line shows
+/// a policy that cannot be read (`"redact"`, or version 2, which only a
+/// header with a policy has), writing without one could put raw values in
+/// a log that promised redaction: the writer must name its own (`--redact
+/// all`, with the key if the line says `keyed`), else it is an
+/// [`Error::Policy`]. A line with no sign of a policy changes nothing.
+pub(crate) fn for_damaged_header(asked: Policy, path: &Path) -> Result<Policy> {
+    use std::io::{BufRead, Read};
+    let file = crate::fs::open_read(path)?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| Error::io(path, "read", e))?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        redact: Option<StoredPolicy>,
+    }
+    if let Ok(Head { redact: Some(p) }) = serde_json::from_slice::<Head>(&line) {
+        return asked.for_log(&p, path);
+    }
+    let has = |s: &[u8]| line.windows(s.len()).any(|w| w == s);
+    if !has(b"\"redact\"") && !has(b"\"version\":2") {
+        return Ok(asked);
+    }
+    let refuse = |reason: &str| Error::Policy {
+        path: path.to_path_buf(),
+        reason: format!(
+            "its header is damaged and names a redaction policy that cannot be read; {reason}"
+        ),
+    };
+    if asked.is_empty() {
+        return Err(refuse(
+            "give one to write to it (--redact all, or redact=\"all\" in Python), or repair it",
+        ));
+    }
+    if has(b"\"keyed\"") && !asked.is_keyed() {
+        return Err(refuse(
+            "its tokens are keyed: give the key too (--redact-key FILE)",
+        ));
+    }
+    Ok(asked)
 }
 
 /// The form a keyed token hashes, so that one value written two ways gets

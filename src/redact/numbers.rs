@@ -11,6 +11,7 @@
 //! is a card; a long spoken number that is none of these is `spoken_digits`.
 
 use super::checksum::{luhn, verhoeff};
+use super::shapes::{card_groups, dotted_phone, is_phone, phone_groups, prefix_apart, ssn_valid};
 use super::words::{self, Word};
 use super::{Hit, Kind, Policy};
 
@@ -50,22 +51,46 @@ struct Scan<'a> {
     run: Vec<Tok>,
 }
 
+thread_local! {
+    /// The buffers of the last scan on this thread, kept so that a scan
+    /// allocates nothing once warm.
+    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<Tok>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
 pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
-    let b = text.as_bytes();
+    let (digits, run) = SCRATCH.take();
     let mut s = Scan {
         text,
         policy,
         claimed: hits.len(),
-        digits: Vec::new(),
-        run: Vec::new(),
+        digits,
+        run,
     };
+    scan(&mut s, hits);
+    let (mut digits, mut run) = (s.digits, s.run);
+    digits.clear();
+    run.clear();
+    if digits.capacity() <= 4096 {
+        SCRATCH.set((digits, run));
+    }
+}
+
+fn scan(s: &mut Scan<'_>, hits: &mut Vec<Hit>) {
+    let text = s.text;
+    let b = text.as_bytes();
     let mut i = 0;
     // Where the text since the last token began, and a pending "double".
     let mut gap = 0;
     let mut repeat: Option<(usize, u8)> = None;
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_digit() || words::devanagari_digit(b, i).is_some() {
+        let digit = if c < 0x80 {
+            c.is_ascii_digit()
+        } else {
+            words::devanagari_digit(b, i).is_some()
+        };
+        if digit {
             let start = i;
             let d0 = s.digits.len();
             while i < b.len() {
@@ -115,14 +140,8 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
             gap = i;
         } else if c.is_ascii_alphabetic() || (c >= 0x80 && !is_danda(b, i)) {
             let start = i;
-            while i < b.len()
-                && (b[i].is_ascii_alphabetic() || (b[i] >= 0x80 && !is_danda(b, i)))
-                && words::devanagari_digit(b, i).is_none()
-            {
-                i += 1;
-            }
-            let word = text.get(start..i).unwrap_or("");
-            match words::lookup(word) {
+            i = word_end(b, i);
+            match words::lookup(&b[start..i]) {
                 Some(Word::Digit(d)) if !s.is_claimed(hits, start, i) => {
                     let (from, times) = repeat.take().unwrap_or((start, 1));
                     let d0 = s.digits.len();
@@ -145,7 +164,9 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
                     continue;
                 }
                 _ => {
-                    s.flush(hits);
+                    if !s.run.is_empty() {
+                        s.flush(hits);
+                    }
                     repeat = None;
                 }
             }
@@ -179,6 +200,9 @@ impl Scan<'_> {
     /// Checks the run: first every stretch that is a number of a known
     /// kind (longest first), then what is left as spoken digits.
     fn flush(&mut self, hits: &mut Vec<Hit>) {
+        if self.run.is_empty() {
+            return;
+        }
         let run = std::mem::take(&mut self.run);
         let total: usize = run.iter().map(Tok::len).sum();
         if total >= MIN_DIGITS {
@@ -199,18 +223,26 @@ impl Scan<'_> {
         // Where the stretch not yet matched began.
         let mut rest = 0;
         while i < run.len() {
-            let mut last = i;
+            // The stretches from `i` whose length some kind has (all need
+            // eight digits or more), longest first.
+            let mut ends = [0usize; MAX_DIGITS];
+            let mut m = 0;
             let mut count = 0;
+            let fits = |n: usize| n >= 9 || (n == 8 && run[i].lead == b'+');
             for (j, t) in run.iter().enumerate().skip(i) {
                 count += t.len();
                 if count > MAX_DIGITS {
                     break;
                 }
-                last = j;
+                if fits(count) {
+                    ends[m] = j;
+                    m += 1;
+                }
             }
-            let found = (i..=last)
+            let found = ends[..m]
+                .iter()
                 .rev()
-                .find_map(|j| self.classify(&run[i..=j]).map(|k| (j, k)));
+                .find_map(|&j| self.classify(&run[i..=j]).map(|k| (j, k)));
             match found {
                 Some((j, kind)) => {
                     self.leftover(&run[rest..i], hits);
@@ -243,30 +275,39 @@ impl Scan<'_> {
         }
     }
 
-    /// A stretch no kind claimed: spoken digits if it is long and spoken.
+    /// A stretch no kind claimed: spoken digits if it is long and spoken,
+    /// in pieces where a pause ends one ([`pauses`]).
     fn leftover(&self, toks: &[Tok], hits: &mut Vec<Hit>) {
         if toks.is_empty() || !self.policy.has(Kind::SpokenDigits) {
             return;
         }
-        let n: usize = toks.iter().map(Tok::len).sum();
-        if n >= MIN_DIGITS && loose(toks) {
-            hits.push(self.hit(toks, Kind::SpokenDigits));
+        let mut from = 0;
+        for to in pauses(toks).chain([toks.len()]) {
+            let piece = &toks[from..to];
+            let n: usize = piece.iter().map(Tok::len).sum();
+            if n >= MIN_DIGITS && loose(piece) {
+                hits.push(self.hit(piece, Kind::SpokenDigits));
+            }
+            from = to;
         }
     }
 
     fn hit(&self, toks: &[Tok], kind: Kind) -> Hit {
         let first = toks[0];
         let start = first.start - usize::from(first.lead != 0);
-        let digits: String = toks
-            .iter()
-            .flat_map(|t| &self.digits[t.d0..t.d1])
-            .map(|&d| char::from(d))
-            .collect();
+        // Only a keyed token needs the digits: it hashes them, so one
+        // number written or spoken gets one token.
+        let digits = self.policy.is_keyed().then(|| {
+            toks.iter()
+                .flat_map(|t| &self.digits[t.d0..t.d1])
+                .map(|&d| char::from(d))
+                .collect()
+        });
         Hit {
             start,
             end: toks[toks.len() - 1].end,
             kind: Some(kind),
-            digits: Some(digits),
+            digits,
         }
     }
 
@@ -312,10 +353,12 @@ impl Scan<'_> {
         {
             return Some(Kind::Aadhaar);
         }
+        let dotted = toks[1..].iter().any(|t| t.sep == b'.');
         if p.has(Kind::Phone)
             && is_phone(d)
-            && (loose || phone_groups(groups))
-            && !(groups.len() == 1 && first.lead == 0 && self.says_not_phone(first.start))
+            && (loose || (phone_groups(groups) && prefix_apart(d, groups)))
+            && (loose || !dotted || dotted_phone(groups))
+            && !(groups.len() == 1 && first.lead == 0 && self.labelled(first.start))
         {
             return Some(Kind::Phone);
         }
@@ -330,9 +373,13 @@ impl Scan<'_> {
         None
     }
 
-    /// A bare ten-digit number right after "order", "invoice", … is that, not a phone.
-    fn says_not_phone(&self, at: usize) -> bool {
-        const NOT_PHONE: [&str; 10] = [
+    /// True when the words right before `at` name an identifier that is
+    /// not a phone number: "order", "consignment no.", "claim id:", "AWB"
+    /// (the last three words, within the clause). Only those: a sentence
+    /// that mentions an order earlier ("my order is late, call me on …")
+    /// still has a phone in it.
+    fn labelled(&self, at: usize) -> bool {
+        const LABELS: [&str; 44] = [
             "order",
             "invoice",
             "tracking",
@@ -340,11 +387,67 @@ impl Scan<'_> {
             "ticket",
             "pnr",
             "reference",
+            "ref",
             "transaction",
             "txn",
+            "utr",
             "shipment",
+            "consignment",
+            "awb",
+            "docket",
+            "waybill",
+            "lr",
+            "parcel",
+            "package",
+            "policy",
+            "claim",
+            "case",
+            "complaint",
+            "application",
+            "registration",
+            "receipt",
+            "bill",
+            "challan",
+            "folio",
+            "serial",
+            "member",
+            "membership",
+            "loyalty",
+            "voucher",
+            "coupon",
+            "request",
+            "sr",
+            "job",
+            "warranty",
+            "enquiry",
+            "inquiry",
+            "batch",
+            "cheque",
+            "imei",
         ];
-        self.near(at, at, &NOT_PHONE)
+        let b = self.text.as_bytes();
+        let mut i = at;
+        for _ in 0..3 {
+            // Back over what may stand between a label and its number.
+            while i > 0 && matches!(b[i - 1], b' ' | b':' | b'#' | b'.' | b'-' | b'/') {
+                i -= 1;
+            }
+            let end = i;
+            while i > 0 && b[i - 1].is_ascii_alphabetic() {
+                i -= 1;
+            }
+            if i == end {
+                return false;
+            }
+            let word = &b[i..end];
+            if LABELS
+                .iter()
+                .any(|l| word.eq_ignore_ascii_case(l.as_bytes()))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// True when one of `words` (lowercase ASCII) occurs in the 32 bytes
@@ -371,23 +474,65 @@ impl Scan<'_> {
 const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security"];
 
 /// What may stand between two tokens of one number: a single separator
-/// between written groups (`4111 1111`, `555-0100`, `(415) 555`), and
-/// for spoken digits any short mix of spaces, commas, dots and dashes
-/// ("four, one, one").
+/// between written groups (`4111 1111`, `555-0100`, `(415) 555`), where
+/// a space may be any short run of spaces or tabs (STT and copy-paste
+/// double them: `4111  1111`); and for spoken digits any short mix of
+/// spaces, commas, dots and dashes ("four, one, one"). A spoken gap with
+/// a comma or a dot in it is a pause, `b','`: see [`pauses`].
 fn joins(gap: &[u8], spoken: bool) -> Option<u8> {
     if spoken {
         let ok = !gap.is_empty()
             && gap.len() <= 4
             && gap.iter().all(|c| matches!(c, b' ' | b',' | b'-' | b'.'));
-        return ok.then_some(b' ');
+        let pause = gap.iter().any(|c| matches!(c, b',' | b'.'));
+        return ok.then_some(if pause { b',' } else { b' ' });
     }
-    match gap {
-        b" " | b" - " => Some(b' '),
-        b"-" => Some(b'-'),
-        b"." => Some(b'.'),
-        b")" | b") " | b")-" | b" (" => Some(b')'),
+    let blank = |c: &u8| matches!(c, b' ' | b'\t');
+    let lead = gap.iter().take_while(|c| blank(c)).count();
+    let trail = gap[lead..].iter().rev().take_while(|c| blank(c)).count();
+    let inner = &gap[lead..gap.len() - trail];
+    if lead > 3 || trail > 3 {
+        return None;
+    }
+    match (inner, lead, trail) {
+        (b"", 1.., _) => Some(b' '),
+        (b"-", 1.., 1..) => Some(b' '),
+        (b"-", 0, 0) => Some(b'-'),
+        (b".", 0, 0) => Some(b'.'),
+        (b")", 0, 0..=1) | (b")-", 0, 0) | (b"(", 1, 0) => Some(b')'),
         _ => None,
     }
+}
+
+/// Where a run of spoken digits with no check of its own splits: at a
+/// pause (a comma or a dot) next to a single digit, in a run whose other
+/// gaps are no pauses. A number read out in groups pauses between groups
+/// of two or more ("four five six, one two three"), and one read digit by
+/// digit pauses after every digit ("four, one, one, one"); a lone digit
+/// after a pause is a count going on ("one two three four five, six")
+/// or a new clause, not the rest of a number. A checked kind (a card, a
+/// phone) is looked for across pauses before this applies.
+fn pauses(toks: &[Tok]) -> impl Iterator<Item = usize> + '_ {
+    let all_pauses = toks[1..].iter().all(|t| t.sep == b',');
+    // The length of the group of plain-joined tokens ending at / starting at i.
+    let group = move |mut i: usize, step_back: bool| {
+        let mut n = toks[i].len();
+        loop {
+            let joined = if step_back {
+                i > 0 && toks[i].sep == b' '
+            } else {
+                i + 1 < toks.len() && toks[i + 1].sep == b' '
+            };
+            if !joined {
+                return n;
+            }
+            i = if step_back { i - 1 } else { i + 1 };
+            n += toks[i].len();
+        }
+    };
+    (1..toks.len()).filter(move |&i| {
+        !all_pauses && toks[i].sep == b',' && (group(i - 1, true) < 2 || group(i, false) < 2)
+    })
 }
 
 /// Read out rather than typed: a digit word, or four or more groups of
@@ -404,45 +549,31 @@ fn lead(b: &[u8], start: usize) -> u8 {
         .unwrap_or(0)
 }
 
+/// Where the word starting at `i` ends: letters, and characters beyond
+/// ASCII up to a danda or a Devanagari digit. Every word of a message
+/// passes here, so it is one tight loop with no other test.
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if !c.is_ascii_alphabetic() {
+                break;
+            }
+        } else if c == 0xE0
+            && b.get(i + 1) == Some(&0xA5)
+            && b.get(i + 2).is_some_and(|&x| (0xA4..=0xAF).contains(&x))
+        {
+            // `।`, `॥` (0xA4, 0xA5) or a digit `०`–`९` (0xA6–0xAF).
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// `।` (U+0964) and `॥` (U+0965) end a Hindi sentence, as `.` does.
 fn is_danda(b: &[u8], i: usize) -> bool {
     matches!(
         (b.get(i), b.get(i + 1), b.get(i + 2)),
         (Some(0xE0), Some(0xA5), Some(0xA4 | 0xA5))
     )
-}
-
-/// Groups as cards are printed: all in one, fours, or Amex/Diners 4-6-5 and 4-6-4.
-fn card_groups(g: &[usize]) -> bool {
-    match g {
-        [_] | [4, 6, 5] | [4, 6, 4] => true,
-        [body @ .., last] => body.iter().all(|&x| x == 4) && (1..=4).contains(last),
-        [] => false,
-    }
-}
-
-/// Phone numbers are grouped many ways; only single digits between the
-/// first group and the rest would be odd.
-fn phone_groups(g: &[usize]) -> bool {
-    g.len() <= 5 && g.iter().skip(1).all(|&x| x >= 2)
-}
-
-/// North American (NPA-NXX-XXXX, optionally after a 1), or an Indian
-/// mobile (ten digits from 6–9, optionally after 0 or 91).
-fn is_phone(d: &[u8]) -> bool {
-    let nanp = |x: &[u8]| x[0] >= b'2' && x[3] >= b'2';
-    let india = |x: &[u8]| x[0] >= b'6';
-    match d.len() {
-        10 => nanp(d) || india(d),
-        11 => (d[0] == b'1' && nanp(&d[1..])) || (d[0] == b'0' && india(&d[1..])),
-        12 => d.starts_with(b"91") && india(&d[2..]),
-        _ => false,
-    }
-}
-
-/// The Social Security Administration never issues area 000, 666 or
-/// 900–999, group 00 or serial 0000.
-fn ssn_valid(d: &[u8]) -> bool {
-    let area = &d[..3];
-    area != b"000" && area != b"666" && d[0] != b'9' && &d[3..5] != b"00" && &d[5..] != b"0000"
 }

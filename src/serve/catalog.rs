@@ -23,6 +23,9 @@ use crate::record::{Record, Role};
 use crate::redact::Audit;
 use crate::stats::State;
 
+/// Files the list leaves out, as (name, why).
+type Failed = Vec<(String, String)>;
+
 /// One path given to `convlog serve`.
 #[derive(Debug, Clone)]
 pub enum Root {
@@ -130,28 +133,43 @@ impl Catalog {
     /// Every log under the roots, as (root, name, path), in the order the
     /// roots were given and by name within one.
     pub fn logs(&self) -> Vec<(usize, String, PathBuf)> {
+        self.listed().0
+    }
+
+    /// [`logs`](Self::logs), and the logs it leaves out because their file
+    /// name is not UTF-8 (a request names a session by its name as text, so
+    /// the viewer cannot address them), each with why.
+    fn listed(&self) -> (Vec<(usize, String, PathBuf)>, Failed) {
         let mut out = Vec::new();
+        let mut unnamed = Vec::new();
         for (i, root) in self.roots.iter().enumerate() {
             let found = match root {
                 Root::Dir(d) => crate::read::find_logs(std::slice::from_ref(d)).unwrap_or_default(),
                 Root::File(f) => vec![f.clone()],
             };
             for path in found {
-                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                out.push((i, name.to_string(), path.clone()));
+                match path.file_name().and_then(|n| n.to_str()) {
+                    Some(name) => out.push((i, name.to_string(), path.clone())),
+                    None => unnamed.push((
+                        crate::fs::layout::file_name(&path),
+                        format!(
+                            "the file name is not UTF-8 (exactly {}), so the viewer cannot address it; rename it to show it here",
+                            crate::fs::non_utf8_name(&path).unwrap_or_default()
+                        ),
+                    )),
+                }
             }
         }
-        out
+        (out, unnamed)
     }
 
-    /// Every log's summary (a log that cannot be read is left out and
-    /// reported in the second list, with why).
+    /// Every log's summary (a log that cannot be read, or whose name the
+    /// viewer cannot address, is left out and reported in the second list,
+    /// with why).
     pub fn summaries(&self) -> (Vec<Summary>, Vec<(String, String)>) {
         let mut rows = Vec::new();
-        let mut failed = Vec::new();
-        for (root, name, path) in self.logs() {
+        let (logs, mut failed) = self.listed();
+        for (root, name, path) in logs {
             match self.summary(root, &name, &path) {
                 Ok(s) => rows.push(s),
                 Err(e) => failed.push((name, e.to_string())),

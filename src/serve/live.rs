@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 use super::App;
 use crate::export::html::{ItemWriter, escaped, outline};
 use crate::export::{Action, ExportMessage};
-use crate::read::{Followed, Follower, LoggedMessage, POLL, Recovery};
+use crate::read::{Followed, Follower, POLL, Recovery};
 
 /// Events kept for pages that subscribe late.
 const BACKLOG: usize = 4096;
@@ -157,8 +157,9 @@ fn follow(log: &FsPath, hub: &Hub, map: &Mutex<HashMap<PathBuf, Arc<Hub>>>) {
     loop {
         match follower.next_event() {
             Ok(Some(Followed::Message(m))) => {
+                let m = ExportMessage::single(m);
                 html.clear();
-                items.write(&mut html, &export_message(&m));
+                items.write(&mut html, &m);
                 // Its offset on the timeline, counted from the session's
                 // first message as the page's timeline counts.
                 let ms = crate::time::parse_ts(&m.ts)
@@ -272,22 +273,6 @@ fn json(fields: &[(&str, &str)]) -> String {
         .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
         .collect();
     serde_json::Value::Object(map).to_string()
-}
-
-fn export_message(m: &LoggedMessage) -> ExportMessage {
-    ExportMessage {
-        role: Some(m.role),
-        content: m.content.clone(),
-        ts: m.ts.clone(),
-        source: m.source.clone(),
-        turn: m.turn.clone(),
-        interrupted: m.interrupted,
-        speaker: m.speaker.clone(),
-        lang: m.lang.clone(),
-        meta: m.meta.clone(),
-        seq: m.seq,
-        fragments: 1,
-    }
 }
 
 /// `?after=SEQ`: the last record the page shows.

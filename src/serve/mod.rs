@@ -239,14 +239,18 @@ fn authorize(app: &App, req: &Request) -> Auth {
     }
 }
 
+/// Where to send a request that brought the token in its address: the
+/// same address without it. Always a path on this server: a path starting
+/// `//` or `/\` would read as another site's address in `Location`.
 fn strip_token(path: &str, query: Option<&str>) -> String {
+    let path = format!("/{}", path.trim_start_matches(['/', '\\']));
     let rest: Vec<&str> = query
         .unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
         .collect();
     if rest.is_empty() {
-        path.to_string()
+        path
     } else {
         format!("{path}?{}", rest.join("&"))
     }

@@ -73,13 +73,8 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let (msgs, audits): (Vec<Message>, Vec<Audit>) = msgs
-            .into_iter()
-            .map(|mut m| {
-                let audit = self.inner.redact.apply(&mut m);
-                (m, audit)
-            })
-            .unzip();
+        let mut msgs: Vec<Message> = msgs.into_iter().collect();
+        let audits: Vec<Audit> = self.inner.redact.apply_all(&mut msgs);
         for msg in msgs.iter().filter(|m| !self.skips(m)) {
             self.check(msg)?;
         }

@@ -169,6 +169,8 @@ impl Session {
         }
         if let Some(policy) = report.header.as_ref().and_then(|h| h.redact.as_ref()) {
             opts.redact = opts.redact.for_log(policy, &path)?;
+        } else if report.header.is_none() {
+            opts.redact = crate::redact::for_damaged_header(opts.redact, &path)?;
         }
         let id = match report.header {
             Some(h) => h.session,
@@ -217,6 +219,13 @@ impl Session {
     /// The session id from the header.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// The redaction this session applies: the one asked for, widened by
+    /// the log's own (its header's `redact`). What a caller that prints a
+    /// message before it is written (an echo) must apply too.
+    pub fn redaction(&self) -> &Policy {
+        &self.inner.redact
     }
 
     /// Appends `msg` and resolves once it is durable, with its seq, or with

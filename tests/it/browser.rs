@@ -88,11 +88,30 @@ fn showcase(path: &Path) {
         .write(path);
 }
 
+/// A real browser, or `None` when this machine has none (the suite then
+/// skips through the one gate).
+fn browser_or_skip() -> Option<Browser> {
+    Browser::start()
+        .map_err(|why| skip("the browser suite", &why))
+        .ok()
+}
+
+/// No payload from the log ran on the page: none set its marker, no image
+/// was made, and the page's own script is the only one.
+fn assert_no_payload_ran(browser: &Browser) {
+    assert_eq!(
+        browser.js("return typeof window.__xss"),
+        json!("undefined"),
+        "a payload ran"
+    );
+    assert_eq!(browser.js("return document.images.length"), json!(0));
+    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+}
+
 #[test]
 fn the_viewer_in_a_real_browser() {
-    let browser = match Browser::start() {
-        Ok(b) => b,
-        Err(why) => return skip("the browser suite", &why),
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let hostile = dir.path().join("conversation_20250818_143022.jsonl");
@@ -138,13 +157,7 @@ fn the_viewer_in_a_real_browser() {
         browser.js("return document.querySelectorAll('li.msg.interrupted').length"),
         json!(1)
     );
-    assert_eq!(
-        browser.js("return typeof window.__xss"),
-        json!("undefined"),
-        "a payload ran"
-    );
-    assert_eq!(browser.js("return document.images.length"), json!(0));
-    assert_eq!(browser.js("return document.scripts.length"), json!(1));
+    assert_no_payload_ran(&browser);
     let text = browser
         .js("return document.body.innerText")
         .as_str()
@@ -155,6 +168,19 @@ fn the_viewer_in_a_real_browser() {
         "payloads show as text"
     );
     assert!(text.contains("javascript:window.__xss=3"));
+    // The header's session id and the meta keys are from the log too.
+    assert!(
+        text.contains("sample-session\"><img src=x onerror=\"window.__xss=2\">"),
+        "{text}"
+    );
+    assert!(
+        browser
+            .js("return document.querySelector('details.meta dl').textContent")
+            .as_str()
+            .unwrap()
+            .contains("\\x1b[31m\\x07\\x00\\u{202e}ctlkey"),
+        "meta keys, control characters escaped"
+    );
 
     // The same page as an exported file, opened from disk.
     let exported = dir.path().join("export.html");
@@ -242,4 +268,198 @@ fn the_viewer_in_a_real_browser() {
     );
     browser.screenshot(&out.join("session.png"));
     eprintln!("browser: screenshots in {}", out.display());
+}
+
+/// Bad input in a real tab: each page comes up and says what it can,
+/// nothing hangs, and payloads that arrive live stay text.
+#[test]
+fn bad_input_and_live_payloads_in_a_real_browser() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let damaged = d.join("conversation_20250818_100001.jsonl");
+    sample_log(&damaged, false);
+    crate::util::corrupt_line(&damaged, 3);
+    let big = "नमस्ते ".repeat(50 << 20 >> 4); // ~50 MB
+    LogBuilder::new("big", "2025-08-18T14:30:00.000000+05:30")
+        .message(
+            &Message::user(big.as_str(), "stt"),
+            "2025-08-18T14:30:01.000000+05:30",
+        )
+        .message(
+            &Message::agent("ok", "tts"),
+            "2025-08-18T14:30:02.000000+05:30",
+        )
+        .write(&d.join("conversation_20250818_100002.jsonl"));
+    drop(big);
+    std::fs::write(d.join("garbage.jsonl"), "not a log\n").unwrap();
+    let live = Session::create_with(d, quiet()).unwrap();
+    live.append_blocking(Message::user("hello", "stt")).unwrap();
+    let live_name = crate::util::name_of(live.path());
+    std::thread::sleep(Duration::from_millis(1100)); // a second name
+    let doomed = Session::create_with(d, quiet()).unwrap();
+    doomed
+        .append_blocking(Message::user("soon gone", "stt"))
+        .unwrap();
+    let doomed_name = crate::util::name_of(doomed.path());
+    let server = Server::start(&[d], &[]);
+
+    // The list: every log, the file that is not one named with why.
+    browser.goto(&format!("{}/", server.base));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('#sessions tbody tr').length"),
+        json!(4)
+    );
+    assert!(
+        browser
+            .js("return document.querySelector('details.error').innerText")
+            .as_str()
+            .unwrap()
+            .contains("1 file(s) could not be read")
+    );
+
+    // Damage, shown where it is.
+    browser.goto(&format!(
+        "{}/s/0/conversation_20250818_100001.jsonl",
+        server.base
+    ));
+    assert_eq!(
+        browser.js("return [document.getElementById('state').textContent, document.querySelectorAll('#conversation li.damage').length, document.querySelector('li.damage').id]"),
+        json!(["damaged", 1, "line-3"])
+    );
+
+    // A 50 MB message: the tab gets a page it can hold, and says so.
+    browser.goto(&format!(
+        "{}/s/0/conversation_20250818_100002.jsonl",
+        server.base
+    ));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('li.msg').length"),
+        json!(2)
+    );
+    let cut = browser.js("return document.querySelector('p.cut').textContent");
+    assert!(
+        cut.as_str().unwrap().contains("Shown cut at 256 KiB"),
+        "{cut}"
+    );
+
+    // Not a log: a page that says so, with the way back.
+    browser.goto(&format!("{}/s/0/garbage.jsonl", server.base));
+    assert_eq!(
+        browser.js("return document.querySelector('h1').textContent"),
+        json!("Unprocessable Entity")
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll('p.error').length"),
+        json!(1)
+    );
+    // A path out of the tree: nothing.
+    browser.goto(&format!("{}/s/0/..%2f..%2f..%2fetc%2fpasswd", server.base));
+    assert_eq!(
+        browser.js("return document.querySelector('h1').textContent"),
+        json!("Not Found")
+    );
+
+    // Payloads in every field of a message that arrives live: text, inert.
+    browser.goto(&format!("{}/s/0/{live_name}", server.base));
+    std::thread::sleep(Duration::from_millis(300));
+    let p = |i: usize| crate::viewer::PAYLOADS[i % crate::viewer::PAYLOADS.len()];
+    live.append_blocking(
+        Message::agent(format!("live {}", p(0)), format!("tts{}", p(1)))
+            .speaker(format!("bot{}", p(2)))
+            .lang(format!("en{}", p(3)))
+            .turn(format!("t{}", p(1)))
+            .meta(json!({ p(0): p(1), "k": p(2) })),
+    )
+    .unwrap();
+    live.append_blocking(
+        convlog::ToolCall::new(
+            format!("book{}", p(1)),
+            format!("{{\"a\":\"{}\"}}", p(0)),
+            p(2),
+        )
+        .output(p(0)),
+    )
+    .unwrap();
+    assert!(
+        browser.wait_for(
+            "return document.querySelectorAll('#conversation > li').length === 3",
+            Duration::from_secs(10)
+        ),
+        "the live updates did not arrive"
+    );
+    assert_no_payload_ran(&browser);
+    let text = browser.js("return document.getElementById('conversation').textContent");
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("live <script>window.__xss=1</script>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bot javascript:window.__xss=3")
+            || text.contains("botjavascript:window.__xss=3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\x1b[31m"),
+        "control characters show escaped: {text}"
+    );
+
+    // The log deleted while its page follows it: the page says so and the
+    // tab stays responsive.
+    browser.goto(&format!("{}/s/0/{doomed_name}", server.base));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::remove_file(doomed.path()).unwrap();
+    assert!(
+        browser.wait_for(
+            "return document.getElementById('live').textContent.indexOf('The log is gone') === 0",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        browser.js("return document.getElementById('live').textContent")
+    );
+    browser.js("location.reload(); return 1");
+    assert!(browser.wait_for(
+        "return document.querySelector('h1') && document.querySelector('h1').textContent === 'Not Found'",
+        Duration::from_secs(10)
+    ));
+}
+
+/// The suite's one skip gate, seen from outside: on a machine without
+/// Chromium the suite passes saying why it skipped, and under
+/// `CONVLOG_REQUIRE_ALL=1` the same skip fails it.
+#[test]
+fn without_chromium_the_browser_suite_skips_or_fails_under_require_all() {
+    let bare = tempfile::tempdir().unwrap();
+    let run = |require_all: bool| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "browser::the_viewer_in_a_real_browser",
+            "--exact",
+            "--test-threads=1",
+        ])
+        // A PATH with neither chromium nor chromedriver on it.
+        .env("PATH", bare.path())
+        .env_remove("CONVLOG_REQUIRE_ALL");
+        if require_all {
+            cmd.env("CONVLOG_REQUIRE_ALL", "1");
+        }
+        cmd.output().unwrap()
+    };
+    let bare_run = run(false);
+    let err = String::from_utf8_lossy(&bare_run.stderr);
+    assert!(bare_run.status.success(), "{err}");
+    assert!(
+        err.contains("skipping the browser suite: chromedriver is not installed (apt-get install chromium-driver)"),
+        "{err}"
+    );
+    let strict = run(true);
+    let out = String::from_utf8_lossy(&strict.stdout);
+    assert!(!strict.status.success(), "{out}");
+    assert!(
+        out.contains("CONVLOG_REQUIRE_ALL=1 but chromedriver is not installed"),
+        "{out}"
+    );
 }

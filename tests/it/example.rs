@@ -236,9 +236,9 @@ fn first_turn_renders_the_original_design_example() {
             "{} no longer shows this example",
             doc.display()
         ),
-        Err(_) => eprintln!(
-            "skipping the document check: {} is not present",
-            doc.display()
+        Err(e) => crate::util::skip(
+            "the design document check",
+            &format!("{} is not readable ({e})", doc.display()),
         ),
     }
 }

@@ -94,7 +94,7 @@ fn a_bad_input_writes_nothing_to_stdout() {
     if made.is_ok_and(|s| s.success()) {
         inputs.push("fifo.jsonl");
     } else {
-        eprintln!("mkfifo unavailable: the FIFO case is not run");
+        crate::util::skip("the FIFO case of the export", "mkfifo failed");
     }
     for input in inputs {
         for format in ["json", "jsonl", "csv", "srt"] {

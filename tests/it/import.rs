@@ -150,8 +150,8 @@ for arg in sys.argv[2:]:
 print(path)
 "#;
 
-/// Runs the original design's Python in `dir`; `None` (with the reason
-/// printed) when python3 is missing.
+/// Runs the original design's Python in `dir`; `None` when python3 is
+/// missing (a skip, through the one gate).
 fn original_file(dir: &Path, fixed_times: &[&str], tz: Option<&str>) -> Option<PathBuf> {
     let script = dir.join("original_design.py");
     std::fs::write(&script, ORIGINAL_DESIGN_PY).unwrap();
@@ -166,7 +166,10 @@ fn original_file(dir: &Path, fixed_times: &[&str], tz: Option<&str>) -> Option<P
         }
         Ok(out) => panic!("python3 failed: {}", String::from_utf8_lossy(&out.stderr)),
         Err(e) => {
-            println!("skipped: python3 is not available ({e}); the import round trip needs it");
+            crate::util::skip(
+                "the import round trip",
+                &format!("python3 is not available ({e})"),
+            );
             None
         }
     }

@@ -2,7 +2,8 @@
 //! named by `CONVLOG_TEST_PYTHON`, which must have the package
 //! (`pip install ./python`), pytest, pytest-asyncio, livekit-agents and
 //! pipecat-ai installed. `.ci/run` makes such a venv; elsewhere the suite
-//! skips with a printed reason, unless `CONVLOG_REQUIRE_ALL=1`.
+//! skips with a printed reason, unless `CONVLOG_REQUIRE_ALL=1`, which also
+//! makes a skip inside the Python suite a failure.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +23,9 @@ fn python_suite() {
             "pytest",
             "python/tests",
             "-q",
+            // Each skip with its reason (with CONVLOG_REQUIRE_ALL=1 a skip
+            // fails instead: python/tests/conftest.py).
+            "-rs",
             "-p",
             "no:cacheprovider",
         ])

@@ -264,3 +264,49 @@ fn unknown_fields_are_ignored_for_forward_compatibility() {
     assert_eq!(seen, ["a"]);
     assert!(r.unwrap().is_intact());
 }
+
+/// FORMAT.md's one rule for a lone surrogate escape: the same verdict in
+/// `content` (which serde_json decodes) and in a `meta` value or key (which
+/// the decoder keeps as raw JSON), from the reader and from `convlog verify`.
+#[test]
+fn a_lone_surrogate_escape_is_damage_in_meta_as_in_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fields = |extra: &str, content: &str| {
+        format!(r#""ts":"{TS}","role":"user","content":"{content}","source":"stt"{extra}}}"#)
+    };
+    for (name, body) in [
+        ("content", fields("", r"a\ud800b")),
+        ("meta-value", fields(r#","meta":{"k":"a\ud800b"}"#, "ab")),
+        ("meta-key", fields(r#","meta":{"\udc00":1}"#, "ab")),
+        (
+            "pair",
+            fields(r#","meta":{"k":"\ud83d\ude80"}"#, r"\ud83d\ude80"),
+        ),
+    ] {
+        let mut bad = Vec::new();
+        codec::frame(Kind::Message, 2, body.as_bytes(), &mut bad);
+        let bytes = log(&[header(), msg(1, "before"), bad, msg(3, "after"), end(4)]);
+        let (seen, r) = read(&bytes, Recovery::SkipCorrupt);
+        let r = r.unwrap();
+        let path = tmp.path().join(format!("{name}.jsonl"));
+        std::fs::write(&path, &bytes).unwrap();
+        let verify = crate::util::convlog()
+            .arg("verify")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&verify.stdout);
+        if name == "pair" {
+            assert!(r.is_intact(), "{name}: {:?}", r.damage);
+            assert_eq!(seen, ["before", "🚀", "after"]);
+            assert_eq!(verify.status.code(), Some(0), "{name}: {said}");
+            continue;
+        }
+        assert_eq!(seen, ["before", "after"], "{name}");
+        assert_eq!(kinds(&r), [DamageKind::Corrupt], "{name}");
+        assert_eq!(r.damage[0].line, 3);
+        assert!(r.damage[0].reason.contains("surrogate"), "{name}: {r:?}");
+        assert_eq!(verify.status.code(), Some(1), "{name}: {said}");
+        assert!(said.contains("line 3"), "{name}: {said}");
+    }
+}

@@ -10,6 +10,11 @@ use convlog::record::{Header, Message, Role};
 use convlog::{Options, Session};
 use proptest::prelude::*;
 
+#[path = "../shared/child.rs"]
+mod child;
+
+pub use child::{child_test, limit_file_size};
+
 /// Options for a session under test: no `[USER]`/`[AGENT]` console lines and
 /// no export beside the log on `end`, so a directory holds only what the
 /// test wrote. A test that wants the export asks for it:
@@ -149,32 +154,6 @@ pub fn tear_tail(log: &Path) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
     f.write_all(b"{\"crc\":\"0a1b").unwrap();
-}
-
-/// Lowers this process's file-size limit to `limit` bytes and ignores
-/// `SIGXFSZ`, so that a write past it fails with `EFBIG`: how a full disk
-/// looks to a writer (the same code path as `ENOSPC`). Only
-/// async-signal-safe calls, so that a `pre_exec` hook may make it.
-pub fn limit_file_size(limit: u64) -> std::io::Result<()> {
-    let mut cur = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on valid, initialised structs.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        if libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let new = libc::rlimit {
-            rlim_cur: limit as libc::rlim_t,
-            rlim_max: cur.rlim_max,
-        };
-        if libc::setrlimit(libc::RLIMIT_FSIZE, &new) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// `cmd`, set to run with [`limit_file_size`]`(limit)`.
@@ -350,21 +329,6 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// This test binary, set to run the test `name` (a child body, which is
-/// `#[ignore]`d so that a normal run does not count it) alone: how a test
-/// that must kill, limit or drop the privileges of a process gets one.
-pub fn child_test(name: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    cmd
 }
 
 /// Skips a suite that needs something this machine lacks (Python,

@@ -42,7 +42,7 @@ pub fn sample_log(path: &Path, hostile: bool) {
             ""
         }
     };
-    let mut b = LogBuilder::new("sample-session", T0);
+    let mut b = LogBuilder::new(&format!("sample-session{}", p(1)), T0);
     b = b.message(
         &Message::user(
             format!("Hi, can you book Jaipur? {}", p(0)),
@@ -98,12 +98,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `paths` on a free loopback port, with extra `args`.
+    /// Serves `paths` on a free loopback port (unless `args` name an
+    /// `--addr`), with extra `args`.
     pub fn start(paths: &[&Path], args: &[&str]) -> Server {
+        let addr: &[&str] = if args.contains(&"--addr") {
+            &[]
+        } else {
+            &["--addr", "127.0.0.1:0"]
+        };
         let mut child = convlog_command()
             .arg("serve")
             .args(paths)
-            .args(["--addr", "127.0.0.1:0"])
+            .args(addr)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,7 +121,7 @@ impl Server {
             .unwrap();
         let base = line.trim().trim_end_matches('/').to_string();
         assert!(
-            base.starts_with("http://127.0.0.1:"),
+            base.starts_with("http://127.0.0.1:") || base.starts_with("http://localhost:"),
             "serve printed {line:?}"
         );
         let port = base.rsplit(':').next().unwrap().parse().unwrap();
@@ -159,8 +165,13 @@ fn the_html_export_is_self_contained_escaped_and_the_same_every_time() {
         "byte-for-byte stable"
     );
     let page = String::from_utf8(a.stdout).unwrap();
-    // Self-contained: no script at all, no reference to anything outside.
+    // Self-contained: no script at all, no reference to anything outside,
+    // and a policy of its own that forbids both (no server sends one for a
+    // file opened from disk).
     assert!(!page.contains("<script"), "an export carries no script");
+    assert!(page.contains(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline';"
+    ));
     let lower = page.to_ascii_lowercase();
     for tag in [
         "<img",
@@ -469,11 +480,21 @@ fn bad_input_gets_a_clear_page_or_error() {
     sample_log(&good, false);
     std::fs::write(dir.path().join("notes.jsonl"), "{\"not\": \"a log\"}\n").unwrap();
     std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    // A log whose name is not UTF-8: a URL cannot name it, so it is listed
+    // with why rather than left out.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"conversation_caf\xe9.jsonl"));
+    std::fs::copy(&good, odd).unwrap();
     let s = Server::start(&[dir.path()], &[]);
     let list = get(s.port, "/", &[]);
     assert_eq!(list.status, 200);
     assert!(
-        list.body.contains("2 file(s) could not be read") && list.body.contains("notes.jsonl"),
+        list.body.contains("3 file(s) could not be read")
+            && list.body.contains("notes.jsonl")
+            && list.body.contains("conversation_caf\u{FFFD}.jsonl")
+            && list.body.contains("the file name is not UTF-8"),
         "{}",
         list.body
     );
@@ -540,9 +561,17 @@ fn a_huge_message_shows_cut_and_downloads_whole() {
     let dir = tmp();
     let log = dir.path().join("conversation_20250818_143022.jsonl");
     let big = "नमस्ते ".repeat(50 << 20 >> 4); // ~50 MB
+    // Not only the content: any field may be the huge one.
+    let wide = "x".repeat(3 << 20);
     LogBuilder::new("big", T0)
         .message(&Message::user(big.clone(), "stt"), &ts(1))
         .message(&Message::agent("ok", "tts"), &ts(2))
+        .message(
+            &Message::agent("meta", &wide)
+                .speaker(wide.clone())
+                .meta(serde_json::json!({ "raw": wide.clone(), wide.clone(): 1 })),
+            &ts(3),
+        )
         .write(&log);
     let s = Server::start(&[dir.path()], &[]);
     let page = get(s.port, "/s/0/conversation_20250818_143022.jsonl", &[]);
@@ -553,6 +582,13 @@ fn a_huge_message_shows_cut_and_downloads_whole() {
         page.body.len()
     );
     assert!(page.body.contains(&format!("of {} bytes", big.len())));
+    assert_eq!(
+        page.body
+            .matches(&format!("cut at 256 KiB of {} bytes</span>", wide.len()))
+            .count(),
+        4,
+        "source, speaker, a meta key and a meta value"
+    );
     let text = get(
         s.port,
         "/s/0/conversation_20250818_143022.jsonl/export/text",
@@ -683,4 +719,152 @@ fn the_list_shows_what_each_session_redacted() {
         .unwrap();
     let page = get(s.port, "/?sort=redacted&order=desc", &[]);
     assert!(page.body.contains(">phone 1, card 3</td>"), "{}", page.body);
+}
+
+/// `mkfifo`: a named pipe, which a plain `open` for reading waits on
+/// until a writer comes (forever, here).
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn a_directory_of_odd_files_and_damaged_logs_never_hangs_the_list() {
+    let dir = tmp();
+    let d = dir.path();
+    // Logs: one fine, one with a corrupt line in the middle, one torn.
+    sample_log(&d.join("conversation_20250818_100000.jsonl"), false);
+    let corrupt = d.join("conversation_20250818_100001.jsonl");
+    sample_log(&corrupt, false);
+    crate::util::corrupt_line(&corrupt, 3);
+    let torn = d.join("conversation_20250818_100002.jsonl");
+    sample_log(&torn, false);
+    crate::util::tear_tail(&torn);
+    // Beside them, what a directory of logs also holds.
+    std::fs::write(d.join("README.txt"), "not a log").unwrap();
+    std::fs::write(d.join("garbage.jsonl"), [0xffu8, 0xfe, 0, 1, 2, b'\n']).unwrap();
+    std::fs::create_dir(d.join("folder.jsonl")).unwrap();
+    mkfifo(&d.join("pipe.jsonl"));
+    // A FIFO where the fine log's export would be, and one where a stamp
+    // would be: reading either with a plain open would never return.
+    mkfifo(&d.join("conversation_20250818_100000.json"));
+    sample_log(&d.join("conversation_20250818_100003.jsonl"), false);
+    mkfifo(&d.join(".conversation_20250818_100003.json.stamp"));
+    std::fs::write(d.join("conversation_20250818_100003.json"), "{}").unwrap();
+
+    let s = Server::start(&[d], &[]);
+    // `get` gives up after 30 s: a hang fails the test.
+    let list = get(s.port, "/", &[]);
+    assert_eq!(list.status, 200);
+    let b = &list.body;
+    assert!(b.contains("4 session(s)"), "{b}");
+    for name in ["100000", "100001", "100002", "100003"] {
+        assert!(
+            b.contains(&format!("conversation_20250818_{name}.jsonl")),
+            "{name}"
+        );
+    }
+    assert!(
+        b.contains("garbage.jsonl") && b.contains("1 file(s) could not be read"),
+        "{b}"
+    );
+    assert!(!b.contains("pipe.jsonl") && !b.contains("folder.jsonl") && !b.contains("README"));
+    assert!(b.contains("line 3 corrupt"), "the damage, in the list: {b}");
+    assert_eq!(
+        b.matches("<span class=\"state damaged\">").count(),
+        2,
+        "{b}"
+    );
+    // The export column says what sits beside each log, never waits on it.
+    assert!(b.contains("class=\"export unknown\""), "{b}");
+
+    // The damaged log's page shows the damage where it is; its exports
+    // download whole (what could be read, as the page shows it).
+    let page = get(s.port, "/s/0/conversation_20250818_100001.jsonl", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<li class=\"damage\" id=\"line-3\">"));
+    assert!(page.body.contains("state damaged"));
+    let torn_page = get(s.port, "/s/0/conversation_20250818_100002.jsonl", &[]);
+    assert_eq!(torn_page.status, 200);
+    assert!(
+        torn_page.body.contains("class=\"damage\""),
+        "{}",
+        torn_page.body
+    );
+    let json = get(
+        s.port,
+        "/s/0/conversation_20250818_100001.jsonl/export/json",
+        &[],
+    );
+    assert_eq!(json.status, 200);
+    assert!(serde_json::from_str::<serde_json::Value>(&json.body).is_ok());
+    // A page for what is not a log says so.
+    for (target, status) in [
+        ("/s/0/garbage.jsonl", 422),
+        ("/s/0/pipe.jsonl", 404),
+        ("/s/0/folder.jsonl", 404),
+        ("/s/0/README.txt", 404),
+        ("/s/0/pipe.jsonl/events", 404),
+        ("/s/0/pipe.jsonl/log", 404),
+    ] {
+        let r = get(s.port, target, &[]);
+        assert_eq!(r.status, status, "{target}: {}", r.body);
+        assert!(r.body.contains("<p class=\"error\">"), "{target}");
+    }
+}
+
+#[test]
+fn serving_beyond_loopback_needs_the_token_on_every_request() {
+    let dir = tmp();
+    let name = "conversation_20250818_143022.jsonl";
+    sample_log(&dir.path().join(name), false);
+    let s = Server::start(&[dir.path()], &["--addr", "0.0.0.0:0", "--token", "t0ken"]);
+    let targets = [
+        "/".to_string(),
+        format!("/s/0/{name}"),
+        format!("/s/0/{name}/events"),
+        format!("/s/0/{name}/log"),
+        format!("/s/0/{name}/export/json"),
+        "/assets/viewer.js".into(),
+        "/nope".into(),
+    ];
+    for t in &targets {
+        for auth in [
+            None,
+            Some("Authorization: Bearer t0ke"),
+            Some("Cookie: convlog_token=x"),
+        ] {
+            let r = get(s.port, t, &auth.into_iter().collect::<Vec<_>>());
+            assert_eq!(r.status, 401, "{t} {auth:?}");
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+            assert!(!r.body.contains("sample-session") && !r.body.contains("convlog serve:"));
+        }
+    }
+    // With it, from a name that is not loopback (this server is meant to be
+    // reached from elsewhere).
+    for t in &targets[..5] {
+        let r = get(
+            s.port,
+            t,
+            &[
+                "Authorization: Bearer t0ken",
+                "Host: transcripts.example:8080",
+            ],
+        );
+        assert_eq!(r.status, 200, "{t}");
+    }
+    // The token in the address sets the cookie and is dropped from the
+    // address, sending the browser nowhere but this server.
+    for (target, to) in [
+        ("/?token=t0ken", "/"),
+        ("//evil.example/?token=t0ken", "/evil.example/"),
+        (
+            "/\\evil.example/?token=t0ken&page=2",
+            "/evil.example/?page=2",
+        ),
+    ] {
+        let r = get(s.port, target, &[]);
+        assert_eq!(r.status, 303, "{target}");
+        assert_eq!(r.header("location"), Some(to), "{target}");
+    }
 }

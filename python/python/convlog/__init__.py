@@ -24,34 +24,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _errors
 from ._convlog import REPAIRED, Session, __version__, export, messages, verify
-from ._errors import (
-    ContentTooLargeError,
-    ConvlogError,
-    DamagedLogError,
-    InvalidMessageError,
-    LockTimeoutError,
-    NotALogError,
-    SessionEndedError,
-    StorageError,
-    WriterBrokenError,
-)
+
+# The exceptions, as `_errors.__all__` lists them (asyncio re-exports the
+# same way): one list of names to keep up to date, not two.
+from ._errors import *  # noqa: F403
 
 if TYPE_CHECKING:
     from . import livekit, pipecat
 
 __all__ = [
     "REPAIRED",
-    "ContentTooLargeError",
-    "ConvlogError",
-    "DamagedLogError",
-    "InvalidMessageError",
-    "LockTimeoutError",
-    "NotALogError",
     "Session",
-    "SessionEndedError",
-    "StorageError",
-    "WriterBrokenError",
     "__version__",
     "export",
     "livekit",
@@ -59,6 +44,7 @@ __all__ = [
     "pipecat",
     "verify",
 ]
+__all__ += _errors.__all__
 
 
 def __getattr__(name: str) -> Any:

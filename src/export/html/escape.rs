@@ -3,6 +3,8 @@
 //! unescaped, and nothing from a log is ever put into a URL attribute, so
 //! text such as `javascript:` or `"><img onerror=…>` can only show as text.
 
+use crate::export::text::push_escaped_control;
+
 /// Appends `s` to `out` as HTML text or a quoted attribute value: `&`, `<`,
 /// `>`, `"` and `'` become references, and control characters other than
 /// tab and newline show as `\x1b`-style escapes (as the text export shows
@@ -20,11 +22,7 @@ pub fn push_escaped(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\r' => out.push_str("\\r"),
-            c if is_hidden_control(c) && (c as u32) < 0x80 => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if is_hidden_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if is_hidden_control(c) => push_escaped_control(out, c),
             c => out.push(c),
         }
     }

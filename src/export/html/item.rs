@@ -81,7 +81,7 @@ impl ItemWriter {
             b.push_str(" <span class=\"");
             b.push_str(class);
             b.push_str("\">");
-            push_escaped(b, text);
+            push_field(b, text);
             b.push_str("</span>");
         };
         if let Some(s) = &m.speaker {
@@ -132,7 +132,7 @@ impl ItemWriter {
             offset.map(clock).unwrap_or_else(|| "?".into()),
             if role == "tool" { "Tool call" } else { "Handoff" },
         ));
-        push_escaped(b, a.source());
+        push_field(b, a.source());
         b.push_str("</span> <time>");
         push_escaped(b, a.ts());
         b.push_str("</time></div>\n<p class=\"content\">");
@@ -168,20 +168,42 @@ impl ItemWriter {
 
 /// The content, escaped, cut at [`SHOWN_CONTENT_MAX`] with a note.
 fn content(b: &mut String, text: &str) {
+    let shown = cut(text);
+    push_escaped(b, shown);
+    if shown.len() < text.len() {
+        b.push_str(&format!(
+            "</p>\n<p class=\"cut\">Shown cut at {} KiB of {} bytes: the log and every other export hold the whole message.",
+            SHOWN_CONTENT_MAX >> 10,
+            text.len()
+        ));
+    }
+}
+
+/// Any other field from the log (speaker, source, a `meta` value), escaped
+/// and cut as the content is, with a short note inline: a tab stays usable
+/// whichever field is 50 MB long.
+fn push_field(b: &mut String, text: &str) {
+    let shown = cut(text);
+    push_escaped(b, shown);
+    if shown.len() < text.len() {
+        b.push_str(&format!(
+            "<span class=\"cut\"> … cut at {} KiB of {} bytes</span>",
+            SHOWN_CONTENT_MAX >> 10,
+            text.len()
+        ));
+    }
+}
+
+/// The first [`SHOWN_CONTENT_MAX`] bytes of `text`, on a character boundary.
+fn cut(text: &str) -> &str {
     if text.len() <= SHOWN_CONTENT_MAX {
-        push_escaped(b, text);
-        return;
+        return text;
     }
-    let mut cut = SHOWN_CONTENT_MAX;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
+    let mut at = SHOWN_CONTENT_MAX;
+    while !text.is_char_boundary(at) {
+        at -= 1;
     }
-    push_escaped(b, &text[..cut]);
-    b.push_str(&format!(
-        "</p>\n<p class=\"cut\">Shown cut at {} KiB of {} bytes: the log and every other export hold the whole message.",
-        SHOWN_CONTENT_MAX >> 10,
-        text.len()
-    ));
+    &text[..at]
 }
 
 /// `meta` as a list of keys and values (JSON text), folded away.
@@ -191,18 +213,18 @@ fn meta_details(b: &mut String, raw: &str) {
         Ok(map) => {
             for (k, v) in &map {
                 b.push_str("<dt>");
-                push_escaped(b, k);
+                push_field(b, k);
                 b.push_str("</dt><dd>");
                 match v {
-                    serde_json::Value::String(s) => push_escaped(b, s),
-                    other => push_escaped(b, &other.to_string()),
+                    serde_json::Value::String(s) => push_field(b, s),
+                    other => push_field(b, &other.to_string()),
                 }
                 b.push_str("</dd>");
             }
         }
         Err(_) => {
             b.push_str("<dt>raw</dt><dd>");
-            push_escaped(b, raw);
+            push_field(b, raw);
             b.push_str("</dd>");
         }
     }

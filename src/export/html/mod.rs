@@ -34,6 +34,11 @@ pub use outline::{Latency, Outline, Segment, millis, outline};
 /// The page's stylesheet, inline in an export and served as a file by `convlog serve`.
 pub const STYLESHEET: &str = include_str!("page.css");
 
+/// The self-contained page's own Content-Security-Policy: no script at
+/// all, nothing from anywhere, only its inline stylesheet.
+const EXPORT_CSP: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+     style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\n";
+
 /// A message longer than this (in bytes) shows cut, with a note saying how
 /// long it is: a browser tab stays usable with a 50 MB message in the log,
 /// whose full text every other export and the log itself keep.
@@ -143,6 +148,10 @@ impl<W: Write> HtmlRender<W> {
                 b.push_str("\">\n");
             }
             None => {
+                // A file opened from disk gets no server's headers: the page
+                // carries its own policy, so that even markup that slipped
+                // through escaping could run nothing and fetch nothing.
+                b.push_str(EXPORT_CSP);
                 b.push_str("<style>\n");
                 b.push_str(STYLESHEET);
                 b.push_str("</style>\n");

@@ -59,6 +59,8 @@ fn identical_copies_of_a_session_ship_once_and_the_run_goes_on() {
             && e.contains("identical records; shipped once"),
         "{e}"
     );
+    // What else differs between the copies is said too: the file name here.
+    assert!(e.contains("(log_name backup.jsonl there)"), "{e}");
     assert_eq!(count(&url, "SELECT count(*) FROM convlog.messages"), 6);
     assert_eq!(count(&url, "SELECT count(*) FROM convlog.sessions"), 2);
     assert_eq!(
@@ -83,6 +85,42 @@ fn identical_copies_of_a_session_ship_once_and_the_run_goes_on() {
     signal(&child, libc::SIGTERM);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+
+    // A copy on another machine, under another name, that goes on where the
+    // shipped one stopped: its new record ships, and the run says how the
+    // copies differ besides their records (the name, the host).
+    let url3 = rt.block_on(fresh_db(&url, "copies_host"));
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ts = "2025-08-18T14:30:22.000000+05:30";
+    let mut lines = vec![header_line(SID, ts), message_line(1, ts, "\"one\"", "")];
+    write_log(d1.path(), "a.jsonl", &lines);
+    lines.push(message_line(2, ts, "\"two\"", ""));
+    let b = write_log(d2.path(), "b.jsonl", &lines);
+    let first = ship(&[
+        &d1.path().display().to_string(),
+        "--to",
+        &url3,
+        "--host",
+        "w1",
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = ship(&[
+        &d2.path().display().to_string(),
+        "--to",
+        &url3,
+        "--host",
+        "w2",
+    ]);
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    assert!(e.contains("1 messages shipped"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}: session {SID} is also in the database's copy (log_name a.jsonl, host w1)",
+            b.display()
+        )) && e.contains("(log_name a.jsonl there, host w1 there)"),
+        "{e}"
+    );
 }
 
 /// A's records 1–5, or B's: the same header and 1–3, then 4 and 5 differ

@@ -304,3 +304,131 @@ fn statement_timeout_is_named_retried_a_bounded_number_of_times_then_exit_2() {
     assert_eq!(err.matches("statement_timeout").count(), 1, "{err}");
     assert!(err.contains("is back after"), "{err}");
 }
+
+/// A tmpfs of a few hundred KiB holding a tablespace, for a real full disk:
+/// unmounted (after the database and the tablespace on it are dropped) when
+/// the test ends, however it ends.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+    admin: String,
+    db: String,
+    space: String,
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let (db, space) = (self.db.clone(), self.space.clone());
+        let admin = self.admin.clone();
+        rt().block_on(async move {
+            let c = connect(&admin).await;
+            let _ = c
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await;
+            let _ = c
+                .batch_execute(&format!("DROP TABLESPACE IF EXISTS {space}"))
+                .await;
+        });
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_tablespace_is_named_retried_a_bounded_number_of_times_then_exit_2() {
+    let Some(admin) = pg_url("disk_full") else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        crate::util::skip(
+            "disk_full",
+            "mounting the small filesystem for a full tablespace needs root",
+        );
+        return;
+    }
+    let rt = rt();
+    let url = rt.block_on(fresh_db(&admin, "diskfull"));
+    let db = url.rsplit_once('/').unwrap().1.to_string();
+    let disk = SmallDisk {
+        dir: tempfile::Builder::new()
+            .prefix("convlog-pg-full")
+            .tempdir()
+            .unwrap(),
+        admin: admin.clone(),
+        space: format!("{db}_space"),
+        db,
+    };
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs"])
+        .arg(disk.dir.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a 512 KiB tmpfs");
+    if let Ok(u) = std::env::var("CONVLOG_TEST_PG_RUNAS")
+        && !u.is_empty()
+    {
+        assert!(
+            Command::new("chown")
+                .arg(&u)
+                .arg(disk.dir.path())
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    assert!(ship(&["--init", "--to", &url]).status.success());
+    rt.block_on(async {
+        let c = connect(&url).await;
+        c.batch_execute(&format!(
+            "CREATE TABLESPACE {} LOCATION '{}'",
+            disk.space,
+            disk.dir.path().display()
+        ))
+        .await
+        .unwrap();
+        c.batch_execute(&format!(
+            "ALTER TABLE convlog.messages SET TABLESPACE {}",
+            disk.space
+        ))
+        .await
+        .unwrap();
+    });
+    // About 3 MB of rows for half a megabyte of disk.
+    let dir = tempfile::tempdir().unwrap();
+    write_sessions(dir.path(), 1, 20_000, 7);
+    let d = dir.path().display().to_string();
+    let out = ship(&[
+        &d,
+        "--to",
+        &url,
+        "--batch",
+        "1000",
+        "--attempts",
+        "3",
+        "--max-backoff",
+        "1",
+    ]);
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("the database's disk is full"), "{e}");
+    assert!(
+        e.contains("No space left on device"),
+        "the server's own words: {e}"
+    );
+    assert!(e.contains("gave up after 3 attempts"), "{e}");
+    assert!(!e.contains("unreachable"), "{e}");
+    // What committed before the disk filled is reported, and is there.
+    let shipped: i64 = e
+        .split("convlog ship: ")
+        .find_map(|l| {
+            l.split_once(" messages shipped")
+                .map(|(n, _)| n.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("a summary: {e}"));
+    let rows: i64 = query(&url, "SELECT count(*) FROM convlog.messages")[0].get(0);
+    assert_eq!(rows, shipped, "{e}");
+    assert!(shipped < 20_000, "{e}");
+    drop(disk);
+}

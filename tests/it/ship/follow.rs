@@ -236,6 +236,33 @@ fn an_idle_follow_over_two_thousand_shipped_logs_sleeps_and_still_wakes_for_a_wr
     );
 }
 
+/// Appends five messages to `s`, each once the one before is in the
+/// database at `url` (30 s at most each): a follower that stopped noticing
+/// appends falls behind at once. Returns the rows there at the end.
+async fn append_five_one_by_one(s: &Session, url: &str) -> i64 {
+    let db = connect(url).await;
+    let mut got = 0;
+    for i in 1..=5i64 {
+        s.append(Message::user(format!("m{i}"), "stt"))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            got = db
+                .query_one("SELECT count(*) FROM convlog.messages", &[])
+                .await
+                .map(|r| r.get::<_, i64>(0))
+                .unwrap_or(0);
+            if got == i {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    got
+}
+
 #[test]
 fn following_without_file_notifications_polls_and_ships_every_append() {
     let Some(url) = pg_url("follow_polling") else {
@@ -261,30 +288,74 @@ fn following_without_file_notifications_polls_and_ships_every_append() {
             })
         };
         let s = Session::create(dir.path()).unwrap();
-        let db = connect(&url).await;
-        let mut got = 0;
-        for i in 1..=5i64 {
-            s.append(Message::user(format!("m{i}"), "stt"))
-                .await
-                .unwrap();
-            s.flush().await.unwrap();
-            let until = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < until {
-                got = db
-                    .query_one("SELECT count(*) FROM convlog.messages", &[])
-                    .await
-                    .map(|r| r.get::<_, i64>(0))
-                    .unwrap_or(0);
-                if got == i {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        let got = append_five_one_by_one(&s, &url).await;
         stop.stop();
         let summary = shipper.await.unwrap();
         assert_eq!(summary.messages, 5);
         got
     });
     assert_eq!(got, 5);
+}
+
+/// `convlog ship --follow` in a user namespace whose inotify limit is 0:
+/// the kernel refuses what the watcher asks for, as on a system out of
+/// inotify instances (`fs.inotify.max_user_instances`) or watches
+/// (`max_user_watches`). The shipper says so once, with the kernel's reason,
+/// and polls: every append is shipped.
+#[test]
+fn where_the_kernel_refuses_inotify_follow_says_so_once_and_polls() {
+    let Some(admin) = pg_url("follow_without_inotify") else {
+        return;
+    };
+    let probe = Command::new("unshare")
+        .args(["-U", "-r", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_inotify_instances")
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        crate::util::skip(
+            "follow_without_inotify",
+            &format!(
+                "`unshare -U -r` cannot make a user namespace with its own inotify limits here: {probe:?}"
+            ),
+        );
+        return;
+    }
+    let rt = rt();
+    for (limit, said) in [
+        (
+            "max_inotify_instances",
+            "inotify is unavailable: Too many open files",
+        ),
+        (
+            "max_inotify_watches",
+            "cannot watch it with inotify: No space left on device",
+        ),
+    ] {
+        let url = rt.block_on(fresh_db(&admin, limit));
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::create(dir.path()).unwrap();
+        // The shell lowers the limit, then becomes convlog (same pid).
+        let child = Command::new("unshare")
+            .args(["-U", "-r", "sh", "-c"])
+            .arg(format!(
+                "echo 0 > /proc/sys/user/{limit} && exec \"$0\" \"$@\""
+            ))
+            .args([BIN, "ship", "--follow", "--to", &url])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let got = rt.block_on(append_five_one_by_one(&s, &url));
+        signal(&child, libc::SIGTERM);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{limit}: {stderr}");
+        assert_eq!(got, 5, "{limit}: every append shipped: {stderr}");
+        assert!(stderr.contains(said), "{limit}: {stderr}");
+        assert_eq!(
+            stderr.matches("by polling every 50 ms").count(),
+            1,
+            "{limit}: said once: {stderr}"
+        );
+    }
 }

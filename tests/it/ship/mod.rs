@@ -10,9 +10,11 @@
 
 mod basics;
 mod copies;
+mod edges;
 mod faults;
 mod follow;
 pub(crate) mod harness;
+mod memory;
 #[path = "../../shared/pg.rs"]
 mod pg;
 mod resume;

@@ -152,3 +152,102 @@ fn times_postgresql_text_input_refuses_are_converted_and_their_text_kept() {
         assert_eq!(r.get::<_, i64>(5), if leap { 2 } else { 0 }, "{ts}");
     }
 }
+
+/// What the database still refuses (here its own CHECK constraints, as a
+/// DBA might add) is narrowed down to the record itself: a message, the end
+/// record or the header (seq 0) is named by its own seq, what precedes it in
+/// that session is shipped, and the other sessions are not held up.
+#[test]
+fn a_record_the_database_refuses_is_blamed_by_its_own_seq_and_the_rest_ships() {
+    let Some(url) = pg_url("blamed_record") else {
+        return;
+    };
+    let rt = rt();
+    let url = rt.block_on(fresh_db(&url, "blame"));
+    assert!(ship(&["--init", "--to", &url]).status.success());
+    rt.block_on(async {
+        connect(&url)
+            .await
+            .batch_execute(
+                "ALTER TABLE convlog.messages ADD CONSTRAINT no_forbidden CHECK (content <> 'forbidden');
+                 ALTER TABLE convlog.sessions ADD CONSTRAINT no_late_end CHECK (ended < '2030-01-01');
+                 ALTER TABLE convlog.sessions ADD CONSTRAINT no_such_name CHECK (log_name <> 'refused.jsonl')",
+            )
+            .await
+            .unwrap()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let late = "2031-01-01T00:00:00.000000Z";
+    let logs = [
+        (
+            "a-message.jsonl",
+            0xa1,
+            vec!["\"one\"", "\"two\"", "\"forbidden\"", "\"four\""],
+            TS,
+        ),
+        ("b-end.jsonl", 0xb1, vec!["\"one\"", "\"two\""], late),
+        ("c-fine.jsonl", 0xc1, vec!["\"one\""], TS),
+        ("refused.jsonl", 0xd1, vec!["\"one\""], TS),
+    ];
+    let mut ids = Vec::new();
+    for (name, n, contents, end) in &logs {
+        let sid = format!("{n:032x}");
+        let mut lines = vec![header_line(&sid, TS)];
+        for (i, c) in contents.iter().enumerate() {
+            lines.push(message_line(i as u64 + 1, TS, c, ""));
+        }
+        lines.push(end_line(contents.len() as u64 + 1, end));
+        write_log(dir.path(), name, &lines);
+        ids.push(sid);
+    }
+    let d = dir.path().display().to_string();
+    let out = ship(&[&d, "--to", &url]);
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    let rejected = |name: &str, sid: &str, seq: u64, constraint: &str| {
+        let want = format!(
+            "{}: session {sid}, seq {seq}: rejected by the database:",
+            dir.path().join(name).display()
+        );
+        let line = e.lines().find(|l| l.contains(&want));
+        assert!(
+            line.is_some_and(|l| l.contains(constraint)),
+            "{name}: {want} … {constraint}: {e}"
+        );
+    };
+    rejected("a-message.jsonl", &ids[0], 3, "no_forbidden");
+    rejected("b-end.jsonl", &ids[1], 3, "no_late_end");
+    rejected("refused.jsonl", &ids[3], 0, "no_such_name");
+    let got = rt.block_on(async { all_contents(&connect(&url).await).await });
+    let seqs = |i: usize| {
+        got.get(&ids[i])
+            .map(|m| m.keys().copied().collect::<Vec<_>>())
+    };
+    assert_eq!(
+        seqs(0),
+        Some(vec![1, 2]),
+        "what precedes the refused message"
+    );
+    assert_eq!(
+        seqs(1),
+        Some(vec![1, 2]),
+        "the messages before a refused end"
+    );
+    assert_eq!(seqs(2), Some(vec![1]), "another session is not held up");
+    assert_eq!(seqs(3), None, "nothing of a session whose row is refused");
+    let ended: Vec<(String, bool)> = query(
+        &url,
+        "SELECT id, ended IS NOT NULL FROM convlog.sessions ORDER BY id",
+    )
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    assert_eq!(
+        ended,
+        [
+            (ids[0].clone(), false),
+            (ids[1].clone(), false),
+            (ids[2].clone(), true)
+        ]
+    );
+}

@@ -1,113 +1,32 @@
-//! The reading side of the shipper: a thread that finds logs, scans what is
-//! new in each with the library's line reader and judge, and hands whole,
-//! checksummed records on as binary COPY rows, a batch at a time, so that
-//! memory stays bounded by the batch size whatever the log's size. It knows
-//! nothing of the database; the database side decides what is already there.
+//! One log's new part: its header, what the reader remembers of the file
+//! between scans, and the scan from there with the library's line reader
+//! and judge into segments, judged under the recovery mode (held until the
+//! judgement for a mode that ships nothing of a damaged log, unless a first
+//! pass over a large part found it clean, so memory stays bounded).
 
-use std::collections::HashMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::Recovery;
 use crate::error::Error;
-use crate::read::find_logs;
 use crate::read::{DamageKind, Judge, Lines, Position, Report, decode_line, scan_from};
 use crate::record::{Header, Record};
+use crate::ship::Stop;
+use crate::ship::encode::{encode_row, line_crc, stamp};
+use crate::ship::resume::Shipped;
 
-use super::Stop;
-use super::encode::{Stamp, encode_row, line_crc, stamp};
-use super::resume::{self, Shipped};
-use super::watch::{Wake, Watcher};
+use super::segment::{Batcher, End, Item, Segment, SessionInfo};
 
 /// A log's unread part beyond which a mode that refuses a log with damage
 /// checks the whole part first, then ships it in batches as it reads again;
 /// below it, the part is held in memory until its scan ends.
 const PRESCAN_BYTES: u64 = 8 << 20;
 
-/// The session a log holds, as its header and file name say.
-#[derive(Debug)]
-pub(crate) struct SessionInfo {
-    pub id: String,
-    pub log: PathBuf,
-    pub log_name: String,
-    pub created: Stamp,
-    /// The header's `created` as written.
-    pub created_text: String,
-}
-
-/// The end record.
-#[derive(Debug, Clone)]
-pub(crate) struct End {
-    pub seq: u64,
-    pub ts: Stamp,
-    pub text: String,
-}
-
-/// Consecutive records of one session from one log, encoded as binary COPY
-/// tuples.
-pub(crate) struct Segment {
-    pub session: Arc<SessionInfo>,
-    pub rows: Vec<u8>,
-    /// Where each row starts in `rows`.
-    pub starts: Vec<usize>,
-    pub seqs: Vec<u64>,
-    pub crcs: Vec<u32>,
-    /// Rows stored with their line in `raw`.
-    pub raw: Vec<bool>,
-    /// The end record, when this segment reaches it.
-    pub end: Option<End>,
-}
-
-impl Segment {
-    fn new(session: Arc<SessionInfo>) -> Segment {
-        Segment {
-            session,
-            rows: Vec::new(),
-            starts: Vec::new(),
-            seqs: Vec::new(),
-            crcs: Vec::new(),
-            raw: Vec::new(),
-            end: None,
-        }
-    }
-
-    /// The encoded bytes of row `i`.
-    pub fn row(&self, i: usize) -> &[u8] {
-        let a = self.starts.get(i).copied().unwrap_or(self.rows.len());
-        let b = self.starts.get(i + 1).copied().unwrap_or(self.rows.len());
-        &self.rows[a..b]
-    }
-}
-
-/// What the reader hands to the database side.
-pub(crate) enum Item {
-    Batch(Vec<Segment>),
-    /// Mid-file damage, reported under the recovery mode.
-    Damaged {
-        log: PathBuf,
-        detail: String,
-    },
-    /// Worth saying, loses nothing.
-    Note {
-        log: PathBuf,
-        detail: String,
-    },
-    /// An open log picked up just after its last shipped record.
-    Resumed,
-    /// A file that cannot be shipped: not a log, unreadable.
-    Unreadable {
-        log: PathBuf,
-        detail: String,
-    },
-}
-
+/// What the reader is asked to do, and what the database already holds.
 pub(crate) struct ReadOptions {
     /// Sessions the database holds whole, ended: not read again.
     pub done: HashSet<String>,
@@ -123,131 +42,24 @@ pub(crate) struct ReadOptions {
     pub redact: crate::redact::Policy,
 }
 
+/// What the reader remembers of one file between scans.
 #[derive(Default)]
-struct FileState {
-    pos: Position,
-    id: (u64, u64),
+pub(super) struct FileState {
+    pub(super) pos: Position,
+    pub(super) id: (u64, u64),
     /// (length, mtime in ns) at the last scan: unchanged means nothing new.
-    seen: (u64, i128),
-    session: Option<Arc<SessionInfo>>,
+    pub(super) seen: (u64, i128),
+    pub(super) session: Option<Arc<SessionInfo>>,
     /// The CRC of line 1 when it was read: another means another log was
     /// written over this one in place.
-    header_crc: Option<u32>,
+    pub(super) header_crc: Option<u32>,
     /// Shipped up to damage the mode stops at, or not a log: left alone
     /// until the file changes.
-    parked: bool,
+    pub(super) parked: bool,
     /// Records were skipped as damaged (`skip-corrupt`) since the scan
     /// from the start: the end is not recorded, so the session stays open
     /// in the database (and is read again) until a run ships it whole.
-    skipped: bool,
-}
-
-/// Gathers segments into batches of about `batch_rows` rows and sends them.
-struct Batcher<'a> {
-    tx: &'a mpsc::Sender<Item>,
-    batch: Vec<Segment>,
-    rows: usize,
-    limit: usize,
-}
-
-impl Batcher<'_> {
-    /// False when the receiver is gone.
-    fn send(&self, item: Item) -> bool {
-        self.tx.blocking_send(item).is_ok()
-    }
-
-    fn push(&mut self, seg: Segment) -> bool {
-        self.rows += seg.seqs.len().max(1);
-        self.batch.push(seg);
-        self.rows < self.limit || self.flush()
-    }
-
-    fn flush(&mut self) -> bool {
-        self.rows = 0;
-        let batch = std::mem::take(&mut self.batch);
-        batch.is_empty() || self.send(Item::Batch(batch))
-    }
-}
-
-/// Runs until one pass is done (or, following, until `stop`), sending
-/// batches on `tx`. Returns when the receiver is gone.
-///
-/// Following, a pass after the first looks only at the files the watcher
-/// names (and lists the directories again only when names changed), so an
-/// idle run over thousands of logs does no work between writes.
-pub(crate) fn run(paths: Vec<PathBuf>, opts: ReadOptions, stop: Stop, tx: mpsc::Sender<Item>) {
-    let mut files: HashMap<PathBuf, FileState> = HashMap::new();
-    let mut out = Batcher {
-        tx: &tx,
-        batch: Vec::new(),
-        rows: 0,
-        limit: opts.batch_rows.max(1),
-    };
-    let mut watcher = None;
-    if opts.follow {
-        let (w, notes) = Watcher::new(&paths, opts.poll, opts.notify);
-        for (log, detail) in notes {
-            if !out.send(Item::Note { log, detail }) {
-                return;
-            }
-        }
-        watcher = Some(w);
-    }
-    let mut wake = Wake::All;
-    let mut missing = false;
-    loop {
-        let (only, list) = match wake {
-            Wake::Stop => return,
-            Wake::All => (None, true),
-            Wake::Some { files, names } => (Some(files), names),
-        };
-        let logs = if list {
-            match find_logs(&paths) {
-                Ok(l) => {
-                    missing = false;
-                    l
-                }
-                Err(_) if missing => Vec::new(),
-                Err(e) => {
-                    // A directory that vanished while following: say so once and keep going.
-                    missing = true;
-                    if !out.send(Item::Unreadable {
-                        log: e.path().map(Path::to_path_buf).unwrap_or_default(),
-                        detail: e.to_string(),
-                    }) {
-                        return;
-                    }
-                    Vec::new()
-                }
-            }
-        } else {
-            let mut l: Vec<PathBuf> = only.iter().flatten().cloned().collect();
-            l.sort();
-            l
-        };
-        for log in logs {
-            if stop.is_stopped() {
-                return;
-            }
-            // Told which files changed: the others are as they were; a new
-            // name is a log only if the listing above found it.
-            if let Some(only) = &only
-                && (files.contains_key(&log) && !only.contains(&log)
-                    || !list && !files.contains_key(&log))
-            {
-                continue;
-            }
-            let st = files.entry(log.clone()).or_default();
-            if !step(&log, st, &opts, &stop, &mut out) {
-                return;
-            }
-        }
-        if !out.flush() {
-            return;
-        }
-        let Some(w) = &mut watcher else { return };
-        wake = w.wait(&stop);
-    }
+    pub(super) skipped: bool,
 }
 
 /// Line 1 of `file` if it is a valid header, and the line's CRC.
@@ -262,7 +74,7 @@ pub(crate) fn header_of(file: &File) -> Option<(Header, u32)> {
 }
 
 /// The session `log` holds, as its header `h` says.
-fn session_info(log: &Path, h: Header) -> Arc<SessionInfo> {
+pub(super) fn session_info(log: &Path, h: Header) -> Arc<SessionInfo> {
     Arc::new(SessionInfo {
         created: stamp(&h.created),
         id: h.session,
@@ -275,97 +87,22 @@ fn session_info(log: &Path, h: Header) -> Arc<SessionInfo> {
     })
 }
 
-fn mtime_ns(m: &std::fs::Metadata) -> i128 {
-    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
-}
-
-/// Ships what is new in one log. False when the receiver is gone.
-fn step(
+/// Scans the unread part of `log` (`len` bytes long) from `st.pos`, as the
+/// recovery mode asks: streamed in batches, or held until judged. Ok(false)
+/// when the receiver is gone.
+pub(super) fn scan_unread(
     log: &Path,
+    file: &File,
     st: &mut FileState,
     opts: &ReadOptions,
     stop: &Stop,
     out: &mut Batcher,
-) -> bool {
-    let unreadable = |e: Error| Item::Unreadable {
-        log: log.to_path_buf(),
-        detail: e.to_string(),
-    };
-    let file = match crate::fs::open_read(log) {
-        Ok(f) => f,
-        Err(e) => {
-            // Reported once per change, not on every poll.
-            let meta = std::fs::symlink_metadata(log).ok();
-            let seen = meta.map(|m| (m.len(), mtime_ns(&m))).unwrap_or_default();
-            if !st.parked || st.seen != seen {
-                st.parked = true;
-                st.seen = seen;
-                return out.send(unreadable(e));
-            }
-            return true;
-        }
-    };
-    let meta = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => return out.send(unreadable(Error::io(log, "stat", e))),
-    };
-    let id = (meta.dev(), meta.ino());
-    let seen = (meta.len(), mtime_ns(&meta));
-    if st.id == id && st.seen == seen {
-        return true;
-    }
-    let header = header_of(&file);
-    let replaced = st.header_crc.is_some() && header.as_ref().map(|h| h.1) != st.header_crc;
-    if st.id != id || meta.len() < st.pos.offset || replaced {
-        // A new file, or one replaced, cut short or written over with
-        // another log: read it from the start as a new log; the database's
-        // cursor keeps what was shipped from being doubled.
-        *st = FileState {
-            id,
-            ..FileState::default()
-        };
-    }
-    st.seen = seen;
-    if st.pos.offset == 0
-        && let Some((h, _)) = &header
-        && opts.done.contains(&h.session)
-    {
-        // Shipped and ended: nothing can follow an end record.
-        st.parked = true;
-        st.header_crc = header.map(|h| h.1);
-        return true;
-    }
-    if st.parked {
-        // Parked files are rescanned from the start when they change (a
-        // repaired log, a log that was still being created).
-        st.pos = Position::default();
-        st.session = None;
-        st.parked = false;
-        st.skipped = false;
-    }
-    st.header_crc = header.as_ref().map(|h| h.1);
-    if st.pos.offset == 0
-        && let Some((h, _)) = header
-        && let Some(want) = opts.resume.get(&h.session)
-        && let Some(pos) = resume::find(&file, meta.len(), *want)
-    {
-        // Shipped up to `pos`, and the database holds all before it.
-        st.pos = pos;
-        st.session = Some(session_info(log, h));
-        if !out.send(Item::Resumed) {
-            return false;
-        }
-    }
-    let unread = meta.len().saturating_sub(st.pos.offset);
+    len: u64,
+) -> Result<bool, Error> {
+    let unread = len.saturating_sub(st.pos.offset);
     let refuses_damage = matches!(opts.recovery, Recovery::TolerateTail | Recovery::Absolute);
-    let stream = !refuses_damage || unread > PRESCAN_BYTES && prescan_clean(log, &file, st, opts);
-    match scan_new(log, &file, st, opts, stop, out, stream) {
-        Ok(alive) => alive,
-        Err(e) => {
-            st.parked = true;
-            out.send(unreadable(e))
-        }
-    }
+    let stream = !refuses_damage || unread > PRESCAN_BYTES && prescan_clean(log, file, st, opts);
+    scan_new(log, file, st, opts, stop, out, stream)
 }
 
 /// A first pass over a large unread part for the modes that ship nothing of
