@@ -11,6 +11,14 @@ The same process first runs the bare baseline: the same emits on a session
 with no recorder. Every run reports p50, p99 and max; the goals are p99 <= 50
 us, p50 <= 10 us and max <= 1 ms in at least 4 of 5 runs.
 
+LiveKit, paced: 100 emits 20 ms apart with the loop idle in between, as
+messages come in a conversation (the baseline, labelled "bare", is a
+do-nothing handler paced the same): each message finds convlog's commit
+thread parked, so this shows what waking it costs the loop.
+
+Each run also reports the loop thread's CPU time per event and its context
+switches (voluntary: it waited; involuntary: it was preempted) and page faults.
+
 Pipecat: the recorder on an ``LLMContextAggregatorPair`` inside a running
 ``PipelineTask``; each turn event is dispatched the way Pipecat runs an event
 handler (``FrameProcessor._run_handler``) and timed; the baseline is the same
@@ -209,6 +217,49 @@ async def livekit_runs(d: Path, runs: int, n: int) -> tuple[list[Run], list[Run]
         await recorder.aclose()
         check(recorder.path, n)
     return bare, floor, recorded
+
+
+async def livekit_paced(d: Path, runs: int, n: int, gap: float) -> tuple[list[Run], list[Run]]:
+    """Emits ``gap`` seconds apart, the loop idle in between, as messages
+    come in a conversation: each finds convlog's commit thread parked, so
+    this is what one message costs when it has to wake it. The baseline is
+    the same pacing to a do-nothing handler."""
+    from livekit.agents import AgentSession
+
+    import convlog.livekit
+
+    events = livekit_events(n)
+
+    async def paced(emit: Callable[[str, Any], Any]) -> Run:
+        times = array.array("q", bytes(8 * n))
+        clock = time.perf_counter_ns
+        cpu = 0
+        switches = thread_switches()
+        with GcCounter() as counter:
+            before = sys.getallocatedblocks()
+            for i, ev in enumerate(events):
+                await asyncio.sleep(gap)
+                c = time.thread_time_ns()
+                t = clock()
+                emit("conversation_item_added", ev)
+                times[i] = clock() - t
+                cpu += time.thread_time_ns() - c
+            blocks = sys.getallocatedblocks() - before
+        return Run(times, cpu, blocks, counter.counts, since(switches))
+
+    floor: list[Run] = []
+    recorded: list[Run] = []
+    for _ in range(runs):
+        session = AgentSession()
+        session.on("conversation_item_added", nothing)
+        floor.append(await paced(session.emit))
+    for _ in range(runs):
+        session = AgentSession()
+        recorder = convlog.livekit.record(session, d)
+        recorded.append(await paced(session.emit))
+        await recorder.aclose()
+        check(recorder.path, n)
+    return floor, recorded
 
 
 def check(path: Path, n: int) -> None:
@@ -426,6 +477,14 @@ def measure(d: Path, runs: int, n: int, verbose: bool = True) -> list[tuple]:
         show(f"LiveKit: session.emit to a do-nothing handler, {n} events", floor)
         show(f"LiveKit: session.emit with convlog.livekit.record, {n} events", rec)
         rows += summary("LiveKit emit", bare, rec, 50, floor)
+        gap_ms = 20
+        pfloor, prec = asyncio.run(livekit_paced(d / "livekit-paced", runs, 100, gap_ms / 1000))
+        show(f"LiveKit: emits {gap_ms} ms apart to a do-nothing handler, 100 events", pfloor)
+        show(f"LiveKit: emits {gap_ms} ms apart with convlog.livekit.record, 100 events", prec)
+        # The goals are for back-to-back events (issue 23's method); these
+        # rows say what a lone message costs, goal or not.
+        paced = summary(f"LiveKit emit {gap_ms} ms apart", pfloor, prec, 50)[:4]
+        rows += [(what, ours, base, ratio, "-", None) for what, ours, base, ratio, _, _ in paced]
     else:
         rows.append(("LiveKit emit", "-", "livekit-agents not installed", "-", "-", None))
     pc = asyncio.run(pipecat_runs(d / "pipecat", runs, n))

@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::lock;
 use super::pool::{Job, pool};
@@ -23,6 +24,9 @@ pub(crate) struct Log {
     /// Signalled after every group, for blocking callers waiting for their
     /// answer or for their turn to lead.
     turn: Condvar,
+    /// Wakes a lingering pool leader (see [`Log::linger`]) for a request
+    /// someone waits on; a detached one does not signal it.
+    wake_leader: Condvar,
     writer: Mutex<Writer>,
     max_batch_bytes: usize,
 }
@@ -37,6 +41,8 @@ struct Queue {
     blocking_queued: usize,
     /// What `reqs` weigh together (see `request_len`).
     bytes: usize,
+    /// The pool leader is lingering on an empty queue (see [`Log::linger`]).
+    lingering: bool,
     /// Somebody (a caller or a pool thread) is committing, or a pool thread
     /// has been asked to: nobody else may start.
     leading: bool,
@@ -103,6 +109,7 @@ pub(crate) fn open(
         shared: shared.clone(),
         queue: Mutex::new(Queue::default()),
         turn: Condvar::new(),
+        wake_leader: Condvar::new(),
         writer: Mutex::new(Writer::new(shared, file, start, cfg)),
         max_batch_bytes,
     })
@@ -113,12 +120,15 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
+        let awaited = !matches!(req, Request::Append { reply: None, .. });
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
             q.leading = true;
             drop(q);
             pool().submit(self.clone());
+        } else if q.lingering && awaited {
+            self.wake_leader.notify_one();
         }
     }
 
@@ -128,6 +138,9 @@ impl Log {
     pub(crate) fn commit_blocking(self: &Arc<Self>, req: Request, mut rx: Answer) -> Result<u64> {
         let mut q = lock(&self.queue);
         q.push(req, true);
+        if q.lingering {
+            self.wake_leader.notify_one();
+        }
         loop {
             if let Some(result) = rx.try_take() {
                 return result;
@@ -148,6 +161,10 @@ impl Log {
     pub(crate) fn drain(self: &Arc<Self>) {
         let mut q = lock(&self.queue);
         loop {
+            // A lingering leader has committed everything before it.
+            if q.lingering && q.reqs.is_empty() {
+                return;
+            }
             if !q.leading {
                 if q.reqs.is_empty() {
                     return;
@@ -173,11 +190,14 @@ impl Log {
             {
                 let mut q = lock(&self.queue);
                 if q.reqs.is_empty() {
-                    q.leading = false;
-                    self.turn.notify_all();
-                    w.batch = batch;
-                    w.spare_queue = spare;
-                    return true;
+                    match self.linger(q, who) {
+                        Some(found) => q = found,
+                        None => {
+                            w.batch = batch;
+                            w.spare_queue = spare;
+                            return true;
+                        }
+                    }
                 }
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
@@ -188,12 +208,16 @@ impl Log {
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
             shared.recycle_buffers(used);
-            let mut q = lock(&self.queue);
+            let q = lock(&self.queue);
             self.turn.notify_all();
-            if q.reqs.is_empty() {
-                q.leading = false;
-                return true;
-            }
+            let mut q = if q.reqs.is_empty() {
+                match self.linger(q, who) {
+                    Some(found) => found,
+                    None => return true,
+                }
+            } else {
+                q
+            };
             match who {
                 // A blocking caller's own request is done (or it leads again
                 // from its wait loop); the next group belongs to a caller
@@ -219,6 +243,54 @@ impl Log {
                 Leader::Pool => {}
             }
         }
+    }
+}
+
+/// How long a pool leader waits on an empty queue for more requests
+/// before it gives the log up, and how often it looks meanwhile.
+const LINGER: Duration = Duration::from_millis(2);
+const LINGER_STEP: Duration = Duration::from_micros(250);
+
+impl Log {
+    /// The queue `q` is empty after a group. A caller leading for itself
+    /// gives `leading` up at once. A pool leader first lingers for up to
+    /// [`LINGER`], looking at the queue every [`LINGER_STEP`] on its own
+    /// timer, or at once when an awaited request or a blocking caller
+    /// signals `wake_leader`: so that a detached `log()` made meanwhile (a
+    /// burst of messages, streamed fragments) finds `leading` set and
+    /// queues its record without waking a thread. Waking a parked thread
+    /// is a `futex` call, and on a virtual machine an inter-processor
+    /// interrupt, that cost the agent's event loop tens of microseconds on
+    /// about one message in forty in `python/bench/loop_cost.py`. Returns
+    /// the queue with requests in it, or `None` once `leading` is released.
+    fn linger<'a>(
+        &'a self,
+        mut q: MutexGuard<'a, Queue>,
+        who: Leader,
+    ) -> Option<MutexGuard<'a, Queue>> {
+        if who == Leader::Pool {
+            let deadline = Instant::now() + LINGER;
+            while q.reqs.is_empty() {
+                let now = Instant::now();
+                if now >= deadline || pool().others_waiting() {
+                    break;
+                }
+                q.lingering = true;
+                let step = (deadline - now).min(LINGER_STEP);
+                q = self
+                    .wake_leader
+                    .wait_timeout(q, step)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+                q.lingering = false;
+            }
+            if !q.reqs.is_empty() {
+                return Some(q);
+            }
+        }
+        q.leading = false;
+        self.turn.notify_all();
+        None
     }
 }
 
