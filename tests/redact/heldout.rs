@@ -20,36 +20,51 @@ use super::oracle::{
     iban_ok, iban_with_check, luhn_complete, luhn_ok, verhoeff_complete, verhoeff_ok,
 };
 
-struct Set {
-    rng: Rng,
-    out: Vec<Example>,
+/// The generator of a generated set (this one, and `variants`): a seeded
+/// random source and the examples made so far.
+pub struct Set {
+    pub rng: Rng,
+    pub out: Vec<Example>,
 }
 
 impl Set {
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+    /// An empty set drawing from `seed`.
+    pub fn new(seed: u64) -> Set {
+        Set {
+            rng: Rng::new(seed),
+            out: Vec::new(),
+        }
+    }
+
+    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
         xs[self.rng.below(xs.len())]
     }
 
-    fn n(&mut self, n: usize) -> usize {
+    pub fn n(&mut self, n: usize) -> usize {
         self.rng.below(n)
     }
 
-    fn digits(&mut self, n: usize) -> String {
+    pub fn digits(&mut self, n: usize) -> String {
         self.rng.digits(n)
     }
 
     /// A positive: `template`'s `{}` replaced by `value`.
-    fn pos(&mut self, set: Kind, template: &str, value: &str) {
+    pub fn pos(&mut self, set: Kind, template: &str, value: &str) {
         let at = template.find("{}").expect("template has {}");
-        let text = format!("{}{value}{}", &template[..at], &template[at + 2..]);
+        self.pos_at(set, &template[..at], value, &template[at + 2..]);
+    }
+
+    /// A positive: `value` between `before` and `after`.
+    pub fn pos_at(&mut self, set: Kind, before: &str, value: &str, after: &str) {
+        let at = before.len();
         self.out.push(Example {
-            text,
+            text: format!("{before}{value}{after}"),
             set,
             value: Some((at, at + value.len())),
         });
     }
 
-    fn neg(&mut self, set: Kind, text: String) {
+    pub fn neg(&mut self, set: Kind, text: String) {
         self.out.push(Example {
             text,
             set,
@@ -87,8 +102,9 @@ fn devanagari(digits: &str) -> String {
         .collect()
 }
 
-/// `digits` cut into groups of `sizes`, joined by `sep`.
-fn groups(digits: &str, sizes: &[usize], sep: &str) -> String {
+/// `digits` cut into groups of `sizes` (which cover it exactly), joined
+/// by `sep`.
+pub fn groups(digits: &str, sizes: &[usize], sep: &str) -> String {
     let mut out = Vec::new();
     let mut at = 0;
     for &n in sizes {
@@ -99,8 +115,9 @@ fn groups(digits: &str, sizes: &[usize], sep: &str) -> String {
     out.join(sep)
 }
 
-/// The same number with its last digit changed so it fails.
-fn spoil_last(n: &str, ok: impl Fn(&str) -> bool) -> String {
+/// The same number, valid under `ok`, with its last digit changed so it
+/// fails.
+pub fn spoil_last(n: &str, ok: impl Fn(&str) -> bool) -> String {
     let body = &n[..n.len() - 1];
     (0..10)
         .map(|d| format!("{body}{d}"))
@@ -880,10 +897,7 @@ fn spoken(s: &mut Set) {
 
 /// The held-out set: about 340 positives and 340 negatives per kind.
 pub fn heldout() -> Vec<Example> {
-    let mut s = Set {
-        rng: Rng::new(0x0004_E1D0_u64 ^ 0x5EED_F00D),
-        out: Vec::new(),
-    };
+    let mut s = Set::new(0x0004_E1D0_u64 ^ 0x5EED_F00D);
     cards(&mut s);
     phones(&mut s);
     emails(&mut s);

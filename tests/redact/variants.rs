@@ -24,7 +24,8 @@
 
 use convlog::redact::Kind;
 
-use super::corpus::{ENGLISH as EN, Example, HINDI as HI, Rng};
+use super::corpus::{ENGLISH as EN, Example, HINDI as HI};
+use super::heldout::{Set, groups, spoil_last};
 use super::oracle::{iban_with_check, luhn_complete, luhn_ok, verhoeff_complete, verhoeff_ok};
 
 /// One class: its name and its examples.
@@ -33,64 +34,17 @@ pub struct Class {
     pub examples: Vec<Example>,
 }
 
-struct Gen {
-    rng: Rng,
-    out: Vec<Example>,
-}
-
-impl Gen {
-    fn n(&mut self, n: usize) -> usize {
-        self.rng.below(n)
+/// The examples made since the last class was taken, as the class `name`.
+fn take(g: &mut Set, name: &'static str) -> Class {
+    Class {
+        name,
+        examples: std::mem::take(&mut g.out),
     }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.rng.below(xs.len())]
-    }
-    fn pos(&mut self, set: Kind, before: &str, value: &str, after: &str) {
-        let at = before.len();
-        self.out.push(Example {
-            text: format!("{before}{value}{after}"),
-            set,
-            value: Some((at, at + value.len())),
-        });
-    }
-    fn neg(&mut self, set: Kind, text: String) {
-        self.out.push(Example {
-            text,
-            set,
-            value: None,
-        });
-    }
-    fn take(&mut self, name: &'static str) -> Class {
-        Class {
-            name,
-            examples: std::mem::take(&mut self.out),
-        }
-    }
-}
-
-fn grouped(digits: &str, sizes: &[usize], sep: &str) -> String {
-    let mut parts = Vec::new();
-    let mut at = 0;
-    for &n in sizes {
-        parts.push(&digits[at..at + n]);
-        at += n;
-    }
-    assert_eq!(at, digits.len());
-    parts.join(sep)
-}
-
-/// A different last digit that fails `ok`.
-fn spoiled(n: &str, ok: impl Fn(&str) -> bool) -> String {
-    let body = &n[..n.len() - 1];
-    (0..10)
-        .map(|d| format!("{body}{d}"))
-        .find(|m| !ok(m))
-        .expect("a failing digit")
 }
 
 const WIDE: [&str; 5] = ["  ", "   ", "\t", " \t", "  "];
 
-fn spacing(g: &mut Gen) {
+fn spacing(g: &mut Set) {
     for i in 0..400 {
         let sep = g.pick(&WIDE);
         if i % 4 == 3 {
@@ -109,7 +63,7 @@ fn spacing(g: &mut Gen) {
                 .collect::<Vec<_>>()
                 .join(sep);
             let before = g.pick(&["transfer to ", "IBAN: ", "account ", "it is "]);
-            g.pos(Kind::Iban, before, &v, " thanks");
+            g.pos_at(Kind::Iban, before, &v, " thanks");
             continue;
         }
         let (len, sizes): (usize, &[usize]) = match g.n(3) {
@@ -119,16 +73,16 @@ fn spacing(g: &mut Gen) {
         };
         let body = format!("{}{}", 3 + g.n(4), g.rng.digits(len - 2));
         let n = luhn_complete(&body);
-        let v = grouped(&n, sizes, sep);
+        let v = groups(&n, sizes, sep);
         let before = g.pick(&["the card is ", "number ", "pay with ", "कार्ड "]);
         let after = g.pick(&[" exp 04/29", ".", " ok", ""]);
-        g.pos(Kind::Card, before, &v, after);
+        g.pos_at(Kind::Card, before, &v, after);
     }
     for _ in 0..400 {
         let sep = g.pick(&WIDE);
         let body = format!("{}{}", 3 + g.n(4), g.rng.digits(14));
-        let bad = spoiled(&luhn_complete(&body), luhn_ok);
-        let v = grouped(&bad, &[4, 4, 4, 4], sep);
+        let bad = spoil_last(&luhn_complete(&body), luhn_ok);
+        let v = groups(&bad, &[4, 4, 4, 4], sep);
         let text = match g.n(3) {
             0 => format!("the card is {v} exp 04/29"),
             1 => format!("reference{sep}{}{sep}{}", g.rng.digits(4), g.rng.digits(3)),
@@ -168,7 +122,7 @@ const LABELS: [&str; 24] = [
     "folio ",
 ];
 
-fn labels(g: &mut Gen) {
+fn labels(g: &mut Set) {
     for _ in 0..400 {
         let label = g.pick(&LABELS);
         let n = format!("{}{}", 6 + g.n(4), g.rng.digits(9));
@@ -190,16 +144,16 @@ fn labels(g: &mut Gen) {
             1 => (format!("about the {noun}: my mobile is "), String::new()),
             _ => (format!("{noun} query, whatsapp "), " please".to_string()),
         };
-        g.pos(Kind::Phone, &before, &n, &after);
+        g.pos_at(Kind::Phone, &before, &n, &after);
     }
 }
 
-fn prefixes(g: &mut Gen) {
+fn prefixes(g: &mut Set) {
     for _ in 0..400 {
         // Twelve digits, `91` then an Indian mobile's first digit, failing Verhoeff.
         let body = format!("91{}{}", 6 + g.n(4), g.rng.digits(8));
-        let n = spoiled(&verhoeff_complete(&body), verhoeff_ok);
-        let v = grouped(&n, &[4, 4, 4], g.pick(&[" ", "-"]));
+        let n = spoil_last(&verhoeff_complete(&body), verhoeff_ok);
+        let v = groups(&n, &[4, 4, 4], g.pick(&[" ", "-"]));
         let before = g.pick(&["aadhaar ", "UID ", "आधार ", "number ", "id "]);
         g.neg(Kind::Phone, format!("{before}{v} please verify"));
     }
@@ -212,43 +166,40 @@ fn prefixes(g: &mut Gen) {
             _ => format!("91{m}"),
         };
         let before = g.pick(&["call ", "my number is ", "मेरा नंबर ", "reach me on "]);
-        g.pos(Kind::Phone, before, &v, "");
+        g.pos_at(Kind::Phone, before, &v, "");
     }
 }
 
-fn dotted(g: &mut Gen) {
+/// One dotted negative: the text before and after four dotted groups, and
+/// each group's least value and span.
+type Dotted = (&'static str, &'static str, [(usize, usize); 4]);
+
+/// The dotted negatives: one group over 255 in each, so none is a real
+/// IPv4 address either.
+const DOTTED: [Dotted; 4] = [
+    (
+        "firmware ",
+        " is out",
+        [(1, 20), (0, 100), (256, 744), (100, 900)],
+    ),
+    (
+        "",
+        " cannot be an ip",
+        [(300, 600), (0, 256), (100, 156), (100, 156)],
+    ),
+    (
+        "section ",
+        " of the manual",
+        [(1, 30), (1, 30), (256, 744), (1, 999)],
+    ),
+    ("build ", "", [(10, 90), (256, 744), (10, 90), (100, 900)]),
+];
+
+fn dotted(g: &mut Set) {
     for _ in 0..400 {
-        let text = match g.n(4) {
-            0 => format!(
-                "firmware {}.{}.{}.{} is out",
-                1 + g.n(20),
-                g.n(100),
-                256 + g.n(744),
-                100 + g.n(900)
-            ),
-            1 => format!(
-                "{}.{}.{}.{} cannot be an ip",
-                300 + g.n(600),
-                g.n(256),
-                100 + g.n(156),
-                100 + g.n(156)
-            ),
-            2 => format!(
-                "section {}.{}.{}.{} of the manual",
-                1 + g.n(30),
-                1 + g.n(30),
-                256 + g.n(744),
-                1 + g.n(999)
-            ),
-            _ => format!(
-                "build {}.{}.{}.{}",
-                10 + g.n(90),
-                256 + g.n(744),
-                10 + g.n(90),
-                100 + g.n(900)
-            ),
-        };
-        g.neg(Kind::Phone, text);
+        let (before, after, ranges) = DOTTED[g.n(4)];
+        let [a, b, c, d] = ranges.map(|(least, span)| least + g.n(span));
+        g.neg(Kind::Phone, format!("{before}{a}.{b}.{c}.{d}{after}"));
     }
     for _ in 0..400 {
         let v = format!(
@@ -260,7 +211,7 @@ fn dotted(g: &mut Gen) {
             g.rng.digits(4)
         );
         let before = g.pick(&["office ", "call ", "fax or phone ", "number: "]);
-        g.pos(Kind::Phone, before, &v, " anytime");
+        g.pos_at(Kind::Phone, before, &v, " anytime");
     }
 }
 
@@ -271,7 +222,7 @@ fn say(digits: &[usize], hindi: bool) -> Vec<&'static str> {
         .collect()
 }
 
-fn pauses(g: &mut Gen) {
+fn pauses(g: &mut Set) {
     for _ in 0..400 {
         // Counting five up or down, then a pause and a lone digit.
         let start = g.n(6);
@@ -301,25 +252,22 @@ fn pauses(g: &mut Gen) {
             _ => words.join(", "),
         };
         let before = g.pick(&["the code is ", "otp ", "pin: ", "ओटीपी "]);
-        g.pos(Kind::SpokenDigits, before, &v, " ok");
+        g.pos_at(Kind::SpokenDigits, before, &v, " ok");
     }
 }
 
 /// Every class, each about 400 positives and 400 negatives.
 pub fn variants() -> Vec<Class> {
-    let mut g = Gen {
-        rng: Rng::new(0xB11D_C4EC),
-        out: Vec::new(),
-    };
+    let mut g = Set::new(0xB11D_C4EC);
     spacing(&mut g);
-    let a = g.take("spacing");
+    let a = take(&mut g, "spacing");
     labels(&mut g);
-    let b = g.take("labels");
+    let b = take(&mut g, "labels");
     prefixes(&mut g);
-    let c = g.take("prefixes");
+    let c = take(&mut g, "prefixes");
     dotted(&mut g);
-    let d = g.take("dotted");
+    let d = take(&mut g, "dotted");
     pauses(&mut g);
-    let e = g.take("pauses");
+    let e = take(&mut g, "pauses");
     vec![a, b, c, d, e]
 }
