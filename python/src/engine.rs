@@ -119,8 +119,13 @@ impl Engine {
     /// `convlog::parts`).
     pub fn whole(&self, msg: Message) -> Result<Vec<Message>> {
         let parts = convlog::parts::split(msg, self.limit);
-        for p in &parts {
-            self.s.check(p)?;
+        // One record is checked by `log` itself (a refusal goes to
+        // `last_error`); parts are checked first, so that none is queued
+        // unless all can be.
+        if parts.len() > 1 {
+            for p in &parts {
+                self.s.check(p)?;
+            }
         }
         Ok(parts)
     }

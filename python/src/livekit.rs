@@ -4,10 +4,13 @@
 //! that the agent's event loop runs no Python frame, builds no `meta` dict
 //! and no keyword arguments for a message.
 
+use std::sync::Mutex;
+
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
 use serde_json::{Map, Value};
 
 use convlog::Message;
@@ -37,6 +40,17 @@ pub struct Items {
     /// which pairs it with its streamed fragments.
     streaming: bool,
     slow: Py<PyAny>,
+    /// The last source worked out from STT (0) and TTS (1) metadata, by
+    /// the `model_provider` and `model_name` it came from: the same model
+    /// names the same source for a whole session.
+    vendors: [Mutex<Option<Vendor>>; 2],
+}
+
+/// A source worked out from a `MetricsMetadata` dict's provider and model.
+struct Vendor {
+    provider: String,
+    model: String,
+    source: Option<String>,
 }
 
 #[pymethods]
@@ -56,6 +70,7 @@ impl Items {
             agent_source,
             streaming,
             slow,
+            vendors: Default::default(),
         }
     }
 
@@ -156,13 +171,65 @@ impl Items {
                 .filter(|md| md.is_truthy().unwrap_or(false)),
             None => None,
         };
-        if let Some(vendor) = md.as_ref().and_then(|md| metadata_vendor(md)) {
-            return Ok(Some(format!("{vendor}_{kind}")));
+        if let Some(md) = &md
+            && let Some(source) = self.vendor_source(md, usize::from(!user), kind)
+        {
+            return Ok(Some(source));
         }
         if user && md.is_none() && item.get(intern!(py, "transcript_confidence"))?.is_none() {
             return Ok(Some("text_input".into()));
         }
         Ok(None)
+    }
+}
+
+impl Items {
+    /// `<vendor>_<kind>` for the vendor `md` names, if any, remembered
+    /// for the next item with the same provider and model (see `vendors`).
+    fn vendor_source<'py>(
+        &self,
+        md: &Bound<'py, PyAny>,
+        slot: usize,
+        kind: &str,
+    ) -> Option<String> {
+        let py = md.py();
+        let field = |name: &Bound<'py, PyString>| -> Option<Option<Bound<'py, PyString>>> {
+            match md.cast::<PyDict>().ok()?.get_item(name).ok()? {
+                None => Some(None),
+                Some(v) => v.cast_into::<PyString>().ok().map(Some),
+            }
+        };
+        let (provider, model) = (
+            field(intern!(py, "model_provider")),
+            field(intern!(py, "model_name")),
+        );
+        let text = |s: &Option<Option<Bound<'py, PyString>>>| -> Option<String> {
+            match s.as_ref()? {
+                None => Some(String::new()),
+                Some(s) => s.to_str().ok().map(str::to_owned),
+            }
+        };
+        let same = |s: &Option<Option<Bound<'py, PyString>>>, cached: &str| match s {
+            Some(None) => cached.is_empty(),
+            Some(Some(s)) => s.to_str().is_ok_and(|s| s == cached),
+            None => false,
+        };
+        let mut last = crate::lock(&self.vendors[slot]);
+        if let Some(v) = last.as_ref()
+            && same(&provider, &v.provider)
+            && same(&model, &v.model)
+        {
+            return v.source.clone();
+        }
+        let source = metadata_vendor(md).map(|vendor| format!("{vendor}_{kind}"));
+        if let (Some(provider), Some(model)) = (text(&provider), text(&model)) {
+            *last = Some(Vendor {
+                provider,
+                model,
+                source: source.clone(),
+            });
+        }
+        source
     }
 }
 

@@ -119,6 +119,86 @@ fn heldout_precision_and_recall() {
     assert!(overall >= 0.98, "overall precision {overall:.4} < 0.98");
 }
 
+/// Pieces of text the scanners look at: digits and digit words, the
+/// separators numbers are grouped with, addresses' punctuation, Devanagari
+/// digits, words and dandas, and other multi-byte characters.
+const PIECES: [&str; 40] = [
+    "4111",
+    "1",
+    "98765",
+    "0",
+    "12",
+    " ",
+    "  ",
+    "\t",
+    "-",
+    ".",
+    ",",
+    ":",
+    "::",
+    "+",
+    "(",
+    ")",
+    "@",
+    "/",
+    "#",
+    "four",
+    "oh",
+    "double",
+    "triple",
+    "nine",
+    "at",
+    "dot",
+    "com",
+    "DE89",
+    "GB",
+    "ABCPE",
+    "f",
+    "x",
+    "९८७",
+    "नौ",
+    "ट्रिपल",
+    "।",
+    "है",
+    "₹",
+    "é",
+    "\u{1F600}",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+    /// Whatever the text, the scan never panics and its findings are whole
+    /// characters, in order, not overlapping; the redacted text keeps every
+    /// byte between them.
+    #[test]
+    fn redaction_never_panics_and_finds_whole_characters(
+        picks in proptest::collection::vec(0..PIECES.len(), 0..60)
+    ) {
+        let text: String = picks.iter().map(|&i| PIECES[i]).collect();
+        for policy in [Policy::all(), Policy::all().key(b"0123456789abcdef".to_vec()).unwrap()] {
+            let spans = policy.find(&text);
+            let mut end = 0;
+            for s in &spans {
+                proptest::prop_assert!(s.start >= end && s.start < s.end && s.end <= text.len());
+                proptest::prop_assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+                end = s.end;
+            }
+            match policy.redact(&text) {
+                None => proptest::prop_assert!(spans.is_empty()),
+                Some(r) => {
+                    proptest::prop_assert_eq!(r.audit.total() as usize, spans.len());
+                    let mut at = 0;
+                    for s in &spans {
+                        let kept = &text[at..s.start];
+                        proptest::prop_assert!(r.text.contains(kept));
+                        at = s.end;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A chunk of many messages is scanned on two threads: each message comes
 /// out as it would alone, with its own audit, in its place.
 #[test]

@@ -229,6 +229,43 @@ fn dropping_the_last_handle_writes_what_was_logged() {
     assert_eq!(inspect(&path).unwrap().messages, 500);
 }
 
+/// Groups over `max_batch_bytes` are taken from the queue request by
+/// request, the rest in one swap: either way every message lands once, in
+/// the order queued, and blocking callers mixed in get their own seqs.
+#[test]
+fn groups_over_the_byte_budget_keep_every_message_in_order() {
+    for budget in [1, 300, 4 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::create_with(dir.path(), quiet().max_batch_bytes(budget)).unwrap();
+        let path = s.path().to_path_buf();
+        let mut blocking_seqs = Vec::new();
+        for i in 0..400 {
+            if i % 97 == 0 {
+                let seq = s
+                    .append_blocking(Message::user(format!("m{i}"), "stt"))
+                    .unwrap();
+                blocking_seqs.push((i, seq));
+            } else {
+                s.log(Message::agent(format!("m{i}"), "tts"));
+            }
+        }
+        s.flush_blocking().unwrap();
+        let mut contents = Vec::new();
+        scan_file(&path, Recovery::Absolute, |r| {
+            if let Record::Message(m) = r {
+                contents.push(m.content.to_string());
+            }
+            Ok(())
+        })
+        .unwrap();
+        let expected: Vec<String> = (0..400).map(|i| format!("m{i}")).collect();
+        assert_eq!(contents, expected, "budget {budget}");
+        for (i, seq) in blocking_seqs {
+            assert_eq!(seq, Some(i as u64 + 1), "budget {budget}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn append_many_gives_consecutive_seqs_and_is_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();

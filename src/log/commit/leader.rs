@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::lock;
 use super::pool::{Job, pool};
@@ -23,6 +24,9 @@ pub(crate) struct Log {
     /// Signalled after every group, for blocking callers waiting for their
     /// answer or for their turn to lead.
     turn: Condvar,
+    /// Wakes a lingering pool leader (see [`Log::linger`]) for a request
+    /// someone waits on; a detached one does not signal it.
+    wake_leader: Condvar,
     writer: Mutex<Writer>,
     max_batch_bytes: usize,
 }
@@ -35,6 +39,10 @@ struct Queue {
     blocking: VecDeque<bool>,
     /// How many of `reqs` have a blocking caller.
     blocking_queued: usize,
+    /// What `reqs` weigh together (see `request_len`).
+    bytes: usize,
+    /// The pool leader is lingering on an empty queue (see [`Log::linger`]).
+    lingering: bool,
     /// Somebody (a caller or a pool thread) is committing, or a pool thread
     /// has been asked to: nobody else may start.
     leading: bool,
@@ -42,9 +50,43 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, req: Request, blocking: bool) {
+        self.bytes += request_len(&req);
         self.reqs.push_back(req);
         self.blocking.push_back(blocking);
         self.blocking_queued += usize::from(blocking);
+    }
+
+    /// Moves the next group out of the queue: everything queued when it
+    /// fits in `max_bytes` (the usual case) into `spare`, by swapping the
+    /// whole queue with that empty one, so that the lock producers wait on
+    /// is held for a constant time however many requests are queued; else
+    /// requests one by one into `batch`, up to `max_bytes` (at least one).
+    fn take_group(
+        &mut self,
+        max_bytes: usize,
+        spare: &mut VecDeque<Request>,
+        batch: &mut Vec<Request>,
+    ) {
+        if self.bytes <= max_bytes {
+            std::mem::swap(&mut self.reqs, spare);
+            self.blocking.clear();
+            self.blocking_queued = 0;
+            self.bytes = 0;
+            return;
+        }
+        let mut bytes = 0;
+        while bytes < max_bytes || batch.is_empty() {
+            let Some(req) = self.reqs.pop_front() else {
+                break;
+            };
+            if self.blocking.pop_front() == Some(true) {
+                self.blocking_queued -= 1;
+            }
+            let len = request_len(&req);
+            self.bytes -= len;
+            bytes += len;
+            batch.push(req);
+        }
     }
 }
 
@@ -67,6 +109,7 @@ pub(crate) fn open(
         shared: shared.clone(),
         queue: Mutex::new(Queue::default()),
         turn: Condvar::new(),
+        wake_leader: Condvar::new(),
         writer: Mutex::new(Writer::new(shared, file, start, cfg)),
         max_batch_bytes,
     })
@@ -77,12 +120,15 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
+        let awaited = !matches!(req, Request::Append { reply: None, .. });
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
             q.leading = true;
             drop(q);
             pool().submit(self.clone());
+        } else if q.lingering && awaited {
+            self.wake_leader.notify_one();
         }
     }
 
@@ -92,6 +138,9 @@ impl Log {
     pub(crate) fn commit_blocking(self: &Arc<Self>, req: Request, mut rx: Answer) -> Result<u64> {
         let mut q = lock(&self.queue);
         q.push(req, true);
+        if q.lingering {
+            self.wake_leader.notify_one();
+        }
         loop {
             if let Some(result) = rx.try_take() {
                 return result;
@@ -112,6 +161,10 @@ impl Log {
     pub(crate) fn drain(self: &Arc<Self>) {
         let mut q = lock(&self.queue);
         loop {
+            // A lingering leader has committed everything before it.
+            if q.lingering && q.reqs.is_empty() {
+                return;
+            }
             if !q.leading {
                 if q.reqs.is_empty() {
                     return;
@@ -133,34 +186,38 @@ impl Log {
         let mut w = lock(&self.writer);
         loop {
             let mut batch = std::mem::take(&mut w.batch);
+            let mut spare = std::mem::take(&mut w.spare_queue);
             {
                 let mut q = lock(&self.queue);
-                let mut bytes = 0;
-                while bytes < self.max_batch_bytes || batch.is_empty() {
-                    let Some(req) = q.reqs.pop_front() else { break };
-                    if q.blocking.pop_front() == Some(true) {
-                        q.blocking_queued -= 1;
+                if q.reqs.is_empty() {
+                    match self.linger(q, who) {
+                        Some(found) => q = found,
+                        None => {
+                            w.batch = batch;
+                            w.spare_queue = spare;
+                            return true;
+                        }
                     }
-                    bytes += request_len(&req);
-                    batch.push(req);
                 }
-                if batch.is_empty() {
-                    q.leading = false;
-                    self.turn.notify_all();
-                    w.batch = batch;
-                    return true;
-                }
+                q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
+            // Outside the queue's lock: producers are not held up by it.
+            batch.extend(spare.drain(..));
+            w.spare_queue = spare;
             w.handle(&mut batch);
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
             shared.recycle_buffers(used);
-            let mut q = lock(&self.queue);
+            let q = lock(&self.queue);
             self.turn.notify_all();
-            if q.reqs.is_empty() {
-                q.leading = false;
-                return true;
-            }
+            let mut q = if q.reqs.is_empty() {
+                match self.linger(q, who) {
+                    Some(found) => found,
+                    None => return true,
+                }
+            } else {
+                q
+            };
             match who {
                 // A blocking caller's own request is done (or it leads again
                 // from its wait loop); the next group belongs to a caller
@@ -186,6 +243,54 @@ impl Log {
                 Leader::Pool => {}
             }
         }
+    }
+}
+
+/// How long a pool leader waits on an empty queue for more requests
+/// before it gives the log up, and how often it looks meanwhile.
+const LINGER: Duration = Duration::from_millis(2);
+const LINGER_STEP: Duration = Duration::from_micros(250);
+
+impl Log {
+    /// The queue `q` is empty after a group. A caller leading for itself
+    /// gives `leading` up at once. A pool leader first lingers for up to
+    /// [`LINGER`], looking at the queue every [`LINGER_STEP`] on its own
+    /// timer, or at once when an awaited request or a blocking caller
+    /// signals `wake_leader`: so that a detached `log()` made meanwhile (a
+    /// burst of messages, streamed fragments) finds `leading` set and
+    /// queues its record without waking a thread. Waking a parked thread
+    /// is a `futex` call, and on a virtual machine an inter-processor
+    /// interrupt, that cost the agent's event loop tens of microseconds on
+    /// about one message in forty in `python/bench/loop_cost.py`. Returns
+    /// the queue with requests in it, or `None` once `leading` is released.
+    fn linger<'a>(
+        &'a self,
+        mut q: MutexGuard<'a, Queue>,
+        who: Leader,
+    ) -> Option<MutexGuard<'a, Queue>> {
+        if who == Leader::Pool {
+            let deadline = Instant::now() + LINGER;
+            while q.reqs.is_empty() {
+                let now = Instant::now();
+                if now >= deadline || pool().others_waiting() {
+                    break;
+                }
+                q.lingering = true;
+                let step = (deadline - now).min(LINGER_STEP);
+                q = self
+                    .wake_leader
+                    .wait_timeout(q, step)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+                q.lingering = false;
+            }
+            if !q.reqs.is_empty() {
+                return Some(q);
+            }
+        }
+        q.leading = false;
+        self.turn.notify_all();
+        None
     }
 }
 

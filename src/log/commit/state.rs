@@ -48,13 +48,19 @@ impl LogState {
         lock(&self.spare_bufs).pop().unwrap_or_default()
     }
 
+    /// Keeps what it can of `bufs` as spares. The buffers are cleared, and
+    /// those not kept freed, outside the lock the appending threads take for
+    /// each message: the lock is held for one move per kept buffer.
     pub(super) fn recycle_buffers(&self, bufs: &mut Vec<Vec<u8>>) {
-        let mut spare = lock(&self.spare_bufs);
-        for mut b in bufs.drain(..) {
-            if spare.len() < SPARE_BUFS && b.capacity() <= SPARE_BUF_MAX {
-                b.clear();
-                spare.push(b);
-            }
+        bufs.retain(|b| b.capacity() <= SPARE_BUF_MAX);
+        for b in bufs.iter_mut() {
+            b.clear();
         }
+        {
+            let mut spare = lock(&self.spare_bufs);
+            let room = SPARE_BUFS.saturating_sub(spare.len()).min(bufs.len());
+            spare.extend(bufs.drain(..room));
+        }
+        bufs.clear();
     }
 }

@@ -3,6 +3,7 @@
 //! records with their seqs, write them once and fdatasync once; then answer
 //! every request of the group.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub(super) struct Writer {
     buf: Vec<u8>,
     /// The group being committed; kept to reuse its allocation.
     pub(super) batch: Vec<Request>,
+    /// The empty queue the leader swaps in for a full one (see
+    /// `leader::Queue::take_group`); kept to reuse its allocation.
+    pub(super) spare_queue: VecDeque<Request>,
     /// Field buffers of the last group, on their way to `LogState::spare_bufs`.
     pub(super) used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
@@ -61,6 +65,7 @@ impl Writer {
             ended: false,
             buf: Vec::with_capacity(1 << 16),
             batch: Vec::new(),
+            spare_queue: VecDeque::new(),
             used: Vec::new(),
             results: Vec::new(),
         }
