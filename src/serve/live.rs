@@ -5,7 +5,9 @@
 //! reads what the log gains (the library's [`Follower`], no lock, so the
 //! writer never waits), renders each record as the page would, and
 //! broadcasts it. A page that subscribes gets what it missed since it was
-//! rendered from a backlog, then each new record; the stream ends with the
+//! rendered from a backlog, then each new record, written to it in batches
+//! of whatever arrived since its last write (so fifty pages cost fifty
+//! writes per poll, not fifty per record); the stream ends with the
 //! session (`end`), when the log disappears (`gone`), or when the page must
 //! reload (`reload`: the log was cut shorter, or the page fell too far behind).
 
@@ -15,8 +17,9 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -101,13 +104,7 @@ impl Hubs {
             .cloned()
             .collect();
         if st.truncated && st.backlog.front().is_some_and(|e| e.seq > after + 1) {
-            let reload = Arc::new(Ev {
-                seq: 0,
-                name: "reload",
-                data: "{}".into(),
-                last: true,
-            });
-            return (vec![reload], None);
+            return (vec![reload()], None);
         }
         let rx = (!st.done).then(|| hub.tx.subscribe());
         (missed, rx)
@@ -292,36 +289,115 @@ pub async fn events(
     };
     let after = q.0.after.unwrap_or(0);
     let (missed, rx) = app.hubs.subscribe(&log, after);
-    let state = (VecDeque::from(missed), rx, false);
-    let stream =
-        futures_util::stream::unfold(state, move |(mut missed, mut rx, over)| async move {
-            if over {
-                return None;
+    let page = Page {
+        missed: VecDeque::from(missed),
+        rx,
+        after,
+        over: false,
+    };
+    let stream = futures_util::stream::unfold(page, |mut page| async move {
+        let batch = page.batch().await?;
+        Some((Ok::<_, Infallible>(Bytes::from(batch)), page))
+    });
+    let mut r = Body::from_stream(stream).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A batch stops growing once it holds this many bytes.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// One page's stream: what it missed since it was rendered, then the hub's.
+struct Page {
+    missed: VecDeque<Arc<Ev>>,
+    rx: Option<broadcast::Receiver<Arc<Ev>>>,
+    /// The last record the page shows: a new follower starts from the
+    /// log's first record, and what the page already shows is skipped.
+    after: u64,
+    /// The last event went out: nothing follows it.
+    over: bool,
+}
+
+impl Page {
+    /// The next events, as the text of the stream: waits for one (a
+    /// keep-alive comment every 15 s meanwhile), then takes every event
+    /// already waiting. However fast the log grows, a page costs one write
+    /// per poll of the follower, not one per record.
+    async fn batch(&mut self) -> Option<String> {
+        if self.over {
+            return None;
+        }
+        let mut out = String::new();
+        let first = loop {
+            match tokio::time::timeout(Duration::from_secs(15), self.wait()).await {
+                Ok(Some(ev)) if ev.seq == 0 || ev.seq > self.after => break ev,
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(_) => return Some(": keep-alive\n\n".into()),
             }
-            // A new follower starts from the log's first record: what the page
-            // already shows is skipped here.
-            let ev = loop {
-                let ev = match missed.pop_front() {
-                    Some(ev) => ev,
-                    None => match rx.as_mut()?.recv().await {
-                        Ok(ev) => ev,
-                        Err(broadcast::error::RecvError::Lagged(_)) => Arc::new(Ev {
-                            seq: 0,
-                            name: "reload",
-                            data: "{}".into(),
-                            last: true,
-                        }),
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    },
-                };
-                if ev.seq == 0 || ev.seq > after {
-                    break ev;
-                }
-            };
-            let event = Event::default().event(ev.name).data(ev.data.as_str());
-            Some((Ok::<_, Infallible>(event), (missed, rx, ev.last)))
-        });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        };
+        self.push(&mut out, &first);
+        while !self.over && out.len() < BATCH_BYTES {
+            match self.ready() {
+                Some(ev) if ev.seq == 0 || ev.seq > self.after => self.push(&mut out, &ev),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Some(out)
+    }
+
+    /// The next event, waiting for it (`None`: the hub has stopped).
+    async fn wait(&mut self) -> Option<Arc<Ev>> {
+        if let Some(ev) = self.missed.pop_front() {
+            return Some(ev);
+        }
+        match self.rx.as_mut()?.recv().await {
+            Ok(ev) => Some(ev),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(reload()),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next event if one is waiting.
+    fn ready(&mut self) -> Option<Arc<Ev>> {
+        if let Some(ev) = self.missed.pop_front() {
+            return Some(ev);
+        }
+        match self.rx.as_mut()?.try_recv() {
+            Ok(ev) => Some(ev),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => Some(reload()),
+            Err(_) => None,
+        }
+    }
+
+    /// Appends `ev` in the stream's framing.
+    fn push(&mut self, out: &mut String, ev: &Ev) {
+        out.push_str("event: ");
+        out.push_str(ev.name);
+        out.push('\n');
+        // The data is JSON, which has no raw line break; a line each if it had.
+        for line in ev.data.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        self.over = ev.last;
+    }
+}
+
+/// What a page that fell too far behind gets.
+fn reload() -> Arc<Ev> {
+    Arc::new(Ev {
+        seq: 0,
+        name: "reload",
+        data: "{}".into(),
+        last: true,
+    })
 }

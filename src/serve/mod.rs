@@ -34,6 +34,7 @@ use crate::read::Recovery;
 mod catalog;
 mod list;
 mod live;
+mod stream;
 
 pub use catalog::Catalog;
 
@@ -392,30 +393,20 @@ async fn session(
         live: Some(format!("{base}/events")),
         downloads,
     };
-    let rendered = blocking(move || {
-        let mut out = Vec::with_capacity(64 * 1024);
-        crate::export::html::render_page(
-            &log,
-            &mut out,
-            FsPath::new("<response>"),
-            &skip_corrupt(),
-            page,
-        )
-        .map(|_| out)
-    })
-    .await;
-    match rendered {
-        Some(Ok(body)) => {
-            let mut r = body.into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            r
-        }
-        Some(Err(e)) => read_error(&e),
-        None => failed(),
-    }
+    stream::html(
+        move |out| {
+            crate::export::html::render_page(
+                &log,
+                out,
+                FsPath::new("<response>"),
+                &skip_corrupt(),
+                page,
+            )
+            .map(drop)
+        },
+        read_error,
+    )
+    .await
 }
 
 /// Served pages and downloads show damaged logs whole, with what is damaged.

@@ -388,6 +388,9 @@ fn every_response_forbids_inline_script_and_sniffing() {
         );
     }
     let page = get(s.port, &format!("/s/0/{name}"), &[]);
+    // Sent as it renders (a long session starts to show at once), whole.
+    assert_eq!(page.header("transfer-encoding"), Some("chunked"));
+    assert!(page.body.ends_with("</html>\n"));
     assert!(!page.body.contains("<img") && !page.body.contains("<script>window"));
     assert!(
         page.body

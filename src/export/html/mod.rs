@@ -333,20 +333,25 @@ fn timeline(b: &mut String, o: &Outline, live: bool) {
         "<svg id=\"tl\" class=\"tl\" data-span=\"{:.0}\" viewBox=\"0 0 1000 40\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Timeline of who spoke when\">\n",
         o.span_ms
     ));
-    for s in &o.segments {
+    for (s, turns) in bars(o) {
         let w = ((s.end_ms - s.start_ms) / span * W).clamp(2.0, W);
         let x = (s.start_ms / span * W).min(W - w);
         let (y, class) = match s.role {
             Role::User => (2, "user"),
             Role::Agent => (22, "agent"),
         };
+        let title = match turns {
+            1 => format!("{} at {}", role_name(s.role), clock(s.start_ms)),
+            n => format!(
+                "{}: {n} turns from {} to {}",
+                role_name(s.role),
+                clock(s.start_ms),
+                clock(s.end_ms)
+            ),
+        };
         b.push_str(&format!(
-            "<a href=\"#seq-{}\"><rect class=\"{class}\" data-start=\"{:.0}\" data-end=\"{:.0}\" x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\"><title>{} at {}</title></rect></a>\n",
-            s.seq,
-            s.start_ms,
-            s.end_ms,
-            role_name(s.role),
-            clock(s.start_ms)
+            "<a href=\"#seq-{}\"><rect class=\"{class}\" data-start=\"{:.0}\" data-end=\"{:.0}\" x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\"><title>{title}</title></rect></a>\n",
+            s.seq, s.start_ms, s.end_ms,
         ));
     }
     b.push_str("</svg>\n");
@@ -354,6 +359,37 @@ fn timeline(b: &mut String, o: &Outline, live: bool) {
         "<div class=\"axis\"><span>0:00</span><span id=\"tl-span\">{}</span></div>\n</section>\n",
         clock(o.span_ms)
     ));
+}
+
+/// Turns drawn one bar each up to this many. Beyond, a lane's turns that
+/// fall within one unit of the 1000-unit chart of each other share a bar:
+/// a 10,000-message session draws a few hundred bars, not 10,000 SVG
+/// elements the browser must lay out before it shows the conversation.
+const BARS_MAX: usize = 500;
+
+/// The timeline's bars, each with the number of turns it stands for.
+fn bars(o: &Outline) -> Vec<(Segment, usize)> {
+    if o.segments.len() <= BARS_MAX {
+        return o.segments.iter().map(|s| (*s, 1)).collect();
+    }
+    let unit = o.span_ms.max(1.0) / 1000.0;
+    let mut out: Vec<(Segment, usize)> = Vec::new();
+    // The last bar of each lane (user, agent), as an index into `out`.
+    let mut last: [Option<usize>; 2] = [None, None];
+    for s in &o.segments {
+        let lane = usize::from(s.role == Role::Agent);
+        match last[lane] {
+            Some(i) if s.start_ms - out[i].0.end_ms <= unit => {
+                out[i].0.end_ms = out[i].0.end_ms.max(s.end_ms);
+                out[i].1 += 1;
+            }
+            _ => {
+                last[lane] = Some(out.len());
+                out.push((*s, 1));
+            }
+        }
+    }
+    out
 }
 
 /// `m:ss.mmm` (or `h:mm:ss.mmm`) for a number of milliseconds.
@@ -381,6 +417,51 @@ fn offset_ms(origin: Option<&chrono::DateTime<chrono::FixedOffset>>, ts: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn turns(n: u64) -> Outline {
+        let segments: Vec<Segment> = (0..n)
+            .map(|i| Segment {
+                role: if i % 2 == 0 { Role::User } else { Role::Agent },
+                start_ms: i as f64 * 1000.0,
+                end_ms: (i + 1).min(n - 1) as f64 * 1000.0,
+                seq: i + 1,
+            })
+            .collect();
+        Outline {
+            span_ms: (n - 1) as f64 * 1000.0,
+            segments,
+            ..Outline::default()
+        }
+    }
+
+    #[test]
+    fn a_long_session_draws_a_bar_per_pixel_not_per_turn() {
+        // Few turns: one bar each, as said.
+        let few = bars(&turns(BARS_MAX as u64));
+        assert_eq!(few.len(), BARS_MAX);
+        assert!(few.iter().all(|(_, n)| *n == 1));
+        // 10,000 turns a second apart on a 1000-unit chart: each lane's
+        // turns touch, so each lane is one bar standing for all of them.
+        let many = bars(&turns(10_000));
+        assert_eq!(many.len(), 2);
+        assert_eq!(many.iter().map(|(_, n)| n).sum::<usize>(), 10_000);
+        assert_eq!((many[0].0.role, many[0].0.seq), (Role::User, 1));
+        assert_eq!((many[1].0.role, many[1].0.seq), (Role::Agent, 2));
+        assert_eq!(many[1].0.end_ms, 9_999_000.0);
+        // A silence longer than a unit splits the user's lane; the agent,
+        // who spoke last before it, holds the floor through it.
+        let mut gap = turns(1000);
+        for s in &mut gap.segments[600..] {
+            s.start_ms += 200_000.0;
+            s.end_ms += 200_000.0;
+        }
+        gap.segments[599].end_ms = gap.segments[600].start_ms;
+        gap.span_ms += 200_000.0;
+        let split = bars(&gap);
+        let roles: Vec<Role> = split.iter().map(|(s, _)| s.role).collect();
+        assert_eq!(roles, [Role::User, Role::Agent, Role::User]);
+        assert_eq!((split[2].0.seq, split[2].1), (601, 200));
+    }
 
     #[test]
     fn clocks_read_as_minutes_and_hours() {
