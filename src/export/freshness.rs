@@ -124,7 +124,7 @@ fn inspect_export(log: &Path) -> Result<(ExportState, Option<Stamp>)> {
 /// streams, with the file at `export`; the stamp for it when they are
 /// identical.
 fn rendering_if_identical(log: &Path, export: &Path) -> Result<Option<Stamp>> {
-    let file = super::stamp::open_plain(export).map_err(|e| Error::io(export, "open", e))?;
+    let file = crate::fs::open_beside(export).map_err(|e| Error::io(export, "open", e))?;
     let mut cmp = Compare {
         file: io::BufReader::new(file),
         same: true,

@@ -47,27 +47,6 @@ pub struct Stamp {
     pub redact: Option<crate::record::StoredPolicy>,
 }
 
-/// Opens a file beside a log (an export, a stamp) for reading, refusing
-/// anything but a regular file. These paths may be symlinks, as they always
-/// could, but a FIFO planted there would make a plain `open` wait for a
-/// writer forever, hanging `convlog ls` and every list `convlog serve`
-/// shows: `O_NONBLOCK` keeps the open from waiting (it changes nothing for
-/// a regular file).
-pub(super) fn open_plain(path: &Path) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file (a directory, FIFO, socket or device)",
-        ));
-    }
-    Ok(f)
-}
-
 /// CRC-32 as the stamp writes it.
 pub fn crc_hex(crc: u32) -> String {
     format!("{crc:08x}")
@@ -76,7 +55,7 @@ pub fn crc_hex(crc: u32) -> String {
 /// Length and CRC-32 of a whole file, `None` if it does not exist.
 pub(super) fn file_crc(path: &Path) -> Result<Option<(u64, String)>> {
     use std::io::Read;
-    let mut f = match open_plain(path) {
+    let mut f = match crate::fs::open_beside(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, "open", e)),
@@ -105,7 +84,7 @@ use crate::fs::layout::stamp_path;
 pub fn read_stamp(file: &Path) -> Result<Option<Stamp>> {
     use std::io::Read;
     let path = stamp_path(file);
-    let read = open_plain(&path).and_then(|mut f| {
+    let read = crate::fs::open_beside(&path).and_then(|mut f| {
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes).map(|_| bytes)
     });

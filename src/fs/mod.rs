@@ -10,7 +10,8 @@
 //! Kept apart from the codec and the writer (as etcd keeps `fileutil` apart
 //! from its WAL, and fjall its `file.rs` at the crate root) so that the
 //! durability rules live in one place and nothing here knows what a record is:
-//! - `open`: no-follow opens of regular files, new files 0600;
+//! - `open`: no-follow opens of regular files (and of the files beside a
+//!   log, which may be links), new files 0600;
 //! - `dir`: directories created 0700 and fsynced into their parents;
 //! - `atomic`: replacing a file whole;
 //! - `lock`: the `flock` discipline between the writer and readers;
@@ -30,4 +31,4 @@ pub(crate) use dir::{ensure_dir, sync_dir};
 pub(crate) use layout::non_utf8_name;
 pub(crate) use layout::parent_dir;
 pub(crate) use lock::{lock_exclusive, same_file, try_lock_shared_for, unlock};
-pub(crate) use open::{create_new, open_append, open_read, open_rw};
+pub(crate) use open::{create_new, open_append, open_beside, open_read, open_rw};

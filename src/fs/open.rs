@@ -71,8 +71,27 @@ fn open_existing(mut o: OpenOptions, path: &Path) -> Result<File> {
     if !meta.is_file() {
         return Err(Error::NotALog {
             path: path.to_path_buf(),
-            reason: "it is not a regular file (a directory, FIFO, socket or device)".into(),
+            reason: format!("it is {NOT_REGULAR}"),
         });
+    }
+    Ok(file)
+}
+
+/// What a file that is not regular is called when convlog refuses it.
+const NOT_REGULAR: &str = "not a regular file (a directory, FIFO, socket or device)";
+
+/// Opens a file convlog keeps beside a log (an export, a stamp) for
+/// reading. Such a path may be a symlink, as it always could; but, as for a
+/// log ([`open_read`]), only a regular file is read, and `O_NONBLOCK` keeps
+/// a FIFO planted there from hanging the `open` (and with it `convlog ls`
+/// and every list `convlog serve` shows).
+pub(crate) fn open_beside(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, NOT_REGULAR));
     }
     Ok(file)
 }
