@@ -335,6 +335,13 @@ fn bad_input_and_live_payloads_in_a_real_browser() {
         "{}/s/0/conversation_20250818_100002.jsonl",
         server.base
     ));
+    // Counted once the page shows them: once, under CI load, the count read
+    // 0 right after the navigation returned (cause not found; not seen in 12
+    // runs since). The assertion below is unchanged.
+    browser.wait_for(
+        "return document.querySelectorAll('li.msg').length == 2",
+        Duration::from_secs(10),
+    );
     assert_eq!(
         browser.js("return document.querySelectorAll('li.msg').length"),
         json!(2)
