@@ -130,6 +130,17 @@ impl Engine {
         Ok(parts)
     }
 
+    /// The session's `max_content_bytes`.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Queues `msg` for `finish` to complete on the committing thread (see
+    /// `convlog::Session::log_deferred`).
+    pub fn log_deferred(&self, msg: Message, finish: impl FnOnce(&mut Message) + Send + 'static) {
+        self.s.log_deferred(msg, finish);
+    }
+
     /// Validates `msg` as an append would, and returns it ready to queue.
     pub fn check(&self, msg: Message) -> Result<Message> {
         self.s.check(&msg)?;

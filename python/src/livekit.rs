@@ -98,8 +98,10 @@ impl Items {
             return Ok(());
         }
         match self.fast(py, &item)? {
-            Some(msg) => {
-                self.log.get().record(py, msg)?;
+            Some((msg, rest)) => {
+                self.log
+                    .get()
+                    .record_deferred(py, msg, move |m| rest.finish(m))?;
             }
             None => {
                 self.slow.call1(py, (item,))?;
@@ -109,8 +111,14 @@ impl Items {
     }
 
     /// The message for `item` when it can be made without Python, or
-    /// `None` for `slow`.
-    fn fast(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Option<Message>> {
+    /// `None` for `slow`: its text, role and source, and the rest of the
+    /// item read into plain values for the log's committing thread to make
+    /// its `meta` and timestamp from.
+    fn fast(
+        &self,
+        py: Python<'_>,
+        item: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<(Message, ItemRest)>> {
         if self.log.get().ended() {
             return Ok(None);
         }
@@ -139,7 +147,8 @@ impl Items {
             return Ok(None);
         };
         let role = if user { Role::User } else { Role::Agent };
-        item_message(py, role, content, source, item, None).map(Some)
+        let rest = ItemRest::read(py, item, metrics, None)?;
+        Ok(Some((rest.message(role, content, source), rest)))
     }
 
     /// `source=`; else the vendor in the item's STT/TTS metadata; else
@@ -395,10 +404,129 @@ const METADATA: [(&str, &str, &str); 3] = [
     ("tts_metadata", "tts_model", "tts_provider"),
 ];
 
+/// What a record takes from a `ChatMessage` besides its text, role and
+/// source, read into plain values: on the event loop, reading is all the
+/// recorder does; `finish` makes the `meta` map and the timestamp from them
+/// wherever the record is built (the log's committing thread, for the
+/// handler's messages). Any attribute missing or of an odd type is left out
+/// rather than refused: a recorder never drops a message.
+pub struct ItemRest {
+    turn: Option<String>,
+    interrupted: bool,
+    /// `created_at`, epoch seconds.
+    created: Option<f64>,
+    confidence: Option<f64>,
+    /// [`METRIC_KEYS`]' values, in that order.
+    metrics: [Option<f64>; METRIC_KEYS.len()],
+    /// Each [`METADATA`] dict's model and provider names, in that order.
+    models: [[Option<String>; 2]; METADATA.len()],
+    /// The streamed fragments' turn this record replaces.
+    replaces: Option<String>,
+}
+
+impl ItemRest {
+    /// Reads `item`; `metrics` is its `metrics` dict, if the caller has it.
+    pub fn read(
+        py: Python<'_>,
+        item: &Fields<'_>,
+        metrics: Option<&Bound<'_, PyDict>>,
+        replaces: Option<String>,
+    ) -> PyResult<ItemRest> {
+        // Interned names: no Python string is made per item for an attribute
+        // or key name.
+        let got;
+        let metrics = match metrics {
+            Some(m) => Some(m),
+            None => {
+                got = item.get(intern!(py, "metrics"))?;
+                got.cast::<PyDict>().ok()
+            }
+        };
+        let mut rest = ItemRest {
+            turn: text(&item.get(intern!(py, "id"))?),
+            interrupted: item
+                .get(intern!(py, "interrupted"))?
+                .cast::<PyBool>()
+                .is_ok_and(|b| b.is_true()),
+            created: item
+                .get(intern!(py, "created_at"))?
+                .cast::<PyFloat>()
+                .ok()
+                .map(|f| f.value()),
+            confidence: number(&item.get(intern!(py, "transcript_confidence"))?),
+            metrics: Default::default(),
+            models: Default::default(),
+            replaces,
+        };
+        let Some(metrics) = metrics else {
+            return Ok(rest);
+        };
+        for (slot, (_, name)) in rest.metrics.iter_mut().zip(metric_keys(py)) {
+            *slot = metrics.get_item(name)?.and_then(|v| number(&v));
+        }
+        for (names, key) in rest.models.iter_mut().zip(metadata_keys(py)) {
+            let Some(md) = metrics.get_item(key)? else {
+                continue;
+            };
+            let Ok(md) = md.cast::<PyDict>() else {
+                continue;
+            };
+            let fields = [intern!(py, "model_name"), intern!(py, "model_provider")];
+            for (slot, field) in names.iter_mut().zip(fields) {
+                *slot = md.get_item(field)?.and_then(|v| text(&v));
+            }
+        }
+        Ok(rest)
+    }
+
+    /// The message with what [`ItemRest::finish`] does not add: its turn
+    /// and flag.
+    pub fn message(&self, role: Role, content: String, source: String) -> Message {
+        Message {
+            role,
+            content,
+            source,
+            turn: self.turn.clone().filter(|t| !t.is_empty()),
+            interrupted: self.interrupted,
+            speaker: None,
+            lang: None,
+            meta: None,
+            timestamp: None,
+        }
+    }
+
+    /// Adds the `meta` map and the timestamp to `msg`.
+    pub fn finish(self, msg: &mut Message) {
+        let mut meta = Map::new();
+        let num = |v: f64| serde_json::Number::from_f64(v).map(Value::Number);
+        if let Some(c) = self.confidence.and_then(num) {
+            meta.insert("transcript_confidence".into(), c);
+        }
+        for (key, v) in METRIC_KEYS.iter().zip(self.metrics) {
+            if let Some(v) = v.and_then(num) {
+                meta.insert((*key).into(), v);
+            }
+        }
+        for ((_, model, provider), names) in METADATA.iter().zip(self.models) {
+            for (name, v) in [model, provider].into_iter().zip(names) {
+                if let Some(s) = v {
+                    meta.insert((*name).into(), Value::String(s));
+                }
+            }
+        }
+        if let Some(turn) = self.replaces {
+            meta.insert(crate::engine::REPLACES.into(), Value::String(turn));
+        }
+        if !meta.is_empty() {
+            msg.meta = Some(Value::Object(meta));
+        }
+        msg.timestamp = self.created.and_then(engine::epoch_to_rfc3339);
+    }
+}
+
 /// The message for `item` (a `ChatMessage`), whose `role`, text and
 /// `source` the recorder has worked out; `replaces` names the streamed
-/// fragments it takes the place of. Any attribute missing or of an odd type
-/// is left out rather than refused: a recorder never drops a message.
+/// fragments it takes the place of. Made here, whole (see [`ItemRest`]).
 pub fn item_message(
     py: Python<'_>,
     role: Role,
@@ -407,57 +535,10 @@ pub fn item_message(
     item: &Fields<'_>,
     replaces: Option<String>,
 ) -> PyResult<Message> {
-    let mut meta = Map::new();
-    // Interned names: no Python string is made per item for an attribute
-    // or key name.
-    if let Some(c) = number(&item.get(intern!(py, "transcript_confidence"))?) {
-        meta.insert("transcript_confidence".into(), c);
-    }
-    if let Ok(metrics) = item.get(intern!(py, "metrics"))?.cast::<PyDict>() {
-        for (key, name) in metric_keys(py) {
-            if let Some(v) = metrics.get_item(name)?.and_then(|v| number(&v)) {
-                meta.insert((*key).into(), v);
-            }
-        }
-        for (i, (_, model, provider)) in METADATA.iter().enumerate() {
-            let Some(md) = metrics.get_item(&metadata_keys(py)[i])? else {
-                continue;
-            };
-            let Ok(md) = md.cast::<PyDict>() else {
-                continue;
-            };
-            let fields = [
-                (intern!(py, "model_name"), model),
-                (intern!(py, "model_provider"), provider),
-            ];
-            for (field, name) in fields {
-                if let Some(s) = md.get_item(field)?.and_then(|v| text(&v)) {
-                    meta.insert((*name).into(), Value::String(s));
-                }
-            }
-        }
-    }
-    if let Some(turn) = replaces {
-        meta.insert(crate::engine::REPLACES.into(), Value::String(turn));
-    }
-    let turn = item.get(intern!(py, "id"))?;
-    let interrupted = item.get(intern!(py, "interrupted"))?;
-    let created = item.get(intern!(py, "created_at"))?;
-    let timestamp = match created.cast::<PyFloat>() {
-        Ok(f) => engine::epoch_to_rfc3339(f.value()),
-        Err(_) => None,
-    };
-    Ok(Message {
-        role,
-        content,
-        source,
-        turn: text(&turn).filter(|t| !t.is_empty()),
-        interrupted: interrupted.cast::<PyBool>().is_ok_and(|b| b.is_true()),
-        speaker: None,
-        lang: None,
-        meta: (!meta.is_empty()).then_some(Value::Object(meta)),
-        timestamp,
-    })
+    let rest = ItemRest::read(py, item, None, replaces)?;
+    let mut msg = rest.message(role, content, source);
+    rest.finish(&mut msg);
+    Ok(msg)
 }
 
 /// Makes the interned keys and the handler's signature now rather than at
@@ -490,19 +571,17 @@ fn metadata_keys(py: Python<'_>) -> &[Py<PyString>] {
     })
 }
 
-/// A finite float or an int, not a bool. Anything else (mostly `None`) is
-/// turned down by type, without making a Python exception to throw away.
-fn number(v: &Bound<'_, PyAny>) -> Option<Value> {
+/// A float or an int, not a bool. Anything else (mostly `None`) is turned
+/// down by type, without making a Python exception to throw away; a value
+/// JSON cannot hold (NaN) is left out when the `meta` map is made.
+fn number(v: &Bound<'_, PyAny>) -> Option<f64> {
     if let Ok(f) = v.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value()).map(Value::Number);
+        return Some(f.value());
     }
     if !v.is_instance_of::<PyInt>() || v.is_instance_of::<PyBool>() {
         return None;
     }
-    v.extract::<i64>()
-        .ok()
-        .and_then(|i| serde_json::Number::from_f64(i as f64))
-        .map(Value::Number)
+    v.extract::<i64>().ok().map(|i| i as f64)
 }
 
 /// A non-empty string that UTF-8 can hold.

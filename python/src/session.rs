@@ -506,6 +506,11 @@ impl Session {
     /// over the limit.
     pub(crate) fn record(&self, py: Python<'_>, mut msg: Message) -> PyResult<bool> {
         self.run_redactor(py, &mut msg.content)?;
+        self.record_redacted(py, msg)
+    }
+
+    /// [`Session::record`] after the caller's `redactor`.
+    fn record_redacted(&self, py: Python<'_>, msg: Message) -> PyResult<bool> {
         if self.echo && !msg.content.trim().is_empty() {
             self.echo_redacted(py, msg.role.tag(), &msg.content)?;
         }
@@ -513,6 +518,29 @@ impl Session {
         for m in parts {
             self.queue(py, m);
         }
+        Ok(true)
+    }
+
+    /// [`Session::record`] for a message that `finish` completes (its
+    /// `meta` and timestamp) on the log's committing thread: the event
+    /// loop's thread echoes it and queues it, and that is all. A message
+    /// over the limit (split into parts here) or one queued after a failure
+    /// (said through Python's logging here) is completed and recorded now.
+    pub(crate) fn record_deferred(
+        &self,
+        py: Python<'_>,
+        mut msg: Message,
+        finish: impl FnOnce(&mut Message) + Send + 'static,
+    ) -> PyResult<bool> {
+        self.run_redactor(py, &mut msg.content)?;
+        if msg.content.len() > self.engine.limit() || self.engine.has_error() {
+            finish(&mut msg);
+            return self.record_redacted(py, msg);
+        }
+        if self.echo && !msg.content.trim().is_empty() {
+            self.echo_redacted(py, msg.role.tag(), &msg.content)?;
+        }
+        self.engine.log_deferred(msg, finish);
         Ok(true)
     }
 

@@ -74,7 +74,7 @@ impl Session {
         I: IntoIterator<Item = Message>,
     {
         let mut msgs: Vec<Message> = msgs.into_iter().collect();
-        let audits: Vec<Audit> = self.inner.redact.apply_all(&mut msgs);
+        let audits: Vec<Audit> = self.inner.enc.redact.apply_all(&mut msgs);
         for msg in msgs.iter().filter(|m| !self.skips(m)) {
             self.check(msg)?;
         }
@@ -97,7 +97,7 @@ impl Session {
             slots.push(Some(ends.len()));
             ends.push(fields.len());
         }
-        let echo = if self.inner.echo {
+        let echo = if self.inner.enc.echo {
             msgs.into_iter()
                 .filter(|m| !self.skips(m))
                 .map(|m| (m.role.tag(), m.content))

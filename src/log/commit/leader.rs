@@ -120,7 +120,7 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
-        let awaited = !matches!(req, Request::Append { reply: None, .. });
+        let awaited = !matches!(req, Request::Append { reply: None, .. } | Request::Later(_));
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
@@ -204,6 +204,7 @@ impl Log {
             // Outside the queue's lock: producers are not held up by it.
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
+            build_later(&mut batch);
             w.handle(&mut batch);
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
@@ -291,6 +292,20 @@ impl Log {
         q.leading = false;
         self.turn.notify_all();
         None
+    }
+}
+
+/// Builds the group's [`Request::Later`] records in their places, on the
+/// leader's thread and outside the queue's lock, before the writer assigns
+/// their seqs: so they take their place in the log as they did in the queue.
+fn build_later(batch: &mut [Request]) {
+    for req in batch.iter_mut() {
+        if let Request::Later(later) = req
+            && let Some(later) = later.take()
+            && let Some(built) = later.build()
+        {
+            *req = built;
+        }
     }
 }
 

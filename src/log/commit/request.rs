@@ -25,6 +25,23 @@ pub(crate) enum Request {
     End { ts: String, reply: Reply },
     /// Resolves once everything queued before it has been handled.
     Flush { reply: Reply },
+    /// A detached append whose record is built by the leader, in its place
+    /// in the queue (see [`Later`]); `None` once built into nothing to
+    /// write.
+    Later(Option<Box<dyn Later>>),
+}
+
+/// A detached append made on a thread that must not spend time on it (an
+/// agent's event loop): that thread fixes the record's place in the log by
+/// queueing this, and the leader builds and encodes it, before it assigns
+/// the group's seqs.
+pub(crate) trait Later: Send {
+    /// What the record will weigh against the group's byte budget, roughly.
+    fn len_hint(&self) -> usize;
+    /// The record as an append with no reply, or `None` when there is
+    /// nothing to write (blank content, or a failure it has reported
+    /// itself, as a detached append does).
+    fn build(self: Box<Self>) -> Option<Request>;
 }
 
 /// How an [`Request::Append`]'s `fields` divide into records.
@@ -42,6 +59,7 @@ pub(crate) enum Parts {
 pub(super) fn request_len(r: &Request) -> usize {
     match r {
         Request::Append { fields, .. } => fields.len() + 64,
+        Request::Later(Some(later)) => later.len_hint() + 64,
         _ => 64,
     }
 }

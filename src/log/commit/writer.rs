@@ -114,7 +114,8 @@ impl Writer {
         let mut seq = self.last_seq;
         let mut ended = self.ended;
         for req in batch {
-            if let Request::Flush { .. } = req {
+            // Nothing to write: a flush, or a record built into nothing.
+            if let Request::Flush { .. } | Request::Later(_) = req {
                 results.push(Ok(0));
                 continue;
             }
@@ -151,7 +152,7 @@ impl Writer {
                     codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut self.buf);
                     ended = true;
                 }
-                Request::Flush { .. } => {}
+                Request::Flush { .. } | Request::Later(_) => {}
             }
         }
         if self.buf.is_empty() {
@@ -322,6 +323,7 @@ impl Writer {
                 Request::Flush { reply } => {
                     reply.send(result.map(|_| 0));
                 }
+                Request::Later(_) => {}
             }
         }
         self.results = results;
