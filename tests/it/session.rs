@@ -332,3 +332,73 @@ async fn a_rejected_message_names_the_log_it_was_meant_for() {
     );
     assert!(e.to_string().contains("offset"), "{e}");
 }
+
+/// `log_deferred` records are completed, checked and encoded by whoever
+/// commits them, in the place they were queued: among `log`, blocking
+/// appends and groups split by the byte budget, the order is the queue's;
+/// the record is byte for byte what `log` writes for the finished message;
+/// blank content is skipped and a bad one reported as `log` reports it.
+#[test]
+fn deferred_messages_keep_their_place_and_their_bytes() {
+    let finished = |m: &mut Message| {
+        m.meta = Some(serde_json::json!({"e2e_latency": 0.8, "stt_model": "nova-3"}));
+        m.timestamp = Some("2026-01-02T03:04:05.678901+00:00".into());
+    };
+    for budget in [1, 4 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::create_with(dir.path(), quiet().max_batch_bytes(budget)).unwrap();
+        let path = s.path().to_path_buf();
+        for i in 0..300 {
+            let m = Message::agent(format!("m{i}"), "tts");
+            match i % 5 {
+                0 => s.log(m),
+                1 if i % 89 == 1 => drop(s.append_blocking(m).unwrap()),
+                _ => s.log_deferred(m, finished),
+            }
+        }
+        s.log_deferred(Message::user("  ", "stt"), finished);
+        s.flush_blocking().unwrap();
+        assert_eq!(s.last_error(), None, "budget {budget}");
+        let mut contents = Vec::new();
+        scan_file(&path, Recovery::Absolute, |r| {
+            if let Record::Message(m) = r {
+                let deferred = !matches!(m.content.trim_start_matches('m').parse::<u32>(), Ok(i) if i % 5 == 0 || (i % 5 == 1 && i % 89 == 1));
+                assert_eq!(m.meta.is_some(), deferred, "{}", m.content);
+                contents.push(m.content.to_string());
+            }
+            Ok(())
+        })
+        .unwrap();
+        let expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        assert_eq!(contents, expected, "budget {budget}");
+    }
+
+    // The same message, whole through `log` and finished later: the same line.
+    let lines: Vec<String> = (0..2)
+        .map(|way| {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Session::create_with(dir.path(), quiet()).unwrap();
+            let m = Message::user("नमस्कार", "deepgram_stt").turn("item_1");
+            if way == 0 {
+                let mut whole = m;
+                finished(&mut whole);
+                s.log(whole);
+            } else {
+                s.log_deferred(m, finished);
+            }
+            s.flush_blocking().unwrap();
+            let text = std::fs::read_to_string(s.path()).unwrap();
+            text.lines().nth(1).unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(lines[0], lines[1]);
+    assert!(lines[1].contains("\"e2e_latency\":0.8"), "{}", lines[1]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet().max_content_bytes(16)).unwrap();
+    s.log_deferred(Message::user("y".repeat(17), "stt"), |_| {});
+    s.log_deferred(Message::user("ok", "stt"), |_| {});
+    s.flush_blocking().unwrap();
+    assert!(s.last_error().unwrap().contains("over the limit"));
+    assert_eq!(inspect(s.path()).unwrap().messages, 1);
+}
