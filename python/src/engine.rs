@@ -135,10 +135,14 @@ impl Engine {
         self.limit
     }
 
-    /// Queues `msg` for `finish` to complete on the committing thread (see
-    /// `convlog::Session::log_deferred`).
-    pub fn log_deferred(&self, msg: Message, finish: impl FnOnce(&mut Message) + Send + 'static) {
-        self.s.log_deferred(msg, finish);
+    /// Queues a message `build` makes from what `write` writes, on the
+    /// committing thread (see `convlog::Session::log_deferred`).
+    pub fn log_deferred(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
+    ) {
+        self.s.log_deferred(write, build);
     }
 
     /// Validates `msg` as an append would, and returns it ready to queue.

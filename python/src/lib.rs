@@ -8,6 +8,7 @@
 
 mod engine;
 mod errors;
+mod item;
 mod livekit;
 mod message;
 mod pipecat;

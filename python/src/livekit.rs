@@ -1,23 +1,21 @@
 //! The LiveKit recorder's per-item work, in Rust: [`Items`] is the
-//! `conversation_item_added` handler LiveKit calls itself, and
-//! [`item_message`] reads a `ChatMessage` into a message in one call, so
-//! that the agent's event loop runs no Python frame, builds no `meta` dict
-//! and no keyword arguments for a message.
+//! `conversation_item_added` handler LiveKit calls itself, so that the
+//! agent's event loop runs no Python frame for a message; it reads the
+//! `ChatMessage` (see `item.rs`) and leaves the making of the record to
+//! the log's committing thread.
 
 use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-
-use serde_json::{Map, Value};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use convlog::Message;
 use convlog::record::Role;
 
-use crate::engine;
 use crate::errors::logger;
+use crate::item::{self, ItemView};
 use crate::session::Session;
 
 /// The recorder's handler for LiveKit's `conversation_item_added`.
@@ -97,11 +95,16 @@ impl Items {
         if item.is_none() {
             return Ok(());
         }
-        match self.fast(py, &item)? {
-            Some((msg, rest)) => {
-                self.log
-                    .get()
-                    .record_deferred(py, msg, move |m| rest.finish(m))?;
+        let fields = Fields::of(&item);
+        match self.fast(py, &fields)? {
+            Some((role, content, source, view)) => {
+                self.log.get().record_deferred(
+                    py,
+                    role,
+                    content,
+                    |content, out| view.write(role, content, &source, out),
+                    item::build,
+                )?;
             }
             None => {
                 self.slow.call1(py, (item,))?;
@@ -111,18 +114,18 @@ impl Items {
     }
 
     /// The message for `item` when it can be made without Python, or
-    /// `None` for `slow`: its text, role and source, and the rest of the
-    /// item read into plain values for the log's committing thread to make
-    /// its `meta` and timestamp from.
-    fn fast(
+    /// `None` for `slow`: its role, text and source, and the rest of the
+    /// item as read for the log's committing thread to make its `meta` and
+    /// timestamp from (see `item.rs`).
+    #[allow(clippy::type_complexity)]
+    fn fast<'py>(
         &self,
-        py: Python<'_>,
-        item: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<(Message, ItemRest)>> {
+        py: Python<'py>,
+        item: &Fields<'py>,
+    ) -> PyResult<Option<(Role, String, String, ItemView<'py>)>> {
         if self.log.get().ended() {
             return Ok(None);
         }
-        let item = &Fields::of(item);
         let ty = item.get(intern!(py, "type"))?;
         if !ty.cast::<PyString>().is_ok_and(|t| t == "message") {
             return Ok(None);
@@ -147,8 +150,8 @@ impl Items {
             return Ok(None);
         };
         let role = if user { Role::User } else { Role::Agent };
-        let rest = ItemRest::read(py, item, metrics, None)?;
-        Ok(Some((rest.message(role, content, source), rest)))
+        let view = ItemView::read(py, item, metrics, None)?;
+        Ok(Some((role, content, source, view)))
     }
 
     /// `source=`; else the vendor in the item's STT/TTS metadata; else
@@ -383,212 +386,23 @@ pub fn log_error(py: Python<'_>, what: &str, e: PyErr) {
     drop(logged);
 }
 
-/// `ChatMessage.metrics` keys kept in `meta`: the latencies `convlog stats`
-/// reports.
-const METRIC_KEYS: [&str; 8] = [
-    "e2e_latency",
-    "llm_node_ttft",
-    "tts_node_ttfb",
-    "transcription_delay",
-    "end_of_turn_delay",
-    "on_user_turn_completed_delay",
-    "started_speaking_at",
-    "stopped_speaking_at",
-];
-
-/// The `MetricsMetadata` dicts whose model and provider names are kept, as
-/// `<kind>_model` and `<kind>_provider`.
-const METADATA: [(&str, &str, &str); 3] = [
-    ("stt_metadata", "stt_model", "stt_provider"),
-    ("llm_metadata", "llm_model", "llm_provider"),
-    ("tts_metadata", "tts_model", "tts_provider"),
-];
-
-/// What a record takes from a `ChatMessage` besides its text, role and
-/// source, read into plain values: on the event loop, reading is all the
-/// recorder does; `finish` makes the `meta` map and the timestamp from them
-/// wherever the record is built (the log's committing thread, for the
-/// handler's messages). Any attribute missing or of an odd type is left out
-/// rather than refused: a recorder never drops a message.
-pub struct ItemRest {
-    turn: Option<String>,
-    interrupted: bool,
-    /// `created_at`, epoch seconds.
-    created: Option<f64>,
-    confidence: Option<f64>,
-    /// [`METRIC_KEYS`]' values, in that order.
-    metrics: [Option<f64>; METRIC_KEYS.len()],
-    /// Each [`METADATA`] dict's model and provider names, in that order.
-    models: [[Option<String>; 2]; METADATA.len()],
-    /// The streamed fragments' turn this record replaces.
-    replaces: Option<String>,
-}
-
-impl ItemRest {
-    /// Reads `item`; `metrics` is its `metrics` dict, if the caller has it.
-    pub fn read(
-        py: Python<'_>,
-        item: &Fields<'_>,
-        metrics: Option<&Bound<'_, PyDict>>,
-        replaces: Option<String>,
-    ) -> PyResult<ItemRest> {
-        // Interned names: no Python string is made per item for an attribute
-        // or key name.
-        let got;
-        let metrics = match metrics {
-            Some(m) => Some(m),
-            None => {
-                got = item.get(intern!(py, "metrics"))?;
-                got.cast::<PyDict>().ok()
-            }
-        };
-        let mut rest = ItemRest {
-            turn: text(&item.get(intern!(py, "id"))?),
-            interrupted: item
-                .get(intern!(py, "interrupted"))?
-                .cast::<PyBool>()
-                .is_ok_and(|b| b.is_true()),
-            created: item
-                .get(intern!(py, "created_at"))?
-                .cast::<PyFloat>()
-                .ok()
-                .map(|f| f.value()),
-            confidence: number(&item.get(intern!(py, "transcript_confidence"))?),
-            metrics: Default::default(),
-            models: Default::default(),
-            replaces,
-        };
-        let Some(metrics) = metrics else {
-            return Ok(rest);
-        };
-        for (slot, (_, name)) in rest.metrics.iter_mut().zip(metric_keys(py)) {
-            *slot = metrics.get_item(name)?.and_then(|v| number(&v));
-        }
-        for (names, key) in rest.models.iter_mut().zip(metadata_keys(py)) {
-            let Some(md) = metrics.get_item(key)? else {
-                continue;
-            };
-            let Ok(md) = md.cast::<PyDict>() else {
-                continue;
-            };
-            let fields = [intern!(py, "model_name"), intern!(py, "model_provider")];
-            for (slot, field) in names.iter_mut().zip(fields) {
-                *slot = md.get_item(field)?.and_then(|v| text(&v));
-            }
-        }
-        Ok(rest)
-    }
-
-    /// The message with what [`ItemRest::finish`] does not add: its turn
-    /// and flag.
-    pub fn message(&self, role: Role, content: String, source: String) -> Message {
-        Message {
-            role,
-            content,
-            source,
-            turn: self.turn.clone().filter(|t| !t.is_empty()),
-            interrupted: self.interrupted,
-            speaker: None,
-            lang: None,
-            meta: None,
-            timestamp: None,
-        }
-    }
-
-    /// Adds the `meta` map and the timestamp to `msg`.
-    pub fn finish(self, msg: &mut Message) {
-        let mut meta = Map::new();
-        let num = |v: f64| serde_json::Number::from_f64(v).map(Value::Number);
-        if let Some(c) = self.confidence.and_then(num) {
-            meta.insert("transcript_confidence".into(), c);
-        }
-        for (key, v) in METRIC_KEYS.iter().zip(self.metrics) {
-            if let Some(v) = v.and_then(num) {
-                meta.insert((*key).into(), v);
-            }
-        }
-        for ((_, model, provider), names) in METADATA.iter().zip(self.models) {
-            for (name, v) in [model, provider].into_iter().zip(names) {
-                if let Some(s) = v {
-                    meta.insert((*name).into(), Value::String(s));
-                }
-            }
-        }
-        if let Some(turn) = self.replaces {
-            meta.insert(crate::engine::REPLACES.into(), Value::String(turn));
-        }
-        if !meta.is_empty() {
-            msg.meta = Some(Value::Object(meta));
-        }
-        msg.timestamp = self.created.and_then(engine::epoch_to_rfc3339);
-    }
+/// Makes the interned keys and the handler's signature now rather than at
+/// the first item.
+pub fn warm(py: Python<'_>) -> PyResult<()> {
+    item::warm(py);
+    varargs_signature(py).map(drop)
 }
 
 /// The message for `item` (a `ChatMessage`), whose `role`, text and
 /// `source` the recorder has worked out; `replaces` names the streamed
-/// fragments it takes the place of. Made here, whole (see [`ItemRest`]).
+/// fragments it takes the place of. Made here, whole (see `item.rs`).
 pub fn item_message(
     py: Python<'_>,
     role: Role,
-    content: String,
-    source: String,
+    content: &str,
+    source: &str,
     item: &Fields<'_>,
     replaces: Option<String>,
 ) -> PyResult<Message> {
-    let rest = ItemRest::read(py, item, None, replaces)?;
-    let mut msg = rest.message(role, content, source);
-    rest.finish(&mut msg);
-    Ok(msg)
-}
-
-/// Makes the interned keys and the handler's signature now rather than at
-/// the first item.
-pub fn warm(py: Python<'_>) -> PyResult<()> {
-    metric_keys(py);
-    metadata_keys(py);
-    varargs_signature(py).map(drop)
-}
-
-/// [`METRIC_KEYS`] with their Python strings, made once.
-fn metric_keys(py: Python<'_>) -> &[(&'static str, Py<PyString>)] {
-    static KEYS: PyOnceLock<Vec<(&'static str, Py<PyString>)>> = PyOnceLock::new();
-    KEYS.get_or_init(py, || {
-        METRIC_KEYS
-            .iter()
-            .map(|k| (*k, PyString::intern(py, k).unbind()))
-            .collect()
-    })
-}
-
-/// The [`METADATA`] dicts' keys as Python strings, made once.
-fn metadata_keys(py: Python<'_>) -> &[Py<PyString>] {
-    static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
-    KEYS.get_or_init(py, || {
-        METADATA
-            .iter()
-            .map(|(k, _, _)| PyString::intern(py, k).unbind())
-            .collect()
-    })
-}
-
-/// A float or an int, not a bool. Anything else (mostly `None`) is turned
-/// down by type, without making a Python exception to throw away; a value
-/// JSON cannot hold (NaN) is left out when the `meta` map is made.
-fn number(v: &Bound<'_, PyAny>) -> Option<f64> {
-    if let Ok(f) = v.cast::<PyFloat>() {
-        return Some(f.value());
-    }
-    if !v.is_instance_of::<PyInt>() || v.is_instance_of::<PyBool>() {
-        return None;
-    }
-    v.extract::<i64>().ok().map(|i| i as f64)
-}
-
-/// A non-empty string that UTF-8 can hold.
-fn text(v: &Bound<'_, PyAny>) -> Option<String> {
-    v.cast::<PyString>()
-        .ok()
-        .and_then(|s| s.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    ItemView::read(py, item, None, replaces)?.message(role, content, source)
 }

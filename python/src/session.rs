@@ -219,7 +219,7 @@ impl Session {
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
         let item = livekit::Fields::of(item);
-        let mut msg = livekit::item_message(py, role, content, source, &item, replaces)?;
+        let mut msg = livekit::item_message(py, role, &content, &source, &item, replaces)?;
         mark_repaired(&mut msg, repaired);
         self.record(py, msg)
     }
@@ -521,26 +521,35 @@ impl Session {
         Ok(true)
     }
 
-    /// [`Session::record`] for a message that `finish` completes (its
-    /// `meta` and timestamp) on the log's committing thread: the event
-    /// loop's thread echoes it and queues it, and that is all. A message
-    /// over the limit (split into parts here) or one queued after a failure
-    /// (said through Python's logging here) is completed and recorded now.
+    /// [`Session::record`] for a message made on the log's committing
+    /// thread: after the caller's `redactor`, `write` puts the makings of
+    /// the message with this `content` into one of the log's buffers and
+    /// `build` makes the message from them there (see
+    /// `convlog::Session::log_deferred`), so the event loop's thread only
+    /// echoes, copies and queues. A message over the limit (split into
+    /// parts here) or one recorded after a failure (said through Python's
+    /// logging here) is made and recorded now.
     pub(crate) fn record_deferred(
         &self,
         py: Python<'_>,
-        mut msg: Message,
-        finish: impl FnOnce(&mut Message) + Send + 'static,
+        role: convlog::record::Role,
+        mut content: String,
+        write: impl FnOnce(&str, &mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
     ) -> PyResult<bool> {
-        self.run_redactor(py, &mut msg.content)?;
-        if msg.content.len() > self.engine.limit() || self.engine.has_error() {
-            finish(&mut msg);
+        self.run_redactor(py, &mut content)?;
+        if content.len() > self.engine.limit() || self.engine.has_error() {
+            let mut bytes = Vec::new();
+            write(&content, &mut bytes);
+            let msg = build(&bytes).ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("convlog: a message did not read back")
+            })?;
             return self.record_redacted(py, msg);
         }
-        if self.echo && !msg.content.trim().is_empty() {
-            self.echo_redacted(py, msg.role.tag(), &msg.content)?;
+        if self.echo && !content.trim().is_empty() {
+            self.echo_redacted(py, role.tag(), &content)?;
         }
-        self.engine.log_deferred(msg, finish);
+        self.engine.log_deferred(|out| write(&content, out), build);
         Ok(true)
     }
 

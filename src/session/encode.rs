@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::line as codec;
-use crate::log::commit::{Echo, Later, LogState, Parts, Request, lock};
+use crate::log::commit::{Echo, LogState, Parts, Request, Rules, lock};
 use crate::record::{Entry, Message};
 use crate::redact::{Audit, Policy};
 use crate::time::{now_into, now_rfc3339, parse_ts};
@@ -94,13 +94,19 @@ impl Encoding {
             }),
             Ok(None) => None,
             Err(e) => {
-                tracing::error!(target: "convlog", "{e}");
-                let mut slot = lock(&self.shared.detached_error);
-                if slot.is_none() {
-                    *slot = Some(e.to_string());
-                }
+                self.report(&e);
                 None
             }
+        }
+    }
+
+    /// A detached append's failure: logged through `tracing`, and kept for
+    /// `last_error` if it is the first.
+    fn report(&self, e: &Error) {
+        tracing::error!(target: "convlog", "{e}");
+        let mut slot = lock(&self.shared.detached_error);
+        if slot.is_none() {
+            *slot = Some(e.to_string());
         }
     }
 
@@ -159,28 +165,17 @@ impl Encoding {
     }
 }
 
-/// A message queued by [`Session::log_deferred`](super::Session::log_deferred):
-/// `finish` completes it, and the session's rules make it a record, on the
-/// thread that commits it.
-pub(super) struct Deferred<F> {
-    pub msg: Message,
-    pub finish: F,
-    pub enc: Arc<Encoding>,
-}
-
-impl<F: FnOnce(&mut Message) + Send> Later for Deferred<F> {
-    fn len_hint(&self) -> usize {
-        self.msg.content.len()
+/// What the leader applies to the messages [`Session::log_deferred`](super::Session::log_deferred)
+/// queues, once it has built them.
+impl Rules for Encoding {
+    fn detached(&self, msg: Message) -> Option<Request> {
+        let (e, audit) = self.redacted(Entry::Message(msg));
+        Encoding::detached(self, e, &audit)
     }
 
-    fn build(self: Box<Self>) -> Option<Request> {
-        let Deferred {
-            mut msg,
-            finish,
-            enc,
-        } = *self;
-        finish(&mut msg);
-        let (e, audit) = enc.redacted(Entry::Message(msg));
-        enc.detached(e, &audit)
+    fn unreadable(&self) {
+        self.report(&Error::InvalidInput(
+            "a deferred message's bytes do not hold a message; it was not written".into(),
+        ));
     }
 }

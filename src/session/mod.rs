@@ -15,7 +15,7 @@ mod many;
 mod options;
 
 use callback::when_answered;
-use encode::{Deferred, Encoding};
+use encode::Encoding;
 pub use end::Ended;
 use options::check_options;
 pub use options::{DEFAULT_MAX_CONTENT_BYTES, MAX_CONTENT_LIMIT, Options};
@@ -326,19 +326,27 @@ impl Session {
     }
 
     /// [`Session::log`] for a caller whose own thread must do as little as
-    /// possible (an agent's event loop): `msg` takes its place in the log
-    /// now, and `finish` completes it (its `meta`, say) on the thread that
-    /// commits it, where the checks, the redaction and the encoding run
-    /// too. The calling thread only queues: no encoding, no allocation
-    /// beyond the request. A failure is reported as for [`Session::log`];
-    /// a message without a timestamp is stamped when it is built.
-    pub fn log_deferred(&self, msg: Message, finish: impl FnOnce(&mut Message) + Send + 'static) {
-        let later = Box::new(Deferred {
-            msg,
-            finish,
-            enc: self.inner.enc.clone(),
+    /// possible (an agent's event loop). `write` puts what the message is
+    /// made of into a buffer, in the caller's own form (taken from the
+    /// log's recycled buffers: a steady stream allocates nothing), and the
+    /// message takes its place in the log now; `build` makes the message
+    /// from those bytes on the thread that commits it, where the checks,
+    /// the redaction and the encoding run too. So the calling thread copies
+    /// bytes and queues, and frees nothing the committer allocated. A
+    /// failure is reported as for [`Session::log`]; a message without a
+    /// timestamp is stamped when it is built.
+    pub fn log_deferred(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
+    ) {
+        let mut bytes = self.inner.log.shared.buffer();
+        write(&mut bytes);
+        self.inner.log.submit(Request::Later {
+            bytes,
+            build,
+            rules: self.inner.enc.clone(),
         });
-        self.inner.log.submit(Request::Later(Some(later)));
     }
 
     /// The first failure of a [`Session::log`] call or of the writer

@@ -333,17 +333,25 @@ async fn a_rejected_message_names_the_log_it_was_meant_for() {
     assert!(e.to_string().contains("offset"), "{e}");
 }
 
-/// `log_deferred` records are completed, checked and encoded by whoever
+/// `log_deferred` records are built, checked and encoded by whoever
 /// commits them, in the place they were queued: among `log`, blocking
 /// appends and groups split by the byte budget, the order is the queue's;
-/// the record is byte for byte what `log` writes for the finished message;
-/// blank content is skipped and a bad one reported as `log` reports it.
+/// the record is byte for byte what `log` writes for the same message;
+/// blank content is skipped, and a bad message or unreadable bytes are
+/// reported as `log` reports a bad message.
 #[test]
 fn deferred_messages_keep_their_place_and_their_bytes() {
-    let finished = |m: &mut Message| {
-        m.meta = Some(serde_json::json!({"e2e_latency": 0.8, "stt_model": "nova-3"}));
-        m.timestamp = Some("2026-01-02T03:04:05.678901+00:00".into());
-    };
+    fn finished(m: Message) -> Message {
+        m.meta(serde_json::json!({"e2e_latency": 0.8, "stt_model": "nova-3"}))
+            .timestamp("2026-01-02T03:04:05.678901+00:00")
+    }
+    // The caller's own form: the content's bytes.
+    fn build(bytes: &[u8]) -> Option<Message> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some(finished(Message::agent(text, "tts")))
+    }
+    let deferred =
+        |s: &Session, text: &str| s.log_deferred(|b| b.extend_from_slice(text.as_bytes()), build);
     for budget in [1, 4 << 20] {
         let dir = tempfile::tempdir().unwrap();
         let s = Session::create_with(dir.path(), quiet().max_batch_bytes(budget)).unwrap();
@@ -353,17 +361,18 @@ fn deferred_messages_keep_their_place_and_their_bytes() {
             match i % 5 {
                 0 => s.log(m),
                 1 if i % 89 == 1 => drop(s.append_blocking(m).unwrap()),
-                _ => s.log_deferred(m, finished),
+                _ => deferred(&s, &format!("m{i}")),
             }
         }
-        s.log_deferred(Message::user("  ", "stt"), finished);
+        deferred(&s, "  ");
         s.flush_blocking().unwrap();
         assert_eq!(s.last_error(), None, "budget {budget}");
         let mut contents = Vec::new();
         scan_file(&path, Recovery::Absolute, |r| {
             if let Record::Message(m) = r {
-                let deferred = !matches!(m.content.trim_start_matches('m').parse::<u32>(), Ok(i) if i % 5 == 0 || (i % 5 == 1 && i % 89 == 1));
-                assert_eq!(m.meta.is_some(), deferred, "{}", m.content);
+                let i: u32 = m.content[1..].parse().unwrap();
+                let direct = i % 5 == 0 || (i % 5 == 1 && i % 89 == 1);
+                assert_eq!(m.meta.is_some(), !direct, "{}", m.content);
                 contents.push(m.content.to_string());
             }
             Ok(())
@@ -373,18 +382,15 @@ fn deferred_messages_keep_their_place_and_their_bytes() {
         assert_eq!(contents, expected, "budget {budget}");
     }
 
-    // The same message, whole through `log` and finished later: the same line.
+    // The same message through `log` and deferred: the same line.
     let lines: Vec<String> = (0..2)
         .map(|way| {
             let dir = tempfile::tempdir().unwrap();
             let s = Session::create_with(dir.path(), quiet()).unwrap();
-            let m = Message::user("नमस्कार", "deepgram_stt").turn("item_1");
             if way == 0 {
-                let mut whole = m;
-                finished(&mut whole);
-                s.log(whole);
+                s.log(finished(Message::agent("नमस्कार", "tts")));
             } else {
-                s.log_deferred(m, finished);
+                deferred(&s, "नमस्कार");
             }
             s.flush_blocking().unwrap();
             let text = std::fs::read_to_string(s.path()).unwrap();
@@ -396,9 +402,16 @@ fn deferred_messages_keep_their_place_and_their_bytes() {
 
     let dir = tempfile::tempdir().unwrap();
     let s = Session::create_with(dir.path(), quiet().max_content_bytes(16)).unwrap();
-    s.log_deferred(Message::user("y".repeat(17), "stt"), |_| {});
-    s.log_deferred(Message::user("ok", "stt"), |_| {});
+    deferred(&s, &"y".repeat(17));
+    deferred(&s, "ok");
     s.flush_blocking().unwrap();
     assert!(s.last_error().unwrap().contains("over the limit"));
     assert_eq!(inspect(s.path()).unwrap().messages, 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    s.log_deferred(|b| b.push(0xff), build);
+    s.flush_blocking().unwrap();
+    assert!(s.last_error().unwrap().contains("do not hold a message"));
+    assert_eq!(inspect(s.path()).unwrap().messages, 0);
 }

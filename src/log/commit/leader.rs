@@ -100,7 +100,7 @@ impl Queue {
 fn awaited(req: &Request) -> bool {
     !matches!(
         req,
-        Request::Append { reply: None, .. } | Request::Later(_)
+        Request::Append { reply: None, .. } | Request::Later { .. }
     )
 }
 
@@ -222,7 +222,7 @@ impl Log {
             // Outside the queue's lock: producers are not held up by it.
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
-            build_later(&mut batch);
+            build_later(&mut batch, &mut w.used);
             w.handle(&mut batch);
             last_commit = Some(Instant::now());
             w.batch = batch;
@@ -351,14 +351,28 @@ impl Log {
 
 /// Builds the group's [`Request::Later`] records in their places, on the
 /// leader's thread and outside the queue's lock, before the writer assigns
-/// their seqs: so they take their place in the log as they did in the queue.
-fn build_later(batch: &mut [Request]) {
+/// their seqs: so they take their place in the log as they did in the
+/// queue. Their callers' bytes go to `used`, to be recycled.
+fn build_later(batch: &mut [Request], used: &mut Vec<Vec<u8>>) {
     for req in batch.iter_mut() {
-        if let Request::Later(later) = req
-            && let Some(later) = later.take()
-            && let Some(built) = later.build()
+        if let Request::Later {
+            bytes,
+            build,
+            rules,
+        } = req
         {
-            *req = built;
+            let msg = build(bytes);
+            used.push(std::mem::take(bytes));
+            let built = match msg {
+                Some(msg) => rules.detached(msg),
+                None => {
+                    rules.unreadable();
+                    None
+                }
+            };
+            if let Some(built) = built {
+                *req = built;
+            }
         }
     }
 }

@@ -115,7 +115,7 @@ impl Writer {
         let mut ended = self.ended;
         for req in batch {
             // Nothing to write: a flush, or a record built into nothing.
-            if let Request::Flush { .. } | Request::Later(_) = req {
+            if let Request::Flush { .. } | Request::Later { .. } = req {
                 results.push(Ok(0));
                 continue;
             }
@@ -152,7 +152,7 @@ impl Writer {
                     codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut self.buf);
                     ended = true;
                 }
-                Request::Flush { .. } | Request::Later(_) => {}
+                Request::Flush { .. } | Request::Later { .. } => {}
             }
         }
         if self.buf.is_empty() {
@@ -323,7 +323,11 @@ impl Writer {
                 Request::Flush { reply } => {
                     reply.send(result.map(|_| 0));
                 }
-                Request::Later(_) => {}
+                Request::Later { bytes, .. } => {
+                    if bytes.capacity() > 0 {
+                        self.used.push(bytes);
+                    }
+                }
             }
         }
         self.results = results;
