@@ -117,6 +117,9 @@ impl<'py> ItemView<'py> {
     /// turn, the six model names, replaces) as its length (`u32::MAX` for
     /// none) and its UTF-8.
     pub fn write(&self, role: Role, content: &str, source: &str, out: &mut Vec<u8>) {
+        // One allocation at most, for a buffer that was not recycled: the
+        // numbers, the lengths and the text, with room for the short names.
+        out.reserve(4 + 8 * 10 + 4 * 11 + content.len() + source.len() + 192);
         out.push(match role {
             Role::User => 0,
             Role::Agent => 1,

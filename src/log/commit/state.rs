@@ -8,10 +8,17 @@ use std::sync::{Arc, Mutex};
 use super::lock;
 use super::reply::Slots;
 
-/// Spare buffers kept per log; beyond these, they are freed.
-const SPARE_BUFS: usize = 64;
-/// A field buffer larger than this is freed rather than kept.
-const SPARE_BUF_MAX: usize = 64 << 10;
+/// Spare buffers kept per log; beyond these, they are freed. Enough for
+/// the groups of a burst of messages (a few hundred while one fdatasync
+/// runs): a buffer freed here was mostly allocated by the appending thread
+/// (an agent's event loop), and freeing it on this one hands its memory
+/// back to the allocator, which returns it to the system, for that thread
+/// to fault in again, page by page, on its next burst.
+const SPARE_BUFS: usize = 512;
+/// A field buffer larger than this is freed rather than kept (so the
+/// spares of a log stay under 8 MiB, a few hundred KiB for messages of
+/// ordinary length).
+const SPARE_BUF_MAX: usize = 16 << 10;
 
 /// State shared between the handles and whoever commits.
 pub(crate) struct LogState {
