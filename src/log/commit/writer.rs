@@ -42,7 +42,7 @@ pub(super) struct Writer {
     /// The empty queue the leader swaps in for a full one (see
     /// `leader::Queue::take_group`); kept to reuse its allocation.
     pub(super) spare_queue: VecDeque<Request>,
-    /// Field buffers of the last group, on their way to `LogState::spare_bufs`.
+    /// Field buffers of the last group, on their way to the spares (see `LogState::buffer`).
     pub(super) used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
     results: Vec<Result<u64>>,
