@@ -39,9 +39,6 @@ struct Queue {
     blocking: VecDeque<bool>,
     /// How many of `reqs` have a blocking caller.
     blocking_queued: usize,
-    /// How many of `reqs` someone waits on (a blocking caller, an awaited
-    /// append, a flush, the end): what a pacing leader commits at once.
-    awaited_queued: usize,
     /// What `reqs` weigh together (see `request_len`).
     bytes: usize,
     /// The pool leader is lingering on an empty queue (see [`Log::linger`]).
@@ -54,7 +51,6 @@ struct Queue {
 impl Queue {
     fn push(&mut self, req: Request, blocking: bool) {
         self.bytes += request_len(&req);
-        self.awaited_queued += usize::from(awaited(&req));
         self.reqs.push_back(req);
         self.blocking.push_back(blocking);
         self.blocking_queued += usize::from(blocking);
@@ -75,7 +71,6 @@ impl Queue {
             std::mem::swap(&mut self.reqs, spare);
             self.blocking.clear();
             self.blocking_queued = 0;
-            self.awaited_queued = 0;
             self.bytes = 0;
             return;
         }
@@ -87,7 +82,6 @@ impl Queue {
             if self.blocking.pop_front() == Some(true) {
                 self.blocking_queued -= 1;
             }
-            self.awaited_queued -= usize::from(awaited(&req));
             let len = request_len(&req);
             self.bytes -= len;
             bytes += len;
@@ -198,7 +192,6 @@ impl Log {
     /// leadership on (to a waiting blocking caller, or to the pool).
     fn lead(self: &Arc<Self>, who: Leader) -> bool {
         let mut w = lock(&self.writer);
-        let mut last_commit: Option<Instant> = None;
         loop {
             let mut batch = std::mem::take(&mut w.batch);
             let mut spare = std::mem::take(&mut w.spare_queue);
@@ -214,9 +207,6 @@ impl Log {
                         }
                     }
                 }
-                if let (Leader::Pool, Some(last)) = (who, last_commit) {
-                    q = self.pace(q, last);
-                }
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
             // Outside the queue's lock: producers are not held up by it.
@@ -224,7 +214,6 @@ impl Log {
             w.spare_queue = spare;
             build_later(&mut batch, &mut w.used);
             w.handle(&mut batch);
-            last_commit = Some(Instant::now());
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
             shared.recycle_buffers(used);
@@ -271,42 +260,7 @@ impl Log {
 const LINGER: Duration = Duration::from_millis(2);
 const LINGER_STEP: Duration = Duration::from_micros(250);
 
-/// The least time a pool leader leaves between one group's commit and the
-/// next while only detached appends wait (see [`Log::pace`]).
-fn pace_gap() -> Duration {
-    static GAP: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *GAP.get_or_init(|| {
-        let us = std::env::var("CONVLOG_COMMIT_GAP_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        Duration::from_micros(us)
-    })
-}
-
 impl Log {
-    /// Paces a pool leader's groups of detached appends: the next group
-    /// waits until [`pace_gap`] has passed since the last commit, unless
-    /// someone waits on a request (woken through `wake_leader`) or another
-    /// log waits for a pool thread.
-    fn pace<'a>(&'a self, mut q: MutexGuard<'a, Queue>, last: Instant) -> MutexGuard<'a, Queue> {
-        let until = last + pace_gap();
-        while q.awaited_queued == 0 && q.blocking_queued == 0 {
-            let now = Instant::now();
-            if now >= until || pool().others_waiting() {
-                break;
-            }
-            q.lingering = true;
-            q = self
-                .wake_leader
-                .wait_timeout(q, until - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-            q.lingering = false;
-        }
-        q
-    }
-
     /// The queue `q` is empty after a group. A caller leading for itself
     /// gives `leading` up at once. A pool leader first lingers for up to
     /// [`LINGER`], looking at the queue every [`LINGER_STEP`] on its own
