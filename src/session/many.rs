@@ -62,9 +62,10 @@ impl Session {
         Ok(seqs(slots, first))
     }
 
-    /// Encodes a chunk into one buffer. Returns, per message, its index among
-    /// the records written (`None` if blank), the request with the receiver
-    /// of its first seq (none if all were blank), and what to echo.
+    /// Redacts, checks and encodes a chunk into one buffer. Returns, per
+    /// message, its index among the records written (`None` if blank), the
+    /// request with the receiver of its first seq (none if all were
+    /// blank), and what to echo.
     #[allow(clippy::type_complexity)]
     fn enqueue_many<I>(
         &self,
@@ -74,29 +75,18 @@ impl Session {
         I: IntoIterator<Item = Message>,
     {
         let mut msgs: Vec<Message> = msgs.into_iter().collect();
-        let audits: Vec<Audit> = self.inner.redact.apply_all(&mut msgs);
-        for msg in msgs.iter().filter(|m| !self.skips(m)) {
-            self.check(msg)?;
-        }
+        // One timestamp for every message that brings none.
+        let now = msgs
+            .iter()
+            .any(|m| m.timestamp.is_none())
+            .then(now_rfc3339)
+            .unwrap_or_default();
+        let Encoded {
+            fields,
+            ends,
+            slots,
+        } = self.encode_chunk(&mut msgs, &now)?;
         self.ready()?;
-        let mut now: Option<String> = None;
-        let mut fields = Vec::new();
-        let mut ends = Vec::new();
-        let mut slots = Vec::with_capacity(msgs.len());
-        for (msg, audit) in msgs.iter().zip(&audits) {
-            if self.skips(msg) {
-                slots.push(None);
-                continue;
-            }
-            let ts = match &msg.timestamp {
-                Some(ts) => ts.as_str(),
-                None => now.get_or_insert_with(now_rfc3339).as_str(),
-            };
-            codec::message_fields_into(&mut fields, msg, ts);
-            audit.append_field(&mut fields);
-            slots.push(Some(ends.len()));
-            ends.push(fields.len());
-        }
         let echo = if self.inner.echo {
             msgs.into_iter()
                 .filter(|m| !self.skips(m))
@@ -117,6 +107,89 @@ impl Session {
             echo: None,
         };
         Ok((slots, Some((req, rx)), echo))
+    }
+
+    /// [`Session::encode_run`] over the whole chunk, in two halves on two
+    /// threads when it is redacted, big and a second core exists: the scan
+    /// costs about as much as everything else a message costs, and a half
+    /// that also encodes its own records leaves no serial tail behind the
+    /// scan (so `convlog ingest`, parsing the next chunk meanwhile, keeps
+    /// both cores busy). Without redaction the encoding alone is too cheap
+    /// to be worth a thread.
+    fn encode_chunk(&self, msgs: &mut [Message], now: &str) -> Result<Encoded> {
+        /// Below this, a thread's start costs more than half the scans.
+        const SPLIT_FROM: usize = 256;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if self.inner.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
+            return self.encode_run(msgs, now);
+        }
+        let half = msgs.len() / 2;
+        let both = std::thread::scope(|scope| {
+            let (front, back) = msgs.split_at_mut(half);
+            let other = std::thread::Builder::new()
+                .name("convlog-redact".into())
+                .spawn_scoped(scope, move || self.encode_run(back, now))
+                .ok()?;
+            let front = self.encode_run(front, now);
+            let back = match other.join() {
+                Ok(back) => back,
+                // A panic in a scan would be a bug: not hidden here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            // The first bad message in input order is the one reported.
+            Some(front.and_then(|f| Ok(f.then(back?))))
+        });
+        // No thread to be had: all of it here.
+        both.unwrap_or_else(|| self.encode_run(msgs, now))
+    }
+
+    /// Redacts, checks and encodes a run of messages in order; the first
+    /// bad one fails the run.
+    fn encode_run(&self, msgs: &mut [Message], now: &str) -> Result<Encoded> {
+        let policy = &self.inner.redact;
+        let mut out = Encoded {
+            fields: Vec::new(),
+            ends: Vec::with_capacity(msgs.len()),
+            slots: Vec::with_capacity(msgs.len()),
+        };
+        for msg in msgs {
+            let audit = if policy.is_empty() {
+                Audit::default()
+            } else {
+                policy.apply(msg)
+            };
+            if self.skips(msg) {
+                out.slots.push(None);
+                continue;
+            }
+            self.check(msg)?;
+            let ts = msg.timestamp.as_deref().unwrap_or(now);
+            codec::message_fields_into(&mut out.fields, msg, ts);
+            audit.append_field(&mut out.fields);
+            out.slots.push(Some(out.ends.len()));
+            out.ends.push(out.fields.len());
+        }
+        Ok(out)
+    }
+}
+
+/// Records encoded into one buffer: where each ends in it, and each
+/// message's index among them (`None`: blank, not written).
+struct Encoded {
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    slots: Vec<Option<usize>>,
+}
+
+impl Encoded {
+    /// These records followed by `rest`'s, as if encoded in one run.
+    fn then(mut self, rest: Encoded) -> Encoded {
+        let (bytes, records) = (self.fields.len(), self.ends.len());
+        self.fields.extend_from_slice(&rest.fields);
+        self.ends.extend(rest.ends.iter().map(|end| end + bytes));
+        self.slots
+            .extend(rest.slots.iter().map(|slot| slot.map(|i| i + records)));
+        self
     }
 }
 
