@@ -66,18 +66,16 @@ const MAX_CHUNK: usize = 4096;
 /// order. With redaction, a full chunk goes to the [`stage`] thread, which
 /// redacts, encodes and queues it while this thread parses the next one.
 pub fn run(a: IngestArgs) -> Result<Exit> {
-    let policy = a.redact.policy()?;
-    let opts = Options::default().echo(a.echo).redact(policy.clone());
+    let opts = Options::default().echo(a.echo).redact(a.redact.policy()?);
     let session = Session::open_with(&a.log, opts)?;
     // The stage thread is joined when this scope ends, after `st` (and with
     // it the stage's input) is dropped.
-    std::thread::scope(|scope| ingest(&a, &policy, &session, scope))
+    std::thread::scope(|scope| ingest(&a, &session, scope))
 }
 
 /// `run` once the session is open, with a scope for the stage thread.
 fn ingest<'s>(
     a: &IngestArgs,
-    policy: &convlog::redact::Policy,
     session: &'s Session,
     scope: &'s std::thread::Scope<'s, '_>,
 ) -> Result<Exit> {
@@ -139,9 +137,10 @@ fn ingest<'s>(
                     convlog::Error::Rejected { source, .. } => *source,
                     e => e,
                 };
-                // A parse error can quote the line's values: redacted too.
+                // A parse error can quote the line's values: redacted too,
+                // by the log's own policy as well as the one asked for.
                 let e = e.to_string();
-                let e = policy.redact(&e).map_or(e, |r| r.text);
+                let e = session.redaction().redact(&e).map_or(e, |r| r.text);
                 eprintln!(
                     "convlog: {}: stdin line {n}: rejected: {e}",
                     a.log.display()

@@ -703,6 +703,23 @@ fn a_policy_given_to_new_is_kept_in_the_header_and_applied_by_every_later_writer
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    // A rejected line's error is redacted by the log's policy too.
+    let out = convlog()
+        .args(["ingest"])
+        .arg(&log)
+        .write_stdin(format!(
+            "{}\n",
+            serde_json::json!({"role": "card 4111 1111 1111 1111", "content": "hi", "source": "tts"})
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("rejected: invalid role \"card [CARD]\""),
+        "{err}"
+    );
+    assert!(!err.contains("4111"), "{err}");
     // The library too: Session::open with default options.
     let s = Session::open_with(&log, quiet()).unwrap();
     s.append_blocking(Message::user(SAID, "stt")).unwrap();
