@@ -100,6 +100,31 @@ impl Marks {
         };
         let mut i = 0;
         while let Some(&c) = b.get(i) {
+            if c == b' ' {
+                i += 1;
+                continue;
+            }
+            if c.is_ascii_alphabetic() {
+                // Most words are a few ASCII letters and no digit word:
+                // this path keeps them to a few instructions each.
+                let start = i;
+                i = letters_end(b, i + 1);
+                if b.get(i).is_some_and(|&c| c >= 0x80) {
+                    // It goes on beyond ASCII.
+                    i = m.word(b, start);
+                    continue;
+                }
+                let len = i - start;
+                if words::has_shape(len, b[start], b[i - 1]) {
+                    m.note(b, start, i, words::lookup_letters(&b[start..i]));
+                } else if m.stretch_digits != 0 || len == 2 {
+                    m.note(b, start, i, None);
+                }
+                if b.get(i).is_some_and(u8::is_ascii_digit) {
+                    m.letter_digit = true;
+                }
+                continue;
+            }
             match CLASS[usize::from(c)] {
                 LETTER => i = m.word(b, i),
                 DIGIT => i = m.digits(b, i),
@@ -140,8 +165,18 @@ impl Marks {
     #[inline(always)]
     fn word(&mut self, b: &[u8], start: usize) -> usize {
         let end = word_end(b, start);
+        self.note(b, start, end, words::lookup(&b[start..end]));
+        if b.get(end).is_some_and(u8::is_ascii_digit) && b[end - 1].is_ascii_alphabetic() {
+            self.letter_digit = true;
+        }
+        end
+    }
+
+    /// Notes the word `b[start..end]`, `meaning` its [`words::lookup`].
+    #[inline(never)]
+    fn note(&mut self, b: &[u8], start: usize, end: usize, meaning: Option<Word>) {
         let w = &b[start..end];
-        match words::lookup(w) {
+        match meaning {
             Some(word) => {
                 self.tokens.push(start);
                 self.stretch_digits += match word {
@@ -156,10 +191,6 @@ impl Marks {
                 }
             }
         }
-        if b.get(end).is_some_and(u8::is_ascii_digit) && b[end - 1].is_ascii_alphabetic() {
-            self.letter_digit = true;
-        }
-        end
     }
 
     /// Notes the group of digits at `i`; returns its end, past the letters
@@ -191,7 +222,11 @@ impl Marks {
 
     /// Ends the current stretch, dropping its tokens if they are too few
     /// digits for any number.
+    #[inline(always)]
     fn end_stretch(&mut self) {
+        if self.stretch_digits == 0 {
+            return;
+        }
         if self.stretch_digits < MIN_DIGITS {
             self.tokens.truncate(self.stretch);
         }
@@ -208,4 +243,28 @@ impl Drop for Marks {
             TOKENS.set(tokens);
         }
     }
+}
+
+/// Where the ASCII letters from `i` end, eight bytes at a time: a mask of
+/// the bytes that are no letter, its lowest set byte the end.
+#[inline(always)]
+fn letters_end(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        // Per byte, folded to lowercase with the top bit cleared (so no sum
+        // carries into the next byte): in `a`..=`z`, and under 0x80?
+        let low = (x | (ONES * 0x20)) & !HIGH;
+        let letter = (low + ONES * u64::from(0x80 - b'a')) & !(low + ONES * u64::from(0x80 - b'{'));
+        let other = (!letter | x) & HIGH;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    i
 }

@@ -46,20 +46,28 @@ const LATIN: [(&[u8], Word); 29] = [
 /// The longest word in [`LATIN`].
 const LATIN_MAX: usize = 7;
 
-/// For each length and first letter, the last letters a digit word of
-/// that shape has: most words of a message ("the", "and", "total") are
-/// rejected by one load and one bit test, before any compare.
-static SHAPES: [u32; (LATIN_MAX + 1) * 26] = shapes();
+/// For each length, first and last letter (its low five bits, the same in
+/// either case), the one digit word of that shape: its place in [`LATIN`]
+/// plus one. No two share a shape (the table's build checks), so most
+/// words of a message ("the", "and", "total") are rejected by one load,
+/// and any other by one compare.
+static SHAPES: [u8; (LATIN_MAX + 1) << 10] = shapes();
 
-const fn shapes() -> [u32; (LATIN_MAX + 1) * 26] {
-    let mut t = [0u32; (LATIN_MAX + 1) * 26];
+const fn shapes() -> [u8; (LATIN_MAX + 1) << 10] {
+    let mut t = [0u8; (LATIN_MAX + 1) << 10];
     let mut i = 0;
     while i < LATIN.len() {
         let w = LATIN[i].0;
-        t[w.len() * 26 + (w[0] - b'a') as usize] |= 1 << (w[w.len() - 1] - b'a');
+        let at = shape(w.len(), w[0], w[w.len() - 1]);
+        assert!(t[at] == 0, "two digit words of one shape");
+        t[at] = i as u8 + 1;
         i += 1;
     }
     t
+}
+
+const fn shape(len: usize, first: u8, last: u8) -> usize {
+    (len << 10) | (((first & 31) as usize) << 5) | (last & 31) as usize
 }
 
 /// The meaning of `word` (already cut at spaces and punctuation), if it
@@ -70,18 +78,28 @@ pub(super) fn lookup(b: &[u8]) -> Option<Word> {
     if first >= 0x80 {
         return devanagari(b);
     }
-    // Letters fold to `a`..`z` = 0..26; anything else lands at 26 or more.
-    let (f, l) = (
-        usize::from((first | 0x20).wrapping_sub(b'a')),
-        usize::from((last | 0x20).wrapping_sub(b'a')),
-    );
-    if b.len() > LATIN_MAX || f >= 26 || l >= 26 || SHAPES[b.len() * 26 + f] & (1 << l) == 0 {
+    if !first.is_ascii_alphabetic() || !last.is_ascii_alphabetic() {
         return None;
     }
-    LATIN
-        .iter()
-        .find(|(w, _)| w.eq_ignore_ascii_case(b))
-        .map(|&(_, m)| m)
+    lookup_letters(b)
+}
+
+/// True when a word of ASCII letters of this length, first and last
+/// letter may be a digit word: one load rejects most words.
+#[inline(always)]
+pub(super) fn has_shape(len: usize, first: u8, last: u8) -> bool {
+    len <= LATIN_MAX && SHAPES[shape(len, first, last)] != 0
+}
+
+/// [`lookup`] of a word of ASCII letters only.
+#[inline(always)]
+pub(super) fn lookup_letters(b: &[u8]) -> Option<Word> {
+    if b.len() > LATIN_MAX || b.is_empty() {
+        return None;
+    }
+    let at = shape(b.len(), b[0], b[b.len() - 1]);
+    let (w, m) = *LATIN.get(usize::from(SHAPES[at]).checked_sub(1)?)?;
+    w.eq_ignore_ascii_case(b).then_some(m)
 }
 
 /// The digit words in Devanagari.
@@ -159,7 +177,7 @@ pub(super) fn word_end(b: &[u8], mut i: usize) -> usize {
         let beyond = x & HIGH;
         // Per byte, with the top bit cleared so that no sum carries into
         // the next byte: folded to lowercase, in `a`..=`z`?
-        let low = (x | ONES * 0x20) & !HIGH;
+        let low = (x | (ONES * 0x20)) & !HIGH;
         let letter = (low + ONES * (0x80 - b'a' as u64)) & !(low + ONES * (0x80 - b'{' as u64));
         let mut ends = !(letter | beyond) & HIGH;
         if beyond != 0 {
@@ -167,7 +185,8 @@ pub(super) fn word_end(b: &[u8], mut i: usize) -> usize {
             // stands before. (A pattern starting before the chunk is
             // behind the word's start or was seen from the last chunk.)
             let seven = x & !HIGH;
-            let a5 = !(((x ^ ONES * 0xA5) & !HIGH) + !HIGH | (x ^ ONES * 0xA5)) & HIGH;
+            let v = x ^ (ONES * 0xA5);
+            let a5 = !((((v & !HIGH) + !HIGH) | v) & HIGH) & HIGH;
             let range = (seven + ONES * (0x80 - 0x24)) & !(seven + ONES * (0x80 - 0x30)) & beyond;
             // Bit of byte k+1 set when byte k is `A5` and byte k+1 in range;
             // the word would end at k-1, the `E0`.
@@ -225,6 +244,28 @@ pub(super) fn is_danda(b: &[u8], i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_end_eight_at_a_time_ends_where_a_byte_at_a_time_does() {
+        // Pieces that end a word or not, beyond ASCII or not, placed at
+        // every offset of a chunk: dandas and Devanagari digits (E0 A5
+        // A4..AF), other E0 A5 / A4 letters, ASCII letters and stops.
+        let pieces: [&str; 12] = ["a", "Z", "।", "॥", "०", "९", "के", "नौ", "é", " ", "1", "-"];
+        let mut seed = 0x0123_4567_89AB_CDEFu64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % 12) as usize]);
+            }
+            let b = text.as_bytes();
+            for i in 0..b.len() {
+                assert_eq!(word_end(b, i), word_end_bytewise(b, i), "{text:?} from {i}");
+            }
+        }
+    }
 
     #[test]
     fn every_digit_word_is_found_in_any_case_and_no_other() {
