@@ -340,41 +340,6 @@ impl Policy {
         }
     }
 
-    /// [`Policy::apply`] to each message, in two halves on two threads
-    /// when there are many (a chunk of `append_many`, as `convlog ingest`
-    /// sends them) and a second core: the scan is the costly part of
-    /// writing a redacted message.
-    pub fn apply_all(&self, msgs: &mut [crate::record::Message]) -> Vec<Audit> {
-        /// Below this, a thread's start costs more than half the scans.
-        const PARALLEL_FROM: usize = 256;
-        if self.is_empty() {
-            return vec![Audit::default(); msgs.len()];
-        }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        if msgs.len() < PARALLEL_FROM || cores < 2 {
-            return msgs.iter_mut().map(|m| self.apply(m)).collect();
-        }
-        let half = msgs.len() / 2;
-        let both = std::thread::scope(|scope| {
-            let (front, back) = msgs.split_at_mut(half);
-            let other = std::thread::Builder::new()
-                .name("convlog-redact".into())
-                .spawn_scoped(scope, move || {
-                    back.iter_mut().map(|m| self.apply(m)).collect::<Vec<_>>()
-                })
-                .ok()?;
-            let mut audits: Vec<Audit> = front.iter_mut().map(|m| self.apply(m)).collect();
-            match other.join() {
-                Ok(rest) => audits.extend(rest),
-                // A panic in a scan would be a bug: not hidden here.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            Some(audits)
-        });
-        // No thread to be had: all are scanned here.
-        both.unwrap_or_else(|| msgs.iter_mut().map(|m| self.apply(m)).collect())
-    }
-
     /// Redacts a record in place: a message's content, or a tool call's
     /// arguments and output (a handoff carries only agent names).
     pub fn apply_entry(&self, e: &mut crate::record::Entry) -> Audit {
