@@ -30,6 +30,7 @@ mod ids;
 mod ip;
 mod keyed;
 mod numbers;
+mod scan;
 mod shapes;
 mod words;
 
@@ -367,13 +368,15 @@ impl Policy {
         if self.kinds == 0 || text.is_empty() {
             return hits;
         }
+        // One pass over the bytes says which scanners have work, and where.
+        let marks = scan::Marks::of(text);
         if self.has(Kind::Email) || self.has(Kind::Upi) {
-            address::find(text, self, &mut hits);
+            address::find(text, &marks, self, &mut hits);
         }
-        if self.has(Kind::Iban) || self.has(Kind::Pan) {
+        if (self.has(Kind::Iban) || self.has(Kind::Pan)) && marks.letter_digit {
             ids::find(text, self, &mut hits);
         }
-        if self.has(Kind::Ip) {
+        if self.has(Kind::Ip) && marks.ip() {
             ip::find(text, &mut hits);
         }
         const NUMBERS: [Kind; 5] = [
@@ -383,8 +386,8 @@ impl Policy {
             Kind::Aadhaar,
             Kind::SpokenDigits,
         ];
-        if NUMBERS.iter().any(|&k| self.has(k)) {
-            numbers::find(text, self, &mut hits);
+        if NUMBERS.iter().any(|&k| self.has(k)) && !marks.tokens.is_empty() {
+            numbers::find(text, &marks.tokens, self, &mut hits);
         }
         hits.retain(|h| h.kind.is_some());
         if hits.len() > 1 {
