@@ -13,6 +13,9 @@ use convlog::{Error, Message, Options, Result, Session};
 use super::exit::{Exit, Tracker};
 use super::redact::RedactArgs;
 
+mod stage;
+use stage::Stage;
+
 /// Append JSON lines from stdin with group commit.
 ///
 /// Each input line is an object with `role`, `content` and `source`, and
@@ -41,32 +44,52 @@ pub struct IngestArgs {
     redact: RedactArgs,
 }
 
+/// The future of a chunk's seqs, once it is queued.
+type Commit = Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>;
+
 /// A chunk of input queued as one request: its input line numbers and the
 /// future of its seqs.
-type Pending = (
-    Vec<u64>,
-    Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>,
-);
+type Pending = (Vec<u64>, Commit);
 
 /// How many chunks may wait for durability before reading stdin pauses.
 const MAX_CHUNKS_IN_FLIGHT: usize = 64;
 /// Largest chunk: lines read while more input keeps arriving go out together.
 const MAX_CHUNK: usize = 4096;
 
-/// `ingest` reads and commits on one thread. Whenever the next read of stdin
-/// could wait (nothing buffered, nothing ready on the descriptor), what was
-/// read so far is committed right here with the blocking API and acked, so a
-/// lone producer waiting for each ack costs a lock, a write and an fdatasync
-/// and no thread hand-off. While more input is already waiting, full chunks
-/// are queued instead (committed by convlog's pool while this thread parses
-/// the next), and their acks follow in input order.
+/// `ingest` reads, parses and acks on one thread. Whenever the next read of
+/// stdin could wait (nothing buffered, nothing ready on the descriptor),
+/// what was read so far is committed right here with the blocking API and
+/// acked, so a lone producer waiting for each ack costs a lock, a write and
+/// an fdatasync and no thread hand-off. While more input is already
+/// waiting, full chunks are queued instead (committed by convlog's pool
+/// while this thread parses the next), and their acks follow in input
+/// order. With redaction, a full chunk goes to the [`stage`] thread, which
+/// redacts, encodes and queues it while this thread parses the next one.
 pub fn run(a: IngestArgs) -> Result<Exit> {
-    let policy = a.redact.policy()?;
-    let opts = Options::default().echo(a.echo).redact(policy.clone());
+    let opts = Options::default().echo(a.echo).redact(a.redact.policy()?);
     let session = Session::open_with(&a.log, opts)?;
+    // The stage thread is joined when this scope ends, after `st` (and with
+    // it the stage's input) is dropped.
+    std::thread::scope(|scope| ingest(&a, &session, scope))
+}
+
+/// `run` once the session is open, with a scope for the stage thread.
+fn ingest<'s>(
+    a: &IngestArgs,
+    session: &'s Session,
+    scope: &'s std::thread::Scope<'s, '_>,
+) -> Result<Exit> {
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+    // Without redaction, parsing is most of the work and a stage bought no
+    // speed for its extra CPU (measured: see the notes of issue 19), so the
+    // chunks are queued on this thread as they always were.
+    let stage = match session.redaction().is_empty() {
+        true => None,
+        false => Stage::spawn(scope, session),
+    };
     let mut st = Ingest {
-        session: &session,
+        session,
+        stage,
         acks: Acks {
             out: io::BufWriter::new(io::stdout().lock()),
             ack: a.ack,
@@ -95,7 +118,7 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
             Ok(_) => {}
         }
         n += 1;
-        match parse_line(&session, &line) {
+        match parse_line(session, &line) {
             Ok(Some(msg)) if msg.is_blank() => {
                 eprintln!(
                     "convlog: {}: stdin line {n}: skipped: content is blank",
@@ -114,9 +137,10 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
                     convlog::Error::Rejected { source, .. } => *source,
                     e => e,
                 };
-                // A parse error can quote the line's values: redacted too.
+                // A parse error can quote the line's values: redacted too,
+                // by the log's own policy as well as the one asked for.
                 let e = e.to_string();
-                let e = policy.redact(&e).map_or(e, |r| r.text);
+                let e = session.redaction().redact(&e).map_or(e, |r| r.text);
                 eprintln!(
                     "convlog: {}: stdin line {n}: rejected: {e}",
                     a.log.display()
@@ -196,8 +220,12 @@ impl<W: Write> Acks<W> {
 
 struct Ingest<'a, W: Write> {
     session: &'a Session,
+    /// Where full chunks go to be redacted, encoded and queued while this
+    /// thread parses the next; `None` (no thread to be had): queued here.
+    stage: Option<Stage<'a>>,
     acks: Acks<W>,
-    /// Chunks queued to the pool, oldest first, not yet acked.
+    /// Chunks queued to the pool, oldest first, not yet acked (the stage
+    /// holds the futures of those it has not handed back yet).
     pending: VecDeque<Pending>,
     /// The chunk being read: input line numbers and messages.
     lines: Vec<u64>,
@@ -208,6 +236,11 @@ impl<W: Write> Ingest<'_, W> {
     /// Commits what was read on this thread, acks everything in order and
     /// flushes stdout: done before any read of stdin that could wait.
     fn settle(&mut self) -> std::result::Result<(), Halt> {
+        // Every chunk handed to the stage is queued before this one.
+        self.collect(usize::MAX)?;
+        if self.stage_failed() {
+            return self.fail();
+        }
         if !self.msgs.is_empty() {
             let seqs = self
                 .session
@@ -222,21 +255,63 @@ impl<W: Write> Ingest<'_, W> {
         self.acks.flush()
     }
 
-    /// Queues the current chunk and acks whatever has become durable.
+    /// Queues the current chunk (through the stage, if there is one) and
+    /// acks whatever has become durable.
     fn queue_chunk(&mut self) -> std::result::Result<(), Halt> {
-        let fut = Box::pin(self.session.append_many(std::mem::take(&mut self.msgs)));
-        self.pending
-            .push_back((std::mem::take(&mut self.lines), fut));
+        let (lines, msgs) = (
+            std::mem::take(&mut self.lines),
+            std::mem::take(&mut self.msgs),
+        );
+        match &mut self.stage {
+            Some(stage) => stage.send(lines, msgs),
+            None => {
+                let fut = Box::pin(self.session.append_many(msgs));
+                self.pending.push_back((lines, fut));
+            }
+        }
         self.ack_pending(false)?;
-        while self.pending.len() > MAX_CHUNKS_IN_FLIGHT {
+        if self.stage_failed() {
+            return self.fail();
+        }
+        while self.pending.len() + self.in_stage() > MAX_CHUNKS_IN_FLIGHT {
             self.ack_front(true)?;
+        }
+        Ok(())
+    }
+
+    fn in_stage(&self) -> usize {
+        self.stage.as_ref().map_or(0, Stage::in_flight)
+    }
+
+    fn stage_failed(&self) -> bool {
+        self.stage.as_ref().is_some_and(Stage::failed)
+    }
+
+    /// A chunk failed before it was queued, so nothing more is queued: acks
+    /// what is durable before it, in order, and stops with its error.
+    fn fail(&mut self) -> std::result::Result<(), Halt> {
+        self.ack_pending(true)?;
+        Err(Halt::Write(Error::Internal(
+            "a chunk of ingest failed, but its error was not found".into(),
+        )))
+    }
+
+    /// Takes back from the stage the futures of the chunks it has queued,
+    /// in order, waiting until `wait_for` of them are in `pending` (or none
+    /// is left in the stage).
+    fn collect(&mut self, wait_for: usize) -> Result<()> {
+        let Some(stage) = &mut self.stage else {
+            return Ok(());
+        };
+        while let Some(p) = stage.take(self.pending.len() < wait_for)? {
+            self.pending.push_back(p);
         }
         Ok(())
     }
 
     /// Acks queued chunks in order: all of them (`wait`), or those already durable.
     fn ack_pending(&mut self, wait: bool) -> std::result::Result<(), Halt> {
-        while !self.pending.is_empty() {
+        while !self.pending.is_empty() || self.in_stage() > 0 {
             if !self.ack_front(wait)? {
                 break;
             }
@@ -247,6 +322,7 @@ impl<W: Write> Ingest<'_, W> {
     /// Acks the oldest queued chunk if it is durable (or, with `wait`, once
     /// it is). Returns whether it was.
     fn ack_front(&mut self, wait: bool) -> std::result::Result<bool, Halt> {
+        self.collect(usize::from(wait))?;
         let Some((_, fut)) = self.pending.front_mut() else {
             return Ok(false);
         };
@@ -268,8 +344,9 @@ impl<W: Write> Ingest<'_, W> {
     /// After stdout closed: commit what was read and wait for what was
     /// queued, printing nothing more.
     fn finish_quietly(&mut self) -> Result<()> {
-        let mut first = None;
+        let mut first = self.collect(usize::MAX).err();
         if !self.msgs.is_empty()
+            && !self.stage_failed()
             && let Err(e) = self
                 .session
                 .append_many_blocking(std::mem::take(&mut self.msgs))

@@ -4,13 +4,17 @@
 
 use memchr::{memchr_iter, memmem};
 
+use super::scan::Marks;
 use super::{Hit, Kind, Policy};
 
-pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
+/// Finds the addresses in `text`: around each `@`, if the shared pass saw
+/// one, and spelled out, if it saw the word `at`.
+pub(super) fn find(text: &str, marks: &Marks, policy: &Policy, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let (email, upi) = (policy.has(Kind::Email), policy.has(Kind::Upi));
     let mut after = 0;
-    for at in memchr_iter(b'@', b) {
+    let ats = if marks.at_sign { b } else { &[] };
+    for at in memchr_iter(b'@', ats) {
         if at < after {
             continue;
         }
@@ -50,7 +54,7 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
             after = e;
         }
     }
-    if email {
+    if email && marks.spoken_at {
         spoken(text, hits);
     }
 }

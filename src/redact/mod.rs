@@ -30,6 +30,7 @@ mod ids;
 mod ip;
 mod keyed;
 mod numbers;
+mod scan;
 mod shapes;
 mod words;
 
@@ -339,41 +340,6 @@ impl Policy {
         }
     }
 
-    /// [`Policy::apply`] to each message, in two halves on two threads
-    /// when there are many (a chunk of `append_many`, as `convlog ingest`
-    /// sends them) and a second core: the scan is the costly part of
-    /// writing a redacted message.
-    pub fn apply_all(&self, msgs: &mut [crate::record::Message]) -> Vec<Audit> {
-        /// Below this, a thread's start costs more than half the scans.
-        const PARALLEL_FROM: usize = 256;
-        if self.is_empty() {
-            return vec![Audit::default(); msgs.len()];
-        }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        if msgs.len() < PARALLEL_FROM || cores < 2 {
-            return msgs.iter_mut().map(|m| self.apply(m)).collect();
-        }
-        let half = msgs.len() / 2;
-        let both = std::thread::scope(|scope| {
-            let (front, back) = msgs.split_at_mut(half);
-            let other = std::thread::Builder::new()
-                .name("convlog-redact".into())
-                .spawn_scoped(scope, move || {
-                    back.iter_mut().map(|m| self.apply(m)).collect::<Vec<_>>()
-                })
-                .ok()?;
-            let mut audits: Vec<Audit> = front.iter_mut().map(|m| self.apply(m)).collect();
-            match other.join() {
-                Ok(rest) => audits.extend(rest),
-                // A panic in a scan would be a bug: not hidden here.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            Some(audits)
-        });
-        // No thread to be had: all are scanned here.
-        both.unwrap_or_else(|| msgs.iter_mut().map(|m| self.apply(m)).collect())
-    }
-
     /// Redacts a record in place: a message's content, or a tool call's
     /// arguments and output (a handoff carries only agent names).
     pub fn apply_entry(&self, e: &mut crate::record::Entry) -> Audit {
@@ -402,13 +368,15 @@ impl Policy {
         if self.kinds == 0 || text.is_empty() {
             return hits;
         }
+        // One pass over the bytes says which scanners have work, and where.
+        let marks = scan::Marks::of(text);
         if self.has(Kind::Email) || self.has(Kind::Upi) {
-            address::find(text, self, &mut hits);
+            address::find(text, &marks, self, &mut hits);
         }
-        if self.has(Kind::Iban) || self.has(Kind::Pan) {
+        if (self.has(Kind::Iban) || self.has(Kind::Pan)) && marks.letter_digit {
             ids::find(text, self, &mut hits);
         }
-        if self.has(Kind::Ip) {
+        if self.has(Kind::Ip) && marks.ip() {
             ip::find(text, &mut hits);
         }
         const NUMBERS: [Kind; 5] = [
@@ -418,8 +386,8 @@ impl Policy {
             Kind::Aadhaar,
             Kind::SpokenDigits,
         ];
-        if NUMBERS.iter().any(|&k| self.has(k)) {
-            numbers::find(text, self, &mut hits);
+        if NUMBERS.iter().any(|&k| self.has(k)) && !marks.tokens.is_empty() {
+            numbers::find(text, &marks.tokens, self, &mut hits);
         }
         hits.retain(|h| h.kind.is_some());
         if hits.len() > 1 {

@@ -12,13 +12,13 @@
 
 use super::checksum::{luhn, verhoeff};
 use super::shapes::{card_groups, dotted_phone, is_phone, phone_groups, prefix_apart, ssn_valid};
-use super::words::{self, Word};
+use super::words::{self, Word, is_danda, word_end};
 use super::{Hit, Kind, Policy};
 
 /// The longest number any kind checks (a card); longer stretches are split.
 const MAX_DIGITS: usize = 19;
 /// Fewer digits than this are never personal data on their own.
-const MIN_DIGITS: usize = 6;
+pub(super) const MIN_DIGITS: usize = 6;
 
 /// One group of digits or one digit word.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,11 @@ thread_local! {
         const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
-pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
+/// Finds the numbers in `text`. While no number is under way it reads
+/// only from one of `tokens` to the next (the shared pass's list: the
+/// starts of digit groups and digit words that may make a number, in
+/// order): the text between them holds none.
+pub(super) fn find(text: &str, tokens: &[usize], policy: &Policy, hits: &mut Vec<Hit>) {
     let (digits, run) = SCRATCH.take();
     let mut s = Scan {
         text,
@@ -67,7 +71,7 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
         digits,
         run,
     };
-    scan(&mut s, hits);
+    scan(&mut s, tokens, hits);
     let (mut digits, mut run) = (s.digits, s.run);
     digits.clear();
     run.clear();
@@ -76,14 +80,23 @@ pub(super) fn find(text: &str, policy: &Policy, hits: &mut Vec<Hit>) {
     }
 }
 
-fn scan(s: &mut Scan<'_>, hits: &mut Vec<Hit>) {
+fn scan(s: &mut Scan<'_>, tokens: &[usize], hits: &mut Vec<Hit>) {
     let text = s.text;
     let b = text.as_bytes();
     let mut i = 0;
     // Where the text since the last token began, and a pending "double".
     let mut gap = 0;
     let mut repeat: Option<(usize, u8)> = None;
+    let mut next = tokens.iter();
     while i < b.len() {
+        if s.run.is_empty() && repeat.is_none() {
+            // No number under way: on to the next token that may start
+            // one. (`gap` matters only to a token joining a run.)
+            match next.find(|&&t| t >= i) {
+                Some(&t) => i = t,
+                None => break,
+            }
+        }
         let c = b[i];
         let digit = if c < 0x80 {
             c.is_ascii_digit()
@@ -547,33 +560,4 @@ fn lead(b: &[u8], start: usize) -> u8 {
         .map(|i| b[i])
         .filter(|c| matches!(c, b'+' | b'('))
         .unwrap_or(0)
-}
-
-/// Where the word starting at `i` ends: letters, and characters beyond
-/// ASCII up to a danda or a Devanagari digit. Every word of a message
-/// passes here, so it is one tight loop with no other test.
-fn word_end(b: &[u8], mut i: usize) -> usize {
-    while let Some(&c) = b.get(i) {
-        if c < 0x80 {
-            if !c.is_ascii_alphabetic() {
-                break;
-            }
-        } else if c == 0xE0
-            && b.get(i + 1) == Some(&0xA5)
-            && b.get(i + 2).is_some_and(|&x| (0xA4..=0xAF).contains(&x))
-        {
-            // `।`, `॥` (0xA4, 0xA5) or a digit `०`–`९` (0xA6–0xAF).
-            break;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// `।` (U+0964) and `॥` (U+0965) end a Hindi sentence, as `.` does.
-fn is_danda(b: &[u8], i: usize) -> bool {
-    matches!(
-        (b.get(i), b.get(i + 1), b.get(i + 2)),
-        (Some(0xE0), Some(0xA5), Some(0xA4 | 0xA5))
-    )
 }

@@ -62,9 +62,10 @@ impl Session {
         Ok(seqs(slots, first))
     }
 
-    /// Encodes a chunk into one buffer. Returns, per message, its index among
-    /// the records written (`None` if blank), the request with the receiver
-    /// of its first seq (none if all were blank), and what to echo.
+    /// Redacts, checks and encodes a chunk into one buffer. Returns, per
+    /// message, its index among the records written (`None` if blank), the
+    /// request with the receiver of its first seq (none if all were
+    /// blank), and what to echo.
     #[allow(clippy::type_complexity)]
     fn enqueue_many<I>(
         &self,
@@ -73,38 +74,20 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let mut msgs: Vec<Message> = msgs.into_iter().collect();
-        let audits: Vec<Audit> = self.inner.enc.redact.apply_all(&mut msgs);
-        for msg in msgs.iter().filter(|m| !self.skips(m)) {
-            self.check(msg)?;
-        }
+        let msgs: Vec<Message> = msgs.into_iter().collect();
+        // One timestamp for every message that brings none.
+        let now = msgs
+            .iter()
+            .any(|m| m.timestamp.is_none())
+            .then(now_rfc3339)
+            .unwrap_or_default();
+        let Encoded {
+            fields,
+            ends,
+            slots,
+            echo,
+        } = self.encode_chunk(msgs, &now)?;
         self.ready()?;
-        let mut now: Option<String> = None;
-        let mut fields = Vec::new();
-        let mut ends = Vec::new();
-        let mut slots = Vec::with_capacity(msgs.len());
-        for (msg, audit) in msgs.iter().zip(&audits) {
-            if self.skips(msg) {
-                slots.push(None);
-                continue;
-            }
-            let ts = match &msg.timestamp {
-                Some(ts) => ts.as_str(),
-                None => now.get_or_insert_with(now_rfc3339).as_str(),
-            };
-            codec::message_fields_into(&mut fields, msg, ts);
-            audit.append_field(&mut fields);
-            slots.push(Some(ends.len()));
-            ends.push(fields.len());
-        }
-        let echo = if self.inner.enc.echo {
-            msgs.into_iter()
-                .filter(|m| !self.skips(m))
-                .map(|m| (m.role.tag(), m.content))
-                .collect()
-        } else {
-            Vec::new()
-        };
         if ends.is_empty() {
             return Ok((slots, None, echo));
         }
@@ -117,6 +100,102 @@ impl Session {
             echo: None,
         };
         Ok((slots, Some((req, rx)), echo))
+    }
+
+    /// [`Session::encode_run`] over the whole chunk, in two halves on two
+    /// threads when it is redacted, big and a second core exists: the scan
+    /// costs about as much as everything else a message costs, and a half
+    /// that also encodes (and frees) its own messages leaves no serial tail
+    /// behind the scan (so `convlog ingest`, parsing the next chunk
+    /// meanwhile, keeps both cores busy). Without redaction the rest is
+    /// too cheap to be worth a thread.
+    fn encode_chunk(&self, mut msgs: Vec<Message>, now: &str) -> Result<Encoded> {
+        /// Below this, a thread's start costs more than half the scans.
+        const SPLIT_FROM: usize = 256;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if self.inner.enc.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
+            return self.encode_run(msgs, now);
+        }
+        let mut back = Some(msgs.split_off(msgs.len() / 2));
+        let mut front = Some(msgs);
+        let both = std::thread::scope(|scope| {
+            let theirs = &mut back;
+            let other = std::thread::Builder::new()
+                .name("convlog-redact".into())
+                .spawn_scoped(scope, move || {
+                    self.encode_run(theirs.take().unwrap_or_default(), now)
+                })
+                .ok()?;
+            let front = self.encode_run(front.take()?, now);
+            match other.join() {
+                Ok(back) => Some(Encoded::join(front, back)),
+                // A panic in a scan would be a bug: not hidden here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        // No thread to be had: all of it here, in order.
+        both.unwrap_or_else(|| {
+            let front = self.encode_run(front.unwrap_or_default(), now);
+            Encoded::join(front, self.encode_run(back.unwrap_or_default(), now))
+        })
+    }
+
+    /// Redacts, checks and encodes a run of messages in order, each freed
+    /// once encoded; the first bad one fails the run.
+    fn encode_run(&self, msgs: Vec<Message>, now: &str) -> Result<Encoded> {
+        let policy = &self.inner.enc.redact;
+        let mut out = Encoded {
+            fields: Vec::new(),
+            ends: Vec::with_capacity(msgs.len()),
+            slots: Vec::with_capacity(msgs.len()),
+            echo: Vec::new(),
+        };
+        for mut msg in msgs {
+            let audit = if policy.is_empty() {
+                Audit::default()
+            } else {
+                policy.apply(&mut msg)
+            };
+            if self.skips(&msg) {
+                out.slots.push(None);
+                continue;
+            }
+            self.check(&msg)?;
+            let ts = msg.timestamp.as_deref().unwrap_or(now);
+            codec::message_fields_into(&mut out.fields, &msg, ts);
+            audit.append_field(&mut out.fields);
+            out.slots.push(Some(out.ends.len()));
+            out.ends.push(out.fields.len());
+            if self.inner.enc.echo {
+                out.echo.push((msg.role.tag(), msg.content));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Records encoded into one buffer: where each ends in it, each message's
+/// index among them (`None`: blank, not written), and what to echo.
+struct Encoded {
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    slots: Vec<Option<usize>>,
+    echo: Vec<Echo>,
+}
+
+impl Encoded {
+    /// The records of `front` followed by those of `back`, as if encoded
+    /// in one run; the first failure in input order is the one kept.
+    fn join(front: Result<Encoded>, back: Result<Encoded>) -> Result<Encoded> {
+        let (mut front, back) = (front?, back?);
+        let (bytes, records) = (front.fields.len(), front.ends.len());
+        front.fields.extend_from_slice(&back.fields);
+        front.ends.extend(back.ends.iter().map(|end| end + bytes));
+        front
+            .slots
+            .extend(back.slots.iter().map(|slot| slot.map(|i| i + records)));
+        front.echo.extend(back.echo);
+        Ok(front)
     }
 }
 

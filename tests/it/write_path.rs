@@ -231,3 +231,231 @@ fn append_announces_a_lock_wait_and_honours_lock_timeout() {
         stderr(&out)
     );
 }
+
+/// Personal data for the pipelined ingests below: a card and a spoken OTP.
+const CARD_LINE: &str = "card 4111 1111 1111 1111, otp four five six one two three";
+
+/// Input line `n` of the pipelined ingests below.
+fn card_line(n: u64) -> String {
+    format!("{{\"role\":\"user\",\"content\":\"{n}: {CARD_LINE}\",\"source\":\"s\"}}\n")
+}
+
+/// The acks on stdout, as (line, seq).
+fn acks(out: &std::process::Output) -> Vec<(u64, u64)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (line, seq) = l.split_once(' ').unwrap();
+            (line.parse().unwrap(), seq.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The contents of a log's messages in seq order (a torn tail left out).
+fn written(log: &Path) -> Vec<String> {
+    String::from_utf8_lossy(&std::fs::read(log).unwrap())
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "message")
+        .map(|v| v["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// With redaction, chunks are redacted on a stage thread while the next is
+/// parsed: across many chunks every line keeps its place. Acks name input
+/// lines in order with consecutive seqs, rejected and blank lines get none
+/// (and a rejected line is named), and record N holds line N's text.
+#[test]
+fn ingest_with_redaction_keeps_input_order_across_many_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let total = 20_000u64;
+    let mut input = String::new();
+    let mut good = Vec::new();
+    for n in 1..=total {
+        if n % 1000 == 500 {
+            input.push_str(&format!("not json {n}\n"));
+        } else if n % 777 == 0 {
+            input.push_str("{\"role\":\"user\",\"content\":\"  \",\"source\":\"s\"}\n");
+        } else {
+            input.push_str(&card_line(n));
+            good.push(n);
+        }
+    }
+    let file = dir.path().join("input.jsonl");
+    std::fs::write(&file, input).unwrap();
+    let out = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .args(["--ack", "--redact", "all", "--end"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rejected lines are findings: {err}"
+    );
+    for n in (500..total).step_by(1000) {
+        assert!(
+            err.contains(&format!("stdin line {n}: rejected")),
+            "line {n}: {err}"
+        );
+    }
+    let expected: Vec<(u64, u64)> = good.iter().zip(1..).map(|(&n, seq)| (n, seq)).collect();
+    assert_eq!(acks(&out), expected);
+    let texts = written(&log);
+    assert_eq!(texts.len(), good.len());
+    for (text, n) in texts.iter().zip(&good) {
+        assert_eq!(text, &format!("{n}: card [CARD], otp [SPOKEN_DIGITS]"));
+    }
+    // The end record takes the next seq.
+    assert_eq!(contents(&log), (good.len() as u64 + 1, true));
+}
+
+/// A full disk in the middle of a pipelined ingest: the writer breaks and
+/// stays broken (later chunks fail, nothing is retried), only durable lines
+/// are acked, in order, and the log holds exactly a prefix of the input.
+#[test]
+fn a_full_disk_mid_ingest_with_redaction_acks_only_what_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let total = 40_000u64;
+    let file = dir.path().join("input.jsonl");
+    std::fs::write(&file, (1..=total).map(card_line).collect::<String>()).unwrap();
+    let room = std::fs::metadata(&log).unwrap().len() + 2_000_000;
+    let out = with_fsize_limit(
+        convlog()
+            .arg("ingest")
+            .arg(&log)
+            .args(["--ack", "--redact", "all"])
+            .stdin(std::fs::File::open(&file).unwrap()),
+        room,
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    let acked = acks(&out);
+    let texts = written(&log);
+    assert!(texts.len() < total as usize, "it stopped: {err}");
+    assert!(
+        !acked.is_empty(),
+        "the chunks before the failure were acked"
+    );
+    assert!(acked.len() <= texts.len(), "acked only what is durable");
+    for (i, &(line, seq)) in acked.iter().enumerate() {
+        assert_eq!((line, seq), (i as u64 + 1, i as u64 + 1));
+    }
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(
+            text,
+            &format!("{}: card [CARD], otp [SPOKEN_DIGITS]", i + 1)
+        );
+    }
+    assert!(!String::from_utf8_lossy(&std::fs::read(&log).unwrap()).contains("4111 1111"));
+}
+
+/// Stdout closing while redacted chunks are still in the stage: what was
+/// read is made durable (redacted), quietly, and the resume line is right.
+#[test]
+fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let total = 200_000;
+    let mut child = spawn_piped(
+        convlog()
+            .arg("ingest")
+            .arg(&log)
+            .args(["--ack", "--redact", "all"]),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for n in 1..=total {
+            if stdin.write_all(card_line(n).as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "1 1\n");
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line of reason: {err}");
+    let resend: u64 = err
+        .rsplit("resend from line ")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no resume line in: {err}"));
+    let texts = written(&log);
+    assert_eq!(texts.len() as u64, resend - 1, "{err}");
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(
+            text,
+            &format!("{}: card [CARD], otp [SPOKEN_DIGITS]", i + 1)
+        );
+    }
+    assert!(!String::from_utf8_lossy(&std::fs::read(&log).unwrap()).contains("4111 1111"));
+}
+
+/// A message that outgrows the size limit only once redacted (keyed tokens
+/// are longer than the addresses they replace) fails its chunk in the
+/// stage thread, before the chunk is queued: the chunks before it are
+/// acked, nothing from it or after it reaches the log, and ingest says why.
+#[test]
+fn a_chunk_that_fails_in_the_stage_stops_ingest_with_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a key of thirty-two bytes, or so").unwrap();
+    // Just under 1 MiB as read, over it once each of the hundred addresses
+    // is `[IP:xxxxxx]`, four bytes longer.
+    let ips = "1.2.3.4 ".repeat(100);
+    let grows = format!(
+        "{}{ips}",
+        "lorem ipsum ".repeat((1_048_576 - ips.len() - 200) / 12)
+    );
+    let (total, bad) = (20_000u64, 6_000u64);
+    let input: String = (1..=total)
+        .map(|n| match n {
+            _ if n == bad => {
+                format!("{{\"role\":\"user\",\"content\":\"{grows}\",\"source\":\"s\"}}\n")
+            }
+            _ => card_line(n),
+        })
+        .collect();
+    let file = dir.path().join("input.jsonl");
+    std::fs::write(&file, input).unwrap();
+    let out = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .args(["--ack", "--redact", "all", "--redact-key"])
+        .arg(&key)
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    // Exit 1, as for any bad input (the same as without the stage).
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("over the limit"), "{err}");
+    assert!(!err.contains("1.2.3.4"), "{err}");
+    // Lines 1-4096 are the first chunk, durable and acked; the bad line's
+    // chunk (4097-8192) and every later one were never queued.
+    let first: Vec<(u64, u64)> = (1..=4096).map(|n| (n, n)).collect();
+    assert_eq!(acks(&out), first);
+    let texts = written(&log);
+    assert_eq!(texts.len(), 4096);
+    for (i, text) in texts.iter().enumerate() {
+        assert!(
+            text.starts_with(&format!("{}: card [CARD:", i + 1)),
+            "{text}"
+        );
+    }
+}
