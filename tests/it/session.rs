@@ -371,7 +371,7 @@ fn deferred_messages_keep_their_place_and_their_bytes() {
         scan_file(&path, Recovery::Absolute, |r| {
             if let Record::Message(m) = r {
                 let i: u32 = m.content[1..].parse().unwrap();
-                let direct = i % 5 == 0 || (i % 5 == 1 && i % 89 == 1);
+                let direct = i.is_multiple_of(5) || (i % 5 == 1 && i % 89 == 1);
                 assert_eq!(m.meta.is_some(), !direct, "{}", m.content);
                 contents.push(m.content.to_string());
             }
