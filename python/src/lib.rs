@@ -6,6 +6,7 @@
 //! and every awaitable through [`waiting`]. Every call that can wait on a
 //! disk or a lock runs with the GIL released.
 
+mod echo;
 mod engine;
 mod errors;
 mod item;

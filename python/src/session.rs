@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
 use convlog::Message;
 
+use crate::echo::echo;
 use crate::engine::{self, Engine, Settings};
-use crate::errors::{invalid, logger, to_pyerr, warn};
+use crate::errors::{invalid, to_pyerr, warn};
 use crate::livekit;
 use crate::message::{Mode, MsgArgs, mark_repaired, recorder_text};
 use crate::waiting::{self, Waiter};
@@ -563,46 +563,6 @@ impl Session {
             warn(py, &err);
         }
     }
-}
-
-/// `[USER] …` / `[AGENT] …` at INFO through Python's logging, as the original
-/// design printed them, so the host's logging config decides their form.
-fn echo(py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
-    if info_enabled(py)? && !content.is_empty() {
-        logger(py)?.call_method1("info", ("[%s] %s", tag, content))?;
-    }
-    Ok(())
-}
-
-/// `logger.isEnabledFor(INFO)`, asked for every message: read from the
-/// logger's own answer cache (`Logger._cache`, which `logging` empties
-/// whenever a level changes) with one dict lookup, calling
-/// `isEnabledFor` only when the cache holds no answer (or the logger has
-/// no such cache).
-fn info_enabled(py: Python<'_>) -> PyResult<bool> {
-    static CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
-    static INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let info = INFO.get_or_init(py, || PyInt::new(py, 20).into_any().unbind());
-    let cache = CACHE.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            logger(py)?
-                .getattr("_cache")
-                .ok()
-                .and_then(|c| c.cast_into::<PyDict>().ok())
-                .map(Bound::unbind),
-        )
-    })?;
-    if let Some(answer) = cache
-        .as_ref()
-        .map(|c| c.bind(py).get_item(info.bind(py)))
-        .transpose()?
-        .flatten()
-    {
-        return answer.is_truthy();
-    }
-    logger(py)?
-        .call_method1(pyo3::intern!(py, "isEnabledFor"), (info,))?
-        .is_truthy()
 }
 
 // What each awaitable resolves to.
