@@ -2,10 +2,11 @@
 //! loop, [`ItemView::read`] takes what the record needs from the item
 //! (numbers, and the item's own strings, borrowed) and [`ItemView::write`]
 //! copies it into one of the log's recycled buffers: no `meta` map, no
-//! timestamp, no allocation. On the log's committing thread, [`build`]
-//! makes the message from those bytes: the `meta` map, the timestamp in
-//! local time. Any attribute missing or of an odd type is left out rather
-//! than refused: a recorder never drops a message.
+//! timestamp, no allocation once the spare buffers are warm. On the log's
+//! committing thread, [`build`] makes the message from those bytes: the
+//! `meta` map, the timestamp in local time. Any attribute missing or of an
+//! odd type is left out rather than refused: a recorder never drops a
+//! message.
 
 use pyo3::intern;
 use pyo3::prelude::*;
