@@ -130,6 +130,21 @@ impl Engine {
         Ok(parts)
     }
 
+    /// The session's `max_content_bytes`.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Queues a message `build` makes from what `write` writes, on the
+    /// committing thread (see `convlog::Session::log_deferred`).
+    pub fn log_deferred(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
+    ) {
+        self.s.log_deferred(write, build);
+    }
+
     /// Validates `msg` as an append would, and returns it ready to queue.
     pub fn check(&self, msg: Message) -> Result<Message> {
         self.s.check(&msg)?;

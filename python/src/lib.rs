@@ -6,8 +6,10 @@
 //! and every awaitable through [`waiting`]. Every call that can wait on a
 //! disk or a lock runs with the GIL released.
 
+mod echo;
 mod engine;
 mod errors;
+mod item;
 mod livekit;
 mod message;
 mod pipecat;

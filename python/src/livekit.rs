@@ -1,23 +1,21 @@
 //! The LiveKit recorder's per-item work, in Rust: [`Items`] is the
-//! `conversation_item_added` handler LiveKit calls itself, and
-//! [`item_message`] reads a `ChatMessage` into a message in one call, so
-//! that the agent's event loop runs no Python frame, builds no `meta` dict
-//! and no keyword arguments for a message.
+//! `conversation_item_added` handler LiveKit calls itself, so that the
+//! agent's event loop runs no Python frame for a message; it reads the
+//! `ChatMessage` (see `item.rs`) and leaves the making of the record to
+//! the log's committing thread.
 
 use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-
-use serde_json::{Map, Value};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use convlog::Message;
 use convlog::record::Role;
 
-use crate::engine;
 use crate::errors::logger;
+use crate::item::{self, ItemView};
 use crate::session::Session;
 
 /// The recorder's handler for LiveKit's `conversation_item_added`.
@@ -97,9 +95,16 @@ impl Items {
         if item.is_none() {
             return Ok(());
         }
-        match self.fast(py, &item)? {
-            Some(msg) => {
-                self.log.get().record(py, msg)?;
+        let fields = Fields::of(&item);
+        match self.fast(py, &fields)? {
+            Some((role, content, source, view)) => {
+                self.log.get().record_deferred(
+                    py,
+                    role,
+                    content,
+                    |content, out| view.write(role, content, &source, out),
+                    item::build,
+                )?;
             }
             None => {
                 self.slow.call1(py, (item,))?;
@@ -109,12 +114,18 @@ impl Items {
     }
 
     /// The message for `item` when it can be made without Python, or
-    /// `None` for `slow`.
-    fn fast(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Option<Message>> {
+    /// `None` for `slow`: its role, text and source, and the rest of the
+    /// item as read for the log's committing thread to make its `meta` and
+    /// timestamp from (see `item.rs`).
+    #[allow(clippy::type_complexity)]
+    fn fast<'py>(
+        &self,
+        py: Python<'py>,
+        item: &Fields<'py>,
+    ) -> PyResult<Option<(Role, String, String, ItemView<'py>)>> {
         if self.log.get().ended() {
             return Ok(None);
         }
-        let item = &Fields::of(item);
         let ty = item.get(intern!(py, "type"))?;
         if !ty.cast::<PyString>().is_ok_and(|t| t == "message") {
             return Ok(None);
@@ -139,7 +150,8 @@ impl Items {
             return Ok(None);
         };
         let role = if user { Role::User } else { Role::Agent };
-        item_message(py, role, content, source, item, None).map(Some)
+        let view = ItemView::read(py, item, metrics, None)?;
+        Ok(Some((role, content, source, view)))
     }
 
     /// `source=`; else the vendor in the item's STT/TTS metadata; else
@@ -374,142 +386,23 @@ pub fn log_error(py: Python<'_>, what: &str, e: PyErr) {
     drop(logged);
 }
 
-/// `ChatMessage.metrics` keys kept in `meta`: the latencies `convlog stats`
-/// reports.
-const METRIC_KEYS: [&str; 8] = [
-    "e2e_latency",
-    "llm_node_ttft",
-    "tts_node_ttfb",
-    "transcription_delay",
-    "end_of_turn_delay",
-    "on_user_turn_completed_delay",
-    "started_speaking_at",
-    "stopped_speaking_at",
-];
-
-/// The `MetricsMetadata` dicts whose model and provider names are kept, as
-/// `<kind>_model` and `<kind>_provider`.
-const METADATA: [(&str, &str, &str); 3] = [
-    ("stt_metadata", "stt_model", "stt_provider"),
-    ("llm_metadata", "llm_model", "llm_provider"),
-    ("tts_metadata", "tts_model", "tts_provider"),
-];
-
-/// The message for `item` (a `ChatMessage`), whose `role`, text and
-/// `source` the recorder has worked out; `replaces` names the streamed
-/// fragments it takes the place of. Any attribute missing or of an odd type
-/// is left out rather than refused: a recorder never drops a message.
-pub fn item_message(
-    py: Python<'_>,
-    role: Role,
-    content: String,
-    source: String,
-    item: &Fields<'_>,
-    replaces: Option<String>,
-) -> PyResult<Message> {
-    let mut meta = Map::new();
-    // Interned names: no Python string is made per item for an attribute
-    // or key name.
-    if let Some(c) = number(&item.get(intern!(py, "transcript_confidence"))?) {
-        meta.insert("transcript_confidence".into(), c);
-    }
-    if let Ok(metrics) = item.get(intern!(py, "metrics"))?.cast::<PyDict>() {
-        for (key, name) in metric_keys(py) {
-            if let Some(v) = metrics.get_item(name)?.and_then(|v| number(&v)) {
-                meta.insert((*key).into(), v);
-            }
-        }
-        for (i, (_, model, provider)) in METADATA.iter().enumerate() {
-            let Some(md) = metrics.get_item(&metadata_keys(py)[i])? else {
-                continue;
-            };
-            let Ok(md) = md.cast::<PyDict>() else {
-                continue;
-            };
-            let fields = [
-                (intern!(py, "model_name"), model),
-                (intern!(py, "model_provider"), provider),
-            ];
-            for (field, name) in fields {
-                if let Some(s) = md.get_item(field)?.and_then(|v| text(&v)) {
-                    meta.insert((*name).into(), Value::String(s));
-                }
-            }
-        }
-    }
-    if let Some(turn) = replaces {
-        meta.insert(crate::engine::REPLACES.into(), Value::String(turn));
-    }
-    let turn = item.get(intern!(py, "id"))?;
-    let interrupted = item.get(intern!(py, "interrupted"))?;
-    let created = item.get(intern!(py, "created_at"))?;
-    let timestamp = match created.cast::<PyFloat>() {
-        Ok(f) => engine::epoch_to_rfc3339(f.value()),
-        Err(_) => None,
-    };
-    Ok(Message {
-        role,
-        content,
-        source,
-        turn: text(&turn).filter(|t| !t.is_empty()),
-        interrupted: interrupted.cast::<PyBool>().is_ok_and(|b| b.is_true()),
-        speaker: None,
-        lang: None,
-        meta: (!meta.is_empty()).then_some(Value::Object(meta)),
-        timestamp,
-    })
-}
-
 /// Makes the interned keys and the handler's signature now rather than at
 /// the first item.
 pub fn warm(py: Python<'_>) -> PyResult<()> {
-    metric_keys(py);
-    metadata_keys(py);
+    item::warm(py);
     varargs_signature(py).map(drop)
 }
 
-/// [`METRIC_KEYS`] with their Python strings, made once.
-fn metric_keys(py: Python<'_>) -> &[(&'static str, Py<PyString>)] {
-    static KEYS: PyOnceLock<Vec<(&'static str, Py<PyString>)>> = PyOnceLock::new();
-    KEYS.get_or_init(py, || {
-        METRIC_KEYS
-            .iter()
-            .map(|k| (*k, PyString::intern(py, k).unbind()))
-            .collect()
-    })
-}
-
-/// The [`METADATA`] dicts' keys as Python strings, made once.
-fn metadata_keys(py: Python<'_>) -> &[Py<PyString>] {
-    static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
-    KEYS.get_or_init(py, || {
-        METADATA
-            .iter()
-            .map(|(k, _, _)| PyString::intern(py, k).unbind())
-            .collect()
-    })
-}
-
-/// A finite float or an int, not a bool. Anything else (mostly `None`) is
-/// turned down by type, without making a Python exception to throw away.
-fn number(v: &Bound<'_, PyAny>) -> Option<Value> {
-    if let Ok(f) = v.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value()).map(Value::Number);
-    }
-    if !v.is_instance_of::<PyInt>() || v.is_instance_of::<PyBool>() {
-        return None;
-    }
-    v.extract::<i64>()
-        .ok()
-        .and_then(|i| serde_json::Number::from_f64(i as f64))
-        .map(Value::Number)
-}
-
-/// A non-empty string that UTF-8 can hold.
-fn text(v: &Bound<'_, PyAny>) -> Option<String> {
-    v.cast::<PyString>()
-        .ok()
-        .and_then(|s| s.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+/// The message for `item` (a `ChatMessage`), whose `role`, text and
+/// `source` the recorder has worked out; `replaces` names the streamed
+/// fragments it takes the place of. Made here, whole (see `item.rs`).
+pub fn item_message(
+    py: Python<'_>,
+    role: Role,
+    content: &str,
+    source: &str,
+    item: &Fields<'_>,
+    replaces: Option<String>,
+) -> PyResult<Message> {
+    ItemView::read(py, item, None, replaces)?.message(role, content, source)
 }

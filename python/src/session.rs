@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
 use convlog::Message;
 
+use crate::echo::echo;
 use crate::engine::{self, Engine, Settings};
-use crate::errors::{invalid, logger, to_pyerr, warn};
+use crate::errors::{invalid, to_pyerr, warn};
 use crate::livekit;
 use crate::message::{Mode, MsgArgs, mark_repaired, recorder_text};
 use crate::waiting::{self, Waiter};
@@ -219,7 +219,7 @@ impl Session {
         let content = recorder_text(content, "content", &mut repaired)?;
         let source = recorder_text(source, "source", &mut repaired)?;
         let item = livekit::Fields::of(item);
-        let mut msg = livekit::item_message(py, role, content, source, &item, replaces)?;
+        let mut msg = livekit::item_message(py, role, &content, &source, &item, replaces)?;
         mark_repaired(&mut msg, repaired);
         self.record(py, msg)
     }
@@ -506,6 +506,11 @@ impl Session {
     /// over the limit.
     pub(crate) fn record(&self, py: Python<'_>, mut msg: Message) -> PyResult<bool> {
         self.run_redactor(py, &mut msg.content)?;
+        self.record_redacted(py, msg)
+    }
+
+    /// [`Session::record`] after the caller's `redactor`.
+    fn record_redacted(&self, py: Python<'_>, msg: Message) -> PyResult<bool> {
         if self.echo && !msg.content.trim().is_empty() {
             self.echo_redacted(py, msg.role.tag(), &msg.content)?;
         }
@@ -513,6 +518,38 @@ impl Session {
         for m in parts {
             self.queue(py, m);
         }
+        Ok(true)
+    }
+
+    /// [`Session::record`] for a message made on the log's committing
+    /// thread: after the caller's `redactor`, `write` puts the makings of
+    /// the message with this `content` into one of the log's buffers and
+    /// `build` makes the message from them there (see
+    /// `convlog::Session::log_deferred`), so the event loop's thread only
+    /// echoes, copies and queues. A message over the limit (split into
+    /// parts here) or one recorded after a failure (said through Python's
+    /// logging here) is made and recorded now.
+    pub(crate) fn record_deferred(
+        &self,
+        py: Python<'_>,
+        role: convlog::record::Role,
+        mut content: String,
+        write: impl FnOnce(&str, &mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
+    ) -> PyResult<bool> {
+        self.run_redactor(py, &mut content)?;
+        if content.len() > self.engine.limit() || self.engine.has_error() {
+            let mut bytes = Vec::new();
+            write(&content, &mut bytes);
+            let msg = build(&bytes).ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("convlog: a message did not read back")
+            })?;
+            return self.record_redacted(py, msg);
+        }
+        if self.echo && !content.trim().is_empty() {
+            self.echo_redacted(py, role.tag(), &content)?;
+        }
+        self.engine.log_deferred(|out| write(&content, out), build);
         Ok(true)
     }
 
@@ -526,46 +563,6 @@ impl Session {
             warn(py, &err);
         }
     }
-}
-
-/// `[USER] …` / `[AGENT] …` at INFO through Python's logging, as the original
-/// design printed them, so the host's logging config decides their form.
-fn echo(py: Python<'_>, tag: &str, content: &str) -> PyResult<()> {
-    if info_enabled(py)? && !content.is_empty() {
-        logger(py)?.call_method1("info", ("[%s] %s", tag, content))?;
-    }
-    Ok(())
-}
-
-/// `logger.isEnabledFor(INFO)`, asked for every message: read from the
-/// logger's own answer cache (`Logger._cache`, which `logging` empties
-/// whenever a level changes) with one dict lookup, calling
-/// `isEnabledFor` only when the cache holds no answer (or the logger has
-/// no such cache).
-fn info_enabled(py: Python<'_>) -> PyResult<bool> {
-    static CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
-    static INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let info = INFO.get_or_init(py, || PyInt::new(py, 20).into_any().unbind());
-    let cache = CACHE.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            logger(py)?
-                .getattr("_cache")
-                .ok()
-                .and_then(|c| c.cast_into::<PyDict>().ok())
-                .map(Bound::unbind),
-        )
-    })?;
-    if let Some(answer) = cache
-        .as_ref()
-        .map(|c| c.bind(py).get_item(info.bind(py)))
-        .transpose()?
-        .flatten()
-    {
-        return answer.is_truthy();
-    }
-    logger(py)?
-        .call_method1(pyo3::intern!(py, "isEnabledFor"), (info,))?
-        .is_truthy()
 }
 
 // What each awaitable resolves to.

@@ -44,12 +44,12 @@ pub struct IngestArgs {
     redact: RedactArgs,
 }
 
+/// The future of a chunk's seqs, once it is queued.
+type Commit = Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>;
+
 /// A chunk of input queued as one request: its input line numbers and the
 /// future of its seqs.
-type Pending = (
-    Vec<u64>,
-    Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>,
-);
+type Pending = (Vec<u64>, Commit);
 
 /// How many chunks may wait for durability before reading stdin pauses.
 const MAX_CHUNKS_IN_FLIGHT: usize = 64;
@@ -238,6 +238,9 @@ impl<W: Write> Ingest<'_, W> {
     fn settle(&mut self) -> std::result::Result<(), Halt> {
         // Every chunk handed to the stage is queued before this one.
         self.collect(usize::MAX)?;
+        if self.stage_failed() {
+            return self.fail();
+        }
         if !self.msgs.is_empty() {
             let seqs = self
                 .session
@@ -260,13 +263,16 @@ impl<W: Write> Ingest<'_, W> {
             std::mem::take(&mut self.msgs),
         );
         match &mut self.stage {
-            Some(stage) => stage.send(lines, msgs)?,
+            Some(stage) => stage.send(lines, msgs),
             None => {
                 let fut = Box::pin(self.session.append_many(msgs));
                 self.pending.push_back((lines, fut));
             }
         }
         self.ack_pending(false)?;
+        if self.stage_failed() {
+            return self.fail();
+        }
         while self.pending.len() + self.in_stage() > MAX_CHUNKS_IN_FLIGHT {
             self.ack_front(true)?;
         }
@@ -275,6 +281,19 @@ impl<W: Write> Ingest<'_, W> {
 
     fn in_stage(&self) -> usize {
         self.stage.as_ref().map_or(0, Stage::in_flight)
+    }
+
+    fn stage_failed(&self) -> bool {
+        self.stage.as_ref().is_some_and(Stage::failed)
+    }
+
+    /// A chunk failed before it was queued, so nothing more is queued: acks
+    /// what is durable before it, in order, and stops with its error.
+    fn fail(&mut self) -> std::result::Result<(), Halt> {
+        self.ack_pending(true)?;
+        Err(Halt::Write(Error::Internal(
+            "a chunk of ingest failed, but its error was not found".into(),
+        )))
     }
 
     /// Takes back from the stage the futures of the chunks it has queued,
@@ -327,6 +346,7 @@ impl<W: Write> Ingest<'_, W> {
     fn finish_quietly(&mut self) -> Result<()> {
         let mut first = self.collect(usize::MAX).err();
         if !self.msgs.is_empty()
+            && !self.stage_failed()
             && let Err(e) = self
                 .session
                 .append_many_blocking(std::mem::take(&mut self.msgs))

@@ -113,7 +113,7 @@ impl Session {
         /// Below this, a thread's start costs more than half the scans.
         const SPLIT_FROM: usize = 256;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        if self.inner.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
+        if self.inner.enc.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
             return self.encode_run(msgs, now);
         }
         let mut back = Some(msgs.split_off(msgs.len() / 2));
@@ -143,7 +143,7 @@ impl Session {
     /// Redacts, checks and encodes a run of messages in order, each freed
     /// once encoded; the first bad one fails the run.
     fn encode_run(&self, msgs: Vec<Message>, now: &str) -> Result<Encoded> {
-        let policy = &self.inner.redact;
+        let policy = &self.inner.enc.redact;
         let mut out = Encoded {
             fields: Vec::new(),
             ends: Vec::with_capacity(msgs.len()),
@@ -166,7 +166,7 @@ impl Session {
             audit.append_field(&mut out.fields);
             out.slots.push(Some(out.ends.len()));
             out.ends.push(out.fields.len());
-            if self.inner.echo {
+            if self.inner.enc.echo {
                 out.echo.push((msg.role.tag(), msg.content));
             }
         }

@@ -9,11 +9,13 @@
 //! session `end`s (the export rendered on a thread of its own).
 
 mod callback;
+mod encode;
 mod end;
 mod many;
 mod options;
 
 use callback::when_answered;
+use encode::Encoding;
 pub use end::Ended;
 use options::check_options;
 pub use options::{DEFAULT_MAX_CONTENT_BYTES, MAX_CONTENT_LIMIT, Options};
@@ -26,7 +28,6 @@ use std::sync::Arc;
 use chrono::Local;
 
 use crate::error::{Error, Result};
-use crate::line as codec;
 #[cfg(not(feature = "__test_hooks"))]
 use crate::log::commit::RealIo;
 use crate::log::commit::{
@@ -35,8 +36,7 @@ use crate::log::commit::{
 use crate::log::create;
 use crate::log::recover::{self, OpenedAt};
 use crate::record::{Entry, Message};
-use crate::redact::{Audit, Policy};
-use crate::time::{now_into, now_rfc3339, parse_ts};
+use crate::redact::Policy;
 
 /// A handle to one open log. Clone it freely: every clone appends to the
 /// same log, and the log is closed when the last one is dropped.
@@ -80,11 +80,9 @@ pub struct Session {
 struct SessionState {
     log: Arc<Log>,
     id: String,
-    max_content_bytes: usize,
     export_on_end: bool,
-    echo: bool,
-    redact: Policy,
-    keep_blank: bool,
+    /// Shared with the records [`Session::log_deferred`] queues.
+    enc: Arc<Encoding>,
 }
 
 /// Dropping the last handle commits whatever is still queued (on this
@@ -198,15 +196,19 @@ impl Session {
             #[cfg(not(feature = "__test_hooks"))]
             io: Arc::new(RealIo),
         };
+        let enc = Arc::new(Encoding {
+            shared: shared.clone(),
+            max_content_bytes: opts.max_content_bytes,
+            echo: opts.echo,
+            redact: opts.redact,
+            keep_blank: opts.keep_blank,
+        });
         Ok(Session {
             inner: Arc::new(SessionState {
                 log: commit::open(shared, file, start, cfg),
                 id,
-                max_content_bytes: opts.max_content_bytes,
                 export_on_end: opts.export_on_end,
-                echo: opts.echo,
-                redact: opts.redact,
-                keep_blank: opts.keep_blank,
+                enc,
             }),
         })
     }
@@ -225,7 +227,7 @@ impl Session {
     /// the log's own (its header's `redact`). What a caller that prints a
     /// message before it is written (an echo) must apply too.
     pub fn redaction(&self) -> &Policy {
-        &self.inner.redact
+        &self.inner.enc.redact
     }
 
     /// Appends `msg` and resolves once it is durable, with its seq, or with
@@ -316,27 +318,35 @@ impl Session {
     /// plugins did. It never blocks on the disk and never panics; a failure is
     /// logged through `tracing` and kept for [`Session::last_error`].
     pub fn log(&self, msg: impl Into<Entry>) {
-        let (msg, audit) = self.redacted(msg.into());
-        let queued = self.prepare(&msg, &audit).map(|fields| {
-            fields.map(|(kind, fields)| Request::Append {
-                kind,
-                fields,
-                parts: Parts::One,
-                reply: None,
-                echo: self.echo_of(msg),
-            })
-        });
-        match queued {
-            Ok(Some(req)) => self.inner.log.submit(req),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(target: "convlog", "{e}");
-                let mut slot = lock(&self.inner.log.shared.detached_error);
-                if slot.is_none() {
-                    *slot = Some(e.to_string());
-                }
-            }
+        let enc = &self.inner.enc;
+        let (msg, audit) = enc.redacted(msg.into());
+        if let Some(req) = enc.detached(msg, &audit) {
+            self.inner.log.submit(req);
         }
+    }
+
+    /// [`Session::log`] for a caller whose own thread must do as little as
+    /// possible (an agent's event loop). `write` puts what the message is
+    /// made of into a buffer, in the caller's own form (taken from the
+    /// log's recycled buffers: a steady stream allocates nothing), and the
+    /// message takes its place in the log now; `build` makes the message
+    /// from those bytes on the thread that commits it, where the checks,
+    /// the redaction and the encoding run too. So the calling thread copies
+    /// bytes and queues, and frees nothing the committer allocated. A
+    /// failure is reported as for [`Session::log`]; a message without a
+    /// timestamp is stamped when it is built.
+    pub fn log_deferred(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>),
+        build: fn(&[u8]) -> Option<Message>,
+    ) {
+        let mut bytes = self.inner.log.shared.buffer();
+        write(&mut bytes);
+        self.inner.log.submit(Request::Later {
+            bytes,
+            build,
+            rules: self.inner.enc.clone(),
+        });
     }
 
     /// The first failure of a [`Session::log`] call or of the writer
@@ -373,118 +383,27 @@ impl Session {
 
     /// Fails fast once the writer is broken, before anything is queued.
     fn ready(&self) -> Result<()> {
-        match self.inner.log.shared.poison_cause() {
-            Some(cause) => Err(Error::Poisoned {
-                path: self.path().to_path_buf(),
-                cause,
-            }),
-            None => Ok(()),
-        }
+        self.inner.enc.ready()
     }
 
     /// Checks `msg` the way an append would (size, `meta`, timestamp) without
     /// writing it, so a producer can reject one bad input and go on. Blank
     /// content passes: it is skipped, not an error.
     pub fn check(&self, msg: &Message) -> Result<()> {
-        self.check_fields(msg).map_err(|e| e.in_file(self.path()))
+        self.inner.enc.check(msg)
     }
 
-    fn check_fields(&self, msg: &Message) -> Result<()> {
-        if msg.content.len() > self.inner.max_content_bytes {
-            return Err(Error::ContentTooLarge {
-                len: msg.content.len(),
-                limit: self.inner.max_content_bytes,
-            });
-        }
-        if msg.meta.as_ref().is_some_and(|m| !m.is_object()) {
-            return Err(Error::InvalidInput("`meta` must be a JSON object".into()));
-        }
-        if let Some(ts) = &msg.timestamp {
-            parse_ts(ts)?;
-        }
-        Ok(())
-    }
-
-    /// `e` with the session's redaction applied, and what it took out.
-    fn redacted(&self, mut e: Entry) -> (Entry, Audit) {
-        let audit = self.inner.redact.apply_entry(&mut e);
-        (e, audit)
-    }
-
-    /// Whether `msg` is left unwritten: blank content, as the original
-    /// design skipped empty transcripts (unless importing one it kept).
+    /// Whether `msg` is left unwritten (see `Encoding::skips`).
     pub(super) fn skips(&self, msg: &Message) -> bool {
-        msg.is_blank() && !self.inner.keep_blank
-    }
-
-    /// What to print once `e` is durable: messages only, as the original
-    /// design printed them.
-    fn echo_of(&self, e: Entry) -> Option<Echo> {
-        match e {
-            Entry::Message(m) if self.inner.echo => Some((m.role.tag(), m.content)),
-            _ => None,
-        }
-    }
-
-    /// Validates and encodes on the caller's side, so the committer only
-    /// frames and writes. Returns `None` for blank content.
-    fn prepare(&self, e: &Entry, audit: &Audit) -> Result<Option<(codec::Kind, Vec<u8>)>> {
-        let (kind, mut fields) = match e {
-            Entry::Message(msg) => {
-                return Ok(self.prepare_message(msg)?.map(|mut f| {
-                    audit.append_field(&mut f);
-                    (codec::Kind::Message, f)
-                }));
-            }
-            Entry::Tool(t) => {
-                t.check().map_err(|e| e.in_file(self.path()))?;
-                self.ready()?;
-                let ts = t.timestamp.clone().unwrap_or_else(now_rfc3339);
-                (codec::Kind::Tool, codec::tool_fields(t, &ts))
-            }
-            Entry::Handoff(h) => {
-                h.check().map_err(|e| e.in_file(self.path()))?;
-                self.ready()?;
-                let ts = h.timestamp.clone().unwrap_or_else(now_rfc3339);
-                (codec::Kind::Handoff, codec::handoff_fields(h, &ts))
-            }
-        };
-        audit.append_field(&mut fields);
-        // `arguments` and `output` are cut; this bounds the other fields,
-        // so that every line stays readable.
-        if fields.len() > MAX_CONTENT_LIMIT {
-            return Err(Error::ContentTooLarge {
-                len: fields.len(),
-                limit: MAX_CONTENT_LIMIT,
-            }
-            .in_file(self.path()));
-        }
-        Ok(Some((kind, fields)))
-    }
-
-    fn prepare_message(&self, msg: &Message) -> Result<Option<Vec<u8>>> {
-        if self.skips(msg) {
-            tracing::debug!(target: "convlog", "skipping a blank {} message", msg.role);
-            return Ok(None);
-        }
-        self.check(msg)?;
-        self.ready()?;
-        let mut fields = self.inner.log.shared.buffer();
-        match &msg.timestamp {
-            Some(ts) => codec::message_fields_into(&mut fields, msg, ts),
-            None => {
-                let mut now = [0u8; 40];
-                codec::message_fields_into(&mut fields, msg, now_into(&mut now));
-            }
-        }
-        Ok(Some(fields))
+        self.inner.enc.skips(msg)
     }
 
     /// An awaited append's request, its answer, and what to echo once durable.
     #[allow(clippy::type_complexity)]
     fn enqueue(&self, msg: Entry) -> Result<Option<(Request, Answer, Option<Echo>)>> {
-        let (msg, audit) = self.redacted(msg);
-        let Some((kind, fields)) = self.prepare(&msg, &audit)? else {
+        let enc = &self.inner.enc;
+        let (msg, audit) = enc.redacted(msg);
+        let Some((kind, fields)) = enc.prepare(&msg, &audit)? else {
             return Ok(None);
         };
         let (tx, rx) = reply_pair(&self.inner.log.shared.slots);
@@ -495,7 +414,7 @@ impl Session {
             reply: Some(tx),
             echo: None,
         };
-        Ok(Some((req, rx, self.echo_of(msg))))
+        Ok(Some((req, rx, enc.echo_of(msg))))
     }
 }
 

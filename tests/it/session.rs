@@ -332,3 +332,86 @@ async fn a_rejected_message_names_the_log_it_was_meant_for() {
     );
     assert!(e.to_string().contains("offset"), "{e}");
 }
+
+/// `log_deferred` records are built, checked and encoded by whoever
+/// commits them, in the place they were queued: among `log`, blocking
+/// appends and groups split by the byte budget, the order is the queue's;
+/// the record is byte for byte what `log` writes for the same message;
+/// blank content is skipped, and a bad message or unreadable bytes are
+/// reported as `log` reports a bad message.
+#[test]
+fn deferred_messages_keep_their_place_and_their_bytes() {
+    fn finished(m: Message) -> Message {
+        m.meta(serde_json::json!({"e2e_latency": 0.8, "stt_model": "nova-3"}))
+            .timestamp("2026-01-02T03:04:05.678901+00:00")
+    }
+    // The caller's own form: the content's bytes.
+    fn build(bytes: &[u8]) -> Option<Message> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some(finished(Message::agent(text, "tts")))
+    }
+    let deferred =
+        |s: &Session, text: &str| s.log_deferred(|b| b.extend_from_slice(text.as_bytes()), build);
+    for budget in [1, 4 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::create_with(dir.path(), quiet().max_batch_bytes(budget)).unwrap();
+        let path = s.path().to_path_buf();
+        for i in 0..300 {
+            let m = Message::agent(format!("m{i}"), "tts");
+            match i % 5 {
+                0 => s.log(m),
+                1 if i % 89 == 1 => drop(s.append_blocking(m).unwrap()),
+                _ => deferred(&s, &format!("m{i}")),
+            }
+        }
+        deferred(&s, "  ");
+        s.flush_blocking().unwrap();
+        assert_eq!(s.last_error(), None, "budget {budget}");
+        let mut contents = Vec::new();
+        scan_file(&path, Recovery::Absolute, |r| {
+            if let Record::Message(m) = r {
+                let i: u32 = m.content[1..].parse().unwrap();
+                let direct = i.is_multiple_of(5) || (i % 5 == 1 && i % 89 == 1);
+                assert_eq!(m.meta.is_some(), !direct, "{}", m.content);
+                contents.push(m.content.to_string());
+            }
+            Ok(())
+        })
+        .unwrap();
+        let expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        assert_eq!(contents, expected, "budget {budget}");
+    }
+
+    // The same message through `log` and deferred: the same line.
+    let lines: Vec<String> = (0..2)
+        .map(|way| {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Session::create_with(dir.path(), quiet()).unwrap();
+            if way == 0 {
+                s.log(finished(Message::agent("नमस्कार", "tts")));
+            } else {
+                deferred(&s, "नमस्कार");
+            }
+            s.flush_blocking().unwrap();
+            let text = std::fs::read_to_string(s.path()).unwrap();
+            text.lines().nth(1).unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(lines[0], lines[1]);
+    assert!(lines[1].contains("\"e2e_latency\":0.8"), "{}", lines[1]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet().max_content_bytes(16)).unwrap();
+    deferred(&s, &"y".repeat(17));
+    deferred(&s, "ok");
+    s.flush_blocking().unwrap();
+    assert!(s.last_error().unwrap().contains("over the limit"));
+    assert_eq!(inspect(s.path()).unwrap().messages, 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::create_with(dir.path(), quiet()).unwrap();
+    s.log_deferred(|b| b.push(0xff), build);
+    s.flush_blocking().unwrap();
+    assert!(s.last_error().unwrap().contains("do not hold a message"));
+    assert_eq!(inspect(s.path()).unwrap().messages, 0);
+}

@@ -404,3 +404,58 @@ fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
     }
     assert!(!String::from_utf8_lossy(&std::fs::read(&log).unwrap()).contains("4111 1111"));
 }
+
+/// A message that outgrows the size limit only once redacted (keyed tokens
+/// are longer than the addresses they replace) fails its chunk in the
+/// stage thread, before the chunk is queued: the chunks before it are
+/// acked, nothing from it or after it reaches the log, and ingest says why.
+#[test]
+fn a_chunk_that_fails_in_the_stage_stops_ingest_with_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a key of thirty-two bytes, or so").unwrap();
+    // Just under 1 MiB as read, over it once each of the hundred addresses
+    // is `[IP:xxxxxx]`, four bytes longer.
+    let ips = "1.2.3.4 ".repeat(100);
+    let grows = format!(
+        "{}{ips}",
+        "lorem ipsum ".repeat((1_048_576 - ips.len() - 200) / 12)
+    );
+    let (total, bad) = (20_000u64, 6_000u64);
+    let input: String = (1..=total)
+        .map(|n| match n {
+            _ if n == bad => {
+                format!("{{\"role\":\"user\",\"content\":\"{grows}\",\"source\":\"s\"}}\n")
+            }
+            _ => card_line(n),
+        })
+        .collect();
+    let file = dir.path().join("input.jsonl");
+    std::fs::write(&file, input).unwrap();
+    let out = convlog()
+        .arg("ingest")
+        .arg(&log)
+        .args(["--ack", "--redact", "all", "--redact-key"])
+        .arg(&key)
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    // Exit 1, as for any bad input (the same as without the stage).
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("over the limit"), "{err}");
+    assert!(!err.contains("1.2.3.4"), "{err}");
+    // Lines 1-4096 are the first chunk, durable and acked; the bad line's
+    // chunk (4097-8192) and every later one were never queued.
+    let first: Vec<(u64, u64)> = (1..=4096).map(|n| (n, n)).collect();
+    assert_eq!(acks(&out), first);
+    let texts = written(&log);
+    assert_eq!(texts.len(), 4096);
+    for (i, text) in texts.iter().enumerate() {
+        assert!(
+            text.starts_with(&format!("{}: card [CARD:", i + 1)),
+            "{text}"
+        );
+    }
+}

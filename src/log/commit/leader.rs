@@ -90,6 +90,14 @@ impl Queue {
     }
 }
 
+/// Whether someone waits on `req`'s answer (every request but a detached append).
+fn awaited(req: &Request) -> bool {
+    !matches!(
+        req,
+        Request::Append { reply: None, .. } | Request::Later { .. }
+    )
+}
+
 /// Who is leading: a blocking caller on its own thread, or a pool thread.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Leader {
@@ -120,7 +128,7 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
-        let awaited = !matches!(req, Request::Append { reply: None, .. });
+        let awaited = awaited(&req);
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
@@ -204,6 +212,7 @@ impl Log {
             // Outside the queue's lock: producers are not held up by it.
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
+            build_later(&mut batch, &mut w.used);
             w.handle(&mut batch);
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
@@ -291,6 +300,34 @@ impl Log {
         q.leading = false;
         self.turn.notify_all();
         None
+    }
+}
+
+/// Builds the group's [`Request::Later`] records in their places, on the
+/// leader's thread and outside the queue's lock, before the writer assigns
+/// their seqs: so they take their place in the log as they did in the
+/// queue. Their callers' bytes go to `used`, to be recycled.
+fn build_later(batch: &mut [Request], used: &mut Vec<Vec<u8>>) {
+    for req in batch.iter_mut() {
+        if let Request::Later {
+            bytes,
+            build,
+            rules,
+        } = req
+        {
+            let msg = build(bytes);
+            used.push(std::mem::take(bytes));
+            let built = match msg {
+                Some(msg) => rules.detached(msg),
+                None => {
+                    rules.unreadable();
+                    None
+                }
+            };
+            if let Some(built) = built {
+                *req = built;
+            }
+        }
     }
 }
 

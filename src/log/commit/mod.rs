@@ -46,7 +46,7 @@ pub(crate) use hooks::{IoHooks, RealIo};
 pub(crate) use leader::{Log, open};
 pub use pool::{MAX_POOL_THREADS, pool_threads};
 pub(crate) use reply::{Answer, reply_pair};
-pub(crate) use request::{Echo, Parts, Request};
+pub(crate) use request::{Echo, Parts, Request, Rules};
 pub(crate) use state::LogState;
 pub(crate) use writer::CommitOptions;
 

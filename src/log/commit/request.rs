@@ -1,7 +1,10 @@
 //! What a handle asks of the commit path: append, end or flush.
 
+use std::sync::Arc;
+
 use super::reply::Reply;
 use crate::line::Kind;
+use crate::record::Message;
 
 /// What a detached append prints once it is written: the role's tag and the text.
 pub(crate) type Echo = (&'static str, String);
@@ -25,6 +28,28 @@ pub(crate) enum Request {
     End { ts: String, reply: Reply },
     /// Resolves once everything queued before it has been handled.
     Flush { reply: Reply },
+    /// A detached append whose record the leader builds, in its place in
+    /// the queue: `build` makes the message from `bytes` (what the caller
+    /// wrote, in its own form) and `rules` checks and encodes it. Left
+    /// as it is, it writes nothing. See `Session::log_deferred`.
+    Later {
+        bytes: Vec<u8>,
+        build: Build,
+        rules: Arc<dyn Rules>,
+    },
+}
+
+/// Makes a message from the bytes a caller wrote for it; `None` if they
+/// do not hold one.
+pub(crate) type Build = fn(&[u8]) -> Option<Message>;
+
+/// How a log's session turns a message into a detached append: redact,
+/// skip blank content, check, encode; a failure is reported, as for any
+/// detached append, and gives `None`.
+pub(crate) trait Rules: Send + Sync {
+    fn detached(&self, msg: Message) -> Option<Request>;
+    /// Reports bytes its [`Build`] could not make a message of.
+    fn unreadable(&self);
 }
 
 /// How an [`Request::Append`]'s `fields` divide into records.
@@ -42,6 +67,7 @@ pub(crate) enum Parts {
 pub(super) fn request_len(r: &Request) -> usize {
     match r {
         Request::Append { fields, .. } => fields.len() + 64,
+        Request::Later { bytes, .. } => bytes.len() + 64,
         _ => 64,
     }
 }

@@ -1,6 +1,7 @@
 //! What every handle of a log and whoever commits for it share: the path,
 //! the first failures, and the spare reply slots and field buffers recycled
-//! between requests so that a steady stream of appends allocates nothing.
+//! between requests so that a steady stream of appends allocates nothing
+//! (the field buffers in one process-wide pool, which outlives the logs).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -8,10 +9,21 @@ use std::sync::{Arc, Mutex};
 use super::lock;
 use super::reply::Slots;
 
-/// Spare buffers kept per log; beyond these, they are freed.
-const SPARE_BUFS: usize = 64;
-/// A field buffer larger than this is freed rather than kept.
-const SPARE_BUF_MAX: usize = 64 << 10;
+/// Spare field buffers kept in the process; beyond these, they are freed.
+/// Enough for the groups of a burst of messages (a few hundred while one
+/// fdatasync runs), and kept when a log closes: a buffer freed here was
+/// mostly allocated by an appending thread (an agent's event loop), and
+/// freeing it on the committing thread hands its memory back to the
+/// allocator, which returns it to the system, for the appending thread to
+/// fault in again, page by page, on its next burst or its next log.
+const SPARE_BUFS: usize = 512;
+/// A field buffer larger than this is freed rather than kept (so the
+/// spares stay under 8 MiB, a few hundred KiB for messages of ordinary
+/// length).
+const SPARE_BUF_MAX: usize = 16 << 10;
+
+/// The process's spare field buffers.
+static SPARE_FIELD_BUFS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// State shared between the handles and whoever commits.
 pub(crate) struct LogState {
@@ -23,9 +35,6 @@ pub(crate) struct LogState {
     pub poisoned: Mutex<Option<String>>,
     /// The answer slots awaited requests are answered through.
     pub slots: Arc<Slots>,
-    /// Field buffers the committer is done with, for the next appends to
-    /// encode into.
-    pub spare_bufs: Mutex<Vec<Vec<u8>>>,
 }
 
 impl LogState {
@@ -35,7 +44,6 @@ impl LogState {
             path,
             detached_error: Mutex::default(),
             poisoned: Mutex::default(),
-            spare_bufs: Mutex::default(),
         }
     }
 
@@ -45,7 +53,7 @@ impl LogState {
 
     /// An empty buffer to encode fields into, reused when one is spare.
     pub fn buffer(&self) -> Vec<u8> {
-        lock(&self.spare_bufs).pop().unwrap_or_default()
+        lock(&SPARE_FIELD_BUFS).pop().unwrap_or_default()
     }
 
     /// Keeps what it can of `bufs` as spares. The buffers are cleared, and
@@ -57,7 +65,7 @@ impl LogState {
             b.clear();
         }
         {
-            let mut spare = lock(&self.spare_bufs);
+            let mut spare = lock(&SPARE_FIELD_BUFS);
             let room = SPARE_BUFS.saturating_sub(spare.len()).min(bufs.len());
             spare.extend(bufs.drain(..room));
         }

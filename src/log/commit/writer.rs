@@ -42,7 +42,7 @@ pub(super) struct Writer {
     /// The empty queue the leader swaps in for a full one (see
     /// `leader::Queue::take_group`); kept to reuse its allocation.
     pub(super) spare_queue: VecDeque<Request>,
-    /// Field buffers of the last group, on their way to `LogState::spare_bufs`.
+    /// Field buffers of the last group, on their way to the spares (see `LogState::buffer`).
     pub(super) used: Vec<Vec<u8>>,
     /// Per request of the group: its seq or why it failed (kept for reuse).
     results: Vec<Result<u64>>,
@@ -114,7 +114,8 @@ impl Writer {
         let mut seq = self.last_seq;
         let mut ended = self.ended;
         for req in batch {
-            if let Request::Flush { .. } = req {
+            // Nothing to write: a flush, or a record built into nothing.
+            if let Request::Flush { .. } | Request::Later { .. } = req {
                 results.push(Ok(0));
                 continue;
             }
@@ -151,7 +152,7 @@ impl Writer {
                     codec::frame(Kind::End, seq, &codec::end_fields(ts), &mut self.buf);
                     ended = true;
                 }
-                Request::Flush { .. } => {}
+                Request::Flush { .. } | Request::Later { .. } => {}
             }
         }
         if self.buf.is_empty() {
@@ -321,6 +322,11 @@ impl Writer {
                 Request::End { reply, .. } => reply.send(result),
                 Request::Flush { reply } => {
                     reply.send(result.map(|_| 0));
+                }
+                Request::Later { bytes, .. } => {
+                    if bytes.capacity() > 0 {
+                        self.used.push(bytes);
+                    }
                 }
             }
         }
