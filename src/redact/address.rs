@@ -8,7 +8,7 @@ use super::scan::Marks;
 use super::{Hit, Kind, Policy};
 
 /// Finds the addresses in `text`: around each `@`, if the shared pass saw
-/// one, and spelled out, if it saw the word `at`.
+/// one, and spelled out around each word `at` it saw.
 pub(super) fn find(text: &str, marks: &Marks, policy: &Policy, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let (email, upi) = (policy.has(Kind::Email), policy.has(Kind::Upi));
@@ -54,8 +54,15 @@ pub(super) fn find(text: &str, marks: &Marks, policy: &Policy, hits: &mut Vec<Hi
             after = e;
         }
     }
-    if email && marks.spoken_at {
-        spoken(text, hits);
+    if email {
+        /// Built once: a finder's setup costs more than a search of a message.
+        static AT: std::sync::LazyLock<memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memmem::Finder::new(b" at "));
+        match marks.spoken_at() {
+            Some(ats) => spoken(text, ats, hits),
+            // More than the shared pass kept: searched for here.
+            None => spoken(text, AT.find_iter(b), hits),
+        }
     }
 }
 
@@ -83,12 +90,10 @@ const TLDS: [&str; 16] = [
 
 /// `LOCAL at DOMAIN dot TLD`, each part a word, with `dot`, `underscore`
 /// or `dash` joining words of the local part and the domain.
-fn spoken(text: &str, hits: &mut Vec<Hit>) {
-    /// Built once: a finder's setup costs more than a search of a message.
-    static AT: std::sync::LazyLock<memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memmem::Finder::new(b" at "));
+/// `ats`: where ` at ` stands in `text`, as `memmem` finds it.
+fn spoken(text: &str, ats: impl Iterator<Item = usize>, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
-    for at in AT.find_iter(b) {
+    for at in ats {
         let Some(end) = spoken_domain(b, at + 4) else {
             continue;
         };

@@ -368,8 +368,22 @@ impl Policy {
         if self.kinds == 0 || text.is_empty() {
             return hits;
         }
+        const NUMBERS: [Kind; 5] = [
+            Kind::Phone,
+            Kind::Card,
+            Kind::Ssn,
+            Kind::Aadhaar,
+            Kind::SpokenDigits,
+        ];
+        let numbers = NUMBERS.iter().any(|&k| self.has(k));
         // One pass over the bytes says which scanners have work, and where.
-        let marks = scan::Marks::of(text);
+        // Without the number scanner, which needs its token list, the
+        // others' own quick searches cost less than the pass.
+        let marks = if numbers {
+            scan::Marks::of(text)
+        } else {
+            scan::Marks::unknown()
+        };
         if self.has(Kind::Email) || self.has(Kind::Upi) {
             address::find(text, &marks, self, &mut hits);
         }
@@ -379,14 +393,7 @@ impl Policy {
         if self.has(Kind::Ip) && marks.ip() {
             ip::find(text, &mut hits);
         }
-        const NUMBERS: [Kind; 5] = [
-            Kind::Phone,
-            Kind::Card,
-            Kind::Ssn,
-            Kind::Aadhaar,
-            Kind::SpokenDigits,
-        ];
-        if NUMBERS.iter().any(|&k| self.has(k)) && !marks.tokens.is_empty() {
+        if numbers && !marks.tokens.is_empty() {
             numbers::find(text, &marks.tokens, self, &mut hits);
         }
         hits.retain(|h| h.kind.is_some());

@@ -21,8 +21,11 @@ pub(super) struct Marks {
     pub tokens: Vec<usize>,
     /// An `@`: an email or UPI id may be around it.
     pub at_sign: bool,
-    /// The word `at` between spaces: an email may be spelled out around it.
-    pub spoken_at: bool,
+    /// Where the word `at` stands between spaces (its space before), the
+    /// first few; an email may be spelled out around it.
+    at_words: [usize; 4],
+    /// How many times it does.
+    spoken_ats: usize,
     /// An ASCII letter right before an ASCII digit: IBANs and PANs start
     /// with letters and have a digit within their first ten characters,
     /// so every one has such a pair.
@@ -91,7 +94,8 @@ impl Marks {
         let mut m = Marks {
             tokens: TOKENS.take(),
             at_sign: false,
-            spoken_at: false,
+            at_words: [0; 4],
+            spoken_ats: 0,
             letter_digit: false,
             colons: 0,
             digit_dots: 0,
@@ -106,22 +110,32 @@ impl Marks {
             }
             if c.is_ascii_alphabetic() {
                 // Most words are a few ASCII letters and no digit word:
-                // this path keeps them to a few instructions each.
-                let start = i;
-                i = letters_end(b, i + 1);
-                if b.get(i).is_some_and(|&c| c >= 0x80) {
-                    // It goes on beyond ASCII.
-                    i = m.word(b, start);
-                    continue;
-                }
-                let len = i - start;
-                if words::has_shape(len, b[start], b[i - 1]) {
-                    m.note(b, start, i, words::lookup_letters(&b[start..i]));
-                } else if m.stretch_digits != 0 || len == 2 {
-                    m.note(b, start, i, None);
-                }
-                if b.get(i).is_some_and(u8::is_ascii_digit) {
-                    m.letter_digit = true;
+                // this path keeps them to a few instructions each, and
+                // goes from one to the next over a single space.
+                let mut start = i;
+                loop {
+                    i = letters_end(b, start + 1);
+                    if b.get(i).is_some_and(|&c| c >= 0x80) {
+                        // It goes on beyond ASCII.
+                        i = m.word(b, start);
+                        break;
+                    }
+                    let len = i - start;
+                    if words::has_shape(len, b[start], b[i - 1]) {
+                        m.note(b, start, i, words::lookup_letters(&b[start..i]));
+                    } else if m.stretch_digits != 0 || len == 2 {
+                        m.note(b, start, i, None);
+                    }
+                    match b.get(i) {
+                        Some(&b' ') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
+                            start = i + 1;
+                        }
+                        Some(c) if c.is_ascii_digit() => {
+                            m.letter_digit = true;
+                            break;
+                        }
+                        _ => break,
+                    }
                 }
                 continue;
             }
@@ -156,6 +170,38 @@ impl Marks {
         m
     }
 
+    /// Marks that rule nothing out and hold no token list: for a policy
+    /// without the number scanner, whose scanners search on their own.
+    pub fn unknown() -> Marks {
+        Marks {
+            tokens: Vec::new(),
+            at_sign: true,
+            letter_digit: true,
+            at_words: [0; 4],
+            spoken_ats: usize::MAX,
+            colons: usize::MAX,
+            digit_dots: usize::MAX,
+            stretch: 0,
+            stretch_digits: 0,
+        }
+    }
+
+    /// Where ` at ` stands in the text, as a search for it finds it: in
+    /// order, each after the end of the one before (so `" at at "` is one);
+    /// `None` if there are more than the pass keeps, `Some` of nothing if
+    /// there is none.
+    pub fn spoken_at(&self) -> Option<impl Iterator<Item = usize> + '_> {
+        let mut after = 0;
+        let ats = self.at_words.get(..self.spoken_ats)?.iter().copied();
+        Some(ats.filter(move |&at| {
+            let apart = at >= after;
+            if apart {
+                after = at + 4;
+            }
+            apart
+        }))
+    }
+
     /// True when an IP address may be in the text.
     pub fn ip(&self) -> bool {
         self.colons >= 2 || self.digit_dots >= 3
@@ -187,7 +233,10 @@ impl Marks {
             None => {
                 self.end_stretch();
                 if w == b"at" && start > 0 && b[start - 1] == b' ' && b.get(end) == Some(&b' ') {
-                    self.spoken_at = true;
+                    if let Some(at) = self.at_words.get_mut(self.spoken_ats) {
+                        *at = start - 1;
+                    }
+                    self.spoken_ats += 1;
                 }
             }
         }
@@ -238,7 +287,8 @@ impl Marks {
 impl Drop for Marks {
     fn drop(&mut self) {
         let mut tokens = std::mem::take(&mut self.tokens);
-        if tokens.capacity() <= 1024 {
+        // (None taken, by `unknown`: the kept list stays.)
+        if (1..=1024).contains(&tokens.capacity()) {
             tokens.clear();
             TOKENS.set(tokens);
         }
