@@ -261,6 +261,18 @@ fn written(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Record N holds input line N's text, redacted, and no raw card number
+/// is anywhere in the log (not even in a torn tail).
+fn assert_redacted_lines(log: &Path, texts: &[String]) {
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(
+            text,
+            &format!("{}: card [CARD], otp [SPOKEN_DIGITS]", i + 1)
+        );
+    }
+    assert!(!String::from_utf8_lossy(&std::fs::read(log).unwrap()).contains("4111 1111"));
+}
+
 /// With redaction, chunks are redacted on a stage thread while the next is
 /// parsed: across many chunks every line keeps its place. Acks name input
 /// lines in order with consecutive seqs, rejected and blank lines get none
@@ -349,13 +361,7 @@ fn a_full_disk_mid_ingest_with_redaction_acks_only_what_is_durable() {
     for (i, &(line, seq)) in acked.iter().enumerate() {
         assert_eq!((line, seq), (i as u64 + 1, i as u64 + 1));
     }
-    for (i, text) in texts.iter().enumerate() {
-        assert_eq!(
-            text,
-            &format!("{}: card [CARD], otp [SPOKEN_DIGITS]", i + 1)
-        );
-    }
-    assert!(!String::from_utf8_lossy(&std::fs::read(&log).unwrap()).contains("4111 1111"));
+    assert_redacted_lines(&log, &texts);
 }
 
 /// Stdout closing while redacted chunks are still in the stage: what was
@@ -396,13 +402,7 @@ fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
         .unwrap_or_else(|| panic!("no resume line in: {err}"));
     let texts = written(&log);
     assert_eq!(texts.len() as u64, resend - 1, "{err}");
-    for (i, text) in texts.iter().enumerate() {
-        assert_eq!(
-            text,
-            &format!("{}: card [CARD], otp [SPOKEN_DIGITS]", i + 1)
-        );
-    }
-    assert!(!String::from_utf8_lossy(&std::fs::read(&log).unwrap()).contains("4111 1111"));
+    assert_redacted_lines(&log, &texts);
 }
 
 /// A message that outgrows the size limit only once redacted (keyed tokens
