@@ -52,22 +52,20 @@ fn spawn_piped(cmd: &mut Command) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn ingest_ack_with_stdout_closed_keeps_what_it_read_and_says_where_it_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = new_log(dir.path());
-    let total = 200_000;
-    let mut child = spawn_piped(convlog().arg("ingest").arg(&log).args(["--ack", "--end"]));
+/// `convlog ingest LOG ARGS` fed `total` lines (`line(n)` for line n) and
+/// read like `head -1`: one ack, then stdout closes. It must exit 2 with
+/// one line of reason that names the line to resend from; returns that
+/// line of reason and the number.
+fn head_one(log: &Path, args: &[&str], total: u64, line: fn(u64) -> String) -> (String, u64) {
+    let mut child = spawn_piped(convlog().arg("ingest").arg(log).args(args));
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
-        let line = b"{\"role\":\"user\",\"content\":\"hi\",\"source\":\"s\"}\n";
-        for _ in 0..total {
-            if stdin.write_all(line).is_err() {
+        for n in 1..=total {
+            if stdin.write_all(line(n).as_bytes()).is_err() {
                 break;
             }
         }
     });
-    // `head -1`: read one ack, then close the pipe.
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -75,18 +73,27 @@ fn ingest_ack_with_stdout_closed_keeps_what_it_read_and_says_where_it_stopped() 
     assert_eq!(first, "1 1\n");
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one line of reason: {err}");
-    assert!(err.contains("stdout closed"), "{err}");
-    assert!(err.contains("--end was not applied"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line of reason: {err}");
     let resend: u64 = err
         .rsplit("resend from line ")
         .next()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no resume line in: {err}"));
+    (err, resend)
+}
+
+#[test]
+fn ingest_ack_with_stdout_closed_keeps_what_it_read_and_says_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = new_log(dir.path());
+    let total = 200_000;
+    let (err, resend) = head_one(&log, &["--ack", "--end"], total, |_| {
+        "{\"role\":\"user\",\"content\":\"hi\",\"source\":\"s\"}\n".to_string()
+    });
+    assert!(err.contains("stdout closed"), "{err}");
+    assert!(err.contains("--end was not applied"), "{err}");
     // Everything before the resume line is durable, nothing after it was
     // written, and the session was not ended.
     let (messages, ended) = contents(&log);
@@ -370,36 +377,7 @@ fn a_full_disk_mid_ingest_with_redaction_acks_only_what_is_durable() {
 fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
     let dir = tempfile::tempdir().unwrap();
     let log = new_log(dir.path());
-    let total = 200_000;
-    let mut child = spawn_piped(
-        convlog()
-            .arg("ingest")
-            .arg(&log)
-            .args(["--ack", "--redact", "all"]),
-    );
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || {
-        for n in 1..=total {
-            if stdin.write_all(card_line(n).as_bytes()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert_eq!(first, "1 1\n");
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "one line of reason: {err}");
-    let resend: u64 = err
-        .rsplit("resend from line ")
-        .next()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no resume line in: {err}"));
+    let (err, resend) = head_one(&log, &["--ack", "--redact", "all"], 200_000, card_line);
     let texts = written(&log);
     assert_eq!(texts.len() as u64, resend - 1, "{err}");
     assert_redacted_lines(&log, &texts);
