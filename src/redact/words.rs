@@ -46,15 +46,19 @@ const LATIN: [(&[u8], Word); 29] = [
 /// The longest word in [`LATIN`].
 const LATIN_MAX: usize = 7;
 
-/// For each length, first and last letter (its low five bits, the same in
-/// either case), the one digit word of that shape: its place in [`LATIN`]
-/// plus one. No two share a shape (the table's build checks), so most
-/// words of a message ("the", "and", "total") are rejected by one load,
-/// and any other by one compare.
-static SHAPES: [u8; (LATIN_MAX + 1) << 10] = shapes();
+/// For each length (all over [`LATIN_MAX`] as one), first and last letter
+/// (its low five bits, the same in either case), the one digit word of
+/// that shape: its place in [`LATIN`] plus one; or [`AT`]. No two share a
+/// shape (the table's build checks), so most words of a message ("the",
+/// "and", "total") are rejected by one load, and any other by one compare.
+static SHAPES: [u8; (LATIN_MAX + 2) << 10] = shapes();
 
-const fn shapes() -> [u8; (LATIN_MAX + 1) << 10] {
-    let mut t = [0u8; (LATIN_MAX + 1) << 10];
+/// The shape of `at`, which the shared pass notes too (an email may be
+/// spelled out around it): no digit word.
+const AT: u8 = u8::MAX;
+
+const fn shapes() -> [u8; (LATIN_MAX + 2) << 10] {
+    let mut t = [0u8; (LATIN_MAX + 2) << 10];
     let mut i = 0;
     while i < LATIN.len() {
         let w = LATIN[i].0;
@@ -63,10 +67,14 @@ const fn shapes() -> [u8; (LATIN_MAX + 1) << 10] {
         t[at] = i as u8 + 1;
         i += 1;
     }
+    let at = shape(2, b'a', b't');
+    assert!(t[at] == 0, "a digit word of the shape of `at`");
+    t[at] = AT;
     t
 }
 
 const fn shape(len: usize, first: u8, last: u8) -> usize {
+    let len = if len > LATIN_MAX { LATIN_MAX + 1 } else { len };
     (len << 10) | (((first & 31) as usize) << 5) | (last & 31) as usize
 }
 
@@ -85,10 +93,10 @@ pub(super) fn lookup(b: &[u8]) -> Option<Word> {
 }
 
 /// True when a word of ASCII letters of this length, first and last
-/// letter may be a digit word: one load rejects most words.
+/// letter may be a digit word or `at`: one load rejects most words.
 #[inline(always)]
 pub(super) fn has_shape(len: usize, first: u8, last: u8) -> bool {
-    len <= LATIN_MAX && SHAPES[shape(len, first, last)] != 0
+    SHAPES[shape(len, first, last)] != 0
 }
 
 /// [`lookup`] of a word of ASCII letters only.
