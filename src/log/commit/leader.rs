@@ -7,6 +7,7 @@ use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::affinity;
 use super::lock;
 use super::pool::{Job, pool};
 use super::reply::Answer;
@@ -128,6 +129,9 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
+        if matches!(req, Request::Later { .. }) {
+            affinity::note_caller();
+        }
         let awaited = awaited(&req);
         let mut q = lock(&self.queue);
         q.push(req, false);
@@ -193,6 +197,9 @@ impl Log {
     fn lead(self: &Arc<Self>, who: Leader) -> bool {
         let mut w = lock(&self.writer);
         loop {
+            if who == Leader::Pool {
+                affinity::keep_off_caller();
+            }
             let mut batch = std::mem::take(&mut w.batch);
             let mut spare = std::mem::take(&mut w.spare_queue);
             {
