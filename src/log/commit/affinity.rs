@@ -1,21 +1,22 @@
 //! Keeps the commit pool's threads off the CPU of the thread that queues
-//! deferred records: an agent's event loop, which [`Request::Later`] exists
-//! for.
+//! records without waiting for them (a detached append or a
+//! [`Request::Later`]): an agent's event loop, calling `Session::log`.
 //!
 //! `SCHED_BATCH` (see the pool) stops a woken commit thread from preempting
 //! the loop at once, but not at the next scheduler tick: measured with
 //! `python/bench/loop_cost.py`, the loop's rare 1–2 ms stalls were the
 //! commit thread run on the loop's CPU. With more than one CPU allowed, a
 //! pool thread that leads a group first narrows its affinity to every
-//! allowed CPU but the one the last deferred caller ran on, and widens it
-//! again when that caller moves. A hint, not a contract: a failed call
-//! leaves the thread where it was, and nothing else depends on it.
+//! allowed CPU but the one the last such caller ran on, and widens it
+//! again when that caller moves; a thread allowed one CPU stays there. A
+//! hint, not a contract: a failed call leaves the thread where it was, and
+//! nothing else depends on it.
 //!
 //! [`Request::Later`]: super::Request::Later
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The CPU the last deferred caller ran on, or -1 for none yet.
+/// The CPU the last caller that does not wait ran on, or -1 for none yet.
 static CALLER_CPU: AtomicI32 = AtomicI32::new(-1);
 
 /// Notes the CPU the calling thread is on: one read of the kernel's
@@ -32,7 +33,7 @@ pub(super) fn note_caller() {
 }
 
 /// Called by a pool thread before it commits a group: moves it off the
-/// last deferred caller's CPU if that has changed since it last looked.
+/// last such caller's CPU if that has changed since it last looked.
 pub(super) fn keep_off_caller() {
     #[cfg(target_os = "linux")]
     {
@@ -115,7 +116,12 @@ mod tests {
         let mut set: libc::cpu_set_t = unsafe { zeroed() };
         // SAFETY: as in `linux::current`.
         let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
-        assert_eq!(rc, 0, "sched_getaffinity: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        );
         // SAFETY: every index is below CPU_SETSIZE.
         (0..libc::CPU_SETSIZE as usize)
             .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })

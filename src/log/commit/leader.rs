@@ -129,10 +129,11 @@ impl Log {
     /// committing, the log goes to the pool: the caller's thread (maybe a
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
-        if matches!(req, Request::Later { .. }) {
+        let awaited = awaited(&req);
+        if !awaited {
+            // A caller that never waits: an event loop's `log`.
             affinity::note_caller();
         }
-        let awaited = awaited(&req);
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
@@ -197,9 +198,6 @@ impl Log {
     fn lead(self: &Arc<Self>, who: Leader) -> bool {
         let mut w = lock(&self.writer);
         loop {
-            if who == Leader::Pool {
-                affinity::keep_off_caller();
-            }
             let mut batch = std::mem::take(&mut w.batch);
             let mut spare = std::mem::take(&mut w.spare_queue);
             {
@@ -217,6 +215,9 @@ impl Log {
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
             // Outside the queue's lock: producers are not held up by it.
+            if who == Leader::Pool {
+                affinity::keep_off_caller();
+            }
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
             build_later(&mut batch, &mut w.used);
