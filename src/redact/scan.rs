@@ -119,7 +119,15 @@ impl Marks {
                 m.settle(b, s, e, holds);
                 open = None;
             }
-            while starts != 0 {
+            loop {
+                // Most runs are a word of ASCII letters of no noted shape
+                // after no stretch: nothing to note.
+                if m.stretch_digits == 0 {
+                    starts = skim(chunk, starts, ends, mixed, cut);
+                }
+                if starts == 0 {
+                    break;
+                }
                 let s = starts.trailing_zeros() as usize & 63;
                 starts &= starts - 1;
                 // The run's end: the first end after its start.
@@ -129,16 +137,7 @@ impl Marks {
                     break;
                 }
                 // The run is `chunk[s..e]`, with e <= 63.
-                let len = rest.trailing_zeros() as usize & 63;
-                let e = (s + len) & 63;
-                // Most runs are a word of ASCII letters of no noted shape
-                // after no stretch: nothing to note.
-                if mixed >> e & 1 == 0
-                    && !words::has_shape(len, chunk[s], chunk[(e - 1) & 63])
-                    && m.stretch_digits == 0
-                {
-                    continue;
-                }
+                let e = (s + rest.trailing_zeros() as usize) & 63;
                 let holds = Holds {
                     mixed: mixed >> e & 1 != 0,
                     worded: worded >> e & 1 != 0,
@@ -343,6 +342,45 @@ impl Drop for Marks {
             TOKENS.set(tokens);
         }
     }
+}
+
+/// `starts` (of runs in `chunk`) without the leading ones that are words
+/// the pass would note nothing of: of ASCII letters of no shape it notes
+/// ([`words::has_shape`]), or of letters beyond ASCII that can be no digit
+/// word ([`words::lookup`] is `None`). Most of a message is passed over
+/// here with nothing else to keep. (Only while no stretch is open: then
+/// any word ends it.)
+#[inline(always)]
+fn skim(chunk: &[u8; 64], mut starts: u64, ends: u64, mixed: u64, cut: u64) -> u64 {
+    while starts != 0 {
+        let s = starts.trailing_zeros() as usize & 63;
+        let rest = ends >> s;
+        if rest == 0 {
+            return starts;
+        }
+        let len = rest.trailing_zeros() as usize & 63;
+        let e = (s + len) & 63;
+        let (first, last) = (chunk[s], chunk[(e - 1) & 63]);
+        let noted = if mixed >> e & 1 == 0 {
+            words::has_shape(len, first, last)
+        } else if cut >> e & 1 == 0 {
+            // Letters and bytes beyond ASCII, no digit, no danda: one word.
+            if first >= 0x80 {
+                let head = [first, chunk[(s + 1) & 63], chunk[(s + 2) & 63]];
+                words::has_devanagari_shape(len, head)
+            } else {
+                // An ASCII word is a digit word only if it ends in a letter.
+                last < 0x80 && words::has_shape(len, first, last)
+            }
+        } else {
+            true
+        };
+        if noted {
+            return starts;
+        }
+        starts &= starts - 1;
+    }
+    0
 }
 
 /// A block of 64 bytes of the text, a bit per byte (the lowest bit the

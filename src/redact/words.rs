@@ -149,13 +149,20 @@ const fn devanagari_shapes() -> [u8; 64] {
     t
 }
 
+/// True when a word of `len` bytes starting with `head` may be a
+/// Devanagari digit word: every one is two to six letters of three bytes,
+/// the first a consonant or vowel of U+0900–U+093F (`E0 A4 xx`). One load
+/// rejects most Hindi words.
+#[inline(always)]
+pub(super) fn has_devanagari_shape(len: usize, head: [u8; 3]) -> bool {
+    (6..=18).contains(&len)
+        && head[..2] == [0xE0, 0xA4]
+        && DEVANAGARI_SHAPES[usize::from(head[2] & 0x3F)] & (1 << (len / 3)) != 0
+}
+
 fn devanagari(b: &[u8]) -> Option<Word> {
-    // Every one is two to six letters of three bytes, the first a
-    // consonant or vowel of U+0900–U+093F: `E0 A4 xx`.
-    if !(6..=18).contains(&b.len())
-        || b[..2] != [0xE0, 0xA4]
-        || DEVANAGARI_SHAPES[usize::from(b[2] & 0x3F)] & (1 << (b.len() / 3)) == 0
-    {
+    let head = [0, 1, 2].map(|i| b.get(i).copied().unwrap_or(0));
+    if !has_devanagari_shape(b.len(), head) {
         return None;
     }
     DEVANAGARI
