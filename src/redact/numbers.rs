@@ -185,7 +185,15 @@ fn scan(s: &mut Scan<'_>, tokens: &[usize], hits: &mut Vec<Hit>) {
             }
             gap = i;
         } else {
+            // Past what is neither a digit nor a word, as one byte at a
+            // time would go (nothing here changes the scan's state).
             i += 1;
+            while b
+                .get(i)
+                .is_some_and(|&c| c < 0x80 && !c.is_ascii_alphanumeric())
+            {
+                i += 1;
+            }
         }
     }
     s.flush(hits);
@@ -235,10 +243,10 @@ impl Scan<'_> {
         let mut i = 0;
         // Where the stretch not yet matched began.
         let mut rest = 0;
+        let mut ends = [0usize; MAX_DIGITS];
         while i < run.len() {
             // The stretches from `i` whose length some kind has (all need
             // eight digits or more), longest first.
-            let mut ends = [0usize; MAX_DIGITS];
             let mut m = 0;
             let mut count = 0;
             let fits = |n: usize| n >= 9 || (n == 8 && run[i].lead == b'+');
@@ -339,9 +347,10 @@ impl Scan<'_> {
         }
         let d = &buf[..n];
         let loose = loose(toks);
-        let mut groups = [0usize; MAX_DIGITS];
+        // Each token has a digit or more, and there are MAX_DIGITS at most.
+        let mut groups = [0u8; MAX_DIGITS];
         for (g, t) in groups.iter_mut().zip(toks) {
-            *g = t.len();
+            *g = t.len() as u8;
         }
         let groups = &groups[..toks.len()];
         let first = toks[0];

@@ -48,47 +48,18 @@ thread_local! {
     static TOKENS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// How the pass reads a byte.
-const OTHER: u8 = 0;
-const LETTER: u8 = 1;
-const DIGIT: u8 = 2;
-/// Beyond ASCII: a letter of a word, unless it starts a danda or a
-/// Devanagari digit.
-const HIGH: u8 = 3;
-const AT: u8 = 4;
-const COLON: u8 = 5;
-const DOT: u8 = 6;
-
-static CLASS: [u8; 256] = classes();
-
-const fn classes() -> [u8; 256] {
-    let mut t = [OTHER; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = if b.is_ascii_alphabetic() {
-            LETTER
-        } else if b.is_ascii_digit() {
-            DIGIT
-        } else if b >= 0x80 {
-            HIGH
-        } else {
-            match b {
-                b'@' => AT,
-                b':' => COLON,
-                b'.' => DOT,
-                _ => OTHER,
-            }
-        };
-        c += 1;
-    }
-    t
-}
-
 impl Marks {
-    /// The pass over `text`. Tokens are cut exactly as the number scanner
-    /// cuts them (a word to [`word_end`]; a digit group and the letters
-    /// glued to it), so a token start noted here is one it reaches.
+    /// The pass over `text`, 64 bytes at a time: a bit per byte says what
+    /// it is ([`Block`]), and the text is read as *runs* of letters, digits
+    /// and bytes beyond ASCII between other bytes. A run of ASCII letters
+    /// (most of a message) is one word, judged by its length, first and
+    /// last letter; one of letters and bytes beyond ASCII with no danda or
+    /// Devanagari digit in it is one word too. Any other run, and one that
+    /// crosses a block's end, is cut a byte at a time ([`Marks::run`]),
+    /// exactly as the number scanner cuts it (a word to [`word_end`]; a
+    /// digit group and the letters glued to it), so a token start noted
+    /// here is one it reaches. No token crosses a run's ends, and the bytes
+    /// between runs (spaces, punctuation) start none.
     pub fn of(text: &str) -> Marks {
         let b = text.as_bytes();
         let mut m = Marks {
@@ -102,72 +73,150 @@ impl Marks {
             stretch: 0,
             stretch_digits: 0,
         };
-        let mut i = 0;
-        while let Some(&c) = b.get(i) {
-            if c == b' ' {
-                i += 1;
-                continue;
+        // A run that began in an earlier block: where, and what it holds.
+        let mut open: Option<(usize, Holds)> = None;
+        // The last byte of the block before: in a run? a digit? (bit 0)
+        let (mut was_run, mut was_digit) = (0u64, 0u64);
+        let mut tail = [0u8; 64];
+        let mut base = 0;
+        while base < b.len() {
+            let chunk: &[u8; 64] = match b.get(base..base + 64).map(<&[u8; 64]>::try_from) {
+                Some(Ok(chunk)) => chunk,
+                _ => {
+                    // The last, short block: zeros after the text end runs.
+                    let rest = &b[base..];
+                    tail[..rest.len()].copy_from_slice(rest);
+                    &tail
+                }
+            };
+            let k = Block::of(chunk);
+            let run = k.run;
+            let after_run = (run << 1) | was_run;
+            let mut starts = run & !after_run;
+            let ends = !run & after_run;
+            // Bits at the ends of runs with some byte of a kind in them:
+            // adding such a byte's bit to its run carries out at its end.
+            let carry = |seeds: u64| run.wrapping_add(seeds) & !run;
+            let mixed = carry(k.mixed());
+            let worded = carry(k.worded());
+            let cut = carry(k.cut());
+            if k.special != 0 {
+                m.specials(chunk, k.special, (k.digit << 1) | was_digit);
             }
-            if c.is_ascii_alphabetic() {
-                // Most words are a few ASCII letters and no digit word:
-                // this path keeps them to a few instructions each, and
-                // goes from one to the next over a single space.
-                let mut start = i;
-                loop {
-                    i = letters_end(b, start + 1);
-                    if b.get(i).is_some_and(|&c| c >= 0x80) {
-                        // It goes on beyond ASCII.
-                        i = m.word(b, start);
-                        break;
-                    }
-                    let len = i - start;
-                    if words::has_shape(len, b[start], b[i - 1]) {
-                        m.note(b, start, i, words::lookup_letters(&b[start..i]));
-                    } else if m.stretch_digits != 0 || len == 2 {
-                        m.note(b, start, i, None);
-                    }
-                    match b.get(i) {
-                        Some(&b' ') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
-                            start = i + 1;
-                        }
-                        Some(c) if c.is_ascii_digit() => {
-                            m.letter_digit = true;
-                            break;
-                        }
-                        _ => break,
-                    }
+            if let Some((s, holds)) = open {
+                let upto = match ends {
+                    0 => u64::MAX,
+                    _ => (ends & ends.wrapping_neg()) - 1,
+                };
+                let holds = holds.and(&k, upto);
+                if ends == 0 {
+                    // The run goes on through this whole block.
+                    open = Some((s, holds));
+                    base += 64;
+                    continue;
                 }
-                continue;
+                let e = base + ends.trailing_zeros() as usize;
+                m.settle(b, s, e, holds);
+                open = None;
             }
-            match CLASS[usize::from(c)] {
-                LETTER => i = m.word(b, i),
-                DIGIT => i = m.digits(b, i),
-                HIGH => {
-                    if devanagari_digit(b, i).is_some() {
-                        i = m.digits(b, i);
-                    } else if is_danda(b, i) {
-                        i += 1;
-                    } else {
-                        i = m.word(b, i);
-                    }
+            loop {
+                // Most runs are a word of ASCII letters of no noted shape
+                // after no stretch: nothing to note.
+                if m.stretch_digits == 0 {
+                    starts = skim(chunk, starts, ends, mixed, cut);
                 }
-                AT => {
-                    m.at_sign = true;
-                    i += 1;
+                if starts == 0 {
+                    break;
                 }
-                COLON => {
-                    m.colons += 1;
-                    i += 1;
+                let s = starts.trailing_zeros() as usize & 63;
+                starts &= starts - 1;
+                // The run's end: the first end after its start.
+                let rest = ends >> s;
+                if rest == 0 {
+                    open = Some((base + s, Holds::default().and(&k, !0 << s)));
+                    break;
                 }
-                DOT => {
-                    m.digit_dots += usize::from(i > 0 && b[i - 1].is_ascii_digit());
-                    i += 1;
-                }
-                _ => i += 1,
+                // The run is `chunk[s..e]`, with e <= 63.
+                let e = (s + rest.trailing_zeros() as usize) & 63;
+                let holds = Holds {
+                    mixed: mixed >> e & 1 != 0,
+                    worded: worded >> e & 1 != 0,
+                    cut: cut >> e & 1 != 0,
+                };
+                m.settle(b, base + s, base + e, holds);
             }
+            was_run = run >> 63;
+            was_digit = k.digit >> 63;
+            base += 64;
+        }
+        if let Some((s, holds)) = open {
+            m.settle(b, s, b.len(), holds);
         }
         m.end_stretch();
         m
+    }
+
+    /// Notes the run `b[start..end]`, of what `holds` says.
+    #[inline(always)]
+    fn settle(&mut self, b: &[u8], start: usize, end: usize, holds: Holds) {
+        if !holds.mixed {
+            self.letters(b, start, end);
+        } else if !holds.worded {
+            // One group of digits, with nothing glued on.
+            self.tokens.push(start);
+            self.stretch_digits += end - start;
+        } else if !holds.cut {
+            // One word, of letters and bytes beyond ASCII.
+            match words::lookup(&b[start..end]) {
+                Some(word) => self.note(b, start, end, Some(word)),
+                None => self.end_stretch(),
+            }
+        } else {
+            self.run(b, start, end);
+        }
+    }
+
+    /// Notes the word of ASCII letters `b[start..end]`: most are rejected
+    /// by their shape alone, and only end a stretch.
+    #[inline(always)]
+    fn letters(&mut self, b: &[u8], start: usize, end: usize) {
+        let w = &b[start..end];
+        match w.first().zip(w.last()) {
+            Some((&first, &last)) if words::has_shape(w.len(), first, last) => {
+                self.note(b, start, end, words::lookup_letters(w));
+            }
+            _ => self.end_stretch(),
+        }
+    }
+
+    /// Cuts the run `b[start..end]` into the number scanner's tokens, a
+    /// token at a time, as it does.
+    #[inline(never)]
+    fn run(&mut self, b: &[u8], start: usize, end: usize) {
+        let mut i = start;
+        while i < end {
+            i = if b[i].is_ascii_digit() || devanagari_digit(b, i).is_some() {
+                self.digits(b, i)
+            } else if is_danda(b, i) {
+                i + 1
+            } else {
+                self.word(b, i)
+            };
+        }
+    }
+
+    /// Counts the `@`, `:` and `.` of a block (bits of `special`);
+    /// `after_digit` has a bit for each byte right after an ASCII digit.
+    fn specials(&mut self, chunk: &[u8; 64], mut special: u64, after_digit: u64) {
+        while special != 0 {
+            let k = special.trailing_zeros();
+            match chunk[k as usize] {
+                b'@' => self.at_sign = true,
+                b':' => self.colons += 1,
+                _ => self.digit_dots += usize::from(after_digit >> k & 1 != 0),
+            }
+            special &= special - 1;
+        }
     }
 
     /// Marks that rule nothing out and hold no token list: for a policy
@@ -295,26 +344,212 @@ impl Drop for Marks {
     }
 }
 
-/// Where the ASCII letters from `i` end, eight bytes at a time: a mask of
-/// the bytes that are no letter, its lowest set byte the end.
+/// `starts` (of runs in `chunk`) without the leading ones that are words
+/// the pass would note nothing of: of ASCII letters of no shape it notes
+/// ([`words::has_shape`]), or of letters beyond ASCII that can be no digit
+/// word ([`words::lookup`] is `None`). Most of a message is passed over
+/// here with nothing else to keep. (Only while no stretch is open: then
+/// any word ends it.)
 #[inline(always)]
-fn letters_end(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // Per byte, folded to lowercase with the top bit cleared (so no sum
-        // carries into the next byte): in `a`..=`z`, and under 0x80?
-        let low = (x | (ONES * 0x20)) & !HIGH;
-        let letter = (low + ONES * u64::from(0x80 - b'a')) & !(low + ONES * u64::from(0x80 - b'{'));
-        let other = (!letter | x) & HIGH;
-        if other != 0 {
-            return i + (other.trailing_zeros() / 8) as usize;
+fn skim(chunk: &[u8; 64], mut starts: u64, ends: u64, mixed: u64, cut: u64) -> u64 {
+    while starts != 0 {
+        let s = starts.trailing_zeros() as usize & 63;
+        let rest = ends >> s;
+        if rest == 0 {
+            return starts;
         }
-        i += 8;
+        let len = rest.trailing_zeros() as usize & 63;
+        let e = (s + len) & 63;
+        let (first, last) = (chunk[s], chunk[(e - 1) & 63]);
+        let noted = if mixed >> e & 1 == 0 {
+            words::has_shape(len, first, last)
+        } else if cut >> e & 1 == 0 {
+            // Letters and bytes beyond ASCII, no digit, no danda: one word.
+            if first >= 0x80 {
+                let head = [first, chunk[(s + 1) & 63], chunk[(s + 2) & 63]];
+                words::has_devanagari_shape(len, head)
+            } else {
+                // An ASCII word is a digit word only if it ends in a letter.
+                last < 0x80 && words::has_shape(len, first, last)
+            }
+        } else {
+            true
+        };
+        if noted {
+            return starts;
+        }
+        starts &= starts - 1;
     }
-    while b.get(i).is_some_and(u8::is_ascii_alphabetic) {
-        i += 1;
+    0
+}
+
+/// A block of 64 bytes of the text, a bit per byte (the lowest bit the
+/// first byte) for each class the pass tells apart.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    /// Letters, digits and bytes beyond ASCII: the bytes of runs.
+    run: u64,
+    /// ASCII digits.
+    digit: u64,
+    /// Bytes beyond ASCII.
+    high: u64,
+    /// `@`, `:` and `.`: the other scanners' signs, few in a message.
+    special: u64,
+    /// `A5` followed by a byte in `A4..=AF`: the middle byte of a danda or
+    /// a Devanagari digit (`E0 A5 A4..AF`), or of a rarer character. A run
+    /// with none has no danda or Devanagari digit inside.
+    danda_digit: u64,
+}
+
+/// What a run holds, as far as [`Marks::settle`] needs to know: a run of
+/// ASCII letters holds none of these.
+#[derive(Debug, Default, Clone, Copy)]
+struct Holds {
+    /// A digit or a byte beyond ASCII.
+    mixed: bool,
+    /// A letter or a byte beyond ASCII.
+    worded: bool,
+    /// A digit or a danda.
+    cut: bool,
+}
+
+impl Holds {
+    /// These and what the bytes of `k` in `mask` hold.
+    fn and(self, k: &Block, mask: u64) -> Holds {
+        Holds {
+            mixed: self.mixed || k.mixed() & mask != 0,
+            worded: self.worded || k.worded() & mask != 0,
+            cut: self.cut || k.cut() & mask != 0,
+        }
     }
-    i
+}
+
+impl Block {
+    fn mixed(&self) -> u64 {
+        self.digit | self.high
+    }
+
+    fn worded(&self) -> u64 {
+        self.run & !self.digit
+    }
+
+    fn cut(&self) -> u64 {
+        self.digit | self.danda_digit
+    }
+
+    /// The classes of `chunk`'s bytes, sixteen at a time.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    fn of(chunk: &[u8; 64]) -> Block {
+        // SAFETY: the build targets processors with SSE2 (the `cfg` above:
+        // it is part of every x86-64 target's baseline), so the processor
+        // running this has the instructions `sse2` uses.
+        unsafe { Block::sse2(chunk) }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn sse2(chunk: &[u8; 64]) -> Block {
+        use std::arch::x86_64::*;
+        let mut k = Block::default();
+        let byte = |c: u8| _mm_set1_epi8(c as i8);
+        // `v - lo` under `n`, unsigned: shifted by 0x80, a signed compare.
+        let within = |v: __m128i, lo: u8, n: u8| {
+            _mm_cmplt_epi8(
+                _mm_add_epi8(v, byte(0x80u8.wrapping_sub(lo))),
+                byte(0x80u8.wrapping_add(n)),
+            )
+        };
+        let mut parts = [_mm_setzero_si128(); 4];
+        for (n, part) in chunk.chunks_exact(16).enumerate() {
+            // SAFETY: `part` is 16 bytes of `chunk`, all readable, and
+            // `_mm_loadu_si128` reads exactly 16 bytes at any alignment.
+            let x = unsafe { _mm_loadu_si128(part.as_ptr().cast::<__m128i>()) };
+            parts[n] = x;
+            let bits = |v: __m128i| u64::from(_mm_movemask_epi8(v) as u16) << (16 * n);
+            let alpha = within(_mm_or_si128(x, byte(0x20)), b'a', 26);
+            let digit = within(x, b'0', 10);
+            k.run |= bits(_mm_or_si128(_mm_or_si128(alpha, digit), x));
+            k.digit |= bits(digit);
+            k.high |= bits(x);
+            k.special |= bits(_mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, byte(b'@')), _mm_cmpeq_epi8(x, byte(b':'))),
+                _mm_cmpeq_epi8(x, byte(b'.')),
+            ));
+        }
+        if k.high != 0 {
+            let (mut a5, mut a4_af) = (0u64, 0u64);
+            for (n, &x) in parts.iter().enumerate() {
+                let bits = |v: __m128i| u64::from(_mm_movemask_epi8(v) as u16) << (16 * n);
+                a5 |= bits(_mm_cmpeq_epi8(x, byte(0xA5)));
+                a4_af |= bits(within(x, 0xA4, 12));
+            }
+            // An `A5` in the last byte may start one with the next block's
+            // first byte: counted as one, which only sends its run the long way.
+            k.danda_digit = a5 & ((a4_af >> 1) | 1 << 63);
+        }
+        k
+    }
+
+    /// [`Block::of`] a byte at a time, where there is no SSE2.
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    fn of(chunk: &[u8; 64]) -> Block {
+        Block::bytewise(chunk)
+    }
+
+    /// The classes a byte at a time: the definition the fast path must
+    /// match (tested), and the path of other processors.
+    #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+    fn bytewise(chunk: &[u8; 64]) -> Block {
+        let mut k = Block::default();
+        for (i, &c) in chunk.iter().enumerate() {
+            let bit = 1u64 << i;
+            if c.is_ascii_alphabetic() {
+                k.run |= bit;
+            } else if c.is_ascii_digit() {
+                k.run |= bit;
+                k.digit |= bit;
+            } else if c >= 0x80 {
+                k.run |= bit;
+                k.high |= bit;
+            } else if matches!(c, b'@' | b':' | b'.') {
+                k.special |= bit;
+            }
+            let next = chunk.get(i + 1).is_none_or(|n| (0xA4..=0xAF).contains(n));
+            if c == 0xA5 && next {
+                k.danda_digit |= bit;
+            }
+        }
+        k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_classes_sixteen_at_a_time_are_those_a_byte_at_a_time() {
+        // Every byte value at every place, among bytes near the classes'
+        // edges, and the Devanagari bytes around a danda.
+        let near: [u8; 24] = [
+            b'@', b'A', b'Z', b'[', b'`', b'a', b'z', b'{', b'/', b'0', b'9', b':', b'.', b'-',
+            0x7F, 0x80, 0xA3, 0xA4, 0xA5, 0xAF, 0xB0, 0xE0, 0xFF, b' ',
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for v in 0..=255u8 {
+            for at in 0..64 {
+                let mut chunk = [0u8; 64];
+                for c in chunk.iter_mut() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    *c = near[(seed % 24) as usize];
+                }
+                chunk[at] = v;
+                assert_eq!(Block::of(&chunk), Block::bytewise(&chunk), "{v:#x} at {at}");
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! digits and the group lengths, for the number scanner (`numbers`).
 
 /// Groups as cards are printed: all in one, fours, or Amex/Diners 4-6-5 and 4-6-4.
-pub(super) fn card_groups(g: &[usize]) -> bool {
+pub(super) fn card_groups(g: &[u8]) -> bool {
     match g {
         [_] | [4, 6, 5] | [4, 6, 4] => true,
         [body @ .., last] => body.iter().all(|&x| x == 4) && (1..=4).contains(last),
@@ -13,21 +13,21 @@ pub(super) fn card_groups(g: &[usize]) -> bool {
 
 /// Phone numbers are grouped many ways; only single digits between the
 /// first group and the rest would be odd.
-pub(super) fn phone_groups(g: &[usize]) -> bool {
+pub(super) fn phone_groups(g: &[u8]) -> bool {
     g.len() <= 5 && g.iter().skip(1).all(|&x| x >= 2)
 }
 
 /// A country prefix is written apart or not split at all: twelve digits
 /// as `9172 0603 5300` are grouped as an Aadhaar number is (one that
 /// failed its check), not as `91 98765 43210`.
-pub(super) fn prefix_apart(d: &[u8], g: &[usize]) -> bool {
+pub(super) fn prefix_apart(d: &[u8], g: &[u8]) -> bool {
     d.len() != 12 || g.len() == 1 || g[0] == 2
 }
 
 /// Phone numbers written with dots: NANP's `415.555.0132` (maybe after
 /// `1.`), or two or three groups ending in four or more digits; never four
 /// groups of at most three digits, which are versions and addresses.
-pub(super) fn dotted_phone(g: &[usize]) -> bool {
+pub(super) fn dotted_phone(g: &[u8]) -> bool {
     match g {
         [1, 3, 3, 4] => true,
         [.., last] => g.len() <= 3 && *last >= 4,

@@ -46,15 +46,19 @@ const LATIN: [(&[u8], Word); 29] = [
 /// The longest word in [`LATIN`].
 const LATIN_MAX: usize = 7;
 
-/// For each length, first and last letter (its low five bits, the same in
-/// either case), the one digit word of that shape: its place in [`LATIN`]
-/// plus one. No two share a shape (the table's build checks), so most
-/// words of a message ("the", "and", "total") are rejected by one load,
-/// and any other by one compare.
-static SHAPES: [u8; (LATIN_MAX + 1) << 10] = shapes();
+/// For each length (all over [`LATIN_MAX`] as one), first and last letter
+/// (its low five bits, the same in either case), the one digit word of
+/// that shape: its place in [`LATIN`] plus one; or [`AT`]. No two share a
+/// shape (the table's build checks), so most words of a message ("the",
+/// "and", "total") are rejected by one load, and any other by one compare.
+static SHAPES: [u8; (LATIN_MAX + 2) << 10] = shapes();
 
-const fn shapes() -> [u8; (LATIN_MAX + 1) << 10] {
-    let mut t = [0u8; (LATIN_MAX + 1) << 10];
+/// The shape of `at`, which the shared pass notes too (an email may be
+/// spelled out around it): no digit word.
+const AT: u8 = u8::MAX;
+
+const fn shapes() -> [u8; (LATIN_MAX + 2) << 10] {
+    let mut t = [0u8; (LATIN_MAX + 2) << 10];
     let mut i = 0;
     while i < LATIN.len() {
         let w = LATIN[i].0;
@@ -63,10 +67,14 @@ const fn shapes() -> [u8; (LATIN_MAX + 1) << 10] {
         t[at] = i as u8 + 1;
         i += 1;
     }
+    let at = shape(2, b'a', b't');
+    assert!(t[at] == 0, "a digit word of the shape of `at`");
+    t[at] = AT;
     t
 }
 
 const fn shape(len: usize, first: u8, last: u8) -> usize {
+    let len = if len > LATIN_MAX { LATIN_MAX + 1 } else { len };
     (len << 10) | (((first & 31) as usize) << 5) | (last & 31) as usize
 }
 
@@ -85,10 +93,10 @@ pub(super) fn lookup(b: &[u8]) -> Option<Word> {
 }
 
 /// True when a word of ASCII letters of this length, first and last
-/// letter may be a digit word: one load rejects most words.
+/// letter may be a digit word or `at`: one load rejects most words.
 #[inline(always)]
 pub(super) fn has_shape(len: usize, first: u8, last: u8) -> bool {
-    len <= LATIN_MAX && SHAPES[shape(len, first, last)] != 0
+    SHAPES[shape(len, first, last)] != 0
 }
 
 /// [`lookup`] of a word of ASCII letters only.
@@ -141,13 +149,20 @@ const fn devanagari_shapes() -> [u8; 64] {
     t
 }
 
+/// True when a word of `len` bytes starting with `head` may be a
+/// Devanagari digit word: every one is two to six letters of three bytes,
+/// the first a consonant or vowel of U+0900–U+093F (`E0 A4 xx`). One load
+/// rejects most Hindi words.
+#[inline(always)]
+pub(super) fn has_devanagari_shape(len: usize, head: [u8; 3]) -> bool {
+    (6..=18).contains(&len)
+        && head[..2] == [0xE0, 0xA4]
+        && DEVANAGARI_SHAPES[usize::from(head[2] & 0x3F)] & (1 << (len / 3)) != 0
+}
+
 fn devanagari(b: &[u8]) -> Option<Word> {
-    // Every one is two to six letters of three bytes, the first a
-    // consonant or vowel of U+0900–U+093F: `E0 A4 xx`.
-    if !(6..=18).contains(&b.len())
-        || b[..2] != [0xE0, 0xA4]
-        || DEVANAGARI_SHAPES[usize::from(b[2] & 0x3F)] & (1 << (b.len() / 3)) == 0
-    {
+    let head = [0, 1, 2].map(|i| b.get(i).copied().unwrap_or(0));
+    if !has_devanagari_shape(b.len(), head) {
         return None;
     }
     DEVANAGARI

@@ -415,3 +415,122 @@ fn deferred_messages_keep_their_place_and_their_bytes() {
     assert!(s.last_error().unwrap().contains("do not hold a message"));
     assert_eq!(inspect(s.path()).unwrap().messages, 0);
 }
+
+const PLACEMENT_CHILD: &str = "CONVLOG_PLACEMENT_CHILD";
+
+/// The CPUs in a `/proc` `Cpus_allowed_list` ("0-3,6").
+fn cpu_list(list: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// Each thread's name and allowed CPUs, from `/proc/self/task`.
+fn threads_allowed() -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        // A thread may exit between the listing and the reads.
+        let (Ok(comm), Ok(status)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("status")),
+        ) else {
+            continue;
+        };
+        if let Some(list) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        {
+            out.push((comm.trim().to_owned(), cpu_list(list)));
+        }
+    }
+    out
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) {
+    // SAFETY: all zeros is the empty set; `cpu` is below CPU_SETSIZE (it
+    // came from /proc); pid 0 names the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "pin to {cpu}: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// Not a test by itself: the child of the test below, alone in its process
+/// because which CPU the commit threads keep off is process-wide. It logs
+/// from this thread pinned to the first allowed CPU, then to the last,
+/// and prints where the commit threads may run once they keep off it (or
+/// after 10 s if they never do).
+#[test]
+#[ignore = "the body of a child process, run by a_commit_thread_keeps_off_the_cpu_of_a_thread_that_logs with --ignored"]
+fn placement_child() {
+    let Some(dir) = std::env::var_os(PLACEMENT_CHILD) else {
+        return;
+    };
+    let s = Session::create_with(&dir, quiet()).unwrap();
+    s.log(Message::user("hello", "stt"));
+    s.flush_blocking().unwrap();
+    let all = threads_allowed()[0].1.clone();
+    for cpu in [all[0], *all.last().unwrap()] {
+        pin(cpu);
+        let start = std::time::Instant::now();
+        let mut commit = Vec::new();
+        while start.elapsed() < std::time::Duration::from_secs(10) {
+            for i in 0..20 {
+                s.log(Message::user(format!("message {i} from {cpu}"), "stt"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            commit = threads_allowed()
+                .into_iter()
+                .filter(|(name, _)| name == "convlog-commit")
+                .map(|(_, cpus)| cpus)
+                .collect();
+            if !commit.is_empty() && commit.iter().all(|cpus| !cpus.contains(&cpu)) {
+                break;
+            }
+        }
+        println!("CALLER {cpu} COMMIT {commit:?}");
+    }
+    s.flush_blocking().unwrap();
+}
+
+/// A thread that logs without waiting (an event loop) keeps convlog's
+/// commit threads off its CPU, where they would take the loop's time slice
+/// at a scheduler tick, and they follow it when it moves.
+#[test]
+fn a_commit_thread_keeps_off_the_cpu_of_a_thread_that_logs() {
+    let all = cpu_list(
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap(),
+    );
+    if all.len() < 2 {
+        println!("skipped: one CPU allowed ({all:?}), nowhere else for a commit thread to run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::util::child_test("session::placement_child")
+        .env(PLACEMENT_CHILD, dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (first, last) = (all[0], *all.last().unwrap());
+    for cpu in [first, last] {
+        let others: Vec<usize> = all.iter().copied().filter(|&c| c != cpu).collect();
+        let want = format!("CALLER {cpu} COMMIT [{others:?}");
+        assert!(stdout.contains(&want), "wanted {want:?} in:\n{stdout}");
+    }
+}

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::affinity;
 use super::lock;
 use super::pool::{Job, pool};
 use super::reply::Answer;
@@ -129,6 +130,10 @@ impl Log {
     /// tokio worker) never waits for the disk.
     pub(crate) fn submit(self: &Arc<Self>, req: Request) {
         let awaited = awaited(&req);
+        if !awaited {
+            // A caller that never waits: an event loop's `log`.
+            affinity::note_caller();
+        }
         let mut q = lock(&self.queue);
         q.push(req, false);
         if !q.leading {
@@ -210,6 +215,9 @@ impl Log {
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
             // Outside the queue's lock: producers are not held up by it.
+            if who == Leader::Pool {
+                affinity::keep_off_caller();
+            }
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
             build_later(&mut batch, &mut w.used);

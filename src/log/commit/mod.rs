@@ -24,12 +24,14 @@
 //! handle asks), `reply` (the slot its answer comes back through), `state`
 //! (what handles and the committer share, and the spares they recycle),
 //! `leader` (the queue, and who commits it), `pool` (the threads that lead
-//! for async callers), `writer` (one group's lock, write and sync),
+//! for async callers), `affinity` (keeping those off an event loop's CPU),
+//! `writer` (one group's lock, write and sync),
 //! `lock_notice` (announcing a long lock wait) and `hooks` (the disk seam
 //! tests inject faults through).
 
 use std::sync::Mutex;
 
+mod affinity;
 mod hooks;
 mod leader;
 mod lock_notice;
