@@ -117,7 +117,9 @@ pub use read::{Damage, DamageKind, Followed, Follower, LoggedMessage, Messages, 
 pub use record::{
     Entry, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_REDACTED, Handoff, Message, Role, ToolCall,
 };
-pub use session::{DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Session};
+pub use session::{
+    DEFAULT_MAX_CONTENT_BYTES, Ended, MAX_CONTENT_LIMIT, Options, Prepared, Session,
+};
 
 #[cfg(test)]
 mod test_support;

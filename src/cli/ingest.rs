@@ -8,13 +8,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
 use clap::Args;
-use convlog::{Error, Message, Options, Result, Session};
+use convlog::{Error, Options, Result, Session};
 
 use super::exit::{Exit, Tracker};
 use super::redact::RedactArgs;
 
-mod stage;
-use stage::Stage;
+mod chunk;
+mod workers;
+use chunk::{Done, Note, Raw};
+use workers::Workers;
 
 /// Append JSON lines from stdin with group commit.
 ///
@@ -55,52 +57,56 @@ type Pending = (Vec<u64>, Commit);
 const MAX_CHUNKS_IN_FLIGHT: usize = 64;
 /// Largest chunk: lines read while more input keeps arriving go out together.
 const MAX_CHUNK: usize = 4096;
+/// From this many lines, a chunk committed at a pause is shared with a
+/// worker: below it, the hand-off costs more than the half it saves.
+const SHARE_FROM: usize = 256;
 
-/// `ingest` reads, parses and acks on one thread. Whenever the next read of
-/// stdin could wait (nothing buffered, nothing ready on the descriptor),
-/// what was read so far is committed right here with the blocking API and
-/// acked, so a lone producer waiting for each ack costs a lock, a write and
-/// an fdatasync and no thread hand-off. While more input is already
-/// waiting, full chunks are queued instead (committed by convlog's pool
-/// while this thread parses the next), and their acks follow in input
-/// order. With redaction, a full chunk goes to the [`stage`] thread, which
-/// redacts, encodes and queues it while this thread parses the next one.
+/// `ingest` reads and acks on one thread. Whenever the next read of stdin
+/// could wait (nothing buffered, nothing ready on the descriptor), what was
+/// read so far is prepared and committed right here with the blocking API
+/// and acked, so a lone producer waiting for each ack costs a lock, a
+/// write and an fdatasync and no thread hand-off. While more input is
+/// already waiting, full chunks are queued instead (committed by convlog's
+/// pool while this thread reads the next), and their acks follow in input
+/// order. With redaction, full chunks are prepared (parsed, redacted,
+/// encoded) by the [`workers`], one per core, and queued here in order.
 pub fn run(a: IngestArgs) -> Result<Exit> {
     let opts = Options::default().echo(a.echo).redact(a.redact.policy()?);
     let session = Session::open_with(&a.log, opts)?;
-    // The stage thread is joined when this scope ends, after `st` (and with
-    // it the stage's input) is dropped.
+    // The workers are joined when this scope ends, after `st` (and with it
+    // their input) is dropped.
     std::thread::scope(|scope| ingest(&a, &session, scope))
 }
 
-/// `run` once the session is open, with a scope for the stage thread.
+/// `run` once the session is open, with a scope for the workers.
 fn ingest<'s>(
     a: &IngestArgs,
     session: &'s Session,
     scope: &'s std::thread::Scope<'s, '_>,
 ) -> Result<Exit> {
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
-    // Without redaction, parsing is most of the work: a stage measured the
-    // same wall time for about a fifth more CPU (100,000 lines), so the
-    // chunks are queued on this thread as they always were.
-    let stage = match session.redaction().is_empty() {
+    // Without redaction, parsing is most of the work: a second thread
+    // measured the same wall time for about a fifth more CPU (100,000
+    // lines), so chunks are prepared on this thread as they always were.
+    let workers = match session.redaction().is_empty() {
         true => None,
-        false => Stage::spawn(scope, session),
+        false => Workers::spawn(scope, session),
     };
     let mut st = Ingest {
         session,
-        stage,
+        log: &a.log,
+        workers,
         acks: Acks {
             out: io::BufWriter::new(io::stdout().lock()),
             ack: a.ack,
         },
         pending: VecDeque::new(),
-        lines: Vec::new(),
-        msgs: Vec::new(),
+        raw: Raw::default().starting(1),
+        spares: Vec::new(),
+        stopped: false,
+        exit: Tracker::new(),
     };
-    let mut line = Vec::new();
     let mut n = 0u64;
-    let mut exit = Tracker::new();
     let outcome = loop {
         if input.buffer().is_empty()
             && !stdin_ready()
@@ -108,9 +114,8 @@ fn ingest<'s>(
         {
             break Err(e);
         }
-        line.clear();
         let read = input
-            .read_until(b'\n', &mut line)
+            .read_until(b'\n', st.raw.buf())
             .map_err(|e| Error::io(Path::new("<stdin>"), "read", e));
         match read {
             Err(e) => break Err(Halt::Write(e)),
@@ -118,36 +123,8 @@ fn ingest<'s>(
             Ok(_) => {}
         }
         n += 1;
-        match parse_line(session, &line) {
-            Ok(Some(msg)) if msg.is_blank() => {
-                eprintln!(
-                    "convlog: {}: stdin line {n}: skipped: content is blank",
-                    a.log.display()
-                );
-            }
-            Ok(Some(msg)) => {
-                st.lines.push(n);
-                st.msgs.push(msg);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                exit.finding();
-                // The line already names the log; do not name it twice.
-                let e = match e {
-                    convlog::Error::Rejected { source, .. } => *source,
-                    e => e,
-                };
-                // A parse error can quote the line's values: redacted too,
-                // by the log's own policy as well as the one asked for.
-                let e = e.to_string();
-                let e = session.redaction().redact(&e).map_or(e, |r| r.text);
-                eprintln!(
-                    "convlog: {}: stdin line {n}: rejected: {e}",
-                    a.log.display()
-                );
-            }
-        }
-        if st.msgs.len() >= MAX_CHUNK
+        st.raw.line_read();
+        if st.raw.len() >= MAX_CHUNK
             && let Err(e) = st.queue_chunk()
         {
             break Err(e);
@@ -181,7 +158,7 @@ fn ingest<'s>(
     if a.end {
         session.end_blocking()?;
     }
-    Ok(exit.code())
+    Ok(st.exit.code())
 }
 
 /// Why `ingest` stopped early: a failed write to the log, or stdout gone.
@@ -220,98 +197,175 @@ impl<W: Write> Acks<W> {
 
 struct Ingest<'a, W: Write> {
     session: &'a Session,
-    /// Where full chunks go to be redacted, encoded and queued while this
-    /// thread parses the next; `None` (no thread to be had): queued here.
-    stage: Option<Stage<'a>>,
+    log: &'a Path,
+    /// Where full chunks are prepared while this thread reads the next;
+    /// `None` (no redaction, or no thread to be had): prepared here.
+    workers: Option<Workers<'a>>,
     acks: Acks<W>,
-    /// Chunks queued to the pool, oldest first, not yet acked (the stage
-    /// holds the futures of those it has not handed back yet).
+    /// Chunks queued to the pool, oldest first, not yet acked (the workers
+    /// hold those they have not handed back yet).
     pending: VecDeque<Pending>,
-    /// The chunk being read: input line numbers and messages.
-    lines: Vec<u64>,
-    msgs: Vec<Message>,
+    /// The chunk being read.
+    raw: Raw,
+    /// Emptied chunk buffers, for the next chunks.
+    spares: Vec<Raw>,
+    /// A chunk failed before it was queued: nothing after it is queued.
+    stopped: bool,
+    exit: Tracker,
 }
 
 impl<W: Write> Ingest<'_, W> {
     /// Commits what was read on this thread, acks everything in order and
     /// flushes stdout: done before any read of stdin that could wait.
     fn settle(&mut self) -> std::result::Result<(), Halt> {
-        // Every chunk handed to the stage is queued before this one.
+        let here = self.prepare_rest()?;
+        // Every chunk handed to the workers goes before this one.
         self.collect(usize::MAX)?;
-        if self.stage_failed() {
-            return self.fail();
+        match here.and_then(|done| self.accept(done)) {
+            Some((lines, records)) => {
+                let seqs = self.session.append_prepared_blocking(records)?;
+                // Queued before this chunk, so committed before it.
+                self.ack_pending(true)?;
+                self.acks.write(&lines, &seqs)?;
+            }
+            None => self.ack_pending(true)?,
         }
-        if !self.msgs.is_empty() {
-            let seqs = self
-                .session
-                .append_many_blocking(std::mem::take(&mut self.msgs))?;
-            // Queued before this chunk, so committed before it.
-            self.ack_pending(true)?;
-            let lines = std::mem::take(&mut self.lines);
-            self.acks.write(&lines, &seqs)?;
-        } else {
-            self.ack_pending(true)?;
-        }
+        self.stop_if_failed()?;
         self.acks.flush()
     }
 
-    /// Queues the current chunk (through the stage, if there is one) and
-    /// acks whatever has become durable.
+    /// The chunk being read, prepared here (its front half by a worker, if
+    /// it is big and there are workers), for the caller to queue after the
+    /// chunks handed over before it; `None` if it is empty.
+    fn prepare_rest(&mut self) -> Result<Option<Done>> {
+        let mut raw = self.take_raw();
+        if raw.is_empty() {
+            self.spares.push(raw);
+            return Ok(None);
+        }
+        if raw.len() >= SHARE_FROM
+            && !self.stopped
+            && let Some(workers) = &mut self.workers
+        {
+            let front = raw.split_front(raw.len() / 2, self.spares.pop().unwrap_or_default());
+            workers.send(front)?;
+        }
+        Ok(Some(chunk::prepare(self.session, raw)))
+    }
+
+    /// The chunk read so far, leaving an empty one that starts after it.
+    fn take_raw(&mut self) -> Raw {
+        let next = self.raw.first_after();
+        let fresh = self.spares.pop().unwrap_or_default().starting(next);
+        std::mem::replace(&mut self.raw, fresh)
+    }
+
+    /// Prepares (or hands to a worker) the full chunk just read, queues
+    /// whatever is prepared, in order, and acks whatever has become durable.
     fn queue_chunk(&mut self) -> std::result::Result<(), Halt> {
-        let (lines, msgs) = (
-            std::mem::take(&mut self.lines),
-            std::mem::take(&mut self.msgs),
-        );
-        match &mut self.stage {
-            Some(stage) => stage.send(lines, msgs),
+        let raw = self.take_raw();
+        match &mut self.workers {
+            Some(workers) => workers.send(raw)?,
             None => {
-                let fut = Box::pin(self.session.append_many(msgs));
-                self.pending.push_back((lines, fut));
+                let done = chunk::prepare(self.session, raw);
+                self.queue(done);
             }
         }
+        self.collect(0)?;
         self.ack_pending(false)?;
-        if self.stage_failed() {
-            return self.fail();
-        }
-        while self.pending.len() + self.in_stage() > MAX_CHUNKS_IN_FLIGHT {
+        self.stop_if_failed()?;
+        while self.pending.len() + self.in_workers() > MAX_CHUNKS_IN_FLIGHT {
             self.ack_front(true)?;
         }
         Ok(())
     }
 
-    fn in_stage(&self) -> usize {
-        self.stage.as_ref().map_or(0, Stage::in_flight)
+    /// Prints the notes on a prepared chunk's lines and takes its records
+    /// to be queued next; `None` if there is nothing to queue. A chunk that
+    /// failed goes into `pending` as its error, in its place, and nothing
+    /// after it is queued (or noted: those lines were never taken in).
+    fn accept(&mut self, done: Done) -> Option<(Vec<u64>, convlog::Prepared)> {
+        if self.stopped {
+            return None;
+        }
+        let Done {
+            lines,
+            notes,
+            records,
+            spare,
+        } = done;
+        self.spares.push(spare);
+        for (n, note) in notes {
+            let log = self.log.display();
+            match note {
+                Note::Blank => {
+                    eprintln!("convlog: {log}: stdin line {n}: skipped: content is blank")
+                }
+                Note::Rejected(e) => {
+                    self.exit.finding();
+                    eprintln!("convlog: {log}: stdin line {n}: rejected: {e}");
+                }
+            }
+        }
+        match records {
+            Ok(records) => Some((lines, records)),
+            Err(e) => {
+                self.stopped = true;
+                self.pending
+                    .push_back((lines, Box::pin(std::future::ready(Err(e)))));
+                None
+            }
+        }
     }
 
-    fn stage_failed(&self) -> bool {
-        self.stage.as_ref().is_some_and(Stage::failed)
+    /// Queues a prepared chunk after those queued before it.
+    fn queue(&mut self, done: Done) {
+        if let Some((lines, records)) = self.accept(done) {
+            let fut = self.session.append_prepared(records);
+            self.pending.push_back((lines, Box::pin(fut)));
+        }
     }
 
-    /// A chunk failed before it was queued, so nothing more is queued: acks
-    /// what is durable before it, in order, and stops with its error.
-    fn fail(&mut self) -> std::result::Result<(), Halt> {
+    /// Once a chunk has failed: acks what is durable before it, in order,
+    /// and stops with its error.
+    fn stop_if_failed(&mut self) -> std::result::Result<(), Halt> {
+        if !self.stopped {
+            return Ok(());
+        }
         self.ack_pending(true)?;
         Err(Halt::Write(Error::Internal(
             "a chunk of ingest failed, but its error was not found".into(),
         )))
     }
 
-    /// Takes back from the stage the futures of the chunks it has queued,
-    /// in order, waiting until `wait_for` of them are in `pending` (or none
-    /// is left in the stage).
+    fn in_workers(&self) -> usize {
+        match self.stopped {
+            // What the workers still hold is never queued.
+            true => 0,
+            false => self.workers.as_ref().map_or(0, Workers::in_flight),
+        }
+    }
+
+    /// Takes back the chunks the workers have prepared, in order, and
+    /// queues them, waiting until `wait_for` chunks are in `pending` (or
+    /// none is left with the workers).
     fn collect(&mut self, wait_for: usize) -> Result<()> {
-        let Some(stage) = &mut self.stage else {
-            return Ok(());
-        };
-        while let Some(p) = stage.take(self.pending.len() < wait_for)? {
-            self.pending.push_back(p);
+        while self.in_workers() > 0 {
+            let wait = self.pending.len() < wait_for;
+            let Some(workers) = &mut self.workers else {
+                break;
+            };
+            match workers.take(wait)? {
+                Some(done) => self.queue(done),
+                None => break,
+            }
         }
         Ok(())
     }
 
     /// Acks queued chunks in order: all of them (`wait`), or those already durable.
     fn ack_pending(&mut self, wait: bool) -> std::result::Result<(), Halt> {
-        while !self.pending.is_empty() || self.in_stage() > 0 {
+        while !self.pending.is_empty() || self.in_workers() > 0 {
             if !self.ack_front(wait)? {
                 break;
             }
@@ -342,14 +396,16 @@ impl<W: Write> Ingest<'_, W> {
     }
 
     /// After stdout closed: commit what was read and wait for what was
-    /// queued, printing nothing more.
+    /// queued, printing nothing more on stdout.
     fn finish_quietly(&mut self) -> Result<()> {
-        let mut first = self.collect(usize::MAX).err();
-        if !self.msgs.is_empty()
-            && !self.stage_failed()
-            && let Err(e) = self
-                .session
-                .append_many_blocking(std::mem::take(&mut self.msgs))
+        let here = self.prepare_rest();
+        let mut first = here.as_ref().err().cloned();
+        first = first.or_else(|| self.collect(usize::MAX).err());
+        // Nothing after a chunk that could not be taken back is queued.
+        self.stopped |= first.is_some();
+        let here = here.ok().flatten();
+        if let Some((_, records)) = here.and_then(|done| self.accept(done))
+            && let Err(e) = self.session.append_prepared_blocking(records)
         {
             first.get_or_insert(e);
         }
@@ -393,16 +449,4 @@ fn block_on<F: Future>(fut: F) -> F::Output {
         }
         std::thread::park();
     }
-}
-
-/// One input line as a checked message, `None` for an empty line. Blank
-/// content passes: the caller skips it, as the original design did.
-fn parse_line(session: &Session, line: &[u8]) -> Result<Option<Message>> {
-    let text = line.trim_ascii();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let msg = Message::from_json(text)?;
-    session.check(&msg)?;
-    Ok(Some(msg))
 }

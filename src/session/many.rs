@@ -1,11 +1,19 @@
 //! A burst of messages in one request (`convlog ingest` reading a pipe):
 //! one reply, one buffer, one write and one fdatasync for the lot, instead
 //! of one of each per message.
+//!
+//! A burst is made ready (redacted, checked, encoded) and then queued. The
+//! two steps are also offered apart ([`Session::prepare_many`], then
+//! [`Session::append_prepared`]) so that a caller can make several bursts
+//! ready on threads of its own, each on the core that parsed it, and still
+//! queue them in its own order.
 
 use std::future::Future;
+use std::sync::Arc;
 
+use super::encode::Encoding;
 use super::{Session, print_echo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::line as codec;
 use crate::log::commit::{Answer, Echo, Parts, Request, reply_pair};
 use crate::record::Message;
@@ -29,7 +37,76 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let queued = self.enqueue_many(msgs).map(|(slots, queued, echo)| {
+        let msgs: Vec<Message> = msgs.into_iter().collect();
+        let now = chunk_time(&msgs);
+        let ready = self.encode_chunk(msgs, &now);
+        self.queue(ready)
+    }
+
+    /// [`Session::append_many`] for a thread that may block: returns once
+    /// all are durable, having committed them here if nobody else was.
+    pub fn append_many_blocking<I>(&self, msgs: I) -> Result<Vec<Option<u64>>>
+    where
+        I: IntoIterator<Item = Message>,
+    {
+        let msgs: Vec<Message> = msgs.into_iter().collect();
+        let now = chunk_time(&msgs);
+        let ready = self.encode_chunk(msgs, &now)?;
+        self.queue_blocking(ready)
+    }
+
+    /// The first half of [`Session::append_many`]: redacts, checks and
+    /// encodes the messages, on this thread, without queuing anything. The
+    /// result is queued with [`Session::append_prepared`] (or its blocking
+    /// form) on this session; until then nothing is written and no seq is
+    /// taken, so bursts prepared on several threads keep the order in
+    /// which they are queued. One bad message fails the call.
+    pub fn prepare_many<I>(&self, msgs: I) -> Result<Prepared>
+    where
+        I: IntoIterator<Item = Message>,
+    {
+        let msgs: Vec<Message> = msgs.into_iter().collect();
+        let now = chunk_time(&msgs);
+        let encoded = self.encode_run(msgs, &now)?;
+        Ok(Prepared {
+            rules: self.inner.enc.clone(),
+            encoded,
+        })
+    }
+
+    /// Queues a burst made ready by [`Session::prepare_many`], now, and
+    /// resolves as [`Session::append_many`] does. A burst prepared by
+    /// another session is refused: it was encoded under that one's rules.
+    pub fn append_prepared(
+        &self,
+        burst: Prepared,
+    ) -> impl Future<Output = Result<Vec<Option<u64>>>> + Send + 'static {
+        self.queue(self.own(burst))
+    }
+
+    /// [`Session::append_prepared`] for a thread that may block, as
+    /// [`Session::append_many_blocking`] is for [`Session::append_many`].
+    pub fn append_prepared_blocking(&self, burst: Prepared) -> Result<Vec<Option<u64>>> {
+        self.queue_blocking(self.own(burst)?)
+    }
+
+    /// The records of `burst`, if this session prepared them.
+    fn own(&self, burst: Prepared) -> Result<Encoded> {
+        match Arc::ptr_eq(&burst.rules, &self.inner.enc) {
+            true => Ok(burst.encoded),
+            false => Err(Error::InvalidInput(
+                "a burst prepared by another session cannot be appended here".into(),
+            )),
+        }
+    }
+
+    /// Queues encoded records now; the future resolves once they are durable.
+    fn queue(
+        &self,
+        ready: Result<Encoded>,
+    ) -> impl Future<Output = Result<Vec<Option<u64>>>> + Send + 'static {
+        let queued = ready.and_then(|ready| self.enqueue_many(ready));
+        let queued = queued.map(|(slots, queued, echo)| {
             let rx = queued.map(|(req, rx)| {
                 self.inner.log.submit(req);
                 rx
@@ -47,13 +124,10 @@ impl Session {
         }
     }
 
-    /// [`Session::append_many`] for a thread that may block: returns once
-    /// all are durable, having committed them here if nobody else was.
-    pub fn append_many_blocking<I>(&self, msgs: I) -> Result<Vec<Option<u64>>>
-    where
-        I: IntoIterator<Item = Message>,
-    {
-        let (slots, queued, echo) = self.enqueue_many(msgs)?;
+    /// Commits encoded records here (if nobody else is committing) and
+    /// returns once they are durable.
+    fn queue_blocking(&self, ready: Encoded) -> Result<Vec<Option<u64>>> {
+        let (slots, queued, echo) = self.enqueue_many(ready)?;
         let first = match queued {
             Some((req, rx)) => self.inner.log.commit_blocking(req, rx)?,
             None => 0,
@@ -62,31 +136,20 @@ impl Session {
         Ok(seqs(slots, first))
     }
 
-    /// Redacts, checks and encodes a chunk into one buffer. Returns, per
-    /// message, its index among the records written (`None` if blank), the
-    /// request with the receiver of its first seq (none if all were
-    /// blank), and what to echo.
+    /// The request for an encoded chunk. Returns, per message, its index
+    /// among the records written (`None` if blank), the request with the
+    /// receiver of its first seq (none if all were blank), and what to echo.
     #[allow(clippy::type_complexity)]
-    fn enqueue_many<I>(
+    fn enqueue_many(
         &self,
-        msgs: I,
-    ) -> Result<(Vec<Option<usize>>, Option<(Request, Answer)>, Vec<Echo>)>
-    where
-        I: IntoIterator<Item = Message>,
-    {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        // One timestamp for every message that brings none.
-        let now = msgs
-            .iter()
-            .any(|m| m.timestamp.is_none())
-            .then(now_rfc3339)
-            .unwrap_or_default();
+        ready: Encoded,
+    ) -> Result<(Vec<Option<usize>>, Option<(Request, Answer)>, Vec<Echo>)> {
         let Encoded {
             fields,
             ends,
             slots,
             echo,
-        } = self.encode_chunk(msgs, &now)?;
+        } = ready;
         self.ready()?;
         if ends.is_empty() {
             return Ok((slots, None, echo));
@@ -106,9 +169,9 @@ impl Session {
     /// threads when it is redacted, big and a second core exists: the scan
     /// costs about as much as everything else a message costs, and a half
     /// that also encodes (and frees) its own messages leaves no serial tail
-    /// behind the scan (so `convlog ingest`, parsing the next chunk
-    /// meanwhile, keeps both cores busy). Without redaction the rest is
-    /// too cheap to be worth a thread.
+    /// behind the scan. Without redaction the rest is too cheap to be worth
+    /// a thread. (`convlog ingest` spreads its chunks over threads of its
+    /// own with [`Session::prepare_many`] instead.)
     fn encode_chunk(&self, mut msgs: Vec<Message>, now: &str) -> Result<Encoded> {
         /// Below this, a thread's start costs more than half the scans.
         const SPLIT_FROM: usize = 256;
@@ -172,6 +235,24 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// A burst of messages redacted, checked and encoded by
+/// [`Session::prepare_many`], waiting to be queued by
+/// [`Session::append_prepared`]. It holds only redacted text. Dropped
+/// unqueued, it writes nothing.
+pub struct Prepared {
+    /// The rules it was encoded under: only their session may queue it.
+    rules: Arc<Encoding>,
+    encoded: Encoded,
+}
+
+/// One timestamp for every message of a chunk that brings none.
+fn chunk_time(msgs: &[Message]) -> String {
+    msgs.iter()
+        .any(|m| m.timestamp.is_none())
+        .then(now_rfc3339)
+        .unwrap_or_default()
 }
 
 /// Records encoded into one buffer: where each ends in it, each message's

@@ -17,6 +17,7 @@ mod options;
 use callback::when_answered;
 use encode::Encoding;
 pub use end::Ended;
+pub use many::Prepared;
 use options::check_options;
 pub use options::{DEFAULT_MAX_CONTENT_BYTES, MAX_CONTENT_LIMIT, Options};
 

@@ -384,24 +384,50 @@ fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
 }
 
 /// A message that outgrows the size limit only once redacted (keyed tokens
-/// are longer than the addresses they replace) fails its chunk in the
-/// stage thread, before the chunk is queued: the chunks before it are
-/// acked, nothing from it or after it reaches the log, and ingest says why.
+/// are longer than the addresses they replace) fails its chunk on the
+/// worker that prepares it, before the chunk is queued: the chunks before
+/// it are acked, nothing from it or after it reaches the log (not even a
+/// later chunk another worker has already prepared), and ingest says why.
+/// Line 6000 is in the second chunk (the second worker's), line 10000 in
+/// the third (the first worker's again, with the fourth on the second).
 #[test]
-fn a_chunk_that_fails_in_the_stage_stops_ingest_with_nothing_after_it() {
+fn a_chunk_that_fails_on_a_worker_stops_ingest_with_nothing_after_it() {
+    for (bad, before) in [(6_000u64, 4096usize), (10_000, 8192)] {
+        let (out, texts) = ingest_with_a_growing_line(bad);
+        let err = stderr(&out);
+        // Exit 1, as for any bad input (the same as without the workers).
+        assert_eq!(out.status.code(), Some(1), "line {bad}: {err}");
+        assert!(err.contains("over the limit"), "{err}");
+        assert!(!err.contains("1.2.3.4"), "{err}");
+        // Whole chunks of 4096 lines before the bad line's chunk are
+        // durable and acked; that chunk and every later one never queued.
+        let first: Vec<(u64, u64)> = (1..=before as u64).map(|n| (n, n)).collect();
+        assert_eq!(acks(&out), first, "line {bad}");
+        assert_eq!(texts.len(), before, "line {bad}");
+        for (i, text) in texts.iter().enumerate() {
+            assert!(
+                text.starts_with(&format!("{}: card [CARD:", i + 1)),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// `ingest --ack --redact all --redact-key` over 20,000 card lines, with
+/// line `bad` just under 1 MiB as read and over it once each of its hundred
+/// addresses is `[IP:xxxxxx]`, four bytes longer: the output and the texts
+/// written.
+fn ingest_with_a_growing_line(bad: u64) -> (std::process::Output, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let log = new_log(dir.path());
     let key = dir.path().join("key");
     std::fs::write(&key, "a key of thirty-two bytes, or so").unwrap();
-    // Just under 1 MiB as read, over it once each of the hundred addresses
-    // is `[IP:xxxxxx]`, four bytes longer.
     let ips = "1.2.3.4 ".repeat(100);
     let grows = format!(
         "{}{ips}",
         "lorem ipsum ".repeat((1_048_576 - ips.len() - 200) / 12)
     );
-    let (total, bad) = (20_000u64, 6_000u64);
-    let input: String = (1..=total)
+    let input: String = (1..=20_000u64)
         .map(|n| match n {
             _ if n == bad => {
                 format!("{{\"role\":\"user\",\"content\":\"{grows}\",\"source\":\"s\"}}\n")
@@ -419,21 +445,60 @@ fn a_chunk_that_fails_in_the_stage_stops_ingest_with_nothing_after_it() {
         .stdin(std::fs::File::open(&file).unwrap())
         .output()
         .unwrap();
-    let err = stderr(&out);
-    // Exit 1, as for any bad input (the same as without the stage).
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("over the limit"), "{err}");
-    assert!(!err.contains("1.2.3.4"), "{err}");
-    // Lines 1-4096 are the first chunk, durable and acked; the bad line's
-    // chunk (4097-8192) and every later one were never queued.
-    let first: Vec<(u64, u64)> = (1..=4096).map(|n| (n, n)).collect();
-    assert_eq!(acks(&out), first);
     let texts = written(&log);
-    assert_eq!(texts.len(), 4096);
-    for (i, text) in texts.iter().enumerate() {
-        assert!(
-            text.starts_with(&format!("{}: card [CARD:", i + 1)),
-            "{text}"
-        );
-    }
+    (out, texts)
+}
+
+/// Bursts made ready on two threads are written in the order they are
+/// queued, not the order they were made in, with their blank messages left
+/// out; a burst made ready by one session is refused by another, which
+/// writes nothing.
+#[test]
+fn prepared_bursts_are_written_in_the_order_they_are_queued() {
+    use convlog::redact::Policy;
+    use convlog::{Message, Options, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options::default().redact(Policy::all());
+    let s = Session::create_with(dir.path(), opts()).unwrap();
+    let burst = |name: &'static str| {
+        (0..100).map(move |i| match i {
+            50 => Message::user(" ", "s"),
+            _ => Message::user(format!("{name}{i} {CARD_LINE}"), "s"),
+        })
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| s.prepare_many(burst("a")));
+        let b = scope.spawn(|| s.prepare_many(burst("b")));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let seqs = |first: u64| -> Vec<Option<u64>> {
+        (0..100)
+            .map(|i: u64| match i {
+                50 => None,
+                _ if i < 50 => Some(first + i),
+                _ => Some(first + i - 1),
+            })
+            .collect()
+    };
+    assert_eq!(s.append_prepared_blocking(b).unwrap(), seqs(1));
+    assert_eq!(s.append_prepared_blocking(a).unwrap(), seqs(100));
+    let expected: Vec<String> = ["b", "a"]
+        .iter()
+        .flat_map(|name| {
+            (0..100)
+                .filter(|&i| i != 50)
+                .map(move |i| format!("{name}{i} card [CARD], otp [SPOKEN_DIGITS]"))
+        })
+        .collect();
+    assert_eq!(written(s.path()), expected);
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Session::create_with(other_dir.path(), opts()).unwrap();
+    let refused = other.append_prepared_blocking(s.prepare_many(burst("c")).unwrap());
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("another session")),
+        "refused"
+    );
+    assert!(written(other.path()).is_empty());
+    assert_eq!(written(s.path()).len(), 198);
 }
