@@ -227,7 +227,7 @@ impl Scan<'_> {
         let run = std::mem::take(&mut self.run);
         let total: usize = run.iter().map(Tok::len).sum();
         if total >= MIN_DIGITS {
-            self.check_run(&run, hits);
+            self.check_run(&run, total, hits);
         }
         self.run = run;
         self.run.clear();
@@ -236,9 +236,13 @@ impl Scan<'_> {
         }
     }
 
-    fn check_run(&self, run: &[Tok], hits: &mut Vec<Hit>) {
+    fn check_run(&self, run: &[Tok], total: usize, hits: &mut Vec<Hit>) {
         if !loose(run) {
             return self.check_written(run, hits);
+        }
+        if total < 8 {
+            // No stretch of it is long enough for a kind below (`fits`).
+            return self.leftover(run, hits);
         }
         let mut i = 0;
         // Where the stretch not yet matched began.

@@ -97,9 +97,11 @@ impl Marks {
             // Bits at the ends of runs with some byte of a kind in them:
             // adding such a byte's bit to its run carries out at its end.
             let carry = |seeds: u64| run.wrapping_add(seeds) & !run;
-            let mixed = carry(k.mixed());
-            let worded = carry(k.worded());
-            let cut = carry(k.cut());
+            let runs = Runs {
+                mixed: carry(k.mixed()),
+                worded: carry(k.worded()),
+                cut: carry(k.cut()),
+            };
             if k.special != 0 {
                 m.specials(chunk, k.special, (k.digit << 1) | was_digit);
             }
@@ -123,7 +125,7 @@ impl Marks {
                 // Most runs are a word of ASCII letters of no noted shape
                 // after no stretch: nothing to note.
                 if m.stretch_digits == 0 {
-                    starts = skim(chunk, starts, ends, mixed, cut);
+                    starts = skim(chunk, starts, ends, &runs);
                 }
                 if starts == 0 {
                     break;
@@ -139,9 +141,9 @@ impl Marks {
                 // The run is `chunk[s..e]`, with e <= 63.
                 let e = (s + rest.trailing_zeros() as usize) & 63;
                 let holds = Holds {
-                    mixed: mixed >> e & 1 != 0,
-                    worded: worded >> e & 1 != 0,
-                    cut: cut >> e & 1 != 0,
+                    mixed: runs.mixed >> e & 1 != 0,
+                    worded: runs.worded >> e & 1 != 0,
+                    cut: runs.cut >> e & 1 != 0,
                 };
                 m.settle(b, base + s, base + e, holds);
             }
@@ -344,26 +346,42 @@ impl Drop for Marks {
     }
 }
 
-/// `starts` (of runs in `chunk`) without the leading ones that are words
-/// the pass would note nothing of: of ASCII letters of no shape it notes
-/// ([`words::has_shape`]), or of letters beyond ASCII that can be no digit
-/// word ([`words::lookup`] is `None`). Most of a message is passed over
-/// here with nothing else to keep. (Only while no stretch is open: then
-/// any word ends it.)
+/// `starts` (of runs in `chunk`) without the leading ones the pass would
+/// note nothing of: words of ASCII letters of no shape it notes
+/// ([`words::has_shape`]); words of letters beyond ASCII that can be no
+/// digit word ([`words::lookup`] is `None`); and groups of digits alone
+/// whose stretch such a word ends with fewer than [`MIN_DIGITS`] digits,
+/// which [`Marks::end_stretch`] would drop. Most of a message is passed
+/// over here with nothing else to keep. (Only while no stretch is open.)
 #[inline(always)]
-fn skim(chunk: &[u8; 64], mut starts: u64, ends: u64, mixed: u64, cut: u64) -> u64 {
+fn skim(chunk: &[u8; 64], mut starts: u64, ends: u64, k: &Runs) -> u64 {
+    // `starts` as they were at the first of a chain of digit groups (0:
+    // none), and the chain's digits so far.
+    let mut chain = 0u64;
+    let mut digits = 0;
     while starts != 0 {
         let s = starts.trailing_zeros() as usize & 63;
         let rest = ends >> s;
         if rest == 0 {
-            return starts;
+            break;
         }
         let len = rest.trailing_zeros() as usize & 63;
         let e = (s + len) & 63;
         let (first, last) = (chunk[s], chunk[(e - 1) & 63]);
-        let noted = if mixed >> e & 1 == 0 {
+        let noted = if k.mixed >> e & 1 == 0 {
             words::has_shape(len, first, last)
-        } else if cut >> e & 1 == 0 {
+        } else if k.worded >> e & 1 == 0 {
+            // Digits alone.
+            if chain == 0 {
+                chain = starts;
+            }
+            digits += len;
+            if digits >= MIN_DIGITS {
+                return chain;
+            }
+            starts &= starts - 1;
+            continue;
+        } else if k.cut >> e & 1 == 0 {
             // Letters and bytes beyond ASCII, no digit, no danda: one word.
             if first >= 0x80 {
                 let head = [first, chunk[(s + 1) & 63], chunk[(s + 2) & 63]];
@@ -376,11 +394,23 @@ fn skim(chunk: &[u8; 64], mut starts: u64, ends: u64, mixed: u64, cut: u64) -> u
             true
         };
         if noted {
-            return starts;
+            break;
         }
+        // A word of nothing, which ends the chain's stretch: too short.
+        (chain, digits) = (0, 0);
         starts &= starts - 1;
     }
-    0
+    if chain != 0 { chain } else { starts }
+}
+
+/// Bits at the ends of the runs of a block (see [`Marks::of`]) that hold a
+/// digit or a byte beyond ASCII (`mixed`; else ASCII letters only), a
+/// letter or a byte beyond ASCII (`worded`; else digits only), a digit or
+/// a danda (`cut`; else one word).
+struct Runs {
+    mixed: u64,
+    worded: u64,
+    cut: u64,
 }
 
 /// A block of 64 bytes of the text, a bit per byte (the lowest bit the
