@@ -37,10 +37,7 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        let now = chunk_time(&msgs);
-        let ready = self.encode_chunk(msgs, &now);
-        self.queue(ready)
+        self.queue(self.encode_chunk(msgs.into_iter().collect()))
     }
 
     /// [`Session::append_many`] for a thread that may block: returns once
@@ -49,9 +46,7 @@ impl Session {
     where
         I: IntoIterator<Item = Message>,
     {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        let now = chunk_time(&msgs);
-        let ready = self.encode_chunk(msgs, &now)?;
+        let ready = self.encode_chunk(msgs.into_iter().collect())?;
         self.queue_blocking(ready)
     }
 
@@ -60,14 +55,15 @@ impl Session {
     /// result is queued with [`Session::append_prepared`] (or its blocking
     /// form) on this session; until then nothing is written and no seq is
     /// taken, so bursts prepared on several threads keep the order in
-    /// which they are queued. One bad message fails the call.
+    /// which they are queued. One bad message fails the call (and takes no
+    /// more from `msgs`). Each message is taken from `msgs` only once the
+    /// one before is encoded: an iterator that parses them as it goes keeps
+    /// each in cache from its parse to its encoding.
     pub fn prepare_many<I>(&self, msgs: I) -> Result<Prepared>
     where
         I: IntoIterator<Item = Message>,
     {
-        let msgs: Vec<Message> = msgs.into_iter().collect();
-        let now = chunk_time(&msgs);
-        let encoded = self.encode_run(msgs, &now)?;
+        let encoded = self.encode_run(msgs, &mut ChunkTime(None))?;
         Ok(Prepared {
             rules: self.inner.enc.clone(),
             encoded,
@@ -172,13 +168,16 @@ impl Session {
     /// behind the scan. Without redaction the rest is too cheap to be worth
     /// a thread. (`convlog ingest` spreads its chunks over threads of its
     /// own with [`Session::prepare_many`] instead.)
-    fn encode_chunk(&self, mut msgs: Vec<Message>, now: &str) -> Result<Encoded> {
+    fn encode_chunk(&self, mut msgs: Vec<Message>) -> Result<Encoded> {
         /// Below this, a thread's start costs more than half the scans.
         const SPLIT_FROM: usize = 256;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // Read before any message is encoded: both halves need it.
+        let now = ChunkTime(Some(chunk_time(&msgs)));
         if self.inner.enc.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
-            return self.encode_run(msgs, now);
+            return self.encode_run(msgs, &mut now.clone());
         }
+        let mut theirs_now = now.clone();
         let mut back = Some(msgs.split_off(msgs.len() / 2));
         let mut front = Some(msgs);
         let both = std::thread::scope(|scope| {
@@ -186,10 +185,10 @@ impl Session {
             let other = std::thread::Builder::new()
                 .name("convlog-redact".into())
                 .spawn_scoped(scope, move || {
-                    self.encode_run(theirs.take().unwrap_or_default(), now)
+                    self.encode_run(theirs.take().unwrap_or_default(), &mut theirs_now)
                 })
                 .ok()?;
-            let front = self.encode_run(front.take()?, now);
+            let front = self.encode_run(front.take()?, &mut now.clone());
             match other.join() {
                 Ok(back) => Some(Encoded::join(front, back)),
                 // A panic in a scan would be a bug: not hidden here.
@@ -198,19 +197,24 @@ impl Session {
         });
         // No thread to be had: all of it here, in order.
         both.unwrap_or_else(|| {
-            let front = self.encode_run(front.unwrap_or_default(), now);
-            Encoded::join(front, self.encode_run(back.unwrap_or_default(), now))
+            let front = self.encode_run(front.unwrap_or_default(), &mut now.clone());
+            let back = self.encode_run(back.unwrap_or_default(), &mut now.clone());
+            Encoded::join(front, back)
         })
     }
 
     /// Redacts, checks and encodes a run of messages in order, each freed
     /// once encoded; the first bad one fails the run.
-    fn encode_run(&self, msgs: Vec<Message>, now: &str) -> Result<Encoded> {
+    fn encode_run<I>(&self, msgs: I, now: &mut ChunkTime) -> Result<Encoded>
+    where
+        I: IntoIterator<Item = Message>,
+    {
+        let msgs = msgs.into_iter();
         let policy = &self.inner.enc.redact;
         let mut out = Encoded {
             fields: Vec::new(),
-            ends: Vec::with_capacity(msgs.len()),
-            slots: Vec::with_capacity(msgs.len()),
+            ends: Vec::with_capacity(msgs.size_hint().0),
+            slots: Vec::with_capacity(msgs.size_hint().0),
             echo: Vec::new(),
         };
         for mut msg in msgs {
@@ -224,7 +228,10 @@ impl Session {
                 continue;
             }
             self.check(&msg)?;
-            let ts = msg.timestamp.as_deref().unwrap_or(now);
+            let ts = match &msg.timestamp {
+                Some(ts) => ts.as_str(),
+                None => now.get(),
+            };
             codec::message_fields_into(&mut out.fields, &msg, ts);
             audit.append_field(&mut out.fields);
             out.slots.push(Some(out.ends.len()));
@@ -245,6 +252,17 @@ pub struct Prepared {
     /// The rules it was encoded under: only their session may queue it.
     rules: Arc<Encoding>,
     encoded: Encoded,
+}
+
+/// The time given to the messages of a chunk that bring none: one for the
+/// whole chunk, read when the first of them is encoded (or before, if set).
+#[derive(Clone)]
+struct ChunkTime(Option<String>);
+
+impl ChunkTime {
+    fn get(&mut self) -> &str {
+        self.0.get_or_insert_with(now_rfc3339)
+    }
 }
 
 /// One timestamp for every message of a chunk that brings none.

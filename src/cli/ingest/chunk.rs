@@ -90,26 +90,34 @@ pub(super) struct Done {
     pub spare: Raw,
 }
 
-/// Parses, checks, redacts and encodes a chunk.
+/// Parses, checks, redacts and encodes a chunk, each message encoded as
+/// soon as it is parsed (while it is still in cache). If a message fails
+/// once redacted, the lines after it are not looked at: nothing of the
+/// chunk, or after it, will be written.
 pub(super) fn prepare(session: &Session, raw: Raw) -> Done {
     let mut lines = Vec::with_capacity(raw.len());
-    let mut msgs = Vec::with_capacity(raw.len());
     let mut notes = Vec::new();
-    for (n, line) in raw.lines() {
-        match parse_line(session, line) {
-            Ok(Some(msg)) if msg.is_blank() => notes.push((n, Note::Blank)),
-            Ok(Some(msg)) => {
-                lines.push(n);
-                msgs.push(msg);
+    let records = {
+        let (mut parsed, lines, notes) = (raw.lines(), &mut lines, &mut notes);
+        session.prepare_many(std::iter::from_fn(move || {
+            for (n, line) in parsed.by_ref() {
+                match parse_line(session, line) {
+                    Ok(Some(msg)) if msg.is_blank() => notes.push((n, Note::Blank)),
+                    Ok(Some(msg)) => {
+                        lines.push(n);
+                        return Some(msg);
+                    }
+                    Ok(None) => {}
+                    Err(e) => notes.push((n, Note::Rejected(rejection(session, e)))),
+                }
             }
-            Ok(None) => {}
-            Err(e) => notes.push((n, Note::Rejected(rejection(session, e)))),
-        }
-    }
+            None
+        }))
+    };
     Done {
         lines,
         notes,
-        records: session.prepare_many(msgs),
+        records,
         spare: raw.starting(0),
     }
 }
