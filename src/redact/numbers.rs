@@ -506,6 +506,10 @@ const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security"];
 /// spaces, commas, dots and dashes ("four, one, one"). A spoken gap with
 /// a comma or a dot in it is a pause, `b','`: see [`pauses`].
 fn joins(gap: &[u8], spoken: bool) -> Option<u8> {
+    if gap == b" " {
+        // The usual gap, either way.
+        return Some(b' ');
+    }
     if spoken {
         let ok = !gap.is_empty()
             && gap.len() <= 4

@@ -107,7 +107,9 @@ pub(super) fn lookup_letters(b: &[u8]) -> Option<Word> {
     }
     let at = shape(b.len(), b[0], b[b.len() - 1]);
     let (w, m) = *LATIN.get(usize::from(SHAPES[at]).checked_sub(1)?)?;
-    w.eq_ignore_ascii_case(b).then_some(m)
+    // The digit words are lowercase letters: a byte matches one in any
+    // case, and no other byte does, when it equals it with bit 5 set.
+    (w.len() == b.len() && w.iter().zip(b).all(|(&x, &y)| x == y | 0x20)).then_some(m)
 }
 
 /// The digit words in Devanagari.
