@@ -6,6 +6,7 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Scope;
 
 use clap::Args;
 use convlog::{Error, Options, Result, Session};
@@ -80,7 +81,7 @@ pub fn run(a: IngestArgs) -> Result<Exit> {
 
 /// `run` once the session is open, with a scope for the workers.
 fn ingest<'s>(
-    a: &IngestArgs,
+    a: &'s IngestArgs,
     session: &'s Session,
     scope: &'s std::thread::Scope<'s, '_>,
 ) -> Result<Exit> {
@@ -88,14 +89,14 @@ fn ingest<'s>(
     // Without redaction, parsing is most of the work: a second thread
     // measured the same wall time for about a fifth more CPU (100,000
     // lines), so chunks are prepared on this thread as they always were.
-    let workers = match session.redaction().is_empty() {
-        true => None,
-        false => Workers::spawn(scope, session),
-    };
+    // The workers start once there is a chunk worth sharing with them:
+    // input that never grows one (a lone producer, a short file) costs no
+    // thread.
+    let mut spawn = !session.redaction().is_empty();
     let mut st = Ingest {
         session,
         log: &a.log,
-        workers,
+        workers: None,
         acks: Acks {
             out: io::BufWriter::new(io::stdout().lock()),
             ack: a.ack,
@@ -108,22 +109,26 @@ fn ingest<'s>(
     };
     let mut n = 0u64;
     let outcome = loop {
-        if input.buffer().is_empty()
-            && !stdin_ready()
-            && let Err(e) = st.settle()
-        {
-            break Err(e);
+        if input.buffer().is_empty() && !stdin_ready() {
+            st.start(scope, &mut spawn, SHARE_FROM);
+            if let Err(e) = st.settle() {
+                break Err(e);
+            }
         }
         let read = input
             .read_until(b'\n', st.raw.buf())
             .map_err(|e| Error::io(Path::new("<stdin>"), "read", e));
         match read {
             Err(e) => break Err(Halt::Write(e)),
-            Ok(0) => break st.settle(),
+            Ok(0) => {
+                st.start(scope, &mut spawn, SHARE_FROM);
+                break st.settle();
+            }
             Ok(_) => {}
         }
         n += 1;
         st.raw.line_read();
+        st.start(scope, &mut spawn, MAX_CHUNK);
         if st.raw.len() >= MAX_CHUNK
             && let Err(e) = st.queue_chunk()
         {
@@ -214,7 +219,15 @@ struct Ingest<'a, W: Write> {
     exit: Tracker,
 }
 
-impl<W: Write> Ingest<'_, W> {
+impl<'a, W: Write> Ingest<'a, W> {
+    /// Starts the workers (if `spawn`, which it clears) once the chunk
+    /// being read holds `worth` lines.
+    fn start(&mut self, scope: &'a Scope<'a, '_>, spawn: &mut bool, worth: usize) {
+        if self.raw.len() >= worth && std::mem::take(spawn) {
+            self.workers = Workers::spawn(scope, self.session);
+        }
+    }
+
     /// Commits what was read on this thread, acks everything in order and
     /// flushes stdout: done before any read of stdin that could wait.
     fn settle(&mut self) -> std::result::Result<(), Halt> {
