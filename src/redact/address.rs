@@ -7,14 +7,33 @@ use memchr::{memchr_iter, memmem};
 use super::scan::Marks;
 use super::{Hit, Kind, Policy};
 
-/// Finds the addresses in `text`: around each `@`, if the shared pass saw
-/// one, and spelled out around each word `at` it saw.
+/// Finds the addresses in `text`: around each `@` the shared pass saw
+/// (or a search finds, if it saw more than it keeps), and spelled out
+/// around each word `at` it saw.
 pub(super) fn find(text: &str, marks: &Marks, policy: &Policy, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
+    let email = policy.has(Kind::Email);
+    match marks.at_signs() {
+        Some(ats) => around_at(b, ats.iter().copied(), policy, hits),
+        None => around_at(b, memchr_iter(b'@', b), policy, hits),
+    }
+    if email {
+        /// Built once: a finder's setup costs more than a search of a message.
+        static AT: std::sync::LazyLock<memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memmem::Finder::new(b" at "));
+        match marks.spoken_at() {
+            Some(ats) => spoken(text, ats, hits),
+            // More than the shared pass kept: searched for here.
+            None => spoken(text, AT.find_iter(b), hits),
+        }
+    }
+}
+
+/// The email or UPI id around each `@` at `ats` (in order) in `b`.
+fn around_at(b: &[u8], ats: impl Iterator<Item = usize>, policy: &Policy, hits: &mut Vec<Hit>) {
     let (email, upi) = (policy.has(Kind::Email), policy.has(Kind::Upi));
     let mut after = 0;
-    let ats = if marks.at_sign { b } else { &[] };
-    for at in memchr_iter(b'@', ats) {
+    for at in ats {
         if at < after {
             continue;
         }
@@ -52,16 +71,6 @@ pub(super) fn find(text: &str, marks: &Marks, policy: &Policy, hits: &mut Vec<Hi
                 digits: None,
             });
             after = e;
-        }
-    }
-    if email {
-        /// Built once: a finder's setup costs more than a search of a message.
-        static AT: std::sync::LazyLock<memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memmem::Finder::new(b" at "));
-        match marks.spoken_at() {
-            Some(ats) => spoken(text, ats, hits),
-            // More than the shared pass kept: searched for here.
-            None => spoken(text, AT.find_iter(b), hits),
         }
     }
 }

@@ -19,8 +19,11 @@ pub(super) struct Marks {
     /// has [`MIN_DIGITS`] digits or more. Between two of them, with no
     /// number under way, the number scanner has nothing to do.
     pub tokens: Vec<usize>,
-    /// An `@`: an email or UPI id may be around it.
-    pub at_sign: bool,
+    /// Where each `@` is, the first few: an email or UPI id may be around
+    /// it.
+    at_signs: [usize; 4],
+    /// How many there are.
+    at_count: usize,
     /// Where the word `at` stands between spaces (its space before), the
     /// first few; an email may be spelled out around it.
     at_words: [usize; 4],
@@ -64,7 +67,8 @@ impl Marks {
         let b = text.as_bytes();
         let mut m = Marks {
             tokens: TOKENS.take(),
-            at_sign: false,
+            at_signs: [0; 4],
+            at_count: 0,
             at_words: [0; 4],
             spoken_ats: 0,
             letter_digit: false,
@@ -103,7 +107,7 @@ impl Marks {
                 cut: carry(k.cut()),
             };
             if k.special != 0 {
-                m.specials(chunk, k.special, (k.digit << 1) | was_digit);
+                m.specials(chunk, base, k.special, (k.digit << 1) | was_digit);
             }
             // For the next block, whether or not a run goes on through this one.
             was_run = run >> 63;
@@ -208,13 +212,18 @@ impl Marks {
         }
     }
 
-    /// Counts the `@`, `:` and `.` of a block (bits of `special`);
+    /// Notes the `@`, `:` and `.` of the block at `base` (bits of `special`);
     /// `after_digit` has a bit for each byte right after an ASCII digit.
-    fn specials(&mut self, chunk: &[u8; 64], mut special: u64, after_digit: u64) {
+    fn specials(&mut self, chunk: &[u8; 64], base: usize, mut special: u64, after_digit: u64) {
         while special != 0 {
             let k = special.trailing_zeros();
             match chunk[k as usize] {
-                b'@' => self.at_sign = true,
+                b'@' => {
+                    if let Some(at) = self.at_signs.get_mut(self.at_count) {
+                        *at = base + k as usize;
+                    }
+                    self.at_count += 1;
+                }
                 b':' => self.colons += 1,
                 _ => self.digit_dots += usize::from(after_digit >> k & 1 != 0),
             }
@@ -227,7 +236,8 @@ impl Marks {
     pub fn unknown() -> Marks {
         Marks {
             tokens: Vec::new(),
-            at_sign: true,
+            at_signs: [0; 4],
+            at_count: usize::MAX,
             letter_digit: true,
             at_words: [0; 4],
             spoken_ats: usize::MAX,
@@ -252,6 +262,12 @@ impl Marks {
             }
             apart
         }))
+    }
+
+    /// Where each `@` is, in order; `None` if there are more than the
+    /// pass keeps.
+    pub fn at_signs(&self) -> Option<&[usize]> {
+        self.at_signs.get(..self.at_count)
     }
 
     /// True when an IP address may be in the text.
