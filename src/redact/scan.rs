@@ -105,6 +105,9 @@ impl Marks {
             if k.special != 0 {
                 m.specials(chunk, k.special, (k.digit << 1) | was_digit);
             }
+            // For the next block, whether or not a run goes on through this one.
+            was_run = run >> 63;
+            was_digit = k.digit >> 63;
             if let Some((s, holds)) = open {
                 let upto = match ends {
                     0 => u64::MAX,
@@ -147,8 +150,6 @@ impl Marks {
                 };
                 m.settle(b, base + s, base + e, holds);
             }
-            was_run = run >> 63;
-            was_digit = k.digit >> 63;
             base += 64;
         }
         if let Some((s, holds)) = open {
@@ -558,6 +559,16 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_through_a_whole_block_passes_on_its_last_byte() {
+        // Bytes 3..128 are one run (Devanagari letters, then `99` at 126
+        // and 127), so the block of bytes 64..128 has no run start or end:
+        // the `.` at 128 still follows a digit, and the address has three.
+        let text = format!("x  {}99.2.3.4 ok", "क".repeat(41));
+        assert_eq!(&text.as_bytes()[126..129], b"99.");
+        assert!(Marks::of(&text).ip());
+    }
 
     #[test]
     fn block_classes_sixteen_at_a_time_are_those_a_byte_at_a_time() {
