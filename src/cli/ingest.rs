@@ -58,6 +58,12 @@ type Pending = (Vec<u64>, Commit);
 const MAX_CHUNKS_IN_FLIGHT: usize = 64;
 /// Largest chunk: lines read while more input keeps arriving go out together.
 const MAX_CHUNK: usize = 4096;
+/// Largest chunk for the workers: a chunk's lines and records then stay in
+/// a core's cache from parse to queue. Measured (100,000 lines, 20-24
+/// alternating rounds): 4096 lines took 160-165 ms of CPU, 1024 151-153,
+/// 512 146-149; and the last chunk, on one worker while the other idles,
+/// is shorter.
+const WORKER_CHUNK: usize = 1024;
 /// From this many lines, a chunk committed at a pause is shared with a
 /// worker: below it, the hand-off costs more than the half it saves.
 const SHARE_FROM: usize = 256;
@@ -93,6 +99,7 @@ fn ingest<'s>(
     // input that never grows one (a lone producer, a short file) costs no
     // thread.
     let mut spawn = !session.redaction().is_empty();
+    let max_chunk = if spawn { WORKER_CHUNK } else { MAX_CHUNK };
     let mut st = Ingest {
         session,
         log: &a.log,
@@ -128,8 +135,8 @@ fn ingest<'s>(
         }
         n += 1;
         st.raw.line_read();
-        st.start(scope, &mut spawn, MAX_CHUNK);
-        if st.raw.len() >= MAX_CHUNK
+        st.start(scope, &mut spawn, max_chunk);
+        if st.raw.len() >= max_chunk
             && let Err(e) = st.queue_chunk()
         {
             break Err(e);

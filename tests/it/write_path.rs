@@ -388,19 +388,20 @@ fn ingest_with_redaction_and_stdout_closed_keeps_what_it_read() {
 /// worker that prepares it, before the chunk is queued: the chunks before
 /// it are acked, nothing from it or after it reaches the log (not even a
 /// later chunk another worker has already prepared), and ingest says why.
-/// Line 6000 is in the second chunk (the second worker's), line 10000 in
-/// the third (the first worker's again, with the fourth on the second).
+/// With chunks of 1024 lines dealt to two workers in turn, line 6000 is in
+/// the sixth chunk (the second worker's) and line 7000 in the seventh (the
+/// first worker's, with the eighth on the second).
 #[test]
 fn a_chunk_that_fails_on_a_worker_stops_ingest_with_nothing_after_it() {
-    for (bad, before) in [(6_000u64, 4096usize), (10_000, 8192)] {
+    for (bad, before) in [(6_000u64, 5120usize), (7_000, 6144)] {
         let (out, texts) = ingest_with_a_growing_line(bad);
         let err = stderr(&out);
         // Exit 1, as for any bad input (the same as without the workers).
         assert_eq!(out.status.code(), Some(1), "line {bad}: {err}");
         assert!(err.contains("over the limit"), "{err}");
         assert!(!err.contains("1.2.3.4"), "{err}");
-        // Whole chunks of 4096 lines before the bad line's chunk are
-        // durable and acked; that chunk and every later one never queued.
+        // Whole chunks before the bad line's chunk are durable and acked;
+        // that chunk and every later one were never queued.
         let first: Vec<(u64, u64)> = (1..=before as u64).map(|n| (n, n)).collect();
         assert_eq!(acks(&out), first, "line {bad}");
         assert_eq!(texts.len(), before, "line {bad}");
