@@ -56,13 +56,15 @@ impl Marks {
     /// it is ([`Block`]), and the text is read as *runs* of letters, digits
     /// and bytes beyond ASCII between other bytes. A run of ASCII letters
     /// (most of a message) is one word, judged by its length, first and
-    /// last letter; one of letters and bytes beyond ASCII with no danda or
-    /// Devanagari digit in it is one word too. Any other run, and one that
-    /// crosses a block's end, is cut a byte at a time ([`Marks::run`]),
-    /// exactly as the number scanner cuts it (a word to [`word_end`]; a
-    /// digit group and the letters glued to it), so a token start noted
-    /// here is one it reaches. No token crosses a run's ends, and the bytes
-    /// between runs (spaces, punctuation) start none.
+    /// last letter; a run of digits alone is one group; one of letters and
+    /// bytes beyond ASCII with no danda or Devanagari digit in it is one
+    /// word. Most runs need nothing noted and are passed over in [`skim`].
+    /// Any other run (a digit glued to letters, a danda) is cut a byte at a
+    /// time ([`Marks::run`]), exactly as the number scanner cuts it (a word
+    /// to [`word_end`]; a digit group and the letters glued to it), so a
+    /// token start noted here is one it reaches. No token crosses a run's
+    /// ends, and the bytes between runs (spaces, punctuation) start none.
+    /// A run that crosses a block's end is judged by what its parts hold.
     pub fn of(text: &str) -> Marks {
         let b = text.as_bytes();
         let mut m = Marks {
