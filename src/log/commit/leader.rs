@@ -40,6 +40,9 @@ struct Queue {
     blocking: VecDeque<bool>,
     /// How many of `reqs` have a blocking caller.
     blocking_queued: usize,
+    /// How many of `reqs` someone waits on (a blocking caller, an awaited
+    /// append, a flush, the end): what a pacing leader commits at once.
+    awaited_queued: usize,
     /// What `reqs` weigh together (see `request_len`).
     bytes: usize,
     /// The pool leader is lingering on an empty queue (see [`Log::linger`]).
@@ -52,6 +55,7 @@ struct Queue {
 impl Queue {
     fn push(&mut self, req: Request, blocking: bool) {
         self.bytes += request_len(&req);
+        self.awaited_queued += usize::from(awaited(&req));
         self.reqs.push_back(req);
         self.blocking.push_back(blocking);
         self.blocking_queued += usize::from(blocking);
@@ -72,6 +76,7 @@ impl Queue {
             std::mem::swap(&mut self.reqs, spare);
             self.blocking.clear();
             self.blocking_queued = 0;
+            self.awaited_queued = 0;
             self.bytes = 0;
             return;
         }
@@ -83,6 +88,7 @@ impl Queue {
             if self.blocking.pop_front() == Some(true) {
                 self.blocking_queued -= 1;
             }
+            self.awaited_queued -= usize::from(awaited(&req));
             let len = request_len(&req);
             self.bytes -= len;
             bytes += len;
@@ -197,6 +203,7 @@ impl Log {
     /// leadership on (to a waiting blocking caller, or to the pool).
     fn lead(self: &Arc<Self>, who: Leader) -> bool {
         let mut w = lock(&self.writer);
+        let mut last_commit: Option<Instant> = None;
         loop {
             let mut batch = std::mem::take(&mut w.batch);
             let mut spare = std::mem::take(&mut w.spare_queue);
@@ -212,6 +219,9 @@ impl Log {
                         }
                     }
                 }
+                if let (Leader::Pool, Some(last)) = (who, last_commit) {
+                    q = self.pace(q, last);
+                }
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
             }
             // Outside the queue's lock: producers are not held up by it.
@@ -222,6 +232,7 @@ impl Log {
             w.spare_queue = spare;
             build_later(&mut batch, &mut w.used);
             w.handle(&mut batch);
+            last_commit = Some(Instant::now());
             w.batch = batch;
             let Writer { shared, used, .. } = &mut *w;
             shared.recycle_buffers(used);
@@ -268,7 +279,41 @@ impl Log {
 const LINGER: Duration = Duration::from_millis(2);
 const LINGER_STEP: Duration = Duration::from_micros(250);
 
+/// The least time a pool leader leaves between one group's commit and the
+/// next while only records nobody waits for are queued (`log()`, the
+/// recorders: an agent's event loop). Every commit's write and fdatasync
+/// complete through the disk's interrupt, which takes 20–40 µs from
+/// whatever runs on the CPU it lands on; when that is the event loop's CPU,
+/// commits back to back put 1–2% of a burst's events in that tail
+/// (`python/bench/loop_cost.py`, LiveKit p99: 40–48 µs back to back, 13–15
+/// µs paced at 2 ms, no better at 5 ms). The price: such a record is
+/// durable up to this much later. Anyone who waits (an append, a flush,
+/// the end, a blocking caller) ends the pause at once.
+const PACE: Duration = Duration::from_millis(2);
+
 impl Log {
+    /// Paces a pool leader's groups of records nobody waits for: the next
+    /// group waits until [`PACE`] has passed since the last commit, unless
+    /// someone comes to wait on a request (and signals `wake_leader`) or
+    /// another log waits for a pool thread.
+    fn pace<'a>(&'a self, mut q: MutexGuard<'a, Queue>, last: Instant) -> MutexGuard<'a, Queue> {
+        let until = last + PACE;
+        while q.awaited_queued == 0 && q.blocking_queued == 0 {
+            let now = Instant::now();
+            if now >= until || pool().others_waiting() {
+                break;
+            }
+            q.lingering = true;
+            q = self
+                .wake_leader
+                .wait_timeout(q, until - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+            q.lingering = false;
+        }
+        q
+    }
+
     /// The queue `q` is empty after a group. A caller leading for itself
     /// gives `leading` up at once. A pool leader first lingers for up to
     /// [`LINGER`], looking at the queue every [`LINGER_STEP`] on its own
