@@ -6,9 +6,10 @@
 //! the loop at once, but not at the next scheduler tick: measured with
 //! `python/bench/loop_cost.py`, the loop's rare 1–2 ms stalls were the
 //! commit thread run on the loop's CPU. With more than one CPU allowed, a
-//! pool thread that leads a group first narrows its affinity to every
-//! allowed CPU but the one the last such caller ran on, and widens it
-//! again when that caller moves; a thread allowed one CPU stays there. A
+//! pool thread, each time it takes a group and before it writes it, keeps
+//! its affinity to every allowed CPU but the one the last such caller ran
+//! on, and follows when that caller moves; a thread allowed one CPU stays
+//! there. A
 //! hint, not a contract: a failed call leaves the thread where it was, and
 //! nothing else depends on it.
 //!
@@ -32,8 +33,9 @@ pub(super) fn note_caller() {
     }
 }
 
-/// Called by a pool thread before it commits a group: moves it off the
-/// last such caller's CPU if that has changed since it last looked.
+/// Called by a pool thread once it has taken a group, before it writes
+/// it: moves it off the last such caller's CPU if that has changed since
+/// it last looked.
 pub(super) fn keep_off_caller() {
     #[cfg(target_os = "linux")]
     {
