@@ -173,7 +173,7 @@ impl Session {
         const SPLIT_FROM: usize = 256;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         // Read before any message is encoded: both halves need it.
-        let now = ChunkTime(Some(chunk_time(&msgs)));
+        let now = ChunkTime(msgs.iter().any(|m| m.timestamp.is_none()).then(now_rfc3339));
         if self.inner.enc.redact.is_empty() || msgs.len() < SPLIT_FROM || cores < 2 {
             return self.encode_run(msgs, &mut now.clone());
         }
@@ -263,14 +263,6 @@ impl ChunkTime {
     fn get(&mut self) -> &str {
         self.0.get_or_insert_with(now_rfc3339)
     }
-}
-
-/// One timestamp for every message of a chunk that brings none.
-fn chunk_time(msgs: &[Message]) -> String {
-    msgs.iter()
-        .any(|m| m.timestamp.is_none())
-        .then(now_rfc3339)
-        .unwrap_or_default()
 }
 
 /// Records encoded into one buffer: where each ends in it, each message's

@@ -428,6 +428,15 @@ fn cpu_list(list: &str) -> Vec<usize> {
     cpus
 }
 
+/// The CPUs this process may use, from `/proc/self/status`.
+fn process_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
+    cpu_list(list.unwrap())
+}
+
 /// Each thread's name and allowed CPUs, from `/proc/self/task`.
 fn threads_allowed() -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
@@ -476,7 +485,7 @@ fn placement_child() {
     let s = Session::create_with(&dir, quiet()).unwrap();
     s.log(Message::user("hello", "stt"));
     s.flush_blocking().unwrap();
-    let all = threads_allowed()[0].1.clone();
+    let all = process_cpus();
     for cpu in [all[0], *all.last().unwrap()] {
         pin(cpu);
         let start = std::time::Instant::now();
@@ -505,13 +514,7 @@ fn placement_child() {
 /// at a scheduler tick, and they follow it when it moves.
 #[test]
 fn a_commit_thread_keeps_off_the_cpu_of_a_thread_that_logs() {
-    let all = cpu_list(
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .unwrap(),
-    );
+    let all = process_cpus();
     if all.len() < 2 {
         println!("skipped: one CPU allowed ({all:?}), nowhere else for a commit thread to run");
         return;

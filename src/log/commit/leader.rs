@@ -40,8 +40,9 @@ struct Queue {
     blocking: VecDeque<bool>,
     /// How many of `reqs` have a blocking caller.
     blocking_queued: usize,
-    /// How many of `reqs` someone waits on (a blocking caller, an awaited
-    /// append, a flush, the end): what a pacing leader commits at once.
+    /// How many of `reqs` someone waits on (an awaited append, a flush, the
+    /// end; every blocking caller's request is one): what a pacing leader
+    /// commits at once.
     awaited_queued: usize,
     /// What `reqs` weigh together (see `request_len`).
     bytes: usize,
@@ -298,7 +299,7 @@ impl Log {
     /// another log waits for a pool thread.
     fn pace<'a>(&'a self, mut q: MutexGuard<'a, Queue>, last: Instant) -> MutexGuard<'a, Queue> {
         let until = last + PACE;
-        while q.awaited_queued == 0 && q.blocking_queued == 0 {
+        while q.awaited_queued == 0 {
             let now = Instant::now();
             if now >= until || pool().others_waiting() {
                 break;
