@@ -61,7 +61,7 @@ type Pending = (Vec<u64>, Commit);
 /// cores and is left to write and sync the backlog alone at the end, with
 /// every chunk in between alive in memory. Measured with redaction
 /// (100,000 lines, 40-60 alternating rounds): 64 chunks in flight took
-/// 76.6-78.6 ms and 124-127 ms of CPU, 16 took 70.1-71.9 ms and 115-117;
+/// 76.6-78.6 ms and 124-127 ms of CPU, 16 took 70.1-72.8 ms and 115-117;
 /// 8 and fewer starve the workers. Plain ingest took the same time with 4
 /// chunks in flight as with 64.
 const MAX_LINES_IN_FLIGHT: usize = 16 * 1024;
