@@ -427,3 +427,63 @@ fn a_failed_sync_reaches_the_callback_and_later_calls_fail_at_once() {
         "the sync was retried"
     );
 }
+
+/// Notes the scheduling policy of the thread running each fdatasync.
+#[derive(Default)]
+struct PolicyAtSync {
+    policies: std::sync::Mutex<Vec<i32>>,
+}
+
+impl IoHooks for PolicyAtSync {
+    fn sync_data(&self, file: &std::fs::File) -> io::Result<()> {
+        // SAFETY: pid 0 names the calling thread; the call reads only.
+        let policy = unsafe { libc::sched_getscheduler(0) };
+        self.policies.lock().unwrap().push(policy);
+        file.sync_data()
+    }
+}
+
+impl PolicyAtSync {
+    /// Waits (up to 10 s) until `n` fdatasyncs have run; their policies.
+    fn after(&self, n: usize) -> Vec<i32> {
+        for _ in 0..1000 {
+            let p = self.policies.lock().unwrap().clone();
+            if p.len() >= n {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("fewer than {n} fdatasyncs in 10 s");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_commit_thread_yields_for_detached_records_and_not_for_awaited_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Arc::new(PolicyAtSync::default());
+    let s = Session::create_with(dir.path(), quiet().io(hooks.clone())).unwrap();
+    // (Whatever ran at create ran on this thread.)
+    let base = hooks.after(0).len();
+    // `log()` (an event loop's records, nobody waiting): committed under
+    // SCHED_BATCH, so that the commit thread's wake-ups never preempt the loop.
+    s.log(Message::user("one", "stt"));
+    let p = hooks.after(base + 1);
+    assert_eq!(p[base], libc::SCHED_BATCH, "detached records: {p:?}");
+    // An awaited append (ingest's chunks): committed under the default
+    // policy, so that whoever waits is not kept waiting for a free core.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.block_on(s.append(Message::user("two", "stt"))).unwrap(),
+        Some(2)
+    );
+    let p = hooks.after(base + 2);
+    assert_eq!(p[base + 1], libc::SCHED_OTHER, "an awaited append: {p:?}");
+    // And batched again for the next detached record.
+    s.log(Message::user("three", "stt"));
+    let p = hooks.after(base + 3);
+    assert_eq!(p[base + 2], libc::SCHED_BATCH, "detached again: {p:?}");
+    assert_eq!(seqs_in(s.path()), vec![1, 2, 3]);
+}

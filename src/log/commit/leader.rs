@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::affinity;
 use super::lock;
-use super::pool::{Job, pool};
+use super::pool::{Job, commit_promptly, pool, promptly};
 use super::reply::Answer;
 use super::request::{Request, request_len};
 use super::state::LogState;
@@ -208,7 +208,7 @@ impl Log {
         loop {
             let mut batch = std::mem::take(&mut w.batch);
             let mut spare = std::mem::take(&mut w.spare_queue);
-            {
+            let awaited = {
                 let mut q = lock(&self.queue);
                 if q.reqs.is_empty() {
                     match self.linger(q, who) {
@@ -223,11 +223,14 @@ impl Log {
                 if let (Leader::Pool, Some(last)) = (who, last_commit) {
                     q = self.pace(q, last);
                 }
+                let awaited = q.awaited_queued > 0;
                 q.take_group(self.max_batch_bytes, &mut spare, &mut batch);
-            }
+                awaited
+            };
             // Outside the queue's lock: producers are not held up by it.
             if who == Leader::Pool {
                 affinity::keep_off_caller();
+                commit_promptly(awaited);
             }
             batch.extend(spare.drain(..));
             w.spare_queue = spare;
@@ -332,6 +335,13 @@ impl Log {
         who: Leader,
     ) -> Option<MutexGuard<'a, Queue>> {
         if who == Leader::Pool {
+            if promptly() {
+                // Batched again before it waits (outside the lock: a call),
+                // so that a `log()` it wakes for never preempts its caller.
+                drop(q);
+                commit_promptly(false);
+                q = lock(&self.queue);
+            }
             let deadline = Instant::now() + LINGER;
             while q.reqs.is_empty() {
                 let now = Instant::now();
