@@ -133,12 +133,15 @@ pub fn pool_threads() -> usize {
 /// about one event in ten without it. A failure leaves the default policy.
 fn yield_to_callers() {
     set_batch(true);
+    PROMPT.set(Some(false));
 }
 
 thread_local! {
-    /// Whether this pool thread runs under `SCHED_OTHER` now (see
-    /// [`commit_promptly`]), so that the policy changes only when asked to.
-    static PROMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// On a pool thread, whether it runs under `SCHED_OTHER` now (see
+    /// [`commit_promptly`]), so that the policy changes only when asked to;
+    /// `None` on any other thread (a caller's, running the pool's jobs
+    /// because no thread could be started), whose policy is never touched.
+    static PROMPT: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
 /// Runs the calling pool thread under the default policy while it commits
@@ -152,18 +155,18 @@ thread_local! {
 /// that reading had to pause for them: 100 alternating rounds of 100,000
 /// lines took 76.5 ms with the commit thread always batched, 73.3 ms
 /// without. An event loop's `log()` records are never awaited, so its
-/// commit thread stays batched (and makes no extra call). Only a pool
-/// thread calls this; a caller leading for itself keeps its own policy.
+/// commit thread stays batched (and makes no extra call). A thread that is
+/// not the pool's (a caller leading for itself) keeps its own policy.
 pub(super) fn commit_promptly(prompt: bool) {
-    if PROMPT.get() != prompt {
-        PROMPT.set(prompt);
+    if PROMPT.get().is_some_and(|now| now != prompt) {
+        PROMPT.set(Some(prompt));
         set_batch(!prompt);
     }
 }
 
-/// Whether the calling pool thread commits under `SCHED_OTHER` now.
+/// Whether the calling thread is a pool thread under `SCHED_OTHER` now.
 pub(super) fn promptly() -> bool {
-    PROMPT.get()
+    PROMPT.get() == Some(true)
 }
 
 /// `SCHED_BATCH` (`true`) or `SCHED_OTHER` for the calling thread, both at
