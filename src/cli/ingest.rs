@@ -54,8 +54,8 @@ type Commit = Pin<Box<dyn Future<Output = Result<Vec<Option<u64>>>> + Send>>;
 /// future of its seqs.
 type Pending = (Vec<u64>, Commit);
 
-/// How many input lines may be read and not yet durable before reading
-/// stdin pauses: 16 worker chunks, 4 plain ones. Enough to keep the
+/// Reading stdin pauses while more input lines than this are read and not
+/// yet durable: 16 worker chunks, 4 plain ones. Enough to keep the
 /// workers busy through a commit; more only lets the reader run ahead of
 /// the commit thread, which then falls behind while the workers take both
 /// cores and is left to write and sync the backlog alone at the end, with
@@ -233,8 +233,8 @@ struct Ingest<'a, W: Write> {
     spares: Vec<Raw>,
     /// A chunk failed before it was queued: nothing after it is queued.
     stopped: bool,
-    /// How many full chunks may be queued or with the workers, not yet
-    /// acked, before reading pauses.
+    /// Reading pauses while more full chunks than this are queued or with
+    /// the workers, not yet acked.
     max_in_flight: usize,
     exit: Tracker,
 }
