@@ -307,14 +307,26 @@ impl Log {
             if now >= until || pool().others_waiting() {
                 break;
             }
-            q.lingering = true;
-            q = self
-                .wake_leader
-                .wait_timeout(q, until - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-            q.lingering = false;
+            q = self.wait_lingering(q, until - now);
         }
+        q
+    }
+
+    /// Waits on `wake_leader` for up to `dur` with `lingering` set, so that
+    /// an awaited request or a blocking caller ends the wait (see
+    /// [`Log::linger`]).
+    fn wait_lingering<'a>(
+        &'a self,
+        mut q: MutexGuard<'a, Queue>,
+        dur: Duration,
+    ) -> MutexGuard<'a, Queue> {
+        q.lingering = true;
+        q = self
+            .wake_leader
+            .wait_timeout(q, dur)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+        q.lingering = false;
         q
     }
 
@@ -348,14 +360,7 @@ impl Log {
                 if now >= deadline || pool().others_waiting() {
                     break;
                 }
-                q.lingering = true;
-                let step = (deadline - now).min(LINGER_STEP);
-                q = self
-                    .wake_leader
-                    .wait_timeout(q, step)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
-                q.lingering = false;
+                q = self.wait_lingering(q, (deadline - now).min(LINGER_STEP));
             }
             if !q.reqs.is_empty() {
                 return Some(q);
